@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Swift 6 strictness everywhere: complete concurrency checking is the default in the
+/// Swift 6 language mode; existential `any` is required so protocol costs stay visible.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "agora",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "agora", targets: ["agora"]),
+        .library(name: "AgoraApp", targets: ["AgoraApp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C at the edge: liblmdb from Debian (liblmdb-dev), one modulemap + one shim header.
+        .systemLibrary(
+            name: "CLMDB",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "AgoraCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AgoraStore",
+            dependencies: [
+                "CLMDB", "AgoraCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AgoraLedger",
+            dependencies: [
+                "AgoraCore", "AgoraStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AgoraMarket",
+            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AgoraApp",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "agora",
+            dependencies: [
+                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AgoraCoreTests", dependencies: ["AgoraCore"]),
+        .testTarget(name: "AgoraStoreTests", dependencies: ["AgoraStore", "AgoraCore", "CLMDB"]),
+        .testTarget(
+            name: "AgoraLedgerTests",
+            dependencies: ["AgoraLedger", "AgoraStore", "AgoraCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore"]),
+        .testTarget(name: "AgoraAppTests", dependencies: ["AgoraApp", "agora"]),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: ["agora"],
+            path: "Tests/Interop",
+            exclude: ["verify_receipt.py"]
+        ),
+    ]
+)

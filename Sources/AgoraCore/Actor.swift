@@ -1,0 +1,46 @@
+/// Who caused a ledger entry: the gateway's own CLI operator, an account, a sensor, or
+/// the gateway itself (genesis, readings commitments).
+///
+/// Written in entries as `operator`, `gateway`, a bare JID, or `sensor:<id>`.
+public enum Actor: Hashable, Sendable, CustomStringConvertible, Codable {
+    /// Someone with shell access on the gateway, acting through the `agora` CLI.
+    case `operator`
+    /// The gateway itself.
+    case gateway
+    case account(BareJID)
+    case sensor(SensorID)
+
+    public init(parsing text: String) throws(ValidationError) {
+        switch text {
+        case "operator": self = .operator
+        case "gateway": self = .gateway
+        default:
+            if text.hasPrefix("sensor:") {
+                self = .sensor(try SensorID(String(text.dropFirst("sensor:".count))))
+            } else {
+                self = .account(try BareJID(text))
+            }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .operator: "operator"
+        case .gateway: "gateway"
+        case .account(let jid): jid.description
+        case .sensor(let id): "sensor:\(id)"
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { self = try Actor(parsing: text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

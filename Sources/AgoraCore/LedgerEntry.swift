@@ -1,0 +1,230 @@
+internal import FoundationEssentials
+
+/// One state change of the gateway, as it is written to the ledger (DESIGN.md "Ledger").
+///
+/// An entry is stored as compact JSON with sorted keys; the stored bytes are what the
+/// Merkle tree hashes, so `encoded()` must be the only way entries become bytes. Common
+/// fields `v`, `type`, `time` and `actor` sit beside the fields of the body in one flat
+/// object, e.g. `{"actor":"operator","amount":100,"memo":"","time":"…","to":"a@b","type":"credit.mint","v":1}`.
+public struct LedgerEntry: Hashable, Sendable {
+    public static let version = 1
+    /// Entries are small records; anything larger is a bug or an attack.
+    public static let maxEncodedSize = 16 * 1024
+
+    public var time: Timestamp
+    public var actor: Actor
+    public var body: Body
+
+    public init(time: Timestamp, actor: Actor, body: Body) {
+        self.time = time
+        self.actor = actor
+        self.body = body
+    }
+
+    public enum Body: Hashable, Sendable {
+        case genesis(Genesis)
+        case accountOpen(AccountOpen)
+        case accountRole(AccountOpen)
+        case creditMint(CreditMint)
+        case creditTransfer(CreditTransfer)
+        case sensorRegister(SensorRegistration)
+        case sensorUpdate(SensorUpdate)
+        case sensorFreeze(SensorStatusChange)
+        case sensorUnfreeze(SensorStatusChange)
+        case purchase(Purchase)
+
+        /// The `type` field of the entry.
+        public var type: String {
+            switch self {
+            case .genesis: "genesis"
+            case .accountOpen: "account.open"
+            case .accountRole: "account.role"
+            case .creditMint: "credit.mint"
+            case .creditTransfer: "credit.transfer"
+            case .sensorRegister: "sensor.register"
+            case .sensorUpdate: "sensor.update"
+            case .sensorFreeze: "sensor.freeze"
+            case .sensorUnfreeze: "sensor.unfreeze"
+            case .purchase: "purchase"
+            }
+        }
+    }
+
+    /// `genesis`: the first entry, binding the log to its origin and key.
+    public struct Genesis: Hashable, Sendable, Codable {
+        public var origin: String
+        public var name: String
+        /// The log's verifier key (`name+hexid+base64`), so the log names its own signer.
+        public var logKey: String
+        /// SHA-256 fingerprint of the CA certificate, hex; empty until a CA exists.
+        public var caFingerprint: String
+        public var checkpointInterval: Int
+        public init(origin: String, name: String, logKey: String, caFingerprint: String = "", checkpointInterval: Int) {
+            self.origin = origin; self.name = name; self.logKey = logKey
+            self.caFingerprint = caFingerprint; self.checkpointInterval = checkpointInterval
+        }
+    }
+
+    /// `account.open` and `account.role`.
+    public struct AccountOpen: Hashable, Sendable, Codable {
+        public var jid: BareJID
+        public var role: Role
+        public init(jid: BareJID, role: Role) { self.jid = jid; self.role = role }
+    }
+
+    /// `credit.mint`: new credits for an account; only operators mint.
+    public struct CreditMint: Hashable, Sendable, Codable {
+        public var to: BareJID
+        public var amount: Credits
+        public var memo: String
+        public init(to: BareJID, amount: Credits, memo: String) { self.to = to; self.amount = amount; self.memo = memo }
+    }
+
+    /// `credit.transfer`.
+    public struct CreditTransfer: Hashable, Sendable, Codable {
+        public var from: BareJID
+        public var to: BareJID
+        public var amount: Credits
+        public init(from: BareJID, to: BareJID, amount: Credits) { self.from = from; self.to = to; self.amount = amount }
+    }
+
+    /// `sensor.register`: the sensor's contract — what it measures, where, and its price.
+    public struct SensorRegistration: Hashable, Sendable, Codable {
+        public var sensor: SensorID
+        public var owner: BareJID
+        public var kind: String
+        public var name: String
+        public var unit: String
+        /// Credits per started hour of data.
+        public var price: Credits
+        /// Seconds between readings, as the owner declares it; 0 when unknown.
+        public var frequency: UInt32
+        public var lat: Coordinate?
+        public var lon: Coordinate?
+        public var url: String
+        /// Serial of the sensor's certificate (hex); empty for a pre-provisioned sensor.
+        public var cert: String
+        public init(sensor: SensorID, owner: BareJID, kind: String, name: String, unit: String, price: Credits,
+                    frequency: UInt32, lat: Coordinate?, lon: Coordinate?, url: String, cert: String = "") {
+            self.sensor = sensor; self.owner = owner; self.kind = kind; self.name = name; self.unit = unit
+            self.price = price; self.frequency = frequency; self.lat = lat; self.lon = lon; self.url = url; self.cert = cert
+        }
+    }
+
+    /// `sensor.update`: only the fields that changed are present.
+    public struct SensorUpdate: Hashable, Sendable, Codable {
+        public var sensor: SensorID
+        public var price: Credits?
+        public var url: String?
+        public var owner: BareJID?
+        public var name: String?
+        public var lat: Coordinate?
+        public var lon: Coordinate?
+        public init(sensor: SensorID, price: Credits? = nil, url: String? = nil, owner: BareJID? = nil,
+                    name: String? = nil, lat: Coordinate? = nil, lon: Coordinate? = nil) {
+            self.sensor = sensor; self.price = price; self.url = url; self.owner = owner
+            self.name = name; self.lat = lat; self.lon = lon
+        }
+    }
+
+    /// `sensor.freeze` and `sensor.unfreeze`.
+    public struct SensorStatusChange: Hashable, Sendable, Codable {
+        public var sensor: SensorID
+        public var reason: String
+        public init(sensor: SensorID, reason: String) { self.sensor = sensor; self.reason = reason }
+    }
+
+    /// `purchase`: a buyer paid for the window `[from, to)` of a sensor's data.
+    public struct Purchase: Hashable, Sendable, Codable {
+        public var id: String
+        public var buyer: BareJID
+        public var sensor: SensorID
+        public var from: Timestamp
+        public var to: Timestamp
+        public var amount: Credits
+        /// The client's request id; a repeated one returns this purchase instead of a new one.
+        public var request: String
+        public init(id: String, buyer: BareJID, sensor: SensorID, from: Timestamp, to: Timestamp, amount: Credits, request: String) {
+            self.id = id; self.buyer = buyer; self.sensor = sensor; self.from = from; self.to = to
+            self.amount = amount; self.request = request
+        }
+    }
+}
+
+// MARK: - Canonical JSON
+
+extension LedgerEntry: Codable {
+    private enum CommonKeys: String, CodingKey { case v, type, time, actor }
+
+    public init(from decoder: any Decoder) throws {
+        let common = try decoder.container(keyedBy: CommonKeys.self)
+        let version = try common.decode(Int.self, forKey: .v)
+        guard version == Self.version else {
+            throw DecodingError.dataCorruptedError(forKey: .v, in: common, debugDescription: "unsupported entry version \(version)")
+        }
+        time = try common.decode(Timestamp.self, forKey: .time)
+        actor = try common.decode(Actor.self, forKey: .actor)
+        let type = try common.decode(String.self, forKey: .type)
+        switch type {
+        case "genesis": body = .genesis(try Genesis(from: decoder))
+        case "account.open": body = .accountOpen(try AccountOpen(from: decoder))
+        case "account.role": body = .accountRole(try AccountOpen(from: decoder))
+        case "credit.mint": body = .creditMint(try CreditMint(from: decoder))
+        case "credit.transfer": body = .creditTransfer(try CreditTransfer(from: decoder))
+        case "sensor.register": body = .sensorRegister(try SensorRegistration(from: decoder))
+        case "sensor.update": body = .sensorUpdate(try SensorUpdate(from: decoder))
+        case "sensor.freeze": body = .sensorFreeze(try SensorStatusChange(from: decoder))
+        case "sensor.unfreeze": body = .sensorUnfreeze(try SensorStatusChange(from: decoder))
+        case "purchase": body = .purchase(try Purchase(from: decoder))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        // The body's fields and the common fields share one JSON object.
+        switch body {
+        case .genesis(let b): try b.encode(to: encoder)
+        case .accountOpen(let b), .accountRole(let b): try b.encode(to: encoder)
+        case .creditMint(let b): try b.encode(to: encoder)
+        case .creditTransfer(let b): try b.encode(to: encoder)
+        case .sensorRegister(let b): try b.encode(to: encoder)
+        case .sensorUpdate(let b): try b.encode(to: encoder)
+        case .sensorFreeze(let b), .sensorUnfreeze(let b): try b.encode(to: encoder)
+        case .purchase(let b): try b.encode(to: encoder)
+        }
+        var common = encoder.container(keyedBy: CommonKeys.self)
+        try common.encode(Self.version, forKey: .v)
+        try common.encode(body.type, forKey: .type)
+        try common.encode(time, forKey: .time)
+        try common.encode(actor, forKey: .actor)
+    }
+
+    /// The canonical bytes of this entry: compact JSON, keys sorted, `/` unescaped.
+    public func encoded() throws(EntryCodingError) -> [UInt8] {
+        let bytes: [UInt8]
+        do { bytes = Array(try CanonicalJSON.encoder.encode(self)) } catch {
+            throw EntryCodingError(reason: "cannot encode \(body.type) entry: \(error)")
+        }
+        guard bytes.count <= Self.maxEncodedSize else {
+            throw EntryCodingError(reason: "\(body.type) entry is \(bytes.count) bytes, over the \(Self.maxEncodedSize)-byte limit")
+        }
+        return bytes
+    }
+
+    /// Decodes stored entry bytes. Refuses anything over `maxEncodedSize`.
+    public init(decoding bytes: some Collection<UInt8>) throws(EntryCodingError) {
+        guard bytes.count <= Self.maxEncodedSize else {
+            throw EntryCodingError(reason: "entry of \(bytes.count) bytes is over the \(Self.maxEncodedSize)-byte limit")
+        }
+        do { self = try CanonicalJSON.decoder.decode(LedgerEntry.self, from: Data(bytes)) } catch {
+            throw EntryCodingError(reason: "not a valid ledger entry: \(CanonicalJSON.summary(of: error))")
+        }
+    }
+}
+
+/// Why entry bytes could not be produced or read.
+public struct EntryCodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}

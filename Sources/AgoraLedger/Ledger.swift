@@ -1,0 +1,130 @@
+public import AgoraCore
+public import AgoraStore
+internal import Synchronization
+
+/// The verifiable log of every state change (DESIGN.md "Ledger").
+///
+/// Entries are appended inside the caller's write transaction, next to the table updates
+/// they cause, so an entry and its effects commit together or not at all. After each
+/// write batch that grew the tree, at most every `checkpointInterval`, the writer seals a
+/// signed checkpoint in the same transaction (`installCheckpointHook`).
+public final class Ledger: Sendable {
+    public let tables: Tables
+    public let tree: StoredMerkleTree
+    public let origin: String
+    /// Nil when the ledger was opened without the key-encryption key (read-only use).
+    public let signer: NoteSigner?
+    public let checkpointInterval: Duration
+    private let lastSeal = Mutex<ContinuousClock.Instant?>(nil)
+
+    public static let originKey = StoreKey.text("origin")
+
+    public init(tables: Tables, origin: String, signer: NoteSigner?, checkpointInterval: Duration = .seconds(1)) {
+        self.tables = tables
+        self.tree = StoredMerkleTree(tables: tables)
+        self.origin = origin
+        self.signer = signer
+        self.checkpointInterval = checkpointInterval
+    }
+
+    /// The origin recorded by `agora init`, or nil for an empty store.
+    public static func storedOrigin(in txn: ReadTransaction, tables: Tables) throws(StoreError) -> String? {
+        try txn.get(tables.meta, originKey).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes the genesis entry and the first checkpoint. Refuses a store that has a ledger.
+    public func initialize(genesis: LedgerEntry, in txn: WriteTransaction) throws -> UInt64 {
+        guard try size(in: txn) == 0, try Self.storedOrigin(in: txn, tables: tables) == nil else {
+            throw LedgerError.alreadyInitialized
+        }
+        try txn.put(tables.meta, Self.originKey, Array(origin.utf8))
+        let index = try append(genesis, in: txn)
+        try seal(in: txn)
+        return index
+    }
+
+    // MARK: Appending
+
+    /// Appends `entry` and returns its index.
+    @discardableResult
+    public func append(_ entry: LedgerEntry, in txn: WriteTransaction) throws -> UInt64 {
+        try append(encoded: entry.encoded(), in: txn)
+    }
+
+    /// Appends already-encoded entry bytes (exactly what will be hashed).
+    @discardableResult
+    public func append(encoded bytes: [UInt8], in txn: WriteTransaction) throws(StoreError) -> UInt64 {
+        let index = try size(in: txn)
+        try txn.put(tables.ledgerEntries, StoreKey.u64(index), bytes, flags: .append)
+        try tree.append(leafHash: TreeHash.leaf(bytes), at: index, in: txn)
+        return index
+    }
+
+    // MARK: Reading
+
+    public func size(in txn: ReadTransaction) throws(StoreError) -> UInt64 {
+        UInt64(try txn.count(tables.ledgerEntries))
+    }
+
+    public func entry(at index: UInt64, in txn: ReadTransaction) throws -> [UInt8] {
+        guard let bytes = try txn.get(tables.ledgerEntries, StoreKey.u64(index)) else {
+            throw LedgerError.indexOutOfRange(index, size: try size(in: txn))
+        }
+        return bytes
+    }
+
+    /// The newest signed checkpoint note and its tree size.
+    public func latestCheckpoint(in txn: ReadTransaction) throws(StoreError) -> (size: UInt64, note: String)? {
+        guard let (key, value) = try txn.last(tables.ledgerCheckpoints), let size = StoreKey.readU64(key) else { return nil }
+        return (size, String(decoding: value, as: UTF8.self))
+    }
+
+    /// Every stored checkpoint, oldest first.
+    public func checkpoints(in txn: ReadTransaction) throws -> [(size: UInt64, note: String)] {
+        var result: [(UInt64, String)] = []
+        try txn.scan(tables.ledgerCheckpoints) { key, value in
+            if let size = StoreKey.readU64(key) { result.append((size, String(decoding: value, as: UTF8.self))) }
+            return true
+        }
+        return result
+    }
+
+    /// A receipt for entry `index` against the newest checkpoint.
+    public func receipt(for index: UInt64, in txn: ReadTransaction) throws -> Receipt {
+        let total = try size(in: txn)
+        guard index < total else { throw LedgerError.indexOutOfRange(index, size: total) }
+        guard let checkpoint = try latestCheckpoint(in: txn), checkpoint.size > index else {
+            throw LedgerError.noCheckpoint(covering: index)
+        }
+        let proof = try tree.inclusionProof(index: index, size: checkpoint.size, in: txn)
+        return Receipt(index: index, entry: try entry(at: index, in: txn), treeSize: checkpoint.size,
+                       inclusion: proof, checkpoint: checkpoint.note)
+    }
+
+    // MARK: Checkpoints
+
+    /// Signs and stores a checkpoint of the current tree, unless the newest one already
+    /// covers it. Returns whether a checkpoint was written.
+    @discardableResult
+    public func seal(in txn: WriteTransaction) throws -> Bool {
+        guard let signer else { throw LedgerError.badKey("the log key is not loaded; cannot sign checkpoints") }
+        let size = try size(in: txn)
+        if let latest = try latestCheckpoint(in: txn), latest.size >= size { return false }
+        let checkpoint = Checkpoint(origin: origin, size: size, root: try tree.root(size: size, in: txn))
+        let note = try checkpoint.signed(by: signer).serialized
+        try txn.put(tables.ledgerCheckpoints, StoreKey.u64(size), Array(note.utf8), flags: .append)
+        lastSeal.withLock { $0 = .now }
+        return true
+    }
+
+    /// Seals a checkpoint if the tree grew and the last one is older than `checkpointInterval`.
+    public func sealIfDue(in txn: WriteTransaction) throws {
+        let due = lastSeal.withLock { last in last.map { ContinuousClock.now - $0 >= checkpointInterval } ?? true }
+        if due { try seal(in: txn) }
+    }
+
+    /// Makes the store's writer seal checkpoints after its batches (see `sealIfDue`).
+    public func installCheckpointHook(on writer: GroupCommitWriter) {
+        writer.addBatchHook { [self] txn in try self.sealIfDue(in: txn) }
+    }
+}

@@ -1,0 +1,128 @@
+public import AgoraCore
+public import AgoraStore
+
+/// `agora ledger verify`: recomputes every leaf and interior node from the stored entry
+/// bytes, compares them with the stored nodes, checks every checkpoint's signature and
+/// root, and the consistency proof between consecutive checkpoints.
+///
+/// Reads in chunks, one short read transaction each, so a long audit never pins old
+/// pages of a store that is being written.
+public enum LedgerAudit {
+    public struct Report: Sendable {
+        public var entries: UInt64 = 0
+        public var entryBytes: UInt64 = 0
+        public var checkpoints = 0
+        public var verifier: NoteVerifier?
+    }
+
+    /// Entries per read transaction.
+    static let chunk: UInt64 = 65_536
+
+    /// Verifies the whole ledger. `trusted`, when given, must be the key named in genesis.
+    /// `progress` is called after each chunk with (entries checked, total).
+    public static func verify(store: Store, trusted: NoteVerifier? = nil,
+                              progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Report {
+        let tables = store.tables
+        let tree = StoredMerkleTree(tables: tables)
+        let (total, checkpoints, storedNodes, genesisBytes) = try store.read { txn in
+            (UInt64(try txn.count(tables.ledgerEntries)),
+             try Ledger(tables: tables, origin: "", signer: nil).checkpoints(in: txn),
+             UInt64(try txn.count(tables.ledgerNodes)),
+             try txn.get(tables.ledgerEntries, StoreKey.u64(0)))
+        }
+        guard total > 0, let genesisBytes else { throw LedgerError.notInitialized }
+        let genesis: LedgerEntry.Genesis
+        do {
+            guard case .genesis(let g) = try LedgerEntry(decoding: genesisBytes).body else {
+                throw LedgerError.tampered("entry 0 is not a genesis entry", index: 0)
+            }
+            genesis = g
+        } catch let error as LedgerError { throw error } catch {
+            throw LedgerError.tampered("entry 0: \(error)", index: 0)
+        }
+        let verifier = try NoteVerifier(parsing: genesis.logKey)
+        if let trusted, trusted != verifier {
+            throw LedgerError.badSignature("the genesis entry names log key \(verifier), not the trusted \(trusted)")
+        }
+        if let last = checkpoints.last, last.size > total {
+            throw LedgerError.tampered("a checkpoint covers \(last.size) entries but the ledger holds \(total)", index: nil)
+        }
+
+        var report = Report(verifier: verifier)
+        var range = CompactRange()
+        var pending = checkpoints[...]
+        var previous: Checkpoint?
+        var position: UInt64 = 0
+        while position < total {
+            let end = min(total, position + chunk)
+            try store.read { txn in
+                try txn.scan(tables.ledgerEntries, from: StoreKey.u64(position)) { key, value in
+                    let index = range.size
+                    guard index < end else { return false }
+                    guard StoreKey.readU64(key) == index, key.count == 8 else {
+                        throw LedgerError.tampered("ledger entry keys are not contiguous at \(index)", index: index)
+                    }
+                    let leaf = TreeHash.leaf(value)
+                    guard try storedNode(tree, 0, index, equals: leaf, txn) else {
+                        throw LedgerError.tampered("entry \(index) does not match its stored leaf hash: the entry or the tree was altered", index: index)
+                    }
+                    try range.append(leafHash: leaf) { level, nodeIndex, hash in
+                        guard try storedNode(tree, level, nodeIndex, equals: hash, txn) else {
+                            throw LedgerError.tampered("stored Merkle node (\(level), \(nodeIndex)) does not match the entries below it", index: nodeIndex << level)
+                        }
+                    }
+                    report.entryBytes += UInt64(value.count)
+                    while let next = pending.first, next.size == range.size {
+                        pending.removeFirst()
+                        previous = try checkCheckpoint(next.note, size: next.size, root: range.root,
+                                                       previous: previous, verifier: verifier, tree: tree, txn: txn)
+                        report.checkpoints += 1
+                    }
+                    return true
+                }
+            }
+            guard range.size == end else {
+                throw LedgerError.tampered("ledger entry \(range.size) is missing", index: range.size)
+            }
+            position = end
+            progress?(position, total)
+        }
+        let expectedNodes = StoredMerkleTree.storedNodeCount(size: total)
+        guard storedNodes == expectedNodes else {
+            throw LedgerError.tampered("the tree stores \(storedNodes) nodes, a log of \(total) entries has \(expectedNodes)", index: nil)
+        }
+        if let stray = pending.first {
+            throw LedgerError.tampered("checkpoint at size \(stray.size) was not reached", index: nil)
+        }
+        report.entries = total
+        return report
+    }
+
+    private static func storedNode(_ tree: StoredMerkleTree, _ level: UInt8, _ index: UInt64, equals hash: [UInt8], _ txn: ReadTransaction) throws(StoreError) -> Bool {
+        try txn.withValue(tree.nodes, StoredMerkleTree.key(level: level, index: index)) { stored in
+            guard let stored else { return false }
+            return stored.elementsEqual(hash)
+        }
+    }
+
+    private static func checkCheckpoint(_ note: String, size: UInt64, root: [UInt8], previous: Checkpoint?,
+                                        verifier: NoteVerifier, tree: StoredMerkleTree, txn: ReadTransaction) throws -> Checkpoint {
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint.open(note, verifier: verifier) } catch {
+            throw LedgerError.badSignature("checkpoint at size \(size): \(error)")
+        }
+        guard checkpoint.size == size else {
+            throw LedgerError.tampered("checkpoint stored under size \(size) claims size \(checkpoint.size)", index: nil)
+        }
+        guard checkpoint.root == root else {
+            throw LedgerError.tampered("checkpoint at size \(size) does not match the entries: an entry before \(size) was rewritten", index: nil)
+        }
+        if let previous {
+            let proof = try tree.consistencyProof(oldSize: previous.size, newSize: size, in: txn)
+            guard MerkleProofs.verifyConsistency(oldSize: previous.size, oldRoot: previous.root, newSize: size, newRoot: root, proof: proof) else {
+                throw LedgerError.proofFailed("checkpoints at sizes \(previous.size) and \(size) are not consistent")
+            }
+        }
+        return checkpoint
+    }
+}

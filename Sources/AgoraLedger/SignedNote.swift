@@ -1,0 +1,78 @@
+internal import FoundationEssentials
+
+/// A C2SP signed note: text ending in a newline, a blank line, then signature lines
+/// `— <key name> <base64(key ID ‖ signature)>` (https://c2sp.org/signed-note).
+public struct SignedNote: Sendable, Hashable {
+    /// The signed text, including its final newline.
+    public let text: String
+    public let signatures: [Signature]
+
+    public struct Signature: Sendable, Hashable {
+        public let name: String
+        public let keyID: UInt32
+        public let bytes: [UInt8]
+    }
+
+    /// Notes are small; a larger input is refused before parsing.
+    public static let maxSize = 64 * 1024
+    static let dash = "\u{2014} "
+
+    /// Signs `text` (which must end in "\n" and contain no blank line).
+    public static func sign(_ text: String, with signer: NoteSigner) throws(LedgerError) -> SignedNote {
+        guard text.hasSuffix("\n"), !text.contains("\n\n") else { throw .malformed("note text must end in a newline and contain no blank line") }
+        let signature = try signer.sign(Array(text.utf8))
+        return SignedNote(text: text, signatures: [Signature(name: signer.verifier.name, keyID: signer.verifier.keyID, bytes: signature)])
+    }
+
+    private init(text: String, signatures: [Signature]) {
+        self.text = text
+        self.signatures = signatures
+    }
+
+    /// The note as transmitted.
+    public var serialized: String {
+        var out = text + "\n"
+        for signature in signatures {
+            let id = withUnsafeBytes(of: signature.keyID.bigEndian) { Array($0) }
+            out += "\(Self.dash)\(signature.name) \(Data(id + signature.bytes).base64EncodedString())\n"
+        }
+        return out
+    }
+
+    /// Parses a serialized note (text, blank line, signature lines). Does not verify.
+    public init(parsing serialized: String) throws(LedgerError) {
+        guard serialized.utf8.count <= Self.maxSize else { throw .malformed("signed note is larger than \(Self.maxSize) bytes") }
+        // Split at the last blank line, as Go's note.Open does.
+        let bytes = Array(serialized.utf8)
+        guard let split = (0..<max(0, bytes.count - 1)).last(where: { bytes[$0] == 0x0A && bytes[$0 + 1] == 0x0A }) else {
+            throw .malformed("signed note has no blank line before its signatures")
+        }
+        let text = String(decoding: bytes[...split], as: UTF8.self)
+        let block = Substring(String(decoding: bytes[(split + 2)...], as: UTF8.self))
+        guard block.hasSuffix("\n") else { throw .malformed("signed note must end in a newline") }
+        var signatures: [Signature] = []
+        for line in block.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
+            guard line.hasPrefix(Self.dash) else { throw .malformed("signature line must start with an em dash") }
+            let fields = line.dropFirst(Self.dash.count).split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 2, let raw = Data(base64Encoded: String(fields[1])), raw.count > 4 else {
+                throw .malformed("malformed signature line")
+            }
+            let id = raw.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            signatures.append(Signature(name: String(fields[0]), keyID: id, bytes: Array(raw.dropFirst(4))))
+        }
+        guard !signatures.isEmpty, signatures.count <= 100 else { throw .malformed("signed note needs 1…100 signatures") }
+        self.init(text: text, signatures: signatures)
+    }
+
+    /// Verifies the signature made by `verifier`; returns the text it covers.
+    /// A note with no signature by that key, or a bad one, is refused.
+    public func verified(by verifier: NoteVerifier) throws(LedgerError) -> String {
+        guard let signature = signatures.first(where: { $0.name == verifier.name && $0.keyID == verifier.keyID }) else {
+            throw .badSignature("the note is not signed by \(verifier.name)+\(String(verifier.keyID, radix: 16))")
+        }
+        guard verifier.isValidSignature(signature.bytes, for: Array(text.utf8)) else {
+            throw .badSignature("the signature by \(verifier.name) does not verify")
+        }
+        return text
+    }
+}

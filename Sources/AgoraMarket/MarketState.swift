@@ -1,0 +1,71 @@
+public import AgoraCore
+public import AgoraStore
+
+/// Reads of the market's tables inside one transaction: the facts every rule checks.
+public struct MarketState {
+    let tables: Tables
+    let txn: ReadTransaction
+
+    public init(tables: Tables, txn: ReadTransaction) {
+        self.tables = tables
+        self.txn = txn
+    }
+
+    public func account(_ jid: BareJID) throws -> AccountRecord? {
+        try txn.get(tables.accounts, MarketKeys.account(jid)).map { try MarketKeys.decode(AccountRecord.self, $0, table: "accounts") }
+    }
+
+    public func balance(_ jid: BareJID) throws -> Credits {
+        try Credits(MarketKeys.u64(try txn.get(tables.balances, MarketKeys.account(jid))))
+    }
+
+    public func sensor(_ id: SensorID) throws -> SensorRecord? {
+        try txn.get(tables.sensors, MarketKeys.sensor(id)).map { try MarketKeys.decode(SensorRecord.self, $0, table: "sensors") }
+    }
+
+    public func purchase(_ id: String) throws -> PurchaseRecord? {
+        try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try MarketKeys.decode(PurchaseRecord.self, $0, table: "purchases") }
+    }
+
+    /// Total credits ever minted; always equals the sum of all balances.
+    public func totalMinted() throws -> Credits {
+        try Credits(MarketKeys.u64(try txn.get(tables.meta, MarketKeys.minted)))
+    }
+
+    public func accounts() throws -> [AccountRecord] {
+        var result: [AccountRecord] = []
+        try txn.scan(tables.accounts) { _, value in
+            result.append(try MarketKeys.decode(AccountRecord.self, Array(value), table: "accounts"))
+            return true
+        }
+        return result
+    }
+
+    public func sensors() throws -> [SensorRecord] {
+        var result: [SensorRecord] = []
+        try txn.scan(tables.sensors) { _, value in
+            result.append(try MarketKeys.decode(SensorRecord.self, Array(value), table: "sensors"))
+            return true
+        }
+        return result
+    }
+
+    /// Sum of every balance (the invariant's left side), by a full scan.
+    public func sumOfBalances() throws -> UInt64 {
+        var sum: UInt64 = 0
+        try txn.scan(tables.balances) { _, value in
+            sum += StoreKey.readU64(value) ?? 0
+            return true
+        }
+        return sum
+    }
+
+    /// Whether `actor` may do what only operators may: the CLI operator, or an operator account.
+    func isOperator(_ actor: Actor) throws -> Bool {
+        switch actor {
+        case .operator: return true
+        case .account(let jid): return try account(jid)?.role == .operator
+        case .gateway, .sensor: return false
+        }
+    }
+}

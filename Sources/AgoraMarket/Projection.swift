@@ -1,0 +1,86 @@
+public import AgoraCore
+public import AgoraStore
+
+/// How each ledger entry changes the tables: the only code that writes market rows.
+///
+/// The live market appends an entry and then applies it here; replay applies the same
+/// bytes to an empty scratch store. Because both go through this one function, the
+/// tables are a pure function of the ledger, which `ledger verify --replay` checks.
+/// Entries are trusted to be valid (the market checked them), but arithmetic is still
+/// checked, so a forged ledger fails replay instead of producing wrong balances.
+public struct Projection: Sendable {
+    let tables: Tables
+
+    public init(tables: Tables) { self.tables = tables }
+
+    public func apply(_ entry: LedgerEntry, index: UInt64, in txn: WriteTransaction) throws {
+        let state = MarketState(tables: tables, txn: txn)
+        switch entry.body {
+        case .genesis:
+            break
+        case .accountOpen(let open):
+            let record = AccountRecord(jid: open.jid, role: open.role, opened: entry.time)
+            try txn.put(tables.accounts, MarketKeys.account(open.jid), MarketKeys.encode(record), flags: .noOverwrite)
+            try setBalance(open.jid, .zero, txn)
+        case .accountRole(let change):
+            guard var record = try state.account(change.jid) else { throw inconsistent(index, "role change for unknown \(change.jid)") }
+            record.role = change.role
+            try txn.put(tables.accounts, MarketKeys.account(change.jid), MarketKeys.encode(record))
+        case .creditMint(let mint):
+            guard let minted = try state.totalMinted().adding(mint.amount),
+                  let balance = try state.balance(mint.to).adding(mint.amount)
+            else { throw inconsistent(index, "mint passes the credit ceiling") }
+            try txn.put(tables.meta, MarketKeys.minted, StoreKey.u64(minted.value))
+            try setBalance(mint.to, balance, txn)
+        case .creditTransfer(let transfer):
+            try move(transfer.amount, from: transfer.from, to: transfer.to, state: state, index: index, txn: txn)
+        case .sensorRegister(let registration):
+            let next = UInt32(MarketKeys.u64(try txn.get(tables.meta, MarketKeys.nextSensorIndex)))
+            let record = SensorRecord(registration: registration, index: next, frozen: false, frozenReason: "", registered: entry.time)
+            try txn.put(tables.sensors, MarketKeys.sensor(registration.sensor), MarketKeys.encode(record), flags: .noOverwrite)
+            try txn.put(tables.meta, MarketKeys.nextSensorIndex, StoreKey.u64(UInt64(next) + 1))
+        case .sensorUpdate(let update):
+            guard var record = try state.sensor(update.sensor) else { throw inconsistent(index, "update of unknown sensor \(update.sensor)") }
+            if let price = update.price { record.registration.price = price }
+            if let url = update.url { record.registration.url = url }
+            if let owner = update.owner { record.registration.owner = owner }
+            if let name = update.name { record.registration.name = name }
+            if let lat = update.lat { record.registration.lat = lat }
+            if let lon = update.lon { record.registration.lon = lon }
+            try txn.put(tables.sensors, MarketKeys.sensor(update.sensor), MarketKeys.encode(record))
+        case .sensorFreeze(let change), .sensorUnfreeze(let change):
+            guard var record = try state.sensor(change.sensor) else { throw inconsistent(index, "status change of unknown sensor \(change.sensor)") }
+            if case .sensorFreeze = entry.body {
+                record.frozen = true
+                record.frozenReason = change.reason
+            } else {
+                record.frozen = false
+                record.frozenReason = ""
+            }
+            try txn.put(tables.sensors, MarketKeys.sensor(change.sensor), MarketKeys.encode(record))
+        case .purchase(let purchase):
+            guard let sensor = try state.sensor(purchase.sensor) else { throw inconsistent(index, "purchase of unknown sensor \(purchase.sensor)") }
+            try move(purchase.amount, from: purchase.buyer, to: sensor.owner, state: state, index: index, txn: txn)
+            let record = PurchaseRecord(purchase: purchase, ledgerIndex: index)
+            try txn.put(tables.purchases, MarketKeys.purchase(purchase.id), MarketKeys.encode(record), flags: .noOverwrite)
+            var grant = StoreKey.u64(UInt64(purchase.to.seconds))
+            grant.append(contentsOf: Array(purchase.id.utf8))
+            try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from), grant)
+        }
+    }
+
+    private func move(_ amount: Credits, from: BareJID, to: BareJID, state: MarketState, index: UInt64, txn: WriteTransaction) throws {
+        guard let debited = try state.balance(from).subtracting(amount) else { throw inconsistent(index, "\(from) would be overdrawn") }
+        try setBalance(from, debited, txn)
+        guard let credited = try state.balance(to).adding(amount) else { throw inconsistent(index, "balance of \(to) passes the ceiling") }
+        try setBalance(to, credited, txn)
+    }
+
+    private func setBalance(_ jid: BareJID, _ amount: Credits, _ txn: WriteTransaction) throws {
+        try txn.put(tables.balances, MarketKeys.account(jid), StoreKey.u64(amount.value))
+    }
+
+    private func inconsistent(_ index: UInt64, _ what: String) -> StoreError {
+        .corrupted("ledger entry \(index) cannot be applied: \(what)")
+    }
+}

@@ -1,0 +1,64 @@
+public import AgoraCore
+public import AgoraStore
+
+/// Row of `accounts` (key: bare JID). The balance lives in `balances` (see `Tables`).
+public struct AccountRecord: Hashable, Sendable, Codable {
+    public var jid: BareJID
+    public var role: Role
+    public var opened: Timestamp
+}
+
+/// Row of `sensors` (key: sensor id): the registration plus its current status.
+public struct SensorRecord: Hashable, Sendable, Codable {
+    public var registration: LedgerEntry.SensorRegistration
+    /// Dense number given at registration; keys the `readings` table (u32 BE) compactly.
+    public var index: UInt32
+    public var frozen: Bool
+    public var frozenReason: String
+    public var registered: Timestamp
+    public var id: SensorID { registration.sensor }
+    public var owner: BareJID { registration.owner }
+}
+
+/// Row of `purchases` (key: purchase id).
+public struct PurchaseRecord: Hashable, Sendable, Codable {
+    public var purchase: LedgerEntry.Purchase
+    /// Index of the `purchase` ledger entry.
+    public var ledgerIndex: UInt64
+}
+
+/// Key layouts and value codecs of the market's tables, in one place.
+enum MarketKeys {
+    static func account(_ jid: BareJID) -> [UInt8] { StoreKey.text(jid.description) }
+    static func sensor(_ id: SensorID) -> [UInt8] { StoreKey.text(id.rawValue) }
+    static func purchase(_ id: String) -> [UInt8] { StoreKey.text(id) }
+
+    /// `grants`: sensor ‖ 0 ‖ buyer ‖ 0 ‖ from (u64 BE) → to (u64 BE) ‖ purchase id.
+    static func grant(sensor: SensorID, buyer: BareJID, from: Timestamp) -> [UInt8] {
+        var key = grantPrefix(sensor: sensor, buyer: buyer)
+        key.append(UInt64(from.seconds))
+        return key.bytes
+    }
+
+    static func grantPrefix(sensor: SensorID, buyer: BareJID) -> StoreKey {
+        var key = StoreKey()
+        key.append(text: sensor.rawValue)
+        key.append(text: buyer.description)
+        return key
+    }
+
+    /// Derived counters kept in `meta`; replay rebuilds and compares them.
+    static let minted = StoreKey.text("market.minted")
+    static let nextSensorIndex = StoreKey.text("sensors.next_index")
+    static let derivedMeta = [minted, nextSensorIndex]
+
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] { try CanonicalJSON.encode(value) }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], table: String) throws -> T {
+        do { return try CanonicalJSON.decode(type, from: bytes) } catch {
+            throw StoreError.corrupted("a row of \(table) cannot be read: \(CanonicalJSON.summary(of: error))")
+        }
+    }
+
+    static func u64(_ bytes: [UInt8]?) -> UInt64 { bytes.flatMap { StoreKey.readU64($0) } ?? 0 }
+}

@@ -1,0 +1,321 @@
+internal import CLMDB
+internal import Dispatch
+public import Logging
+internal import Synchronization
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The store's only writer: batches write requests from any task into one LMDB write
+/// transaction, commits it with a full sync, then resumes each caller with its own result.
+///
+/// Why a thread of its own: `mdb_txn_commit` blocks in `fsync` (≈0.2 ms here, milliseconds
+/// on SD flash) and an LMDB write transaction belongs to the thread that began it; neither
+/// may happen on an event loop or a cooperative-pool thread.
+///
+/// Batching ("group commit"): the writer takes every pending request (at most
+/// `maxBatch`); while fewer than `maxBatch` are waiting it lingers for more, at most
+/// `window` after the first request arrived and no longer than `quietGap` after the last
+/// one. Requests that arrive during a commit form the next batch.
+///
+/// Isolation: each request runs in a nested transaction. A request that throws has its
+/// nested transaction aborted, so its partial writes vanish and its error goes to its
+/// caller alone; the others in the batch commit. Nothing is acknowledged before the
+/// commit that holds it is durable.
+///
+/// Map growth: when LMDB reports `MDB_MAP_FULL` the whole batch is rolled back, the map
+/// doubles (up to `maxMapSize`) and the batch runs again. A write closure may therefore
+/// run more than once and must not have effects outside its transaction.
+public final class GroupCommitWriter: Sendable {
+    public struct Options: Sendable {
+        public var maxBatch: Int
+        public var window: Duration
+        public var quietGap: Duration
+        public init(maxBatch: Int = 512, window: Duration = .milliseconds(1), quietGap: Duration = .microseconds(100)) {
+            self.maxBatch = max(1, maxBatch)
+            self.window = window
+            self.quietGap = quietGap
+        }
+    }
+
+    /// Work done inside every batch's transaction after the requests, before the commit
+    /// (e.g. sealing a ledger checkpoint). Runs nested: if it throws, only its own writes are
+    /// rolled back and the error is logged.
+    public typealias BatchHook = @Sendable (WriteTransaction) throws -> Void
+
+    private struct Queue: ~Copyable {
+        var requests: [any PendingWrite] = []
+        var stopping = false
+    }
+
+    private let environment: LMDBEnvironment
+    private let options: Options
+    private let logger: Logger
+    private let queue = Mutex(Queue())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let hooks: Mutex<[BatchHook]> = Mutex([])
+    private let stats = Mutex(Statistics())
+
+    /// Counters for metrics and benchmarks.
+    public struct Statistics: Sendable {
+        public var batches = 0
+        public var requests = 0
+        public var failedRequests = 0
+        public var mapGrowths = 0
+        public var largestBatch = 0
+    }
+
+    public init(environment: LMDBEnvironment, options: Options = Options(), logger: Logger) {
+        self.environment = environment
+        self.options = options
+        self.logger = logger
+        spawnThread { [self] in self.run() }
+    }
+
+    /// Adds work to every future batch (see `BatchHook`).
+    public func addBatchHook(_ hook: @escaping BatchHook) {
+        hooks.withLock { $0.append(hook) }
+    }
+
+    public var statistics: Statistics { stats.withLock { $0 } }
+
+    /// Runs `body` in the next batch and returns its result once the batch is durable.
+    ///
+    /// Throws whatever `body` threw (its writes are rolled back, others are unaffected), or a
+    /// `StoreError` when the batch could not be committed (then nothing of it was written).
+    public func submit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let request = WriteRequest(body: body, continuation: continuation)
+            let accepted = queue.withLock { queue -> Bool in
+                guard !queue.stopping else { return false }
+                queue.requests.append(request)
+                return true
+            }
+            if accepted {
+                wakeup.signal()
+            } else {
+                continuation.resume(throwing: StoreError.writerStopped)
+            }
+        }
+    }
+
+    /// Finishes the pending requests, then stops the writer thread. Later submissions fail
+    /// with `StoreError.writerStopped`.
+    public func shutdown() {
+        let first = queue.withLock { queue -> Bool in
+            defer { queue.stopping = true }
+            return !queue.stopping
+        }
+        guard first else { return }
+        wakeup.signal()
+        finished.wait()
+    }
+
+    // MARK: - Writer thread
+
+    private func run() {
+        while true {
+            wakeup.wait()
+            var batch = take(options.maxBatch)
+            if batch.isEmpty {
+                if queue.withLock({ $0.stopping && $0.requests.isEmpty }) { break }
+                continue // a stale wake-up: its request went out with an earlier batch
+            }
+            linger(&batch)
+            process(batch)
+        }
+        finished.signal()
+    }
+
+    private func take(_ limit: Int) -> [any PendingWrite] {
+        queue.withLock { queue in
+            let count = min(limit, queue.requests.count)
+            let taken = Array(queue.requests.prefix(count))
+            queue.requests.removeFirst(count)
+            return taken
+        }
+    }
+
+    /// Waits briefly for more requests so that one commit serves many callers.
+    private func linger(_ batch: inout [any PendingWrite]) {
+        let deadline = ContinuousClock.now + options.window
+        while batch.count < options.maxBatch, ContinuousClock.now < deadline {
+            let gap = min(options.quietGap, deadline - ContinuousClock.now)
+            let nanos = Int(gap.components.attoseconds / 1_000_000_000) + Int(gap.components.seconds) * 1_000_000_000
+            guard wakeup.wait(timeout: .now() + .nanoseconds(max(0, nanos))) == .success else { return }
+            batch.append(contentsOf: take(options.maxBatch - batch.count))
+        }
+    }
+
+    private func process(_ batch: [any PendingWrite]) {
+        while true {
+            switch attempt(batch) {
+            case .committed:
+                for request in batch { request.resume(commitError: nil) }
+                record(batch)
+                return
+            case .failed(let error):
+                logger.error("write batch failed", metadata: ["store.error": "\(error)", "batch.size": "\(batch.count)"])
+                for request in batch { request.resume(commitError: error) }
+                record(batch, allFailed: true)
+                return
+            case .mapFull:
+                do {
+                    if try environment.grow() {
+                        stats.withLock { $0.mapGrowths += 1 }
+                        logger.notice("store map grown", metadata: ["store.map_size": "\(environment.currentMapSize)"])
+                        continue
+                    }
+                    let error = StoreError.storeFull(mapSize: environment.maxMapSize)
+                    logger.error("store is full; refusing writes", metadata: ["store.map_size": "\(environment.maxMapSize)"])
+                    for request in batch { request.resume(commitError: error) }
+                    record(batch, allFailed: true)
+                } catch {
+                    for request in batch { request.resume(commitError: .lmdb(error)) }
+                    record(batch, allFailed: true)
+                }
+                return
+            }
+        }
+    }
+
+    private enum Attempt { case committed, failed(StoreError), mapFull }
+
+    private func attempt(_ batch: [any PendingWrite]) -> Attempt {
+        environment.mapLock.lockRead()
+        defer { environment.mapLock.unlock() }
+        var parent: OpaquePointer?
+        var code = mdb_txn_begin(environment.handle, nil, 0, &parent)
+        guard code == MDB_SUCCESS, let parent else {
+            return .failed(.lmdb(LMDBError(code: code, operation: "txn_begin (write)")))
+        }
+        for request in batch {
+            request.reset()
+            switch runNested(in: parent, request.run) {
+            case .ok, .refused: continue
+            case .mapFull:
+                mdb_txn_abort(parent)
+                return .mapFull
+            case .broken(let error):
+                mdb_txn_abort(parent)
+                return .failed(error)
+            }
+        }
+        for hook in hooks.withLock({ $0 }) {
+            let outcome = runNested(in: parent) { txn in
+                do { try hook(txn); return .success } catch let error as StoreError where error.isMapFull {
+                    return .mapFull
+                } catch {
+                    logger.error("batch hook failed", metadata: ["error": "\(error)"])
+                    return .failure
+                }
+            }
+            if case .mapFull = outcome { mdb_txn_abort(parent); return .mapFull }
+        }
+        code = mdb_txn_commit(parent)
+        if code == MDB_MAP_FULL { return .mapFull }
+        guard code == MDB_SUCCESS else {
+            return .failed(.lmdb(LMDBError(code: code, operation: "commit")))
+        }
+        return .committed
+    }
+
+    private enum NestedOutcome { case ok, refused, mapFull, broken(StoreError) }
+
+    /// Runs `body` in a child transaction of `parent`; commits it when `body` succeeded.
+    private func runNested(in parent: OpaquePointer, _ body: (WriteTransaction) -> RunResult) -> NestedOutcome {
+        var child: OpaquePointer?
+        let code = mdb_txn_begin(environment.handle, parent, 0, &child)
+        if code == MDB_MAP_FULL { return .mapFull }
+        guard code == MDB_SUCCESS, let child else {
+            return .broken(.lmdb(LMDBError(code: code, operation: "txn_begin (nested)")))
+        }
+        switch body(WriteTransaction(handle: child)) {
+        case .success:
+            let commit = mdb_txn_commit(child)
+            if commit == MDB_MAP_FULL { return .mapFull }
+            guard commit == MDB_SUCCESS else { return .broken(.lmdb(LMDBError(code: commit, operation: "commit (nested)"))) }
+            return .ok
+        case .failure:
+            mdb_txn_abort(child)
+            return .refused
+        case .mapFull:
+            mdb_txn_abort(child)
+            return .mapFull
+        }
+    }
+
+    private func record(_ batch: [any PendingWrite], allFailed: Bool = false) {
+        let failed = allFailed ? batch.count : batch.reduce(0) { $0 + ($1.failed ? 1 : 0) }
+        stats.withLock {
+            $0.batches += 1
+            $0.requests += batch.count
+            $0.failedRequests += failed
+            $0.largestBatch = max($0.largestBatch, batch.count)
+        }
+    }
+
+    private func spawnThread(_ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let code = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(code == 0, "cannot start the store writer thread (pthread_create: \(code))")
+        pthread_detach(thread)
+    }
+}
+
+enum RunResult { case success, failure, mapFull }
+
+/// A queued write of any result type.
+protocol PendingWrite: AnyObject, Sendable {
+    func reset()
+    func run(_ txn: WriteTransaction) -> RunResult
+    func resume(commitError: StoreError?)
+    var failed: Bool { get }
+}
+
+/// One caller's write closure and the continuation waiting for it.
+private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable {
+    // @unchecked: `outcome` is written and read only on the writer thread (run, then
+    // resume); the queue's Mutex orders the hand-over from the submitting task.
+    private let body: @Sendable (WriteTransaction) throws -> T
+    private let continuation: CheckedContinuation<T, any Error>
+    private var outcome: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (WriteTransaction) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    var failed: Bool { if case .failure = outcome { return true }; return false }
+
+    func reset() { outcome = nil }
+
+    func run(_ txn: WriteTransaction) -> RunResult {
+        do {
+            outcome = .success(try body(txn))
+            return .success
+        } catch let error as StoreError where error.isMapFull {
+            return .mapFull
+        } catch {
+            outcome = .failure(error)
+            return .failure
+        }
+    }
+
+    func resume(commitError: StoreError?) {
+        if let commitError {
+            continuation.resume(throwing: commitError)
+        } else if let outcome {
+            continuation.resume(with: outcome)
+        } else {
+            continuation.resume(throwing: StoreError.corrupted("write request finished without an outcome"))
+        }
+    }
+}

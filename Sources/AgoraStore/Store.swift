@@ -1,0 +1,40 @@
+public import Logging
+
+/// Agora's store: the one LMDB environment, its tables, and its one writer.
+///
+/// Open it once per process. Reads run on the caller's thread (`read`); writes go through
+/// the group-commit writer (`write`) and return once durable.
+public final class Store: Sendable {
+    public let environment: LMDBEnvironment
+    public let tables: Tables
+    public let writer: GroupCommitWriter
+
+    /// The file name of the data file inside the state directory.
+    public static let fileName = "agora.mdb"
+
+    public init(path: String, options: LMDBEnvironment.Options = .init(),
+                writerOptions: GroupCommitWriter.Options = .init(), logger: Logger) throws(StoreError) {
+        do {
+            environment = try LMDBEnvironment(path: path, options: options)
+            tables = try Tables(environment: environment)
+        } catch {
+            throw .lmdb(error)
+        }
+        writer = GroupCommitWriter(environment: environment, options: writerOptions, logger: logger)
+    }
+
+    /// Runs `body` in a read transaction (see `LMDBEnvironment.read`).
+    public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        try environment.read(body)
+    }
+
+    /// Runs `body` in the next write batch; returns once the batch is durable.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await writer.submit(body)
+    }
+
+    /// Drains pending writes and stops the writer.
+    public func close() {
+        writer.shutdown()
+    }
+}

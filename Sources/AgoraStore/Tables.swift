@@ -1,0 +1,40 @@
+/// The named databases of Agora's one LMDB environment (DESIGN.md "Storage").
+///
+/// Tables other than `ledger.*`, `keys` and `meta` are views of the ledger: replay must
+/// rebuild them byte for byte. `balances` is split out of `accounts` because it is the
+/// hottest value in the store (two writes per purchase) and a fixed 8-byte counter needs
+/// no decoding.
+public struct Tables: Sendable {
+    public let ledgerEntries: Database
+    public let ledgerNodes: Database
+    public let ledgerCheckpoints: Database
+    public let accounts: Database
+    public let balances: Database
+    public let sensors: Database
+    public let purchases: Database
+    public let grants: Database
+    public let certs: Database
+    public let readings: Database
+    public let pairing: Database
+    public let keys: Database
+    public let meta: Database
+
+    init(environment: LMDBEnvironment) throws(LMDBError) {
+        ledgerEntries = try environment.openDatabase(named: "ledger.entries")
+        ledgerNodes = try environment.openDatabase(named: "ledger.nodes")
+        ledgerCheckpoints = try environment.openDatabase(named: "ledger.checkpoints")
+        accounts = try environment.openDatabase(named: "accounts")
+        balances = try environment.openDatabase(named: "balances")
+        sensors = try environment.openDatabase(named: "sensors")
+        purchases = try environment.openDatabase(named: "purchases")
+        grants = try environment.openDatabase(named: "grants")
+        certs = try environment.openDatabase(named: "certs")
+        readings = try environment.openDatabase(named: "readings")
+        pairing = try environment.openDatabase(named: "pairing")
+        keys = try environment.openDatabase(named: "keys")
+        meta = try environment.openDatabase(named: "meta")
+    }
+
+    /// The tables that replay rebuilds from the ledger alone.
+    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants] }
+}
