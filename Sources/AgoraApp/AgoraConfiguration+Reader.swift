@@ -1,0 +1,115 @@
+internal import AgoraStore
+internal import Logging
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Reads `AgoraConfiguration` from the config file and the environment.
+///
+/// Precedence: command-line flag > environment `AGORA_<SECTION>_<KEY>` > config file >
+/// default. Every key, with its default:
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `store.state_dir` | `/var/lib/agora` | state directory (also `AGORA_STATE_DIR`, `--state-dir`) |
+/// | `store.map_size` | 1073741824 | initial LMDB map size, bytes |
+/// | `store.max_map_size` | 17179869184 | map growth ceiling, bytes |
+/// | `store.writer_max_batch` | 512 | most write requests per group commit |
+/// | `store.writer_window_us` | 1000 | longest a batch waits to fill, µs |
+/// | `store.writer_quiet_gap_us` | 100 | a batch closes when no request came for this long, µs |
+/// | `ledger.checkpoint_interval_ms` | 1000 | least time between signed checkpoints |
+/// | `keys.kek_file` | "" | key-encryption key file (default: systemd credential, else `<state_dir>/agora.kek`) |
+/// | `log.level` | "info" | trace, debug, info, notice, warning, error, critical |
+extension AgoraConfiguration {
+    struct Key: Sendable {
+        let name: String
+        let apply: @Sendable (inout AgoraConfiguration, ConfigFile.Value, String) throws(ConfigurationError) -> Void
+    }
+
+    static let keys: [Key] = [
+        Key(name: "store.state_dir") { c, v, s throws(ConfigurationError) in c.stateDirectory = try string(v, "store.state_dir", s, nonEmpty: true) },
+        Key(name: "store.map_size") { c, v, s throws(ConfigurationError) in
+            c.store.mapSize = try integer(v, "store.map_size", s, min: 1 << 20)
+            c.store.maxMapSize = max(c.store.maxMapSize, c.store.mapSize)
+        },
+        Key(name: "store.max_map_size") { c, v, s throws(ConfigurationError) in c.store.maxMapSize = try integer(v, "store.max_map_size", s, min: 1 << 20) },
+        Key(name: "store.writer_max_batch") { c, v, s throws(ConfigurationError) in c.writer.maxBatch = try integer(v, "store.writer_max_batch", s, min: 1, max: 65_536) },
+        Key(name: "store.writer_window_us") { c, v, s throws(ConfigurationError) in c.writer.window = .microseconds(try integer(v, "store.writer_window_us", s, min: 0, max: 1_000_000)) },
+        Key(name: "store.writer_quiet_gap_us") { c, v, s throws(ConfigurationError) in c.writer.quietGap = .microseconds(try integer(v, "store.writer_quiet_gap_us", s, min: 0, max: 1_000_000)) },
+        Key(name: "ledger.checkpoint_interval_ms") { c, v, s throws(ConfigurationError) in
+            c.checkpointInterval = .milliseconds(try integer(v, "ledger.checkpoint_interval_ms", s, min: 0, max: 3_600_000))
+        },
+        Key(name: "keys.kek_file") { c, v, s throws(ConfigurationError) in
+            let path = try string(v, "keys.kek_file", s, nonEmpty: false)
+            c.kekFile = path.isEmpty ? nil : path
+        },
+        Key(name: "log.level") { c, v, s throws(ConfigurationError) in
+            let text = try string(v, "log.level", s, nonEmpty: true)
+            guard let level = Logger.Level(rawValue: text) else {
+                throw .key("log.level", source: s, "expected trace, debug, info, notice, warning, error or critical")
+            }
+            c.logLevel = level
+        },
+    ]
+
+    /// Loads the configuration: defaults, then `file` (if any), then the environment.
+    public static func load(file: String?, environment: [String: String]) throws(ConfigurationError) -> AgoraConfiguration {
+        var configuration = AgoraConfiguration()
+        if let file {
+            let parsed = try ConfigFile(parsing: try readText(file), name: file)
+            for (name, value) in parsed.values.sorted(by: { $0.key < $1.key }) {
+                guard let key = keys.first(where: { $0.name == name }) else { throw .unknownKey(name, source: file) }
+                try key.apply(&configuration, value, file)
+            }
+        }
+        for key in keys {
+            let variable = "AGORA_" + key.name.uppercased().replacingOccurrences(of: ".", with: "_")
+            guard let text = environment[variable] else { continue }
+            let value: ConfigFile.Value = Int64(text.replacingUnderscores).map { .integer($0) } ?? .string(text)
+            try key.apply(&configuration, value, "environment \(variable)")
+        }
+        if let directory = environment["AGORA_STATE_DIR"], !directory.isEmpty {
+            configuration.stateDirectory = directory
+        }
+        return configuration
+    }
+
+    private static func string(_ value: ConfigFile.Value, _ key: String, _ source: String, nonEmpty: Bool) throws(ConfigurationError) -> String {
+        let text: String
+        switch value {
+        case .string(let s): text = s
+        case .integer(let i): text = String(i)
+        case .boolean: throw .key(key, source: source, "expected a string")
+        }
+        guard !nonEmpty || !text.isEmpty else { throw .key(key, source: source, "must not be empty") }
+        return text
+    }
+
+    private static func integer(_ value: ConfigFile.Value, _ key: String, _ source: String, min: Int, max: Int = Int.max) throws(ConfigurationError) -> Int {
+        guard case .integer(let raw) = value, let number = Int(exactly: raw) else {
+            throw .key(key, source: source, "expected an integer")
+        }
+        guard number >= min, number <= max else { throw .key(key, source: source, "must be between \(min) and \(max)") }
+        return number
+    }
+
+    static func readText(_ path: String) throws(ConfigurationError) -> String {
+        guard let file = fopen(path, "r") else { throw .unreadable(path, String(cString: strerror(errno))) }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n == 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+            guard bytes.count <= ConfigFile.maxSize else { throw .unreadable(path, "larger than \(ConfigFile.maxSize) bytes") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: Character, with replacement: Character) -> String {
+        String(map { $0 == target ? replacement : $0 })
+    }
+}

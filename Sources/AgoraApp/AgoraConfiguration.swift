@@ -1,0 +1,46 @@
+public import AgoraStore
+public import Logging
+
+/// Everything an operator can set, with its default. Read once at start by
+/// `AgoraConfiguration+Reader.swift`, which lists every key.
+public struct AgoraConfiguration: Sendable {
+    /// Where the store (`agora.mdb`) and, by default, the key-encryption key live.
+    public var stateDirectory: String
+    /// LMDB map: initial size and the ceiling growth stops at.
+    public var store: LMDBEnvironment.Options
+    /// Group commit: batch size and waiting window.
+    public var writer: GroupCommitWriter.Options
+    /// Minimum time between two signed checkpoints.
+    public var checkpointInterval: Duration
+    /// The key-encryption key file; nil means `$CREDENTIALS_DIRECTORY/agora.kek` under
+    /// systemd, else `<state dir>/agora.kek`.
+    public var kekFile: String?
+    public var logLevel: Logger.Level
+
+    public static let defaultStateDirectory = "/var/lib/agora"
+
+    public init(stateDirectory: String = AgoraConfiguration.defaultStateDirectory,
+                store: LMDBEnvironment.Options = .init(),
+                writer: GroupCommitWriter.Options = .init(),
+                checkpointInterval: Duration = .seconds(1),
+                kekFile: String? = nil,
+                logLevel: Logger.Level = .info) {
+        self.stateDirectory = stateDirectory
+        self.store = store
+        self.writer = writer
+        self.checkpointInterval = checkpointInterval
+        self.kekFile = kekFile
+        self.logLevel = logLevel
+    }
+
+    public var storePath: String { stateDirectory + "/" + Store.fileName }
+
+    /// The key-encryption key file this configuration resolves to.
+    public func resolvedKEKFile(environment: [String: String]) -> String {
+        if let kekFile, !kekFile.isEmpty { return kekFile }
+        if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty {
+            return credentials + "/agora.kek"
+        }
+        return stateDirectory + "/agora.kek"
+    }
+}

@@ -1,0 +1,14 @@
+/// Why the gateway could not be opened or initialised.
+public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public static func noStore(_ directory: String) -> GatewayError {
+        .init(description: "no Agora store in \(directory) (run agora init --domain DOMAIN)")
+    }
+    public static func storeExists(_ path: String) -> GatewayError {
+        .init(description: "\(path) already exists; refusing to initialize it again")
+    }
+    public static func stateDirectory(_ directory: String, _ reason: String) -> GatewayError {
+        .init(description: "state directory \(directory): \(reason)")
+    }
+}

@@ -1,0 +1,52 @@
+import AgoraApp
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `agora`: the one executable. Commands only parse arguments and print; the work is in
+/// the library targets. Exit codes: 0 ok, 1 refused or failed, 2 usage.
+struct Agora: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agora",
+        abstract: "Agora smart-city gateway: XMPP, MQTT ingestion, verifiable ledger, certificate authority.",
+        subcommands: [
+            Init.self, User.self, Credit.self, Sensor.self, Purchase.self, LedgerCommand.self,
+            VerifyReceipt.self, Status.self, Version.self,
+        ]
+    )
+}
+
+@main
+enum Main {
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let command: any ParsableCommand
+        do {
+            command = try Agora.parseAsRoot(arguments)
+        } catch {
+            let code = Agora.exitCode(for: error)
+            let message = Agora.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(0)
+            }
+            FileHandleOutput.standardError(message)
+            exit(2)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+            exit(0)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            FileHandleOutput.standardError("agora: error: " + ExitCodes.oneLine(error))
+            exit(ExitCodes.code(for: error))
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import AgoraApp
+import AgoraCore
+import AgoraLedger
+import AgoraMarket
+import ArgumentParser
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Audit the ledger, show entries, checkpoints, receipts and consistency proofs.",
+        subcommands: [Verify.self, Show.self, Checkpoint.self, ReceiptCommand.self, Consistency.self]
+    )
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every hash, check every checkpoint; with --replay, rebuild the tables and compare.",
+            discussion: "Prints progress on stderr when the check takes more than a second."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Also rebuild every ledger-derived table from the entries and compare byte for byte.") var replay = false
+
+        func run() async throws {
+            let started = ContinuousClock.now
+            let progress: (String) -> (UInt64, UInt64) -> Void = { phase in
+                { done, total in
+                    if ContinuousClock.now - started > .seconds(1) {
+                        FileHandleOutput.standardError("\(phase): \(done)/\(total) entries")
+                    }
+                }
+            }
+            try await global.withGateway(unlockKeys: false) { gateway in
+                let report = try LedgerAudit.verify(store: gateway.store, progress: progress("verify"))
+                print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints verified; log key \(report.verifier?.description ?? "?")")
+                if replay {
+                    let scratch = try ScratchDirectory()
+                    defer { scratch.remove() }
+                    let result = try await Replay.verify(store: gateway.store, scratchDirectory: scratch.path, progress: progress("replay"))
+                    print("ok: replay of \(result.entries) entries reproduces \(result.tablesCompared.joined(separator: ", ")) byte for byte")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print ledger entries.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "First index.") var from: UInt64 = 0
+        @Option(help: "Most entries to print.") var limit: UInt64 = 100
+        @Flag(help: "Print one JSON array of {index, entry}.") var json = false
+
+        func run() async throws {
+            let entries: [(UInt64, [UInt8])] = try await global.withGateway(unlockKeys: false) { gateway in
+                try gateway.store.read { txn in
+                    let size = try gateway.ledger.size(in: txn)
+                    var result: [(UInt64, [UInt8])] = []
+                    var index = from
+                    while index < size, UInt64(result.count) < limit {
+                        result.append((index, try gateway.ledger.entry(at: index, in: txn)))
+                        index += 1
+                    }
+                    return result
+                }
+            }
+            if json {
+                // Entries are JSON already: embed their exact bytes.
+                let items = entries.map { "{\"entry\":\(String(decoding: $0.1, as: UTF8.self)),\"index\":\($0.0)}" }
+                print("[" + items.joined(separator: ",") + "]")
+            } else {
+                for (index, bytes) in entries { print("\(index)\t\(String(decoding: bytes, as: UTF8.self))") }
+            }
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the latest signed checkpoint (a C2SP signed note).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let note = try await global.withGateway { gateway in
+                _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
+                return try gateway.store.read { try gateway.ledger.latestCheckpoint(in: $0)?.note }
+            }
+            guard let note else { throw LedgerError.noCheckpoint(covering: 0) }
+            print(note, terminator: "")
+        }
+    }
+
+    struct ReceiptCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "receipt", abstract: "Print the receipt JSON of an entry.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Ledger index.") var index: UInt64
+
+        func run() async throws {
+            let receipt = try await global.withGateway { gateway in
+                _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
+                return try gateway.store.read { try gateway.ledger.receipt(for: index, in: $0) }
+            }
+            print(try JSONOutput.line(receipt))
+        }
+    }
+
+    struct Consistency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the RFC 9162 consistency proof between two tree sizes as JSON.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Older tree size.") var old: UInt64
+        @Argument(help: "Newer tree size.") var new: UInt64
+
+        struct Output: Codable { let oldSize: UInt64, newSize: UInt64, oldRoot: String, newRoot: String, proof: [String] }
+
+        func run() async throws {
+            guard old <= new else { throw CLIUsageError(description: "OLD (\(old)) must not be larger than NEW (\(new))") }
+            let output = try await global.withGateway(unlockKeys: false) { gateway in
+                try gateway.store.read { txn in
+                    let size = try gateway.ledger.size(in: txn)
+                    guard new <= size else { throw LedgerError.indexOutOfRange(new, size: size) }
+                    let tree = gateway.ledger.tree
+                    let proof = try tree.consistencyProof(oldSize: old, newSize: new, in: txn)
+                    return Output(oldSize: old, newSize: new,
+                                  oldRoot: Data(try tree.root(size: old, in: txn)).base64EncodedString(),
+                                  newRoot: Data(try tree.root(size: new, in: txn)).base64EncodedString(),
+                                  proof: proof.map { Data($0).base64EncodedString() })
+                }
+            }
+            print(try JSONOutput.line(output))
+        }
+    }
+}
+
+/// A private temporary directory (mode 0700) for replay's scratch store.
+struct ScratchDirectory {
+    let path: String
+
+    init() throws {
+        let base = GlobalOptions.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(base)/agora-replay-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw CLIUsageError(description: "cannot create a scratch directory in \(base)")
+        }
+        path = String(cString: made)
+    }
+
+    func remove() { rmdir(path) }
+}

@@ -1,0 +1,78 @@
+import AgoraApp
+import AgoraCore
+import AgoraMarket
+import ArgumentParser
+
+struct Sensor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register, list, freeze and unfreeze sensors.",
+        subcommands: [Add.self, List.self, Freeze.self, Unfreeze.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a pre-provisioned sensor (a ledger entry).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Sensor id: letters, digits, '-', '_', '.'.") var id: String
+        @Option(help: "Bare JID of the owning account (role owner or operator).") var owner: String
+        @Option(help: "What it measures, e.g. temperature.") var kind: String
+        @Option(help: "Credits per started hour of data.") var price: String
+        @Option(help: "Display name.") var name: String = ""
+        @Option(help: "Unit of its readings, e.g. Cel.") var unit: String = ""
+        @Option(help: "Latitude, decimal degrees.") var lat: Double?
+        @Option(help: "Longitude, decimal degrees.") var lon: Double?
+        @Option(help: "Seconds between readings.") var frequency: UInt32 = 0
+        @Option(help: "Web page about the sensor.") var url: String = ""
+
+        func run() async throws {
+            let registration = LedgerEntry.SensorRegistration(
+                sensor: try Parse.sensor(id), owner: try Parse.jid(owner), kind: kind, name: name, unit: unit,
+                price: try Parse.amount(price), frequency: frequency,
+                lat: try Parse.latitude(lat), lon: try Parse.longitude(lon), url: url)
+            let accepted = try await global.withGateway { try await $0.market.registerSensor(registration, actor: .operator) }
+            print("registered sensor \(registration.sensor) for \(registration.owner) (ledger entry \(accepted.index))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered sensors.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let sensors = try await global.withGateway(unlockKeys: false) { gateway in try gateway.market.read { try $0.sensors() } }
+            if json {
+                print(try JSONOutput.line(sensors))
+            } else {
+                for s in sensors {
+                    let status = s.frozen ? "frozen (\(s.frozenReason))" : "active"
+                    print("\(s.id)\t\(s.owner)\t\(s.registration.kind)\t\(s.registration.price)/h\t\(status)")
+                }
+            }
+        }
+    }
+
+    struct Freeze: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Freeze a sensor: no purchases, no ingestion (a ledger entry).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+        @Option(help: "Why (kept in the ledger).") var reason: String
+
+        func run() async throws {
+            let id = try Parse.sensor(id)
+            let accepted = try await global.withGateway { try await $0.market.freezeSensor(id, reason: reason, actor: .operator) }
+            print("froze sensor \(id) (ledger entry \(accepted.index))")
+        }
+    }
+
+    struct Unfreeze: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unfreeze a sensor (a ledger entry).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let id = try Parse.sensor(id)
+            let accepted = try await global.withGateway { try await $0.market.unfreezeSensor(id, actor: .operator) }
+            print("unfroze sensor \(id) (ledger entry \(accepted.index))")
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import AgoraApp
+import ArgumentParser
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the gateway's identity, ledger, market and store use.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let status = try await global.withGateway(unlockKeys: false) { try GatewayStatus(gateway: $0) }
+        if json {
+            print(try JSONOutput.line(status))
+            return
+        }
+        print("""
+        gateway      \(status.name) (\(status.origin))
+        log key      \(status.logKey)
+        ledger       \(status.ledgerEntries) entries, latest checkpoint at \(status.checkpointSize)
+        accounts     \(status.accounts)
+        sensors      \(status.sensors) (\(status.frozenSensors) frozen)
+        purchases    \(status.purchases)
+        credits      \(status.totalMinted) minted, \(status.sumOfBalances) in balances
+        store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map
+        """)
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() throws { print("agora \(AgoraVersion.current)") }
+}
