@@ -70,17 +70,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Helpers shared by the test targets (temporary stores, running processes).
+        .target(
+            name: "AgoraTestSupport",
+            dependencies: ["AgoraStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "AgoraCoreTests", dependencies: ["AgoraCore"]),
-        .testTarget(name: "AgoraStoreTests", dependencies: ["AgoraStore", "AgoraCore", "CLMDB"]),
+        .testTarget(name: "AgoraStoreTests", dependencies: ["AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(
             name: "AgoraLedgerTests",
-            dependencies: ["AgoraLedger", "AgoraStore", "AgoraCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore"]),
-        .testTarget(name: "AgoraAppTests", dependencies: ["AgoraApp", "agora"]),
+        .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
+        .testTarget(name: "AgoraAppTests", dependencies: ["AgoraApp", "AgoraStore", "AgoraTestSupport", "agora"]),
         .testTarget(
             name: "InteropTests",
-            dependencies: ["agora"],
+            dependencies: ["AgoraTestSupport", "agora"],
             path: "Tests/Interop",
             exclude: ["verify_receipt.py"]
         ),

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Verify an Agora receipt with no Agora code: an independent RFC 9162 + C2SP signed-note check.
+
+Usage: verify_receipt.py RECEIPT.json VERIFIER_KEY
+Exit 0 and print "ok ..." when the receipt verifies; exit 1 with a reason otherwise.
+Uses only the standard library and the `cryptography` package (Debian python3-cryptography).
+"""
+import base64
+import hashlib
+import json
+import struct
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+def fail(reason):
+    print("FAIL: " + reason)
+    sys.exit(1)
+
+
+def parse_vkey(text):
+    # c2sp.org/signed-note: <name>+<hex key id>+<base64(0x01 || pubkey)>
+    name, key_id_hex, key_b64 = text.strip().split("+")
+    raw = base64.b64decode(key_b64)
+    if len(raw) != 33 or raw[0] != 0x01:
+        fail("verifier key is not Ed25519")
+    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_id.hex() != key_id_hex:
+        fail("verifier key id does not match")
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def open_note(note, name, key_id, public_key):
+    text, sep, sigs = note.rpartition("\n\n")
+    if not sep:
+        fail("note has no signature block")
+    text += "\n"
+    for line in sigs.rstrip("\n").split("\n"):
+        if not line.startswith("\u2014 "):
+            fail("bad signature line")
+        sig_name, sig_b64 = line[2:].split(" ")
+        blob = base64.b64decode(sig_b64)
+        if sig_name == name and blob[:4] == key_id:
+            try:
+                public_key.verify(blob[4:], text.encode())
+            except InvalidSignature:
+                fail("checkpoint signature does not verify")
+            return text
+    fail("checkpoint is not signed by " + name)
+
+
+def node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_from_inclusion(leaf_hash, index, size, path):
+    # RFC 9162 section 2.1.3.2
+    if index >= size:
+        fail("index outside the tree")
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in path:
+        if sn == 0:
+            fail("proof too long")
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        fail("proof too short")
+    return r
+
+
+def main():
+    receipt = json.load(open(sys.argv[1]))
+    name, key_id, public_key = parse_vkey(sys.argv[2])
+    text = open_note(receipt["checkpoint"], name, key_id, public_key)
+    origin, size, root_b64 = text.split("\n")[:3]
+    if origin != name:
+        fail("checkpoint origin is not the key's log")
+    if int(size) != receipt["treeSize"]:
+        fail("tree size differs from the checkpoint")
+    entry = base64.b64decode(receipt["entry"])
+    leaf = hashlib.sha256(b"\x00" + entry).digest()
+    path = [base64.b64decode(h) for h in receipt["inclusion"]]
+    if root_from_inclusion(leaf, receipt["index"], int(size), path) != base64.b64decode(root_b64):
+        fail("inclusion proof does not lead to the signed root")
+    print("ok %s entry %d of %s: %s" % (name, receipt["index"], size, json.loads(entry)["type"]))
+
+
+if __name__ == "__main__":
+    main()

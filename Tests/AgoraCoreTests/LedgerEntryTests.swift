@@ -1,0 +1,57 @@
+import AgoraCore
+import Testing
+
+@Suite struct LedgerEntryTests {
+    let time = try! Timestamp(rfc3339: "2026-11-22T10:00:00Z")
+
+    @Test func encodingIsCompactWithSortedKeysAndCommonFields() throws {
+        let entry = LedgerEntry(time: time, actor: .operator,
+                                body: .creditMint(.init(to: try BareJID("bob@gw1.example"), amount: try Credits(100), memo: "a/b")))
+        let text = String(decoding: try entry.encoded(), as: UTF8.self)
+        #expect(text == #"{"actor":"operator","amount":100,"memo":"a/b","time":"2026-11-22T10:00:00Z","to":"bob@gw1.example","type":"credit.mint","v":1}"#)
+    }
+
+    @Test func everyEntryTypeRoundTripsToTheSameBytes() throws {
+        let bob = try BareJID("bob@gw1.example")
+        let alice = try BareJID("alice@gw1.example")
+        let sensor = try SensorID("temp-1")
+        let bodies: [LedgerEntry.Body] = [
+            .genesis(.init(origin: "gw1.example/agora", name: "GW", logKey: "k", checkpointInterval: 1000)),
+            .accountOpen(.init(jid: bob, role: .consumer)),
+            .accountRole(.init(jid: bob, role: .owner)),
+            .creditMint(.init(to: bob, amount: try Credits(5), memo: "")),
+            .creditTransfer(.init(from: bob, to: alice, amount: try Credits(2))),
+            .sensorRegister(.init(sensor: sensor, owner: alice, kind: "temperature", name: "Quai", unit: "Cel", price: try Credits(3),
+                                  frequency: 60, lat: try .latitude(48.856613), lon: try .longitude(2.352222), url: "https://x.example/a")),
+            .sensorUpdate(.init(sensor: sensor, price: try Credits(4))),
+            .sensorFreeze(.init(sensor: sensor, reason: "broken")),
+            .sensorUnfreeze(.init(sensor: sensor, reason: "")),
+            .purchase(.init(id: "p1", buyer: bob, sensor: sensor, from: time, to: try Timestamp(seconds: time.seconds + 3600),
+                            amount: try Credits(3), request: "r1")),
+        ]
+        for body in bodies {
+            let entry = LedgerEntry(time: time, actor: .account(alice), body: body)
+            let bytes = try entry.encoded()
+            let decoded = try LedgerEntry(decoding: bytes)
+            #expect(decoded == entry)
+            #expect(try decoded.encoded() == bytes)
+        }
+    }
+
+    @Test(arguments: [
+        #"{"v":1,"type":"credit.burn","time":"2026-11-22T10:00:00Z","actor":"operator"}"#,
+        #"{"v":2,"type":"genesis","time":"2026-11-22T10:00:00Z","actor":"operator"}"#,
+        #"{"v":1,"type":"credit.mint","time":"2026-11-22T10:00:00Z","actor":"operator","to":"bob@gw1.example","amount":-1,"memo":""}"#,
+        #"{"v":1,"type":"credit.mint","time":"2026-11-22T10:00:00Z","actor":"operator","to":"not a jid","amount":1,"memo":""}"#,
+        #"{"v":1,"type":"credit.mint""#,
+        "",
+    ])
+    func malformedEntryBytesAreRefused(_ text: String) {
+        #expect(throws: EntryCodingError.self) { try LedgerEntry(decoding: Array(text.utf8)) }
+    }
+
+    @Test func oversizedEntryIsRefusedBeforeParsing() {
+        let big = [UInt8](repeating: 0x20, count: LedgerEntry.maxEncodedSize + 1)
+        #expect(throws: EntryCodingError.self) { try LedgerEntry(decoding: big) }
+    }
+}
