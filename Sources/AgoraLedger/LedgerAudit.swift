@@ -31,16 +31,21 @@ public enum LedgerAudit {
              try txn.get(tables.ledgerEntries, StoreKey.u64(0)))
         }
         guard total > 0, let genesisBytes else { throw LedgerError.notInitialized }
-        let genesis: LedgerEntry.Genesis
+        // Entry 0 names the log key, so it is checked against its stored leaf before it is believed.
+        guard try store.read({ try storedNode(tree, 0, 0, equals: TreeHash.leaf(genesisBytes), $0) }) else {
+            throw LedgerError.tampered("entry 0 does not match its stored leaf hash: the entry or the tree was altered", index: 0)
+        }
+        let verifier: NoteVerifier
         do {
-            guard case .genesis(let g) = try LedgerEntry(decoding: genesisBytes).body else {
+            guard case .genesis(let genesis) = try LedgerEntry(decoding: genesisBytes).body else {
                 throw LedgerError.tampered("entry 0 is not a genesis entry", index: 0)
             }
-            genesis = g
-        } catch let error as LedgerError { throw error } catch {
-            throw LedgerError.tampered("entry 0: \(error)", index: 0)
+            verifier = try NoteVerifier(parsing: genesis.logKey)
+        } catch let error as LedgerError where error.isTampering {
+            throw error
+        } catch {
+            throw LedgerError.tampered("entry 0 (genesis) is unreadable: \(error)", index: 0)
         }
-        let verifier = try NoteVerifier(parsing: genesis.logKey)
         if let trusted, trusted != verifier {
             throw LedgerError.badSignature("the genesis entry names log key \(verifier), not the trusted \(trusted)")
         }

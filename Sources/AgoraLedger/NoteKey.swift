@@ -40,7 +40,8 @@ public struct NoteVerifier: Sendable, Hashable, CustomStringConvertible {
     /// Parses the `name+hexid+base64` form.
     public init(parsing text: String) throws(LedgerError) {
         let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-        let parts = trimmed.split(separator: "+", omittingEmptySubsequences: false)
+        // The base64 part may itself contain "+": split at the first two only.
+        let parts = trimmed.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard trimmed.utf8.count <= 512, parts.count == 3, parts[1].utf8.count == 8,
               let id = UInt32(parts[1], radix: 16),
               let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == NoteKey.ed25519
