@@ -45,8 +45,18 @@ enum Main {
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
-            FileHandleOutput.standardError("agora: error: " + ExitCodes.oneLine(error))
-            exit(ExitCodes.code(for: error))
+            // Help requested of a command group, or a usage error found while running.
+            switch Agora.exitCode(for: error) {
+            case .success:
+                print(Agora.fullMessage(for: error))
+                exit(0)
+            case .validationFailure:
+                FileHandleOutput.standardError(Agora.fullMessage(for: error))
+                exit(2)
+            default:
+                FileHandleOutput.standardError("agora: error: " + ErrorMessage.oneLine(error))
+                exit(1)
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ def fail(reason):
 
 def parse_vkey(text):
     # c2sp.org/signed-note: <name>+<hex key id>+<base64(0x01 || pubkey)>
-    name, key_id_hex, key_b64 = text.strip().split("+")
+    name, key_id_hex, key_b64 = text.strip().split("+", 2)
     raw = base64.b64decode(key_b64)
     if len(raw) != 33 or raw[0] != 0x01:
         fail("verifier key is not Ed25519")

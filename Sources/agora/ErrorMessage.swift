@@ -4,16 +4,9 @@ import AgoraMarket
 import AgoraStore
 import ArgumentParser
 
-/// The one table from errors to exit codes and messages: usage problems are 2 (the
-/// argument parser reports those itself), every refusal or failure is 1.
-enum ExitCodes {
-    static func code(for error: any Error) -> Int32 {
-        switch error {
-        case is ValidationError: 2
-        default: 1
-        }
-    }
-
+/// Messages for the errors `Main` maps to exit code 1 (refused or failed); usage
+/// problems (exit 2) and help (exit 0) are recognised by the argument parser itself.
+enum ErrorMessage {
     /// The error's message on a single line (refusals never span lines).
     static func oneLine(_ error: any Error) -> String {
         let text: String

@@ -1,0 +1,67 @@
+@testable import AgoraApp
+import AgoraTestSupport
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func fileValuesAndEnvironmentOverridesApplyInOrder() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("agora.toml")
+        try """
+        # Agora configuration
+        [store]
+        state_dir = "/srv/agora"   # where the store lives
+        map_size = 268_435_456
+        writer_max_batch = 64
+
+        [ledger]
+        checkpoint_interval_ms = 250
+
+        [log]
+        level = "debug"
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try AgoraConfiguration.load(file: path, environment: ["AGORA_STORE_WRITER_MAX_BATCH": "32", "AGORA_KEYS_KEK_FILE": "/run/kek"])
+        #expect(configuration.stateDirectory == "/srv/agora")
+        #expect(configuration.store.mapSize == 268_435_456)
+        #expect(configuration.writer.maxBatch == 32)
+        #expect(configuration.checkpointInterval == .milliseconds(250))
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.kekFile == "/run/kek")
+    }
+
+    @Test func defaultsNeedNoFile() throws {
+        let configuration = try AgoraConfiguration.load(file: nil, environment: [:])
+        #expect(configuration.stateDirectory == "/var/lib/agora")
+        #expect(configuration.store.mapSize == 1 << 30)
+        #expect(configuration.resolvedKEKFile(environment: [:]) == "/var/lib/agora/agora.kek")
+        #expect(configuration.resolvedKEKFile(environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/agora.service"]) == "/run/credentials/agora.service/agora.kek")
+    }
+
+    @Test(arguments: [
+        ("[store]\nmap_sise = 5\n", "store.map_sise"),
+        ("[store]\nmap_size = \"big\"\n", "store.map_size"),
+        ("[store]\nmap_size = 5\n", "store.map_size"),
+        ("[log]\nlevel = \"loud\"\n", "log.level"),
+        ("[store\n", ":1:"),
+        ("[store]\nstate_dir = \"unterminated\n", ":2:"),
+        ("[store]\nmap_size = 1\nmap_size = 2\n", ":3:"),
+        ("just words\n", ":1:"),
+    ])
+    func badKeysAndLinesAreNamedInTheError(_ text: String, _ named: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("agora.toml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try AgoraConfiguration.load(file: path, environment: [:])
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.description.contains(named), "\(error)")
+        }
+    }
+
+    @Test func environmentValueOfTheWrongTypeIsNamed() {
+        #expect(throws: ConfigurationError.self) { try AgoraConfiguration.load(file: nil, environment: ["AGORA_STORE_MAP_SIZE": "lots"]) }
+    }
+}

@@ -1,0 +1,50 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// An independent verifier outside Swift: `verify_receipt.py` checks a receipt printed by
+/// the CLI with Python's hashlib and the `cryptography` package (RFC 9162 inclusion and a
+/// C2SP signed-note Ed25519 signature), and rejects a tampered one.
+@Suite struct ReceiptInteropTests {
+    static let python = "/usr/bin/python3"
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("verify_receipt.py").path
+
+    func agora(_ arguments: [String], _ dir: TemporaryDirectory) throws -> String {
+        let result = try runProcess(agoraExecutable, arguments + ["--state-dir", dir.file("state")])
+        guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+        return result.stdout
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    @Test func pythonVerifiesEveryReceiptTheCLIPrintsAndRejectsATamperedOne() throws {
+        let dir = try TemporaryDirectory("agora-interop")
+        defer { dir.remove() }
+        let logKey = try agora(["init", "--domain", "gw1.example"], dir).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try agora(["user", "add", "alice@gw1.example", "--role", "owner"], dir)
+        _ = try agora(["user", "add", "bob@gw1.example", "--role", "consumer"], dir)
+        _ = try agora(["credit", "mint", "bob@gw1.example", "500"], dir)
+        _ = try agora(["sensor", "add", "air-7", "--owner", "alice@gw1.example", "--kind", "pm25", "--price", "3"], dir)
+        for hour in 10..<14 {
+            _ = try agora(["purchase", "--buyer", "bob@gw1.example", "--sensor", "air-7",
+                           "--from", "2026-11-22T\(hour):00:00Z", "--to", "2026-11-22T\(hour + 1):00:00Z"], dir)
+        }
+        for index in 0..<9 {
+            let path = dir.file("receipt-\(index).json")
+            try agora(["ledger", "receipt", String(index)], dir).write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try runProcess(Self.python, [Self.script, path, logKey])
+            #expect(result.status == 0, "receipt \(index): \(result.stdout) \(result.stderr)")
+            #expect(result.stderr.isEmpty, "\(result.stderr)")
+            #expect(result.stdout.hasPrefix("ok gw1.example/agora entry \(index) of 9"))
+        }
+        // Change the purchase amount inside a receipt: Python must refuse it.
+        var receipt = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("receipt-8.json")))) as! [String: Any]
+        let entry = String(decoding: Data(base64Encoded: receipt["entry"] as! String)!, as: UTF8.self)
+        receipt["entry"] = Data(entry.replacingOccurrences(of: "\"amount\":3", with: "\"amount\":0").utf8).base64EncodedString()
+        let tampered = dir.file("tampered.json")
+        try JSONSerialization.data(withJSONObject: receipt).write(to: URL(fileURLWithPath: tampered))
+        let refused = try runProcess(Self.python, [Self.script, tampered, logKey])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("FAIL"))
+    }
+}
