@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing Agora needs on Debian 12, and checks the Swift toolchain.
+# Runs apt-get as root (directly, or through sudo when not root). Safe to run again.
+set -euo pipefail
+
+packages=(liblmdb-dev python3 python3-cryptography)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "note: add /opt/swift/usr/bin to PATH (the scripts do it for themselves)" >&2
+    else
+        echo "error: Swift 6.1 or newer is required (https://www.swift.org/install/linux/); none found on PATH or in /opt/swift" >&2
+        exit 1
+    fi
+fi
