@@ -70,6 +70,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks for issue 2 (b)–(e); run with Benchmarks/run.sh, never in the tests.
+        .executableTarget(
+            name: "agora-bench",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/AgoraBench"
+        ),
         // Helpers shared by the test targets (temporary stores, running processes).
         .target(
             name: "AgoraTestSupport",

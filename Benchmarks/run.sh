@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 2 benchmarks, all in one run on this machine, with their baselines:
+# (a) raw liblmdb appends (C), (b) ledger appends via the group-commit writer,
+# (c) market purchases, (d) ledger verify vs SHA-256, (e) inclusion-proof time.
+# Usage: Benchmarks/run.sh [APPENDS] [PURCHASES]   (defaults 1000000 200000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source Scripts/env.sh
+appends="${1:-1000000}"; purchases="${2:-200000}"
+work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/agora-bench-XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+gcc -O2 -o "$work/raw_lmdb" Benchmarks/raw-lmdb/raw_lmdb.c -llmdb
+swift build -c release --product agora-bench >&2
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), store on $(df --output=source,fstype "$work" | tail -1 | xargs)"
+raw="$("$work/raw_lmdb" "$work" 1000000 1000 | awk '{print $2}')"
+echo "raw_lmdb_puts_per_s $raw (a: 10^6 x 200 B, MDB_APPEND, 1000 per synced txn)"
+out="$(.build/release/agora-bench "$work" "$appends" "$purchases")"
+echo "$out"
+get() { echo "$out" | awk -v k="$1" '$1==k {print $2}'; }
+awk -v a="$raw" -v b="$(get ledger_appends_per_s)" -v c="$(get purchases_per_s)" \
+    -v d="$(get verify_MB_per_s)" -v s="$(get sha256_256B_MB_per_s)" -v e="$(get inclusion_proof_us)" 'BEGIN {
+    printf "ratio (b)/(a) appends      %.3f  (goal >= 0.2)\n", b / a
+    printf "(c) purchases/s            %.0f  (goal >= 20000)\n", c
+    printf "ratio (d) verify/SHA-256   %.3f  (goal >= 0.5)\n", d / s
+    printf "(e) inclusion proof        %.1f us  (goal < 50)\n", e
+}'
