@@ -27,22 +27,22 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
                 throw .malformed("JID", text, reason: "localpart contains a forbidden character")
             }
         }
-        try Self.validateDomain(domain, original: text)
+        try Self.validateDomain(domain, original: text, field: "JID")
         self.localpart = local
         self.domain = domain
     }
 
     /// A DNS-style domain: dot-separated labels of letters, digits and hyphens.
-    public static func validateDomain(_ domain: String, original: String) throws(ValidationError) {
+    public static func validateDomain(_ domain: String, original: String, field: String = "domain") throws(ValidationError) {
         guard !domain.isEmpty, domain.utf8.count <= 253 else {
-            throw .malformed("domain", original, reason: "domain must be 1…253 bytes")
+            throw .malformed(field, original, reason: "the domain must be 1…253 bytes")
         }
         for label in domain.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty, label.utf8.count <= 63,
                   label.utf8.first != UInt8(ascii: "-"), label.utf8.last != UInt8(ascii: "-"),
                   label.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "-") })
             else {
-                throw .malformed("domain", original, reason: "each domain label must be 1…63 letters, digits or inner hyphens")
+                throw .malformed(field, original, reason: "each domain label must be 1…63 letters, digits or inner hyphens")
             }
         }
     }

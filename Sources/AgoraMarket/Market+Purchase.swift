@@ -41,13 +41,14 @@ extension Market {
         let tables = store.tables
         let outcome = try await store.write { [ledger, projection] txn -> PurchaseResult in
             let state = MarketState(tables: tables, txn: txn)
+            // Authorise before the idempotency look-up, so nobody learns of another's purchase.
+            if actor != .account(buyer) {
+                try Self.requireOperator(actor, state, to: "buy on another account's behalf")
+            }
             if let existing = try state.purchase(id) {
                 let p = existing.purchase
                 guard p.sensor == sensor, p.from == from, p.to == to else { throw MarketRefusal.requestConflict(request) }
                 return PurchaseResult(record: existing, replayed: true)
-            }
-            if actor != .account(buyer) {
-                try Self.requireOperator(actor, state, to: "buy on another account's behalf")
             }
             guard try state.account(buyer) != nil else { throw MarketRefusal.unknownAccount(buyer) }
             guard let record = try state.sensor(sensor) else { throw MarketRefusal.unknownSensor(sensor) }

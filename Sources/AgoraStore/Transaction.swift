@@ -75,6 +75,10 @@ public class ReadTransaction {
 
 /// A read-write transaction. Only the `GroupCommitWriter` creates these, one request at a time.
 public final class WriteTransaction: ReadTransaction {
+    /// Puts, deletes and drops so far; the writer uses it to tell whether a failed request
+    /// left writes behind that must be rolled back.
+    private(set) var writeCount = 0
+
     public struct PutFlags: OptionSet, Sendable {
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -85,6 +89,7 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags = []) throws(StoreError) {
+        writeCount += 1
         let code = key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
                 var kv = clmdb_val(k.baseAddress, k.count)
@@ -98,6 +103,7 @@ public final class WriteTransaction: ReadTransaction {
     /// Removes `key`; returns whether it was there.
     @discardableResult
     public func delete(_ db: Database, _ key: [UInt8]) throws(StoreError) -> Bool {
+        writeCount += 1
         let code = key.withUnsafeBytes { k in
             var kv = clmdb_val(k.baseAddress, k.count)
             return mdb_del(handle, db.dbi, &kv, nil)
@@ -109,6 +115,7 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Removes every entry of `db` (used by replay's scratch store).
     public func drop(_ db: Database) throws(StoreError) {
+        writeCount += 1
         do { try LMDBError.check(mdb_drop(handle, db.dbi, 0), "drop \(db)") } catch { throw .lmdb(error) }
     }
 }

@@ -27,5 +27,7 @@ struct Status: AsyncParsableCommand {
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
+    /// Accepted like everywhere else, though the version needs no store.
+    @OptionGroup var global: GlobalOptions
     func run() throws { print("agora \(AgoraVersion.current)") }
 }

@@ -10,6 +10,8 @@ struct VerifyReceipt: ParsableCommand {
         commandName: "verify-receipt",
         abstract: "Verify a receipt offline: checkpoint signature and inclusion proof. Needs no store."
     )
+    /// Accepted like everywhere else, though this command never opens a store.
+    @OptionGroup var global: GlobalOptions
     @Argument(help: "Receipt JSON file ('-' for stdin).") var file: String
     @Option(name: .customLong("log-key"), help: "The log's verifier key (name+hexid+base64), or a file holding it.") var logKey: String
 

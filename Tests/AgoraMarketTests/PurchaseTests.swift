@@ -99,3 +99,16 @@ import Testing
         _ = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: from, to: to, requestID: nil, actor: .account(f.bob))
     }
 }
+
+@Suite struct PurchasePrivacyTests {
+    @Test func anotherAccountCannotReplayABuyersRequestIDToLearnThePurchase() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        _ = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: f.time("2026-11-22T10:00:00Z"),
+                                        to: f.time("2026-11-22T11:00:00Z"), requestID: "secret", actor: .account(f.bob))
+        await #expect(throws: MarketRefusal.forbidden("")) {
+            _ = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: f.time("2026-11-22T10:00:00Z"),
+                                            to: f.time("2026-11-22T11:00:00Z"), requestID: "secret", actor: .account(f.carol))
+        }
+    }
+}
