@@ -26,11 +26,34 @@ let logger: Logger = {
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 func report(_ name: String, _ value: Double, _ unit: String) { print(String(format: "%@ %.1f %@", name, value, unit)) }
 
+// Codec costs on the hot path (context for the numbers below).
+if ProcessInfo.processInfo.environment["BENCH_ONLY"] == nil {
+    let jid = try BareJID("bench@bench.example")
+    let entry = LedgerEntry(time: .now(), actor: .operator, body: .purchase(.init(
+        id: "0123456789abcdef0123456789abcdef", buyer: jid, sensor: try SensorID("sensor-1"), from: try Timestamp(seconds: 1_795_000_000),
+        to: try Timestamp(seconds: 1_795_003_600), amount: try Credits(12), request: "request-1")))
+    let n = 50_000
+    var start = ContinuousClock.now
+    var bytes: [UInt8] = []
+    for _ in 0..<n { bytes = try entry.encoded() }
+    report("codec_entry_encode_us", seconds(ContinuousClock.now - start) / Double(n) * 1e6, "(\(bytes.count) bytes)")
+    start = ContinuousClock.now
+    for _ in 0..<n { _ = try LedgerEntry(decoding: bytes) }
+    report("codec_entry_decode_us", seconds(ContinuousClock.now - start) / Double(n) * 1e6, "")
+    start = ContinuousClock.now
+    for _ in 0..<n { _ = TreeHash.leaf(bytes) }
+    report("leaf_hash_us", seconds(ContinuousClock.now - start) / Double(n) * 1e6, "")
+}
+
 func makeLedger(_ name: String) throws -> (Store, Ledger, NoteSigner) {
     let path = directory + "/" + name + ".mdb"
     try? FileManager.default.removeItem(atPath: path)
     try? FileManager.default.removeItem(atPath: path + "-lock")
-    let store = try Store(path: path, options: .init(mapSize: 1 << 30, maxMapSize: 16 << 30), logger: logger)
+    let environment = ProcessInfo.processInfo.environment
+    let window = Int(environment["BENCH_WINDOW_US"] ?? "") ?? 1000
+    let quiet = Int(environment["BENCH_QUIET_US"] ?? "") ?? 100
+    let store = try Store(path: path, options: .init(mapSize: 1 << 30, maxMapSize: 16 << 30),
+                          writerOptions: .init(maxBatch: 512, window: .microseconds(window), quietGap: .microseconds(quiet)), logger: logger)
     let signer = try NoteSigner(name: "bench.example/agora", privateKey: Curve25519.Signing.PrivateKey())
     let ledger = Ledger(tables: store.tables, origin: "bench.example/agora", signer: signer)
     ledger.installCheckpointHook(on: store.writer)
@@ -42,6 +65,8 @@ func makeLedger(_ name: String) throws -> (Store, Ledger, NoteSigner) {
                                                                      logKey: signer.verifier.description, checkpointInterval: 1000)))
 }
 
+let only = ProcessInfo.processInfo.environment["BENCH_ONLY"]
+if only == nil || only == "ledger" {
 // (b) ledger appends through the group-commit writer, 64 concurrent submitters, durable.
 let (store, ledger, signer) = try makeLedger("appends")
 let first = genesis(signer)
@@ -66,7 +91,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
 let appendSeconds = seconds(ContinuousClock.now - started)
 let appended = perSubmitter * submitters
 let stats = store.writer.statistics
-report("ledger_appends_per_s", Double(appended) / appendSeconds, "(\(appended) appends, \(stats.batches) commits, mean batch \(stats.requests / max(1, stats.batches)), largest \(stats.largestBatch))")
+report("ledger_appends_per_s", Double(appended) / appendSeconds, "(\(appended) appends, \(stats.batches) commits, mean batch \(stats.requests / max(1, stats.batches)), largest \(stats.largestBatch); writer applying \(seconds(stats.applying)) s, committing \(seconds(stats.committing)) s of \(appendSeconds) s)")
 _ = try await store.write { txn in try ledger.seal(in: txn) }
 
 // (d) ledger verify throughput next to SHA-256 at 256-byte blocks.
@@ -102,7 +127,9 @@ let receiptStart = ContinuousClock.now
 for index in indices.prefix(2000) { _ = try store.read { try ledger.receipt(for: index, in: $0) } }
 report("receipt_us", seconds(ContinuousClock.now - receiptStart) / 2000 * 1e6, "(proof + entry + checkpoint, own read txn each)")
 store.close()
+}
 
+if only == nil || only == "purchases" {
 // (c) purchases through the market state machine, durable, 64 concurrent buyers.
 let (marketStore, marketLedger, marketSigner) = try makeLedger("market")
 let marketGenesis = genesis(marketSigner)
@@ -139,7 +166,8 @@ let purchaseSeconds = seconds(ContinuousClock.now - purchaseStart)
 let marketStats = marketStore.writer.statistics
 let purchaseBatches = marketStats.batches - marketStats0.batches
 report("purchases_per_s", Double(perBuyer * submitters) / purchaseSeconds,
-       "(\(perBuyer * submitters) purchases, \(purchaseBatches) commits, mean batch \((marketStats.requests - marketStats0.requests) / max(1, purchaseBatches)))")
+       "(\(perBuyer * submitters) purchases, \(purchaseBatches) commits, mean batch \((marketStats.requests - marketStats0.requests) / max(1, purchaseBatches)); writer applying \(seconds(marketStats.applying - marketStats0.applying)) s, committing \(seconds(marketStats.committing - marketStats0.committing)) s of \(purchaseSeconds) s)")
 let (minted, sum) = try market.read { (try $0.totalMinted().value, try $0.sumOfBalances()) }
 precondition(minted == sum, "invariant broken")
 marketStore.close()
+}

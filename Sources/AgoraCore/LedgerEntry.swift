@@ -200,12 +200,9 @@ extension LedgerEntry: Codable {
         try common.encode(actor, forKey: .actor)
     }
 
-    /// The canonical bytes of this entry: compact JSON, keys sorted, `/` unescaped.
+    /// The canonical bytes of this entry: compact JSON, keys sorted (see `CanonicalEntryWriter`).
     public func encoded() throws(EntryCodingError) -> [UInt8] {
-        let bytes: [UInt8]
-        do { bytes = Array(try CanonicalJSON.encoder.encode(self)) } catch {
-            throw EntryCodingError(reason: "cannot encode \(body.type) entry: \(error)")
-        }
+        let bytes = canonicalBytes()
         guard bytes.count <= Self.maxEncodedSize else {
             throw EntryCodingError(reason: "\(body.type) entry is \(bytes.count) bytes, over the \(Self.maxEncodedSize)-byte limit")
         }

@@ -37,8 +37,9 @@ public final class Market: Sendable {
         let tables = store.tables
         return try await store.write { [ledger, projection] txn in
             let entry = try decide(MarketState(tables: tables, txn: txn))
-            let index = try ledger.append(entry, in: txn)
-            try projection.apply(entry, index: index, in: txn)
+            let encoded = try entry.encoded()
+            let index = try ledger.append(encoded: encoded, in: txn)
+            try projection.apply(entry, encoded: encoded, index: index, in: txn)
             return Accepted(index: index, entry: entry)
         }
     }

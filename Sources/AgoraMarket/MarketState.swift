@@ -12,7 +12,9 @@ public struct MarketState {
     }
 
     public func account(_ jid: BareJID) throws -> AccountRecord? {
-        try txn.get(tables.accounts, MarketKeys.account(jid)).map { try MarketKeys.decode(AccountRecord.self, $0, table: "accounts") }
+        try txn.get(tables.accounts, MarketKeys.account(jid)).map { bytes in
+            try Self.accountCache.value(for: bytes) { try MarketKeys.decode(AccountRecord.self, $0, table: "accounts") }
+        }
     }
 
     public func balance(_ jid: BareJID) throws -> Credits {
@@ -20,11 +22,16 @@ public struct MarketState {
     }
 
     public func sensor(_ id: SensorID) throws -> SensorRecord? {
-        try txn.get(tables.sensors, MarketKeys.sensor(id)).map { try MarketKeys.decode(SensorRecord.self, $0, table: "sensors") }
+        try txn.get(tables.sensors, MarketKeys.sensor(id)).map { bytes in
+            try Self.sensorCache.value(for: bytes) { try MarketKeys.decode(SensorRecord.self, $0, table: "sensors") }
+        }
     }
 
+    static let accountCache = DecodedRowCache<AccountRecord>(limit: 4096)
+    static let sensorCache = DecodedRowCache<SensorRecord>(limit: 4096)
+
     public func purchase(_ id: String) throws -> PurchaseRecord? {
-        try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try MarketKeys.decode(PurchaseRecord.self, $0, table: "purchases") }
+        try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try PurchaseRecord(row: $0) }
     }
 
     /// Total credits ever minted; always equals the sum of all balances.

@@ -13,7 +13,8 @@ public struct Projection: Sendable {
 
     public init(tables: Tables) { self.tables = tables }
 
-    public func apply(_ entry: LedgerEntry, index: UInt64, in txn: WriteTransaction) throws {
+    /// Applies `entry` (whose exact ledger bytes are `encoded`) at ledger `index`.
+    public func apply(_ entry: LedgerEntry, encoded: [UInt8], index: UInt64, in txn: WriteTransaction) throws {
         let state = MarketState(tables: tables, txn: txn)
         switch entry.body {
         case .genesis:
@@ -61,8 +62,7 @@ public struct Projection: Sendable {
         case .purchase(let purchase):
             guard let sensor = try state.sensor(purchase.sensor) else { throw inconsistent(index, "purchase of unknown sensor \(purchase.sensor)") }
             try move(purchase.amount, from: purchase.buyer, to: sensor.owner, state: state, index: index, txn: txn)
-            let record = PurchaseRecord(purchase: purchase, ledgerIndex: index)
-            try txn.put(tables.purchases, MarketKeys.purchase(purchase.id), MarketKeys.encode(record), flags: .noOverwrite)
+            try txn.put(tables.purchases, MarketKeys.purchase(purchase.id), PurchaseRecord.row(index: index, entry: encoded), flags: .noOverwrite)
             var grant = StoreKey.u64(UInt64(purchase.to.seconds))
             grant.append(contentsOf: Array(purchase.id.utf8))
             try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from), grant)

@@ -20,11 +20,27 @@ public struct SensorRecord: Hashable, Sendable, Codable {
     public var owner: BareJID { registration.owner }
 }
 
-/// Row of `purchases` (key: purchase id).
-public struct PurchaseRecord: Hashable, Sendable, Codable {
+/// Row of `purchases` (key: purchase id), stored as the entry's ledger index (u64 BE)
+/// followed by the entry's exact bytes: the row is the ledger's own record of the
+/// purchase, and writing it costs no second encoding.
+public struct PurchaseRecord: Hashable, Sendable {
     public var purchase: LedgerEntry.Purchase
     /// Index of the `purchase` ledger entry.
     public var ledgerIndex: UInt64
+
+    public init(purchase: LedgerEntry.Purchase, ledgerIndex: UInt64) {
+        self.purchase = purchase
+        self.ledgerIndex = ledgerIndex
+    }
+
+    static func row(index: UInt64, entry: [UInt8]) -> [UInt8] { StoreKey.u64(index) + entry }
+
+    init(row: [UInt8]) throws {
+        guard let index = StoreKey.readU64(row), case .purchase(let purchase) = try LedgerEntry(decoding: row.dropFirst(8)).body else {
+            throw StoreError.corrupted("a row of purchases is not a purchase entry")
+        }
+        self.init(purchase: purchase, ledgerIndex: index)
+    }
 }
 
 /// Key layouts and value codecs of the market's tables, in one place.

@@ -38,12 +38,13 @@ public enum Replay {
         var position: UInt64 = 0
         while position < total {
             let end = min(total, position + chunk)
-            let entries: [(UInt64, LedgerEntry)] = try store.read { txn in
-                var result: [(UInt64, LedgerEntry)] = []
+            let entries: [(UInt64, LedgerEntry, [UInt8])] = try store.read { txn in
+                var result: [(UInt64, LedgerEntry, [UInt8])] = []
                 var index = position
                 try txn.scan(source.ledgerEntries, from: StoreKey.u64(position)) { _, value in
                     guard index < end else { return false }
-                    do { result.append((index, try LedgerEntry(decoding: value))) } catch {
+                    let bytes = Array(value)
+                    do { result.append((index, try LedgerEntry(decoding: bytes), bytes)) } catch {
                         throw StoreError.corrupted("ledger entry \(index) cannot be decoded: \(error)")
                     }
                     index += 1
@@ -52,7 +53,7 @@ public enum Replay {
                 return result
             }
             try await scratch.write { txn in
-                for (index, entry) in entries { try projection.apply(entry, index: index, in: txn) }
+                for (index, entry, bytes) in entries { try projection.apply(entry, encoded: bytes, index: index, in: txn) }
             }
             position = end
             progress?(position, total)

@@ -43,8 +43,8 @@ public final class GroupCommitWriter: Sendable {
     }
 
     /// Work done inside every batch's transaction after the requests, before the commit
-    /// (e.g. sealing a ledger checkpoint). Runs nested: if it throws, only its own writes are
-    /// rolled back and the error is logged.
+    /// (e.g. sealing a ledger checkpoint). If it throws, the error is logged and the batch
+    /// commits without the hooks' writes (a checkpoint then comes with a later batch).
     public typealias BatchHook = @Sendable (WriteTransaction) throws -> Void
 
     private struct Queue: ~Copyable {
@@ -68,6 +68,9 @@ public final class GroupCommitWriter: Sendable {
         public var failedRequests = 0
         public var mapGrowths = 0
         public var largestBatch = 0
+        /// Time spent running requests and hooks, and committing (sync included).
+        public var applying: Duration = .zero
+        public var committing: Duration = .zero
     }
 
     public init(environment: LMDBEnvironment, options: Options = Options(), logger: Logger) {
@@ -192,6 +195,8 @@ public final class GroupCommitWriter: Sendable {
         defer { environment.mapLock.unlock() }
         // Requests that failed after writing: left out of the next run, keeping their error.
         var excluded = Set<Int>()
+        var runHooks = true
+        let applyStart = ContinuousClock.now
         rerun: while true {
             var parent: OpaquePointer?
             var code = mdb_txn_begin(environment.handle, nil, 0, &parent)
@@ -215,57 +220,35 @@ public final class GroupCommitWriter: Sendable {
                     return .mapFull
                 }
             }
-            for hook in hooks.withLock({ $0 }) {
-                let outcome = runNested(in: parent) { txn in
-                    do { try hook(txn); return .success } catch let error as StoreError where error.isMapFull {
-                        return .mapFull
-                    } catch {
-                        logger.error("batch hook failed", metadata: ["error": "\(error)"])
-                        return .failure
-                    }
-                }
-                switch outcome {
-                case .ok, .refused: continue
-                case .mapFull:
+            for hook in runHooks ? hooks.withLock({ $0 }) : [] {
+                let writesBefore = txn.writeCount
+                do {
+                    try hook(txn)
+                } catch let error as StoreError where error.isMapFull {
                     mdb_txn_abort(parent)
                     return .mapFull
-                case .broken(let error):
-                    mdb_txn_abort(parent)
-                    return .failed(error)
+                } catch {
+                    logger.error("batch hook failed", metadata: ["error": "\(error)"])
+                    if txn.writeCount != writesBefore {
+                        // Its partial writes cannot be picked out: run the batch again without hooks.
+                        mdb_txn_abort(parent)
+                        runHooks = false
+                        continue rerun
+                    }
                 }
             }
+            let commitStart = ContinuousClock.now
             code = mdb_txn_commit(parent)
+            let commitEnd = ContinuousClock.now
+            stats.withLock {
+                $0.committing += commitEnd - commitStart
+                $0.applying += commitStart - applyStart
+            }
             if code == MDB_MAP_FULL { return .mapFull }
             guard code == MDB_SUCCESS else {
                 return .failed(.lmdb(LMDBError(code: code, operation: "commit")))
             }
             return .committed
-        }
-    }
-
-    private enum NestedOutcome { case ok, refused, mapFull, broken(StoreError) }
-
-    /// Runs `body` in a child transaction of `parent`; commits it when `body` succeeded.
-    /// Used once per batch for the hooks, where a failure must not cost the batch.
-    private func runNested(in parent: OpaquePointer, _ body: (WriteTransaction) -> RunResult) -> NestedOutcome {
-        var child: OpaquePointer?
-        let code = mdb_txn_begin(environment.handle, parent, 0, &child)
-        if code == MDB_MAP_FULL { return .mapFull }
-        guard code == MDB_SUCCESS, let child else {
-            return .broken(.lmdb(LMDBError(code: code, operation: "txn_begin (nested)")))
-        }
-        switch body(WriteTransaction(handle: child)) {
-        case .success:
-            let commit = mdb_txn_commit(child)
-            if commit == MDB_MAP_FULL { return .mapFull }
-            guard commit == MDB_SUCCESS else { return .broken(.lmdb(LMDBError(code: commit, operation: "commit (nested)"))) }
-            return .ok
-        case .failure:
-            mdb_txn_abort(child)
-            return .refused
-        case .mapFull:
-            mdb_txn_abort(child)
-            return .mapFull
         }
     }
 

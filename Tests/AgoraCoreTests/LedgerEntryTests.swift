@@ -1,4 +1,5 @@
 import AgoraCore
+import Foundation
 import Testing
 
 @Suite struct LedgerEntryTests {
@@ -35,6 +36,34 @@ import Testing
             let decoded = try LedgerEntry(decoding: bytes)
             #expect(decoded == entry)
             #expect(try decoded.encoded() == bytes)
+        }
+    }
+
+    @Test func handWrittenEncodingMatchesJSONEncoderAndPinsCoordinatesToSixDecimals() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let bob = try BareJID("bob@gw1.example")
+        let tricky = "quote \" back \\ slash / tab \t newline \n é 😀 \u{1}"
+        let entries = [
+            LedgerEntry(time: time, actor: .operator, body: .creditMint(.init(to: bob, amount: try Credits(7), memo: tricky))),
+            LedgerEntry(time: time, actor: .sensor(try SensorID("s1")), body: .sensorFreeze(.init(sensor: try SensorID("s1"), reason: tricky))),
+            LedgerEntry(time: time, actor: .account(bob), body: .sensorUpdate(.init(sensor: try SensorID("s1"), price: try Credits(2), name: "n"))),
+        ]
+        for entry in entries {
+            #expect(try entry.encoded() == Array(try encoder.encode(entry)))
+        }
+        let placed = LedgerEntry(time: time, actor: .operator, body: .sensorUpdate(.init(sensor: try SensorID("s1"), lat: try .latitude(-0.0001), lon: try .longitude(2))))
+        let text = String(decoding: try placed.encoded(), as: UTF8.self)
+        #expect(text.contains(#""lat":-0.000100"#))
+        #expect(text.contains(#""lon":2.000000"#))
+        #expect(try LedgerEntry(decoding: placed.encoded()) == placed)
+    }
+
+    @Test func timesFormatAcrossCenturiesAndLeapDays() throws {
+        for (seconds, text) in [(Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
+                                (4_107_542_399, "2100-02-28T23:59:59Z"), (253_402_300_799, "9999-12-31T23:59:59Z")] {
+            #expect(try Timestamp(seconds: seconds).rfc3339 == text)
+            #expect(try Timestamp(rfc3339: text).seconds == seconds)
         }
     }
 

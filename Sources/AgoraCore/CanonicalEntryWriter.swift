@@ -1,0 +1,107 @@
+/// Writes a ledger entry's canonical JSON: one flat object, keys sorted by their UTF-8
+/// bytes, no whitespace, strings escaped per RFC 8259 §7 (only `"`, `\` and controls),
+/// integers in decimal, coordinates with exactly six decimals.
+///
+/// Written by hand rather than with `JSONEncoder` for two reasons: it pins the canonical
+/// form (a library's float formatting or escaping may change between releases, and the
+/// bytes are hashed into the ledger forever), and it is several times faster on the
+/// hottest path of the gateway — every ledger append. `JSONDecoder` reads the result;
+/// the tests check both directions for every entry type.
+struct CanonicalEntryWriter {
+    private var fields: [(key: String, value: [UInt8])] = []
+
+    init() { fields.reserveCapacity(16) }
+
+    mutating func string(_ key: String, _ value: String) {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        out.reserveCapacity(value.utf8.count + 2)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0x08: out += [0x5C, UInt8(ascii: "b")]
+            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        fields.append((key, out))
+    }
+
+    mutating func integer(_ key: String, _ value: some BinaryInteger) {
+        fields.append((key, Array(String(value).utf8)))
+    }
+
+    /// Six decimals, e.g. `48.856613`, `-0.000100`, `2.000000`.
+    mutating func coordinate(_ key: String, _ value: Coordinate?) {
+        guard let value else { return }
+        let micro = Int64(value.microdegrees)
+        let magnitude = micro.magnitude
+        let fraction = String(magnitude % 1_000_000)
+        let text = (micro < 0 ? "-" : "") + String(magnitude / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+        fields.append((key, Array(text.utf8)))
+    }
+
+    mutating func optionalString(_ key: String, _ value: String?) { if let value { string(key, value) } }
+
+    /// The object, keys in byte order (which is `JSONEncoder`'s `.sortedKeys` order for ASCII keys).
+    func finish() -> [UInt8] {
+        let sorted = fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(sorted.reduce(2) { $0 + $1.key.utf8.count + $1.value.count + 4 })
+        for (i, field) in sorted.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out += field.key.utf8
+            out += [UInt8(ascii: "\""), UInt8(ascii: ":")]
+            out += field.value
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+extension LedgerEntry {
+    /// The canonical bytes, written field by field (see `CanonicalEntryWriter`).
+    func canonicalBytes() -> [UInt8] {
+        var w = CanonicalEntryWriter()
+        w.integer("v", Self.version)
+        w.string("type", body.type)
+        w.string("time", time.rfc3339)
+        w.string("actor", actor.description)
+        switch body {
+        case .genesis(let g):
+            w.string("origin", g.origin); w.string("name", g.name); w.string("logKey", g.logKey)
+            w.string("caFingerprint", g.caFingerprint); w.integer("checkpointInterval", g.checkpointInterval)
+        case .accountOpen(let a), .accountRole(let a):
+            w.string("jid", a.jid.description); w.string("role", a.role.rawValue)
+        case .creditMint(let m):
+            w.string("to", m.to.description); w.integer("amount", m.amount.value); w.string("memo", m.memo)
+        case .creditTransfer(let t):
+            w.string("from", t.from.description); w.string("to", t.to.description); w.integer("amount", t.amount.value)
+        case .sensorRegister(let r):
+            w.string("sensor", r.sensor.rawValue); w.string("owner", r.owner.description); w.string("kind", r.kind)
+            w.string("name", r.name); w.string("unit", r.unit); w.integer("price", r.price.value)
+            w.integer("frequency", r.frequency); w.coordinate("lat", r.lat); w.coordinate("lon", r.lon)
+            w.string("url", r.url); w.string("cert", r.cert)
+        case .sensorUpdate(let u):
+            w.string("sensor", u.sensor.rawValue)
+            if let price = u.price { w.integer("price", price.value) }
+            w.optionalString("url", u.url); w.optionalString("owner", u.owner?.description); w.optionalString("name", u.name)
+            w.coordinate("lat", u.lat); w.coordinate("lon", u.lon)
+        case .sensorFreeze(let c), .sensorUnfreeze(let c):
+            w.string("sensor", c.sensor.rawValue); w.string("reason", c.reason)
+        case .purchase(let p):
+            w.string("id", p.id); w.string("buyer", p.buyer.description); w.string("sensor", p.sensor.rawValue)
+            w.string("from", p.from.rfc3339); w.string("to", p.to.rfc3339); w.integer("amount", p.amount.value)
+            w.string("request", p.request)
+        }
+        return w.finish()
+    }
+}
