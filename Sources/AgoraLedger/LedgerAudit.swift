@@ -32,7 +32,10 @@ public enum LedgerAudit {
         }
         guard total > 0, let genesisBytes else { throw LedgerError.notInitialized }
         // Entry 0 names the log key, so it is checked against its stored leaf before it is believed.
-        guard try store.read({ try storedNode(tree, 0, 0, equals: TreeHash.leaf(genesisBytes), $0) }) else {
+        guard try store.read({ txn in
+            var nodes = NodeReader(transaction: txn, database: tables.ledgerNodes)
+            return try nodes.matches(level: 0, index: 0, Hash32(TreeHash.leaf(genesisBytes)))
+        }) else {
             throw LedgerError.tampered("entry 0 does not match its stored leaf hash: the entry or the tree was altered", index: 0)
         }
         let verifier: NoteVerifier
@@ -61,18 +64,20 @@ public enum LedgerAudit {
         while position < total {
             let end = min(total, position + chunk)
             try store.read { txn in
-                try txn.scan(tables.ledgerEntries, from: StoreKey.u64(position)) { key, value in
+                let entries = try Cursor(transaction: txn, database: tables.ledgerEntries)
+                var nodes = NodeReader(transaction: txn, database: tables.ledgerNodes)
+                var row = try entries.seek(atLeast: StoreKey.u64(position))
+                while let (key, value) = row, range.size < end {
                     let index = range.size
-                    guard index < end else { return false }
-                    guard StoreKey.readU64(key) == index, key.count == 8 else {
+                    guard key.count == 8, StoreKey.readU64(key) == index else {
                         throw LedgerError.tampered("ledger entry keys are not contiguous at \(index)", index: index)
                     }
-                    let leaf = TreeHash.leaf(value)
-                    guard try storedNode(tree, 0, index, equals: leaf, txn) else {
+                    let leaf = Hash32.leaf(value)
+                    guard try nodes.matches(level: 0, index: index, leaf) else {
                         throw LedgerError.tampered("entry \(index) does not match its stored leaf hash: the entry or the tree was altered", index: index)
                     }
-                    try range.append(leafHash: leaf) { level, nodeIndex, hash in
-                        guard try storedNode(tree, level, nodeIndex, equals: hash, txn) else {
+                    try range.append(leaf: leaf) { level, nodeIndex, hash in
+                        guard try nodes.matches(level: level, index: nodeIndex, hash) else {
                             throw LedgerError.tampered("stored Merkle node (\(level), \(nodeIndex)) does not match the entries below it", index: nodeIndex << level)
                         }
                     }
@@ -83,7 +88,7 @@ public enum LedgerAudit {
                                                        previous: previous, verifier: verifier, tree: tree, txn: txn)
                         report.checkpoints += 1
                     }
-                    return true
+                    row = try entries.next()
                 }
             }
             guard range.size == end else {
@@ -101,13 +106,6 @@ public enum LedgerAudit {
         }
         report.entries = total
         return report
-    }
-
-    private static func storedNode(_ tree: StoredMerkleTree, _ level: UInt8, _ index: UInt64, equals hash: [UInt8], _ txn: ReadTransaction) throws(StoreError) -> Bool {
-        try txn.withValue(tree.nodes, StoredMerkleTree.key(level: level, index: index)) { stored in
-            guard let stored else { return false }
-            return stored.elementsEqual(hash)
-        }
     }
 
     private static func checkCheckpoint(_ note: String, size: UInt64, root: [UInt8], previous: Checkpoint?,
@@ -129,5 +127,36 @@ public enum LedgerAudit {
             }
         }
         return checkpoint
+    }
+}
+
+/// Reads stored Merkle nodes level by level in index order, one cursor per level, so the
+/// audit walks each level's keys sequentially instead of searching the tree per node.
+private struct NodeReader {
+    private let transaction: ReadTransaction
+    private let database: Database
+    private var cursors: [Cursor?] = Array(repeating: nil, count: 65)
+    private var nextIndex: [UInt64] = Array(repeating: 0, count: 65)
+
+    init(transaction: ReadTransaction, database: Database) {
+        self.transaction = transaction
+        self.database = database
+    }
+
+    /// Whether node (level, index) is stored and equals `hash`. Indices of one level must
+    /// be asked for in increasing order (a jump re-seeks).
+    mutating func matches(level: UInt8, index: UInt64, _ hash: Hash32) throws -> Bool {
+        let slot = Int(level)
+        let row: Cursor.Entry?
+        if let cursor = cursors[slot], nextIndex[slot] == index {
+            row = try cursor.next()
+        } else {
+            let cursor = try Cursor(transaction: transaction, database: database)
+            cursors[slot] = cursor
+            row = try cursor.seek(atLeast: StoredMerkleTree.key(level: level, index: index))
+        }
+        nextIndex[slot] = index + 1
+        guard let (key, value) = row, key.count == 9, key[0] == level, StoreKey.readU64(key, at: 1) == index else { return false }
+        return hash.matches(value)
     }
 }

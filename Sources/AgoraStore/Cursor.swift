@@ -1,12 +1,15 @@
 internal import CLMDB
 
 /// An LMDB cursor over one database, closed when it goes out of scope.
-/// Lives only as long as the transaction that opened it.
-final class Cursor {
+///
+/// Lives only as long as the transaction that opened it; the key and value buffers it
+/// returns are valid only until the cursor moves or the transaction ends. For long
+/// sequential reads (`ledger verify`), where a closure per row costs more than the row.
+public final class Cursor {
     private let handle: OpaquePointer
     private let database: Database
 
-    init(transaction: ReadTransaction, database: Database) throws(StoreError) {
+    public init(transaction: ReadTransaction, database: Database) throws(StoreError) {
         var cursor: OpaquePointer?
         do { try LMDBError.check(mdb_cursor_open(transaction.handle, database.dbi, &cursor), "cursor_open \(database)") } catch { throw .lmdb(error) }
         self.handle = cursor!
@@ -15,13 +18,14 @@ final class Cursor {
 
     deinit { mdb_cursor_close(handle) }
 
-    typealias Entry = (UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+    public typealias Entry = (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
 
-    func first() throws(StoreError) -> Entry? { try get(MDB_FIRST) }
-    func last() throws(StoreError) -> Entry? { try get(MDB_LAST) }
-    func next() throws(StoreError) -> Entry? { try get(MDB_NEXT) }
+    public func first() throws(StoreError) -> Entry? { try get(MDB_FIRST) }
+    public func last() throws(StoreError) -> Entry? { try get(MDB_LAST) }
+    public func next() throws(StoreError) -> Entry? { try get(MDB_NEXT) }
 
-    func seek(atLeast key: [UInt8]) throws(StoreError) -> Entry? {
+    /// Moves to the first key ≥ `key`.
+    public func seek(atLeast key: [UInt8]) throws(StoreError) -> Entry? {
         var k = MDB_val()
         var v = MDB_val()
         let code = key.withUnsafeBytes { raw in
