@@ -2,7 +2,7 @@
 /// the gateway itself (genesis, readings commitments).
 ///
 /// Written in entries as `operator`, `gateway`, a bare JID, or `sensor:<id>`.
-public enum Actor: Hashable, Sendable, CustomStringConvertible, Codable {
+public enum Actor: Hashable, Sendable, CustomStringConvertible, TextCodable {
     /// Someone with shell access on the gateway, acting through the `agora` CLI.
     case `operator`
     /// The gateway itself.
@@ -32,15 +32,6 @@ public enum Actor: Hashable, Sendable, CustomStringConvertible, Codable {
         }
     }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try Actor(parsing: text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public init(validating text: String) throws(ValidationError) { try self.init(parsing: text) }
+    public var text: String { description }
 }

@@ -4,7 +4,7 @@
 /// printable ASCII minus the characters RFC 7622 §3.3.1 forbids, and the domain to
 /// LDH labels, both lower-cased. Full PRECIS (RFC 8264) would need ICU, which the static
 /// binary leaves out; an operator who needs non-ASCII addresses can lift this later.
-public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, TextCodable {
     public let localpart: String
     public let domain: String
 
@@ -51,17 +51,8 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
 
     public static func < (lhs: BareJID, rhs: BareJID) -> Bool { lhs.description < rhs.description }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try BareJID(text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public init(validating text: String) throws(ValidationError) { try self.init(text) }
+    public var text: String { description }
 }
 
 extension UInt8 {

@@ -1,7 +1,7 @@
 /// The identifier of a sensor: the MQTT topic segment, the certificate SAN
 /// (`urn:agora:sensor:<id>`) and the XEP-0323 node id all use it verbatim, so it is
 /// restricted to characters that are safe in all three (no `/`, `+`, `#`, `:` or spaces).
-public struct SensorID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct SensorID: Hashable, Sendable, Comparable, CustomStringConvertible, TextCodable {
     public let rawValue: String
 
     public static let maxLength = 64
@@ -23,15 +23,6 @@ public struct SensorID: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     public static func < (lhs: SensorID, rhs: SensorID) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { self = try SensorID(text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
+    public init(validating text: String) throws(ValidationError) { try self.init(text) }
+    public var text: String { rawValue }
 }

@@ -4,7 +4,7 @@ internal import FoundationEssentials
 ///
 /// Ledger entries and purchase windows use whole seconds: a window is sold by the hour,
 /// and second precision keeps every entry's text canonical (one way to write each time).
-public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible, TextCodable {
     /// Seconds since 1970-01-01T00:00:00Z.
     public let seconds: Int64
 
@@ -64,15 +64,6 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.seconds < rhs.seconds }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do { try self.init(rfc3339: text) } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rfc3339)
-    }
+    public init(validating text: String) throws(ValidationError) { try self.init(rfc3339: text) }
+    public var text: String { rfc3339 }
 }
