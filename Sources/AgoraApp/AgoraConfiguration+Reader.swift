@@ -71,6 +71,10 @@ extension AgoraConfiguration {
         if let directory = environment["AGORA_STATE_DIR"], !directory.isEmpty {
             configuration.stateDirectory = directory
         }
+        guard configuration.store.maxMapSize >= configuration.store.mapSize else {
+            throw .key("store.max_map_size", source: file ?? "environment",
+                       "must not be smaller than store.map_size (\(configuration.store.mapSize))")
+        }
         return configuration
     }
 

@@ -29,7 +29,10 @@ public struct ConfigFile: Sendable, Equatable {
     public init(parsing text: String, name: String) throws(ConfigurationError) {
         guard text.utf8.count <= Self.maxSize else { throw .file(name, line: 0, "larger than \(Self.maxSize) bytes") }
         var section = ""
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on LF bytes: Swift treats "\r\n" as one Character, so splitting on "\n" would
+        // leave a CRLF file as one line. A trailing CR is trimmed with the other whitespace.
+        let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { Substring(String(decoding: $0, as: UTF8.self)) }
+        for (offset, rawLine) in lines.enumerated() {
             let lineNumber = offset + 1
             let line = Self.stripComment(rawLine).trimmed
             if line.isEmpty { continue }

@@ -47,7 +47,17 @@ public final class Gateway: Sendable {
                 let kek = try KeyEncryptionKey(loadingFrom: configuration.resolvedKEKFile(environment: environment))
                 let keys = KeyStore(kek: kek, tables: store.tables)
                 let secret = try store.read { try keys.open(NoteSigner.keyStoreName, in: $0) }
-                signer = try NoteSigner(name: origin, rawPrivateKey: secret.bytes)
+                let opened = try NoteSigner(name: origin, rawPrivateKey: secret.bytes)
+                // The sealed key must be the one genesis names, or every checkpoint it signs would fail audits.
+                let genesisKey = try store.read { txn -> String? in
+                    guard let bytes = try txn.get(store.tables.ledgerEntries, StoreKey.u64(0)),
+                          case .genesis(let genesis) = try LedgerEntry(decoding: bytes).body else { return nil }
+                    return genesis.logKey
+                }
+                guard genesisKey == opened.verifier.description else {
+                    throw LedgerError.badKey("the sealed log key does not match the key named in the genesis entry")
+                }
+                signer = opened
             }
             let ledger = Ledger(tables: store.tables, origin: origin, signer: signer, checkpointInterval: configuration.checkpointInterval)
             if signer != nil { ledger.installCheckpointHook(on: store.writer) }

@@ -8,8 +8,10 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
     public let localpart: String
     public let domain: String
 
-    /// RFC 7622 §3.2/§3.3: each part is 1…1023 bytes.
-    public static let maxPartLength = 1023
+    /// RFC 7622 allows 1023 bytes per part; Agora caps the localpart at 128 so that every
+    /// key built from a JID (e.g. sensor ‖ buyer ‖ time ‖ purchase id in `grants`) stays
+    /// under LMDB's 511-byte key limit. Real addresses are far shorter (e-mail allows 64).
+    public static let maxLocalpartLength = 128
 
     public init(_ text: String) throws(ValidationError) {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
@@ -18,8 +20,8 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
         }
         let local = String(parts[0]).lowercased()
         let domain = String(parts[1]).lowercased()
-        guard !local.isEmpty, local.utf8.count <= Self.maxPartLength else {
-            throw .malformed("JID", text, reason: "localpart must be 1…1023 bytes")
+        guard !local.isEmpty, local.utf8.count <= Self.maxLocalpartLength else {
+            throw .malformed("JID", text, reason: "the part before @ must be 1…\(Self.maxLocalpartLength) bytes")
         }
         for byte in local.utf8 {
             // RFC 7622 §3.3.1 forbids " & ' / : < > @; we also refuse space, controls and non-ASCII.

@@ -15,7 +15,9 @@ public final class Ledger: Sendable {
     /// Nil when the ledger was opened without the key-encryption key (read-only use).
     public let signer: NoteSigner?
     public let checkpointInterval: Duration
-    private let lastSeal = Mutex<ContinuousClock.Instant?>(nil)
+    /// When and at which tree size this process last sealed. If the stored checkpoint is not
+    /// at that size, the seal's batch was rolled back and the next batch seals again.
+    private let lastSeal = Mutex<(at: ContinuousClock.Instant, size: UInt64)?>(nil)
 
     public static let originKey = StoreKey.text("origin")
 
@@ -113,14 +115,18 @@ public final class Ledger: Sendable {
         let checkpoint = Checkpoint(origin: origin, size: size, root: try tree.root(size: size, in: txn))
         let note = try checkpoint.signed(by: signer).serialized
         try txn.put(tables.ledgerCheckpoints, StoreKey.u64(size), Array(note.utf8), flags: .append)
-        lastSeal.withLock { $0 = .now }
+        lastSeal.withLock { $0 = (.now, size) }
         return true
     }
 
-    /// Seals a checkpoint if the tree grew and the last one is older than `checkpointInterval`.
+    /// Seals a checkpoint if the tree grew and the last one is older than `checkpointInterval`
+    /// (or the last one this process signed never committed).
     public func sealIfDue(in txn: WriteTransaction) throws {
-        let due = lastSeal.withLock { last in last.map { ContinuousClock.now - $0 >= checkpointInterval } ?? true }
-        if due { try seal(in: txn) }
+        guard let last = lastSeal.withLock({ $0 }) else { try seal(in: txn); return }
+        let stored = try latestCheckpoint(in: txn)?.size
+        if stored != last.size || ContinuousClock.now - last.at >= checkpointInterval {
+            try seal(in: txn)
+        }
     }
 
     /// Makes the store's writer seal checkpoints after its batches (see `sealIfDue`).

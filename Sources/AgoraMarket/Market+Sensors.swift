@@ -33,6 +33,11 @@ extension Market {
                 guard let account = try state.account(newOwner) else { throw MarketRefusal.unknownAccount(newOwner) }
                 guard account.role.mayOwnSensors else { throw MarketRefusal.forbidden("\(newOwner) is a consumer and cannot own sensors") }
             }
+            let lat = update.lat ?? sensor.registration.lat
+            let lon = update.lon ?? sensor.registration.lon
+            guard (lat == nil) == (lon == nil) else {
+                throw MarketRefusal.invalid(.outOfRange("location", reason: "give both latitude and longitude, or neither"))
+            }
             guard update != LedgerEntry.SensorUpdate(sensor: update.sensor) else {
                 throw MarketRefusal.nothingToChange("the update changes no field")
             }

@@ -65,7 +65,7 @@ public struct Projection: Sendable {
             try txn.put(tables.purchases, MarketKeys.purchase(purchase.id), PurchaseRecord.row(index: index, entry: encoded), flags: .noOverwrite)
             var grant = StoreKey.u64(UInt64(purchase.to.seconds))
             grant.append(contentsOf: Array(purchase.id.utf8))
-            try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from), grant)
+            try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from, purchase: purchase.id), grant, flags: .noOverwrite)
         }
     }
 

@@ -49,11 +49,12 @@ enum MarketKeys {
     static func sensor(_ id: SensorID) -> [UInt8] { StoreKey.text(id.rawValue) }
     static func purchase(_ id: String) -> [UInt8] { StoreKey.text(id) }
 
-    /// `grants`: sensor ‖ 0 ‖ buyer ‖ 0 ‖ from (u64 BE) → to (u64 BE) ‖ purchase id.
-    static func grant(sensor: SensorID, buyer: BareJID, from: Timestamp) -> [UInt8] {
+    /// `grants`: sensor ‖ 0 ‖ buyer ‖ 0 ‖ from (u64 BE) ‖ purchase id → to (u64 BE) ‖ purchase id.
+    /// The purchase id keeps two purchases that start at the same second apart.
+    static func grant(sensor: SensorID, buyer: BareJID, from: Timestamp, purchase: String) -> [UInt8] {
         var key = grantPrefix(sensor: sensor, buyer: buyer)
         key.append(UInt64(from.seconds))
-        return key.bytes
+        return key.bytes + Array(purchase.utf8)
     }
 
     static func grantPrefix(sensor: SensorID, buyer: BareJID) -> StoreKey {

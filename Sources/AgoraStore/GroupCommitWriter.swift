@@ -157,8 +157,23 @@ public final class GroupCommitWriter: Sendable {
     }
 
     private func process(_ batch: [any PendingWrite]) {
+        var adopted = false
         while true {
             switch attempt(batch) {
+            case .mapResized where !adopted:
+                // Another process grew the map; take its size and run the batch again.
+                adopted = true
+                do { try environment.adoptResizedMap() } catch {
+                    for request in batch { request.resume(commitError: .lmdb(error)) }
+                    record(batch, allFailed: true)
+                    return
+                }
+                continue
+            case .mapResized:
+                let error = StoreError.lmdb(LMDBError(code: MDB_MAP_RESIZED, operation: "txn_begin (write)"))
+                for request in batch { request.resume(commitError: error) }
+                record(batch, allFailed: true)
+                return
             case .committed:
                 for request in batch { request.resume(commitError: nil) }
                 record(batch)
@@ -188,7 +203,7 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
-    private enum Attempt { case committed, failed(StoreError), mapFull }
+    private enum Attempt { case committed, failed(StoreError), mapFull, mapResized }
 
     private func attempt(_ batch: [any PendingWrite]) -> Attempt {
         environment.mapLock.lockRead()
@@ -200,6 +215,7 @@ public final class GroupCommitWriter: Sendable {
         rerun: while true {
             var parent: OpaquePointer?
             var code = mdb_txn_begin(environment.handle, nil, 0, &parent)
+            if code == MDB_MAP_RESIZED { return .mapResized }
             guard code == MDB_SUCCESS, let parent else {
                 return .failed(.lmdb(LMDBError(code: code, operation: "txn_begin (write)")))
             }

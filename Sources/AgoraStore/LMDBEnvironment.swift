@@ -106,16 +106,37 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// The closure is synchronous on purpose: a transaction must not outlive an `await`.
     /// Errors thrown by `body` pass through unchanged.
     public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
-        mapLock.lockRead()
-        defer { mapLock.unlock() }
         var txn: OpaquePointer?
-        do {
-            try LMDBError.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "txn_begin (read)")
-        } catch {
-            throw StoreError.lmdb(error)
+        var adopted = false
+        while true {
+            mapLock.lockRead()
+            let code = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+            if code == MDB_SUCCESS { break }
+            mapLock.unlock()
+            if code == MDB_MAP_RESIZED, !adopted {
+                adopted = true
+                do { try adoptResizedMap() } catch { throw StoreError.lmdb(error) }
+                continue
+            }
+            throw StoreError.lmdb(LMDBError(code: code, operation: "txn_begin (read)"))
         }
-        defer { mdb_txn_abort(txn) }
+        defer {
+            mdb_txn_abort(txn)
+            mapLock.unlock()
+        }
         return try body(ReadTransaction(handle: txn!))
+    }
+
+    /// Another process (another `agora` command) grew the map past ours: adopt its size.
+    /// LMDB reports this as `MDB_MAP_RESIZED`; `mdb_env_set_mapsize(0)` needs every
+    /// transaction of this process to be finished, hence the exclusive lock.
+    func adoptResizedMap() throws(LMDBError) {
+        try mapLock.withWriteLock { () throws(LMDBError) in
+            try LMDBError.check(mdb_env_set_mapsize(handle, 0), "set_mapsize (adopt)")
+            var info = MDB_envinfo()
+            mdb_env_info(handle, &info)
+            mapSize = info.me_mapsize
+        }
     }
 
     /// Copies the data file into `path` (compacting), for backups and replay scratch copies.

@@ -22,6 +22,8 @@ struct LedgerCommand: AsyncParsableCommand {
         )
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Also rebuild every ledger-derived table from the entries and compare byte for byte.") var replay = false
+        @Option(name: .customLong("log-key"), help: "The log verifier key you trust (from agora init or a published checkpoint); without it the key named in the genesis entry is believed.")
+        var logKey: String?
 
         func run() async throws {
             let started = ContinuousClock.now
@@ -32,9 +34,11 @@ struct LedgerCommand: AsyncParsableCommand {
                     }
                 }
             }
+            let trusted = try logKey.map { try NoteVerifier(parsing: $0) }
             try await global.withGateway(unlockKeys: false) { gateway in
-                let report = try LedgerAudit.verify(store: gateway.store, progress: progress("verify"))
-                print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints verified; log key \(report.verifier?.description ?? "?")")
+                let report = try LedgerAudit.verify(store: gateway.store, trusted: trusted, progress: progress("verify"))
+                let anchor = trusted == nil ? " (named by the genesis entry; pass --log-key to pin it)" : " (the trusted key)"
+                print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints verified; log key \(report.verifier?.description ?? "?")\(anchor)")
                 if replay {
                     let scratch = try ScratchDirectory()
                     defer { scratch.remove() }

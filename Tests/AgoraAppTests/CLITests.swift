@@ -1,3 +1,4 @@
+import AgoraStore
 import AgoraTestSupport
 import Foundation
 import Testing
@@ -134,6 +135,59 @@ import Testing
         let result = try g.run("ledger", "verify")
         #expect(result.status == 1)
         #expect(result.stderr.contains("entry 3"), "\(result.stderr)")
+    }
+
+    @Test func verifyWithAPinnedLogKeyRefusesAnotherLogsKey() throws {
+        let g = try populated()
+        #expect(try g.ok("ledger", "verify", "--log-key", g.logKey).contains("(the trusted key)"))
+        let other = try Gateway()
+        let result = try g.run("ledger", "verify", "--log-key", other.logKey)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("not the trusted"), "\(result.stderr)")
+    }
+
+    @Test func aSealedLogKeyOtherThanGenesisNamesIsRefusedBeforeSigning() async throws {
+        let a = try Gateway()
+        let b = try TemporaryDirectory("agora-cli-b")
+        defer { b.remove() }
+        // B shares A's key-encryption key, so B's sealed log key opens under A's KEK.
+        let init2 = try runProcess(agoraExecutable, ["init", "--domain", "gw1.example", "--state-dir", b.file("state"), "--kek-file", a.dir.file("state/agora.kek")])
+        #expect(init2.status == 0, "\(init2.stderr)")
+        let foreign: [UInt8] = try {
+            let store = try Store(path: b.file("state/agora.mdb"), logger: testLogger())
+            defer { store.close() }
+            return try store.read { try $0.get(store.tables.keys, StoreKey.text("ledger.log"))! }
+        }()
+        let store = try Store(path: a.dir.file("state/agora.mdb"), logger: testLogger())
+        try await store.write { txn in try txn.put(store.tables.keys, StoreKey.text("ledger.log"), foreign) }
+        store.close()
+        let result = try a.run("user", "add", "x@gw1.example", "--role", "consumer")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("does not match the key named in the genesis entry"), "\(result.stderr)")
+    }
+
+    @Test func anOpenStoreFollowsAMapGrownByAnotherProcess() async throws {
+        let dir = try TemporaryDirectory("agora-cli-resize")
+        defer { dir.remove() }
+        let small = ["AGORA_STORE_MAP_SIZE": "4194304", "AGORA_STORE_MAX_MAP_SIZE": "4194304"]
+        #expect(try runProcess(agoraExecutable, ["init", "--domain", "gw1.example", "--state-dir", dir.file("state")], environment: small).status == 0)
+        let store = try Store(path: dir.file("state/agora.mdb"), options: .init(mapSize: 4 << 20, maxMapSize: 4 << 20), logger: testLogger())
+        defer { store.close() }
+        #expect(try store.read { try $0.count(store.tables.ledgerEntries) } == 1)
+        // Another process (LMDB's own mdb_load) sets a 64 MiB map and writes 8 MB: past our 4 MiB map.
+        var dump = "VERSION=3\nformat=bytevalue\ntype=btree\nmapsize=67108864\nHEADER=END\n"
+        let value = String(repeating: "ab", count: 4000)
+        for i in 0..<2000 { dump += " \(String(format: "%016x", i))\n \(value)\n" }
+        dump += "DATA=END\n"
+        let dumpPath = dir.file("readings.dump")
+        try dump.write(toFile: dumpPath, atomically: true, encoding: .utf8)
+        let load = try runProcess("/usr/bin/mdb_load", ["-n", "-s", "readings", "-f", dumpPath, dir.file("state/agora.mdb")])
+        #expect(load.status == 0, "\(load.stderr)")
+        // Our process, still on its 4 MiB map, adopts the new size instead of failing.
+        #expect(try store.read { try $0.count(store.tables.readings) } == 2000)
+        #expect(store.environment.currentMapSize == 64 << 20)
+        try await store.write { txn in try txn.put(store.tables.meta, StoreKey.text("after-resize"), [1]) }
+        #expect(try store.read { try $0.get(store.tables.meta, StoreKey.text("after-resize")) } == [1])
     }
 
     @Test func statusAndListsReportWhatWasDone() throws {

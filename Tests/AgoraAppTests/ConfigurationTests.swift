@@ -30,6 +30,25 @@ import Testing
         #expect(configuration.kekFile == "/run/kek")
     }
 
+    @Test func windowsLineEndingsAreRead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("agora.toml")
+        try "# Agora\r\n[store]\r\nstate_dir = \"/srv/agora\"\r\nmap_size = 2097152\r\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try AgoraConfiguration.load(file: path, environment: [:])
+        #expect(configuration.stateDirectory == "/srv/agora")
+        #expect(configuration.store.mapSize == 2_097_152)
+    }
+
+    @Test func growthCeilingBelowTheInitialMapIsNamed() throws {
+        do {
+            _ = try AgoraConfiguration.load(file: nil, environment: ["AGORA_STORE_MAX_MAP_SIZE": "2097152"])
+            Issue.record("accepted a ceiling below the 1 GiB default map")
+        } catch {
+            #expect(error.description.contains("store.max_map_size"))
+        }
+    }
+
     @Test func defaultsNeedNoFile() throws {
         let configuration = try AgoraConfiguration.load(file: nil, environment: [:])
         #expect(configuration.stateDirectory == "/var/lib/agora")

@@ -13,10 +13,14 @@ import Testing
         "", "alice", "@gw1.example", "alice@", "a@b@c", "al ice@gw1.example", "al/ice@gw1.example",
         "al:ice@gw1.example", "al<ice@gw1.example", "alice@gw1..example", "alice@-gw1.example",
         "alice@gw1.example/resource", "alice@gw_1.example", "caf\u{e9}@gw1.example",
-        String(repeating: "a", count: 1024) + "@gw1.example",
+        String(repeating: "a", count: 129) + "@gw1.example",
     ])
     func malformedAddressIsRefusedWithItsReason(_ text: String) {
         #expect(throws: ValidationError.self) { try BareJID(text) }
+    }
+
+    @Test func localpartUpToTheKeyLimitIsAccepted() throws {
+        #expect(try BareJID(String(repeating: "a", count: 128) + "@gw1.example").localpart.count == 128)
     }
 
     @Test func errorMessageIsOneLineAndShortensLongInput() {

@@ -87,4 +87,25 @@ import Testing
         #expect(try !decision(f.bob, "2026-11-22T09:59:59Z").isAllowed)
         #expect(try !decision(f.carol, "2026-11-22T11:00:00Z").isAllowed)
     }
+
+    @Test func twoPurchasesStartingAtTheSameSecondBothGrantTheirWindows() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        let start = f.time("2026-11-22T10:00:00Z")
+        _ = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: start, to: f.time("2026-11-22T15:00:00Z"), requestID: "long", actor: .account(f.bob))
+        _ = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: start, to: f.time("2026-11-22T11:00:00Z"), requestID: "short", actor: .account(f.bob))
+        let late = try f.store.read { try AccessPolicy.mayRead(f.bob, sensor: f.sensor, at: f.time("2026-11-22T14:00:00Z"), in: $0, tables: f.store.tables) }
+        #expect(late.isAllowed, "the 5-hour purchase still covers 14:00 after a 1-hour one with the same start")
+        _ = try await Replay.verify(store: f.store, scratchDirectory: f.dir.path)
+    }
+
+    @Test func locationUpdatesKeepLatitudeAndLongitudeTogether() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        await #expect(throws: MarketRefusal.invalid(.outOfRange("", reason: ""))) {
+            _ = try await f.market.updateSensor(.init(sensor: f.sensor, lat: try .latitude(48.1)), actor: .account(f.alice))
+        }
+        _ = try await f.market.updateSensor(.init(sensor: f.sensor, lat: try .latitude(48.1), lon: try .longitude(2.3)), actor: .account(f.alice))
+        _ = try await f.market.updateSensor(.init(sensor: f.sensor, lat: try .latitude(48.2)), actor: .account(f.alice))
+    }
 }
