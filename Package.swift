@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // C at the edge: liblmdb from Debian (liblmdb-dev), one modulemap + one shim header.
@@ -49,6 +51,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AgoraPKI",
+            dependencies: [
+                "AgoraCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AgoraMarket",
             dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger"],
             swiftSettings: strict
@@ -56,7 +69,7 @@ let package = Package(
         .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "agora",
             dependencies: [
-                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket",
+                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -91,6 +104,15 @@ let package = Package(
         .testTarget(
             name: "AgoraLedgerTests",
             dependencies: ["AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AgoraPKITests",
+            dependencies: [
+                "AgoraPKI", "AgoraCore", "AgoraTestSupport",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(name: "AgoraAppTests", dependencies: ["AgoraApp", "AgoraStore", "AgoraTestSupport", "agora"]),

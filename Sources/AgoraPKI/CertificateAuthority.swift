@@ -1,0 +1,117 @@
+public import AgoraCore
+public import Crypto
+internal import _CryptoExtras
+internal import FoundationEssentials
+public import SwiftASN1
+public import X509
+
+/// The gateway's certificate authority: an ECDSA P-256 key and its CA certificate.
+///
+/// Pure: it signs and builds, it stores nothing. Recording each issue and revoke on the
+/// ledger is the caller's job (`Market+Certificates.swift`), so a certificate is only
+/// handed out once its `cert.issue` entry is durable.
+public struct CertificateAuthority: Sendable {
+    public let certificate: Certificate
+    let key: P256.Signing.PrivateKey
+
+    /// The name under which the CA key is sealed in the key store.
+    public static let keyStoreName = "ca.key"
+
+    /// Creates a self-signed CA `CN=<name> Agora CA`, valid for `years` from `now`.
+    public static func create(name: String, now: Timestamp, years: Int = 10) throws -> CertificateAuthority {
+        let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName {
+            OrganizationName("Agora")
+            CommonName("\(name) Agora CA")
+        }
+        let publicKey = Certificate.PublicKey(key.publicKey)
+        let certificate = try Certificate(
+            version: .v3, serialNumber: randomSerial(), publicKey: publicKey,
+            notValidBefore: date(now.adding(days: -1)), notValidAfter: date(now.adding(days: 365 * years)),
+            issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: publicKey)
+            },
+            issuerPrivateKey: Certificate.PrivateKey(key))
+        return try CertificateAuthority(certificate: certificate, key: key)
+    }
+
+    /// Adopts an existing CA; its certificate must be a CA certificate for this key.
+    public init(certificate: Certificate, key: P256.Signing.PrivateKey) throws(CertificateRefusal) {
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw .badRequest("the CA certificate does not match the private key")
+        }
+        guard let constraints = try? certificate.extensions.basicConstraints,
+              case .isCertificateAuthority = constraints else {
+            throw .badRequest("the certificate is not a CA certificate (basicConstraints cA is not set)")
+        }
+        self.certificate = certificate
+        self.key = key
+    }
+
+    /// How long certificates of each profile are valid.
+    public struct Validity: Sendable {
+        public var sensorDays: Int
+        public var userDays: Int
+        public var serverDays: Int
+        public init(sensorDays: Int = 365, userDays: Int = 90, serverDays: Int = 365) {
+            self.sensorDays = sensorDays; self.userDays = userDays; self.serverDays = serverDays
+        }
+    }
+
+    /// Signs a client certificate for `identity` with the key of a request that passed `CSRPolicy`.
+    public func issue(_ request: CertificateSigningRequest, for identity: CertificateIdentity, days: Int, now: Timestamp) throws -> Certificate {
+        // RSA keys may also encipher keys (TLS 1.2 RSA key exchange); EC and Ed25519 keys only sign.
+        let usage: KeyUsage = _RSA.Signing.PublicKey(request.publicKey) != nil
+            ? KeyUsage(digitalSignature: true, keyEncipherment: true)
+            : KeyUsage(digitalSignature: true)
+        return try Certificate(
+            version: .v3, serialNumber: Self.randomSerial(), publicKey: request.publicKey,
+            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: Self.date(now.adding(days: days)),
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(identity.commonName) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(usage)
+                try ExtendedKeyUsage([.clientAuth])
+                SubjectAlternativeNames([try identity.subjectAlternativeName()])
+                SubjectKeyIdentifier(hash: request.publicKey)
+                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: Certificate.PrivateKey(key))
+    }
+
+    /// A server certificate for the gateway's own TLS listeners (XMPP, MQTT broker).
+    public func serverCertificate(dnsNames: [String], publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
+        guard let first = dnsNames.first else { throw CertificateRefusal.badRequest("a server certificate needs at least one DNS name") }
+        return try Certificate(
+            version: .v3, serialNumber: Self.randomSerial(), publicKey: publicKey,
+            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: Self.date(now.adding(days: days)),
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(first) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames(dnsNames.map { .dnsName($0) })
+                SubjectKeyIdentifier(hash: publicKey)
+                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: Certificate.PrivateKey(key))
+    }
+
+    /// The CA key's raw bytes, for sealing in the key store only.
+    public var sealableKey: [UInt8] { Array(key.rawRepresentation) }
+
+    /// 128 random bits as a positive INTEGER whose first byte is 0x01…0x7F (minimal DER).
+    static func randomSerial() -> Certificate.SerialNumber {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes[0] = UInt8.random(in: 1...0x7F, using: &generator)
+        return Certificate.SerialNumber(bytes: bytes)
+    }
+
+    static func date(_ time: Timestamp) -> Date { Date(timeIntervalSince1970: Double(time.seconds)) }
+}
