@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),

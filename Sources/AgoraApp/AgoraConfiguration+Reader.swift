@@ -20,6 +20,10 @@ internal import Glibc
 /// | `ledger.checkpoint_interval_ms` | 1000 | least time between signed checkpoints |
 /// | `keys.kek_file` | "" | key-encryption key file (default: systemd credential, else `<state_dir>/agora.kek`) |
 /// | `log.level` | "info" | trace, debug, info, notice, warning, error, critical |
+/// | `ca.sensor_days` | 365 | validity of sensor certificates |
+/// | `ca.user_days` | 90 | validity of user certificates |
+/// | `ca.server_days` | 365 | validity of the gateway's own TLS certificates |
+/// | `ca.crl_days` | 7 | how long each CRL is valid (nextUpdate) |
 extension AgoraConfiguration {
     struct Key: Sendable {
         let name: String
@@ -43,6 +47,10 @@ extension AgoraConfiguration {
             let path = try string(v, "keys.kek_file", s, nonEmpty: false)
             c.kekFile = path.isEmpty ? nil : path
         },
+        Key(name: "ca.sensor_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.sensorDays = try integer(v, "ca.sensor_days", s, min: 1, max: 3650) },
+        Key(name: "ca.user_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.userDays = try integer(v, "ca.user_days", s, min: 1, max: 3650) },
+        Key(name: "ca.server_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.serverDays = try integer(v, "ca.server_days", s, min: 1, max: 3650) },
+        Key(name: "ca.crl_days") { c, v, s throws(ConfigurationError) in c.crlDays = try integer(v, "ca.crl_days", s, min: 1, max: 365) },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {

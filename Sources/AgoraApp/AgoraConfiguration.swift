@@ -1,4 +1,5 @@
 public import AgoraStore
+public import AgoraPKI
 public import Logging
 
 /// Everything an operator can set, with its default. Read once at start by
@@ -16,6 +17,10 @@ public struct AgoraConfiguration: Sendable {
     /// systemd, else `<state dir>/agora.kek`.
     public var kekFile: String?
     public var logLevel: Logger.Level
+    /// Validity of issued certificates, per profile.
+    public var certificateValidity: CertificateAuthority.Validity
+    /// How long a CRL is valid (its nextUpdate).
+    public var crlDays: Int
 
     public static let defaultStateDirectory = "/var/lib/agora"
 
@@ -24,13 +29,17 @@ public struct AgoraConfiguration: Sendable {
                 writer: GroupCommitWriter.Options = .init(),
                 checkpointInterval: Duration = .seconds(1),
                 kekFile: String? = nil,
-                logLevel: Logger.Level = .info) {
+                logLevel: Logger.Level = .info,
+                certificateValidity: CertificateAuthority.Validity = .init(),
+                crlDays: Int = 7) {
         self.stateDirectory = stateDirectory
         self.store = store
         self.writer = writer
         self.checkpointInterval = checkpointInterval
         self.kekFile = kekFile
         self.logLevel = logLevel
+        self.certificateValidity = certificateValidity
+        self.crlDays = crlDays
     }
 
     public var storePath: String { stateDirectory + "/" + Store.fileName }

@@ -24,3 +24,22 @@ enum FileSystem {
         }
     }
 }
+
+extension FileSystem {
+    /// Writes `bytes` to `path` (replacing it) with exactly `mode`, fsynced.
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(GatewayError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw .file(path, String(cString: strerror(errno))) }
+        defer { close(fd) }
+        // An existing file keeps its old mode through open(2): set it explicitly.
+        guard fchmod(fd, mode) == 0 else { throw .file(path, String(cString: strerror(errno))) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw .file(path, String(cString: strerror(errno))) }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw .file(path, String(cString: strerror(errno))) }
+    }
+}

@@ -2,6 +2,7 @@ public import AgoraCore
 public import AgoraLedger
 public import AgoraMarket
 public import AgoraStore
+internal import AgoraPKI
 internal import Crypto
 public import Logging
 #if canImport(Glibc)
@@ -19,15 +20,18 @@ public final class Gateway: Sendable {
     public let ledger: Ledger
     public let market: Market
     public let logger: Logger
+    /// The key store, when the gateway was opened with its keys unlocked.
+    public let keys: KeyStore?
 
     /// Meta key of the gateway's display name.
     static let nameKey = StoreKey.text("gateway.name")
 
-    private init(configuration: AgoraConfiguration, store: Store, ledger: Ledger, logger: Logger) {
+    private init(configuration: AgoraConfiguration, store: Store, ledger: Ledger, keys: KeyStore?, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.ledger = ledger
         self.market = Market(store: store, ledger: ledger)
+        self.keys = keys
         self.logger = logger
     }
 
@@ -43,9 +47,11 @@ public final class Gateway: Sendable {
                 throw GatewayError.noStore(configuration.stateDirectory)
             }
             var signer: NoteSigner?
+            var keyStore: KeyStore?
             if unlockKeys {
                 let kek = try KeyEncryptionKey(loadingFrom: configuration.resolvedKEKFile(environment: environment))
                 let keys = KeyStore(kek: kek, tables: store.tables)
+                keyStore = keys
                 let secret = try store.read { try keys.open(NoteSigner.keyStoreName, in: $0) }
                 let opened = try NoteSigner(name: origin, rawPrivateKey: secret.bytes)
                 // The sealed key must be the one genesis names, or every checkpoint it signs would fail audits.
@@ -61,7 +67,7 @@ public final class Gateway: Sendable {
             }
             let ledger = Ledger(tables: store.tables, origin: origin, signer: signer, checkpointInterval: configuration.checkpointInterval)
             if signer != nil { ledger.installCheckpointHook(on: store.writer) }
-            return Gateway(configuration: configuration, store: store, ledger: ledger, logger: logger)
+            return Gateway(configuration: configuration, store: store, ledger: ledger, keys: keyStore, logger: logger)
         } catch {
             store.close()
             throw error
@@ -92,6 +98,9 @@ public final class Gateway: Sendable {
         let kek = kekCreated ? try KeyEncryptionKey.create(at: kekPath) : try KeyEncryptionKey(loadingFrom: kekPath)
 
         let origin = "\(domain)/agora"
+        let authority = try CertificateAuthority.create(name: name, now: .now())
+        let caDER = try CertificateService.der(authority.certificate)
+        let emptyCRL = try authority.revocationList(revoked: [], number: 1, now: .now(), nextUpdate: Timestamp.now().adding(days: configuration.crlDays))
         let logKey = Curve25519.Signing.PrivateKey()
         let signer = try NoteSigner(name: origin, privateKey: logKey)
         let store = try Store(path: configuration.storePath, options: configuration.store,
@@ -101,11 +110,15 @@ public final class Gateway: Sendable {
         let keys = KeyStore(kek: kek, tables: store.tables)
         let genesis = LedgerEntry(time: .now(), actor: .gateway, body: .genesis(.init(
             origin: origin, name: name, logKey: signer.verifier.description,
+            caFingerprint: CertificateService.hex(SHA256.hash(data: caDER)),
             checkpointInterval: Int(configuration.checkpointInterval.components.seconds * 1000
                                     + configuration.checkpointInterval.components.attoseconds / 1_000_000_000_000_000))))
         let rawKey = SecretBytes(Array(logKey.rawRepresentation))
         _ = try await store.write { txn in
             try keys.seal(rawKey, as: NoteSigner.keyStoreName, in: txn)
+            try keys.seal(SecretBytes(authority.sealableKey), as: CertificateAuthority.keyStoreName, in: txn)
+            try txn.put(store.tables.meta, CertificateService.certificateKey, caDER)
+            try txn.put(store.tables.meta, CertificateService.crlKey, emptyCRL)
             try txn.put(store.tables.meta, Self.nameKey, Array(name.utf8))
             try txn.put(store.tables.meta, StoreKey.text("schema"), Array("1".utf8))
             return try ledger.initialize(genesis: genesis, in: txn)

@@ -8,6 +8,12 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
     public static func storeExists(_ path: String) -> GatewayError {
         .init(description: "\(path) already exists; refusing to initialize it again")
     }
+    public static func file(_ path: String, _ reason: String) -> GatewayError {
+        .init(description: "\(path): \(reason)")
+    }
+    public static func noCertificateAuthority(_ reason: String) -> GatewayError {
+        .init(description: "the certificate authority is not available: \(reason)")
+    }
     public static func stateDirectory(_ directory: String, _ reason: String) -> GatewayError {
         .init(description: "state directory \(directory): \(reason)")
     }

@@ -101,6 +101,11 @@ extension LedgerEntry {
             w.string("id", p.id); w.string("buyer", p.buyer.description); w.string("sensor", p.sensor.rawValue)
             w.string("from", p.from.rfc3339); w.string("to", p.to.rfc3339); w.integer("amount", p.amount.value)
             w.string("request", p.request)
+        case .certIssue(let c):
+            w.string("serial", c.serial); w.string("subject", c.subject); w.string("fingerprint", c.fingerprint)
+            w.string("notAfter", c.notAfter.rfc3339); w.string("certificate", c.certificate)
+        case .certRevoke(let r):
+            w.string("serial", r.serial); w.string("reason", r.reason)
         }
         return w.finish()
     }

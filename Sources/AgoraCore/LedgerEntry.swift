@@ -32,6 +32,8 @@ public struct LedgerEntry: Hashable, Sendable {
         case sensorFreeze(SensorStatusChange)
         case sensorUnfreeze(SensorStatusChange)
         case purchase(Purchase)
+        case certIssue(CertificateIssue)
+        case certRevoke(CertificateRevocation)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -46,6 +48,8 @@ public struct LedgerEntry: Hashable, Sendable {
             case .sensorFreeze: "sensor.freeze"
             case .sensorUnfreeze: "sensor.unfreeze"
             case .purchase: "purchase"
+            case .certIssue: "cert.issue"
+            case .certRevoke: "cert.revoke"
             }
         }
     }
@@ -149,6 +153,31 @@ public struct LedgerEntry: Hashable, Sendable {
             self.amount = amount; self.request = request
         }
     }
+
+    /// `cert.issue`: the CA signed a certificate. The certificate itself is in the entry, so
+    /// the ledger is a complete, verifiable record of everything the CA ever issued.
+    public struct CertificateIssue: Hashable, Sendable, Codable {
+        /// Serial number, lower-case hex.
+        public var serial: String
+        /// `sensor:<id>`, a bare JID, or `server:<first DNS name>`.
+        public var subject: String
+        /// SHA-256 of the DER certificate, lower-case hex.
+        public var fingerprint: String
+        public var notAfter: Timestamp
+        /// The DER certificate, base64.
+        public var certificate: String
+        public init(serial: String, subject: String, fingerprint: String, notAfter: Timestamp, certificate: String) {
+            self.serial = serial; self.subject = subject; self.fingerprint = fingerprint
+            self.notAfter = notAfter; self.certificate = certificate
+        }
+    }
+
+    /// `cert.revoke`: the certificate with this serial is revoked for `reason` (RFC 5280 §5.3.1 name).
+    public struct CertificateRevocation: Hashable, Sendable, Codable {
+        public var serial: String
+        public var reason: String
+        public init(serial: String, reason: String) { self.serial = serial; self.reason = reason }
+    }
 }
 
 // MARK: - Canonical JSON
@@ -176,6 +205,8 @@ extension LedgerEntry: Codable {
         case "sensor.freeze": body = .sensorFreeze(try SensorStatusChange(from: decoder))
         case "sensor.unfreeze": body = .sensorUnfreeze(try SensorStatusChange(from: decoder))
         case "purchase": body = .purchase(try Purchase(from: decoder))
+        case "cert.issue": body = .certIssue(try CertificateIssue(from: decoder))
+        case "cert.revoke": body = .certRevoke(try CertificateRevocation(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -192,6 +223,8 @@ extension LedgerEntry: Codable {
         case .sensorUpdate(let b): try b.encode(to: encoder)
         case .sensorFreeze(let b), .sensorUnfreeze(let b): try b.encode(to: encoder)
         case .purchase(let b): try b.encode(to: encoder)
+        case .certIssue(let b): try b.encode(to: encoder)
+        case .certRevoke(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(Self.version, forKey: .v)

@@ -12,6 +12,7 @@ internal import Crypto
 ///
 /// Where the rules live: `Market+Accounts.swift` (accounts, credits),
 /// `Market+Sensors.swift` (sensors), `Market+Purchase.swift` (purchases),
+/// `Market+Certificates.swift` (what the CA issued and revoked),
 /// `AccessPolicy.swift` (who may read what).
 public final class Market: Sendable {
     public let store: Store
@@ -33,13 +34,16 @@ public final class Market: Sendable {
     }
 
     /// Runs `decide` in a write request; when it returns an entry, appends and applies it.
-    func commit(_ decide: @escaping @Sendable (MarketState) throws -> LedgerEntry) async throws -> Accepted {
+    /// `then` runs in the same transaction after the entry is applied (e.g. regenerating the CRL).
+    func commit(_ decide: @escaping @Sendable (MarketState) throws -> LedgerEntry,
+                then: (@Sendable (WriteTransaction) throws -> Void)? = nil) async throws -> Accepted {
         let tables = store.tables
         return try await store.write { [ledger, projection] txn in
             let entry = try decide(MarketState(tables: tables, txn: txn))
             let encoded = try entry.encoded()
             let index = try ledger.append(encoded: encoded, in: txn)
             try projection.apply(entry, encoded: encoded, index: index, in: txn)
+            try then?(txn)
             return Accepted(index: index, entry: entry)
         }
     }

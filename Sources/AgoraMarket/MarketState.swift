@@ -34,6 +34,19 @@ public struct MarketState {
         try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try PurchaseRecord(row: $0) }
     }
 
+    public func certificate(_ serial: String) throws -> CertificateRecord? {
+        try txn.get(tables.certs, MarketKeys.certificate(serial)).map { try MarketKeys.decode(CertificateRecord.self, $0, table: "certs") }
+    }
+
+    public func certificates() throws -> [CertificateRecord] {
+        var result: [CertificateRecord] = []
+        try txn.scan(tables.certs) { _, value in
+            result.append(try MarketKeys.decode(CertificateRecord.self, Array(value), table: "certs"))
+            return true
+        }
+        return result
+    }
+
     /// Total credits ever minted; always equals the sum of all balances.
     public func totalMinted() throws -> Credits {
         try Credits(MarketKeys.u64(try txn.get(tables.meta, MarketKeys.minted)))

@@ -66,6 +66,15 @@ public struct Projection: Sendable {
             var grant = StoreKey.u64(UInt64(purchase.to.seconds))
             grant.append(contentsOf: Array(purchase.id.utf8))
             try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from, purchase: purchase.id), grant, flags: .noOverwrite)
+        case .certIssue(let issue):
+            let record = CertificateRecord(issue: issue, issued: entry.time, ledgerIndex: index, revoked: false, revocationReason: "", revokedAt: nil)
+            try txn.put(tables.certs, MarketKeys.certificate(issue.serial), MarketKeys.encode(record), flags: .noOverwrite)
+        case .certRevoke(let revocation):
+            guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
+            record.revoked = true
+            record.revocationReason = revocation.reason
+            record.revokedAt = entry.time
+            try txn.put(tables.certs, MarketKeys.certificate(revocation.serial), MarketKeys.encode(record))
         }
     }
 

@@ -43,11 +43,23 @@ public struct PurchaseRecord: Hashable, Sendable {
     }
 }
 
+/// Row of `certs` (key: serial, lower-case hex): the issued certificate and its status.
+public struct CertificateRecord: Hashable, Sendable, Codable {
+    public var issue: LedgerEntry.CertificateIssue
+    public var issued: Timestamp
+    /// Index of the `cert.issue` ledger entry.
+    public var ledgerIndex: UInt64
+    public var revoked: Bool
+    public var revocationReason: String
+    public var revokedAt: Timestamp?
+}
+
 /// Key layouts and value codecs of the market's tables, in one place.
 enum MarketKeys {
     static func account(_ jid: BareJID) -> [UInt8] { StoreKey.text(jid.description) }
     static func sensor(_ id: SensorID) -> [UInt8] { StoreKey.text(id.rawValue) }
     static func purchase(_ id: String) -> [UInt8] { StoreKey.text(id) }
+    static func certificate(_ serial: String) -> [UInt8] { StoreKey.text(serial) }
 
     /// `grants`: sensor ‖ 0 ‖ buyer ‖ 0 ‖ from (u64 BE) ‖ purchase id → to (u64 BE) ‖ purchase id.
     /// The purchase id keeps two purchases that start at the same second apart.

@@ -36,5 +36,5 @@ public struct Tables: Sendable {
     }
 
     /// The tables that replay rebuilds from the ledger alone.
-    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants] }
+    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants, certs] }
 }

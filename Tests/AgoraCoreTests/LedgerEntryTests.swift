@@ -29,6 +29,8 @@ import Testing
             .sensorUnfreeze(.init(sensor: sensor, reason: "")),
             .purchase(.init(id: "p1", buyer: bob, sensor: sensor, from: time, to: try Timestamp(seconds: time.seconds + 3600),
                             amount: try Credits(3), request: "r1")),
+            .certIssue(.init(serial: "7f01", subject: "sensor:temp-1", fingerprint: "ab", notAfter: time, certificate: "MAA=")),
+            .certRevoke(.init(serial: "7f01", reason: "keyCompromise")),
         ]
         for body in bodies {
             let entry = LedgerEntry(time: time, actor: .account(alice), body: body)

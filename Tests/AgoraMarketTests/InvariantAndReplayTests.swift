@@ -63,7 +63,7 @@ import Testing
         #expect(accepted > 1000)
         #expect(refused > 1000)
         let report = try await Replay.verify(store: f.store, scratchDirectory: f.dir.path)
-        #expect(report.tablesCompared.count == 6)
+        #expect(report.tablesCompared.count == 7)
         _ = try LedgerAudit.verify(store: f.store)
     }
 

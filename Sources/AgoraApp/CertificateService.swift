@@ -1,0 +1,146 @@
+public import AgoraCore
+public import AgoraMarket
+public import AgoraPKI
+internal import AgoraStore
+internal import Crypto
+internal import FoundationEssentials
+internal import SwiftASN1
+public import X509
+
+/// The gateway's certificate authority at work: policy, signing, ledger, CRL.
+///
+/// Signs only requests that pass `CSRPolicy`, records each certificate with a `cert.issue`
+/// entry before handing it out, and regenerates the CRL in the same transaction as each
+/// `cert.revoke`. The CA certificate and the current CRL live in `meta`; the CA key is
+/// sealed in the key store as `ca.key`.
+public struct CertificateService: Sendable {
+    public let authority: CertificateAuthority
+    let gateway: Gateway
+
+    static let certificateKey = StoreKey.text("ca.certificate")
+    static let crlKey = StoreKey.text("ca.crl")
+
+    /// Loads the CA of an opened gateway (its keys must be unlocked).
+    public init(gateway: Gateway) throws {
+        guard let keys = gateway.keys else { throw GatewayError.noCertificateAuthority("the key store is locked") }
+        let store = gateway.store
+        let (der, secret) = try store.read { txn in
+            (try txn.get(store.tables.meta, Self.certificateKey), try keys.open(CertificateAuthority.keyStoreName, in: txn))
+        }
+        guard let der else { throw GatewayError.noCertificateAuthority("no CA certificate in the store") }
+        self.authority = try CertificateAuthority(certificate: try Certificate(derEncoded: der),
+                                                  key: try P256.Signing.PrivateKey(rawRepresentation: secret.bytes))
+        self.gateway = gateway
+    }
+
+    /// What a signing returns: the certificate, its PEM chain (leaf then CA) and its ledger entry.
+    public struct Issued: Sendable {
+        public let certificate: Certificate
+        public let chainPEM: String
+        public let serial: String
+        public let ledgerIndex: UInt64
+    }
+
+    /// Checks `csr` against the policy for `identity`, signs it, records it, returns it.
+    public func sign(csr: [UInt8], for identity: CertificateIdentity, days: Int? = nil, actor: Actor) async throws -> Issued {
+        let request = try CSRPolicy.check(csr, for: identity)
+        let validity = gateway.configuration.certificateValidity
+        let days = days ?? {
+            switch identity {
+            case .sensor: validity.sensorDays
+            case .user: validity.userDays
+            }
+        }()
+        guard (1...3650).contains(days) else { throw CertificateRefusal.badRequest("validity must be 1…3650 days") }
+        let certificate = try authority.issue(request, for: identity, days: days, now: .now())
+        return try await record(certificate, subject: identity.description, actor: actor)
+    }
+
+    /// A key and certificate for one of the gateway's own TLS listeners.
+    public func serverCertificate(dnsNames: [String], days: Int? = nil, actor: Actor) async throws -> (issued: Issued, keyPEM: String) {
+        for name in dnsNames {
+            do { try BareJID.validateDomain(name, original: name, field: "DNS name") } catch { throw CertificateRefusal.badRequest(error.description) }
+        }
+        let key = P256.Signing.PrivateKey()
+        let certificate = try authority.serverCertificate(dnsNames: dnsNames, publicKey: Certificate.PublicKey(key.publicKey),
+                                                          days: days ?? gateway.configuration.certificateValidity.serverDays, now: .now())
+        let issued = try await record(certificate, subject: "server:\(dnsNames.first ?? "")", actor: actor)
+        return (issued, key.pemRepresentation)
+    }
+
+    private func record(_ certificate: Certificate, subject: String, actor: Actor) async throws -> Issued {
+        let der = try Self.der(certificate)
+        let serial = Self.hex(certificate.serialNumber.bytes)
+        let issue = LedgerEntry.CertificateIssue(
+            serial: serial, subject: subject, fingerprint: Self.hex(SHA256.hash(data: der)),
+            notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
+            certificate: Data(der).base64EncodedString())
+        let accepted = try await gateway.market.recordCertificate(issue, actor: actor)
+        let chain = try certificate.serializeAsPEM().pemString + "\n" + authority.certificate.serializeAsPEM().pemString + "\n"
+        return Issued(certificate: certificate, chainPEM: chain, serial: serial, ledgerIndex: accepted.index)
+    }
+
+    /// Revokes `serial` and regenerates the CRL in the same transaction.
+    public func revoke(serial: String, reason: RevocationReason, actor: Actor) async throws -> Market.Accepted {
+        let authority = self.authority
+        let tables = gateway.store.tables
+        let crlDays = gateway.configuration.crlDays
+        return try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
+            let crl = try Self.buildCRL(authority: authority, state: state, nextUpdateDays: crlDays)
+            try txn.put(tables.meta, Self.crlKey, crl)
+        }
+    }
+
+    /// The current CRL (DER).
+    public func currentCRL() throws -> [UInt8] {
+        let store = gateway.store
+        guard let crl = try store.read({ try $0.get(store.tables.meta, Self.crlKey) }) else {
+            throw GatewayError.noCertificateAuthority("no CRL in the store")
+        }
+        return crl
+    }
+
+    /// A CRL of every revoked certificate in `state`; its number is the count of revocations + 1.
+    static func buildCRL(authority: CertificateAuthority, state: MarketState, nextUpdateDays: Int) throws -> [UInt8] {
+        let revoked = try state.certificates().filter(\.revoked).map { record in
+            RevokedCertificate(serial: Self.bytes(hex: record.issue.serial), revoked: record.revokedAt ?? record.issued,
+                               reason: RevocationReason(rawValue: record.revocationReason) ?? .unspecified)
+        }
+        let now = Timestamp.now()
+        return try authority.revocationList(revoked: revoked, number: UInt64(revoked.count) + 1, now: now,
+                                            nextUpdate: now.adding(days: nextUpdateDays))
+    }
+
+    /// SHA-256 of the CA certificate as `AA:BB:…`, the way OpenSSL prints fingerprints.
+    public func caFingerprint() throws -> String {
+        SHA256.hash(data: try Self.der(authority.certificate)).map { byte in
+            let hex = String(byte, radix: 16, uppercase: true)
+            return byte < 16 ? "0" + hex : hex
+        }.joined(separator: ":")
+    }
+
+    /// Writes `DIR/server.key` (mode 0600) and `DIR/server.pem` (chain, 0644) for a TLS listener.
+    public static func writeListenerFiles(keyPEM: String, chainPEM: String, to directory: String) throws {
+        try FileSystem.makeDirectory(directory, mode: 0o755)
+        try FileSystem.write(Array(keyPEM.utf8), to: directory + "/server.key", mode: 0o600)
+        try FileSystem.write(Array(chainPEM.utf8), to: directory + "/server.pem", mode: 0o644)
+    }
+
+    static func der(_ certificate: Certificate) throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return serializer.serializedBytes
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        let chars = Array(hex.utf8)
+        return stride(from: 0, to: chars.count - 1, by: 2).compactMap { UInt8(String(decoding: chars[$0...$0 + 1], as: UTF8.self), radix: 16) }
+    }
+}

@@ -1,0 +1,133 @@
+import AgoraApp
+import AgoraCore
+import AgoraMarket
+import AgoraPKI
+import ArgumentParser
+import FoundationEssentials
+import SwiftASN1
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct CA: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca",
+        abstract: "The gateway's certificate authority: sign CSRs, list, revoke, CRL, server certificates.",
+        subcommands: [Show.self, Sign.self, List.self, Revoke.self, CRL.self, ServerCert.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the CA certificate (PEM), or its SHA-256 fingerprint.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print the SHA-256 fingerprint instead.") var fingerprint = false
+
+        func run() async throws {
+            let text = try await global.withGateway { gateway in
+                let service = try CertificateService(gateway: gateway)
+                return fingerprint ? try service.caFingerprint() : try service.authority.certificate.serializeAsPEM().pemString
+            }
+            print(text)
+        }
+    }
+
+    struct Sign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign a CSR for a sensor or a user after the policy checks; prints the PEM chain (a ledger entry).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "CSR file, PEM or DER ('-' for stdin).") var csrFile: String
+        @Option(name: .customLong("for"), help: "The identity: sensor:ID or a bare JID.") var identity: String
+        @Option(help: "Validity in days (default: ca.sensor_days or ca.user_days).") var days: Int?
+
+        func run() async throws {
+            let identity: CertificateIdentity
+            do { identity = try CertificateIdentity(parsing: self.identity) } catch { throw MarketRefusal.invalid(error) }
+            let csr = try InputFile.read(csrFile, limit: CSRPolicy.maxSize)
+            let issued = try await global.withGateway { gateway in
+                try await CertificateService(gateway: gateway).sign(csr: csr, for: identity, days: days, actor: .operator)
+            }
+            FileHandleOutput.standardError("issued certificate \(issued.serial) for \(identity) (ledger entry \(issued.ledgerIndex))")
+            print(issued.chainPEM, terminator: "")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every certificate the CA issued, with its status.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Row: Codable {
+            let serial: String, subject: String, fingerprint: String, notAfter: String, status: String, reason: String, ledgerIndex: UInt64
+        }
+
+        func run() async throws {
+            let rows = try await global.withGateway(unlockKeys: false) { gateway in
+                try gateway.market.read { try $0.certificates() }.map {
+                    Row(serial: $0.issue.serial, subject: $0.issue.subject, fingerprint: $0.issue.fingerprint, notAfter: $0.issue.notAfter.rfc3339,
+                        status: $0.revoked ? "revoked" : "valid", reason: $0.revocationReason, ledgerIndex: $0.ledgerIndex)
+                }
+            }
+            if json {
+                print(try JSONOutput.line(rows))
+            } else {
+                for row in rows { print("\(row.serial)\t\(row.subject)\t\(row.notAfter)\t\(row.status)\(row.reason.isEmpty ? "" : " (\(row.reason))")") }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a certificate and regenerate the CRL (a ledger entry).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Serial number, hex as `ca list` prints it.") var serial: String
+        @Option(help: "RFC 5280 reason: \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", ")).") var reason: String
+
+        func run() async throws {
+            guard let reason = RevocationReason(rawValue: reason) else {
+                throw MarketRefusal.invalid(.malformed("reason", reason, reason: "expected one of \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            let accepted = try await global.withGateway { gateway in
+                try await CertificateService(gateway: gateway).revoke(serial: serial, reason: reason, actor: .operator)
+            }
+            print("revoked certificate \(serial.lowercased()) (\(reason.rawValue)); CRL regenerated (ledger entry \(accepted.index))")
+        }
+    }
+
+    struct CRL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "crl", abstract: "Print the current CRL (PEM, or DER with --der).")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Write DER bytes instead of PEM.") var der = false
+
+        func run() async throws {
+            let crl = try await global.withGateway { try CertificateService(gateway: $0).currentCRL() }
+            if der {
+                var written = 0
+                while written < crl.count {
+                    let n = crl.withUnsafeBytes { write(1, $0.baseAddress! + written, $0.count - written) }
+                    guard n > 0 else { throw CLIUsageError(description: "cannot write the CRL to stdout") }
+                    written += n
+                }
+            } else {
+                print(PEMDocument(type: "X509 CRL", derBytes: crl).pemString)
+            }
+        }
+    }
+
+    struct ServerCert: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "server-cert",
+            abstract: "Issue a key and certificate for one of the gateway's TLS listeners (a ledger entry).",
+            discussion: "Writes DIR/server.key (mode 0600) and DIR/server.pem (the chain: leaf, then CA).")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .customLong("dns"), parsing: .upToNextOption, help: "DNS names, the first becomes the CN.") var dnsNames: [String]
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Validity in days (default: ca.server_days).") var days: Int?
+
+        func run() async throws {
+            let (issued, keyPEM) = try await global.withGateway { gateway in
+                try await CertificateService(gateway: gateway).serverCertificate(dnsNames: dnsNames, days: days, actor: .operator)
+            }
+            try CertificateService.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: out)
+            print("wrote \(out)/server.key (0600) and \(out)/server.pem for \(dnsNames.joined(separator: ", ")); serial \(issued.serial) (ledger entry \(issued.ledgerIndex))")
+        }
+    }
+}
+
