@@ -3,10 +3,13 @@
 import AgoraCore
 import AgoraLedger
 import AgoraMarket
+import AgoraPKI
 import AgoraStore
 import Crypto
 import Foundation
 import Logging
+import SwiftASN1
+import X509
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
@@ -170,4 +173,60 @@ report("purchases_per_s", Double(perBuyer * submitters) / purchaseSeconds,
 let (minted, sum) = try market.read { (try $0.totalMinted().value, try $0.sumOfBalances()) }
 precondition(minted == sum, "invariant broken")
 marketStore.close()
+}
+
+if only == nil || only == "pki" {
+// Issue 3: certificates signed and recorded per second through AgoraPKI — policy check,
+// signature, `cert.issue` entry durable — with 64 concurrent requesters on both cores.
+let count = Int(ProcessInfo.processInfo.environment["BENCH_CERTS"] ?? "") ?? 5000
+let (pkiStore, pkiLedger, pkiSigner) = try makeLedger("pki")
+let pkiGenesis = genesis(pkiSigner)
+_ = try await pkiStore.write { txn in try pkiLedger.initialize(genesis: pkiGenesis, in: txn) }
+let pkiMarket = Market(store: pkiStore, ledger: pkiLedger)
+let authority = try CertificateAuthority.create(name: "bench", now: .now())
+// Untimed: one DER CSR per certificate, each from its own P-256 key.
+let requests: [(CertificateIdentity, [UInt8])] = try (0..<count).map { i in
+    let key = P256.Signing.PrivateKey()
+    let csr = try CertificateSigningRequest(version: .v1, subject: try DistinguishedName { CommonName("s\(i)") },
+                                            privateKey: Certificate.PrivateKey(key), attributes: .init())
+    var serializer = DER.Serializer()
+    try serializer.serialize(csr)
+    return (try CertificateIdentity(parsing: "sensor:s\(i)"), serializer.serializedBytes)
+}
+let perTask = count / submitters
+let certStart = ContinuousClock.now
+try await withThrowingTaskGroup(of: Void.self) { group in
+    for t in 0..<submitters {
+        group.addTask {
+            for i in (t * perTask)..<((t + 1) * perTask) {
+                let (identity, der) = requests[i]
+                let request = try CSRPolicy.check(der, for: identity)
+                let certificate = try authority.issue(request, for: identity, days: 365, now: .now())
+                var serializer = DER.Serializer()
+                try serializer.serialize(certificate)
+                let bytes = serializer.serializedBytes
+                let hex = certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
+                _ = try await pkiMarket.recordCertificate(.init(
+                    serial: hex, subject: identity.description,
+                    fingerprint: SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined(),
+                    notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
+                    certificate: Data(bytes).base64EncodedString()), actor: .gateway)
+            }
+        }
+    }
+    try await group.waitForAll()
+}
+let certSeconds = seconds(ContinuousClock.now - certStart)
+let pkiStats = pkiStore.writer.statistics
+report("agora_certs_per_s", Double(perTask * submitters) / certSeconds,
+       "(\(perTask * submitters) certificates signed and recorded durably, \(pkiStats.batches) commits; \(submitters) concurrent requesters)")
+// The same work without the ledger, one thread: what signing alone costs here.
+let signStart = ContinuousClock.now
+for (identity, der) in requests.prefix(2000) {
+    let certificate = try authority.issue(try CSRPolicy.check(der, for: identity), for: identity, days: 365, now: .now())
+    var serializer = DER.Serializer()
+    try serializer.serialize(certificate)
+}
+report("agora_sign_only_per_s_one_thread", 2000 / seconds(ContinuousClock.now - signStart), "(check + issue + DER, no ledger)")
+pkiStore.close()
 }
