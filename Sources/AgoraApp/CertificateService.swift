@@ -91,6 +91,34 @@ public struct CertificateService: Sendable {
         }
     }
 
+    /// Replaces the CA created at init with an imported one (PEM certificate and PEM P-256
+    /// key, PKCS#8 or SEC1): the certificate must be a CA certificate for that key, and
+    /// nothing may have been issued yet. Records a `ca.adopt` entry; the key is sealed and
+    /// a fresh CRL is signed in the same transaction.
+    public static func importAuthority(certificatePEM: String, keyPEM: String, into gateway: Gateway, actor: Actor) async throws -> (CertificateAuthority, Market.Accepted) {
+        guard let keys = gateway.keys else { throw GatewayError.noCertificateAuthority("the key store is locked") }
+        let certificate: Certificate
+        do { certificate = try Certificate(pemEncoded: certificatePEM) } catch {
+            throw CertificateRefusal.badRequest("the CA certificate is not a PEM certificate")
+        }
+        let key: P256.Signing.PrivateKey
+        do { key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM) } catch {
+            throw CertificateRefusal.badRequest("the CA key is not a PEM ECDSA P-256 private key (the only CA key type Agora signs with)")
+        }
+        let authority = try CertificateAuthority(certificate: certificate, key: key)
+        let der = try der(certificate)
+        let crl = try authority.revocationList(revoked: [], number: 1, now: .now(), nextUpdate: Timestamp.now().adding(days: gateway.configuration.crlDays))
+        let tables = gateway.store.tables
+        let sealed = SecretBytes(authority.sealableKey)
+        let accepted = try await gateway.market.adoptCertificateAuthority(
+            .init(fingerprint: hex(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
+            try keys.replace(CertificateAuthority.keyStoreName, with: sealed, in: txn)
+            try txn.put(tables.meta, certificateKey, der)
+            try txn.put(tables.meta, crlKey, crl)
+        }
+        return (authority, accepted)
+    }
+
     /// The current CRL (DER).
     public func currentCRL() throws -> [UInt8] {
         let store = gateway.store

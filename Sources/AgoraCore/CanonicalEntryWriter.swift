@@ -106,6 +106,8 @@ extension LedgerEntry {
             w.string("notAfter", c.notAfter.rfc3339); w.string("certificate", c.certificate)
         case .certRevoke(let r):
             w.string("serial", r.serial); w.string("reason", r.reason)
+        case .caAdopt(let a):
+            w.string("fingerprint", a.fingerprint); w.string("certificate", a.certificate)
         }
         return w.finish()
     }

@@ -34,6 +34,7 @@ public struct LedgerEntry: Hashable, Sendable {
         case purchase(Purchase)
         case certIssue(CertificateIssue)
         case certRevoke(CertificateRevocation)
+        case caAdopt(CertificateAuthorityAdoption)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -50,6 +51,7 @@ public struct LedgerEntry: Hashable, Sendable {
             case .purchase: "purchase"
             case .certIssue: "cert.issue"
             case .certRevoke: "cert.revoke"
+            case .caAdopt: "ca.adopt"
             }
         }
     }
@@ -172,6 +174,16 @@ public struct LedgerEntry: Hashable, Sendable {
         }
     }
 
+    /// `ca.adopt`: the gateway replaced the CA created at init with an imported one (a city's
+    /// own root), before issuing anything. The entry names the CA from here on.
+    public struct CertificateAuthorityAdoption: Hashable, Sendable, Codable {
+        /// SHA-256 of the CA certificate's DER, lower-case hex.
+        public var fingerprint: String
+        /// The DER CA certificate, base64.
+        public var certificate: String
+        public init(fingerprint: String, certificate: String) { self.fingerprint = fingerprint; self.certificate = certificate }
+    }
+
     /// `cert.revoke`: the certificate with this serial is revoked for `reason` (RFC 5280 §5.3.1 name).
     public struct CertificateRevocation: Hashable, Sendable, Codable {
         public var serial: String
@@ -207,6 +219,7 @@ extension LedgerEntry: Codable {
         case "purchase": body = .purchase(try Purchase(from: decoder))
         case "cert.issue": body = .certIssue(try CertificateIssue(from: decoder))
         case "cert.revoke": body = .certRevoke(try CertificateRevocation(from: decoder))
+        case "ca.adopt": body = .caAdopt(try CertificateAuthorityAdoption(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -225,6 +238,7 @@ extension LedgerEntry: Codable {
         case .purchase(let b): try b.encode(to: encoder)
         case .certIssue(let b): try b.encode(to: encoder)
         case .certRevoke(let b): try b.encode(to: encoder)
+        case .caAdopt(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(Self.version, forKey: .v)

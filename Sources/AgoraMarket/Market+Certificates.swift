@@ -33,4 +33,19 @@ extension Market {
             return LedgerEntry(time: time, actor: actor, body: .certRevoke(.init(serial: serial, reason: reason)))
         }, then: { txn in try then(txn, MarketState(tables: tables, txn: txn)) })
     }
+
+    /// Records that the gateway adopted an imported CA. Operators only, and only while the
+    /// CA has issued nothing: certificates already out there would chain to nothing.
+    /// `then` stores the new CA (key, certificate, CRL) in the same transaction.
+    public func adoptCertificateAuthority(_ adoption: LedgerEntry.CertificateAuthorityAdoption, actor: Actor,
+                                          then: @escaping @Sendable (WriteTransaction) throws -> Void) async throws -> Accepted {
+        let time = clock()
+        return try await commit({ state in
+            try Self.requireOperator(actor, state, to: "replace the certificate authority")
+            guard try state.certificates().isEmpty else {
+                throw MarketRefusal.forbidden("the CA has already issued certificates; a new CA would orphan them")
+            }
+            return LedgerEntry(time: time, actor: actor, body: .caAdopt(adoption))
+        }, then: then)
+    }
 }

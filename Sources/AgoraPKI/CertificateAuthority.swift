@@ -47,6 +47,9 @@ public struct CertificateAuthority: Sendable {
               case .isCertificateAuthority = constraints else {
             throw .badRequest("the certificate is not a CA certificate (basicConstraints cA is not set)")
         }
+        if let usage = try? certificate.extensions.keyUsage, !usage.keyCertSign {
+            throw .badRequest("the CA certificate's key usage does not allow signing certificates")
+        }
         self.certificate = certificate
         self.key = key
     }

@@ -59,6 +59,12 @@ public struct KeyStore: Sendable {
         try txn.put(table, StoreKey.text(name), [0x01] + Array(combined))
     }
 
+    /// Seals `secret` under `name`, replacing any key there (used only to adopt an imported CA).
+    public func replace(_ name: String, with secret: SecretBytes, in txn: WriteTransaction) throws {
+        try txn.delete(table, StoreKey.text(name))
+        try seal(secret, as: name, in: txn)
+    }
+
     /// Opens the key under `name`.
     public func open(_ name: String, in txn: ReadTransaction) throws -> SecretBytes {
         guard let record = try txn.get(table, StoreKey.text(name)) else { throw KeyStoreError.keyMissing(name) }

@@ -13,7 +13,7 @@ struct CA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "The gateway's certificate authority: sign CSRs, list, revoke, CRL, server certificates.",
-        subcommands: [Show.self, Sign.self, List.self, Revoke.self, CRL.self, ServerCert.self]
+        subcommands: [Show.self, Import.self, Sign.self, List.self, Revoke.self, CRL.self, ServerCert.self]
     )
 
     struct Show: AsyncParsableCommand {
@@ -27,6 +27,24 @@ struct CA: AsyncParsableCommand {
                 return fingerprint ? try service.caFingerprint() : try service.authority.certificate.serializeAsPEM().pemString
             }
             print(text)
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Adopt an existing CA (e.g. the city's own root) instead of the one init created (a ledger entry).",
+            discussion: "CERT: PEM CA certificate. KEY: its PEM ECDSA P-256 private key. Allowed only before the CA has issued anything.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "PEM CA certificate.") var cert: String
+        @Argument(help: "PEM P-256 private key of that certificate.") var key: String
+
+        func run() async throws {
+            let certificatePEM = String(decoding: try InputFile.read(cert, limit: 64 * 1024), as: UTF8.self)
+            let keyPEM = String(decoding: try InputFile.read(key, limit: 16 * 1024), as: UTF8.self)
+            let (_, accepted) = try await global.withGateway { gateway in
+                try await CertificateService.importAuthority(certificatePEM: certificatePEM, keyPEM: keyPEM, into: gateway, actor: .operator)
+            }
+            print("adopted the imported CA (ledger entry \(accepted.index)); agora ca show prints it")
         }
     }
 

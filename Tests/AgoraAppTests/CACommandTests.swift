@@ -157,4 +157,42 @@ import Testing
         #expect(!keyPub.isEmpty && keyPub == certPub)
         #expect(try g.run(["ca", "server-cert", "--dns", "bad_name!", "--out", out]).status == 1)
     }
+
+    @Test func anImportedCityRootSignsFromThenOnAndBadImportsAreRefused() throws {
+        let g = try Gateway()
+        func makeCA(_ name: String, ca: Bool, key: [String] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]) throws -> (cert: String, key: String) {
+            let cert = g.dir.file("\(name).pem"), keyPath = g.dir.file("\(name).key")
+            var args = ["req", "-x509", "-new", "-nodes", "-keyout", keyPath, "-out", cert, "-subj", "/CN=\(name)", "-days", "3650"] + key
+            args += ca ? ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+                       : ["-addext", "basicConstraints=critical,CA:FALSE"]
+            let result = try g.openssl(args)
+            guard result.status == 0 else { throw Failure(description: result.stderr) }
+            return (cert, keyPath)
+        }
+        let city = try makeCA("City Root", ca: true)
+        let other = try makeCA("Other Root", ca: true)
+        let leaf = try makeCA("Not A CA", ca: false)
+        let rsa = try makeCA("RSA Root", ca: true, key: ["-newkey", "rsa:2048"])
+        let before = try g.storeBytes
+        for (cert, key) in [(leaf.cert, leaf.key), (city.cert, other.key), (rsa.cert, rsa.key), (g.dir.file("missing.pem"), city.key)] {
+            let result = try g.run(["ca", "import", cert, key])
+            #expect(result.status == 1, "\(cert): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(try g.storeBytes == before)
+
+        _ = try g.ok(["ca", "import", city.cert, city.key])
+        let expected = try g.openssl(["x509", "-in", city.cert, "-noout", "-fingerprint", "-sha256"]).stdout
+        #expect(expected.contains(try g.ok(["ca", "show", "--fingerprint"]).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let csr = try g.csr("s", subject: "/CN=s1")
+        let chain = g.dir.file("s-chain.pem")
+        try g.ok(["ca", "sign", csr, "--for", "sensor:s1"]).write(toFile: chain, atomically: true, encoding: .utf8)
+        #expect(try g.openssl(["verify", "-CAfile", city.cert, chain]).status == 0)
+        let crl = g.dir.file("city.crl")
+        try g.ok(["ca", "crl"]).write(toFile: crl, atomically: true, encoding: .utf8)
+        #expect(try g.openssl(["crl", "-in", crl, "-noout", "-CAfile", city.cert]).status == 0)
+        // Once it has issued, the CA cannot be swapped.
+        #expect(try g.run(["ca", "import", other.cert, other.key]).status == 1)
+        #expect(try g.ok(["ledger", "verify", "--replay"]).contains("ok: replay"))
+    }
 }

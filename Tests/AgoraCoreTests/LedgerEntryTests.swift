@@ -31,6 +31,7 @@ import Testing
                             amount: try Credits(3), request: "r1")),
             .certIssue(.init(serial: "7f01", subject: "sensor:temp-1", fingerprint: "ab", notAfter: time, certificate: "MAA=")),
             .certRevoke(.init(serial: "7f01", reason: "keyCompromise")),
+            .caAdopt(.init(fingerprint: "ab", certificate: "MAA=")),
         ]
         for body in bodies {
             let entry = LedgerEntry(time: time, actor: .account(alice), body: body)
