@@ -118,7 +118,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
-        .testTarget(name: "AgoraAppTests", dependencies: ["AgoraApp", "AgoraStore", "AgoraTestSupport", "agora"]),
+        .testTarget(
+            name: "AgoraAppTests",
+            dependencies: ["AgoraApp", "AgoraStore", "AgoraPKI", "AgoraCore", "AgoraTestSupport", "agora",
+                           .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "InteropTests",
             dependencies: ["AgoraTestSupport", "agora"],

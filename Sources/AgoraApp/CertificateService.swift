@@ -1,7 +1,7 @@
 public import AgoraCore
 public import AgoraMarket
 public import AgoraPKI
-internal import AgoraStore
+public import AgoraStore
 internal import Crypto
 internal import FoundationEssentials
 internal import SwiftASN1
@@ -19,6 +19,10 @@ public struct CertificateService: Sendable {
 
     static let certificateKey = StoreKey.text("ca.certificate")
     static let crlKey = StoreKey.text("ca.crl")
+    /// The next CRL number (RFC 5280 §5.2.3: monotonically increasing), u64 BE.
+    static let crlNumberKey = StoreKey.text("ca.crl_number")
+    /// The current CRL's nextUpdate, seconds since 1970, u64 BE.
+    static let crlNextUpdateKey = StoreKey.text("ca.crl_next_update")
 
     /// Loads the CA of an opened gateway (its keys must be unlocked).
     public init(gateway: Gateway) throws {
@@ -51,7 +55,6 @@ public struct CertificateService: Sendable {
             case .user: validity.userDays
             }
         }()
-        guard (1...3650).contains(days) else { throw CertificateRefusal.badRequest("validity must be 1…3650 days") }
         let certificate = try authority.issue(request, for: identity, days: days, now: .now())
         return try await record(certificate, subject: identity.description, actor: actor)
     }
@@ -75,7 +78,13 @@ public struct CertificateService: Sendable {
             serial: serial, subject: subject, fingerprint: Self.hex(SHA256.hash(data: der)),
             notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
             certificate: Data(der).base64EncodedString())
-        let accepted = try await gateway.market.recordCertificate(issue, actor: actor)
+        let caDER = try Self.der(authority.certificate)
+        let meta = gateway.store.tables.meta
+        let accepted = try await gateway.market.recordCertificate(issue, actor: actor) { txn in
+            guard try txn.get(meta, Self.certificateKey) == caDER else {
+                throw CertificateRefusal.badRequest("the gateway's CA changed while this certificate was signed; request it again")
+            }
+        }
         let chain = try certificate.serializeAsPEM().pemString + "\n" + authority.certificate.serializeAsPEM().pemString + "\n"
         return Issued(certificate: certificate, chainPEM: chain, serial: serial, ledgerIndex: accepted.index)
     }
@@ -86,8 +95,7 @@ public struct CertificateService: Sendable {
         let tables = gateway.store.tables
         let crlDays = gateway.configuration.crlDays
         return try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
-            let crl = try Self.buildCRL(authority: authority, state: state, nextUpdateDays: crlDays)
-            try txn.put(tables.meta, Self.crlKey, crl)
+            try Self.writeCRL(authority: authority, state: state, txn: txn, meta: tables.meta, days: crlDays)
         }
     }
 
@@ -106,37 +114,53 @@ public struct CertificateService: Sendable {
             throw CertificateRefusal.badRequest("the CA key is not a PEM ECDSA P-256 private key (the only CA key type Agora signs with)")
         }
         let authority = try CertificateAuthority(certificate: certificate, key: key)
+        guard authority.isValid(at: .now()) else { throw CertificateRefusal.badRequest("the CA certificate is expired or not yet valid") }
         let der = try der(certificate)
-        let crl = try authority.revocationList(revoked: [], number: 1, now: .now(), nextUpdate: Timestamp.now().adding(days: gateway.configuration.crlDays))
         let tables = gateway.store.tables
+        let crlDays = gateway.configuration.crlDays
         let sealed = SecretBytes(authority.sealableKey)
         let accepted = try await gateway.market.adoptCertificateAuthority(
             .init(fingerprint: hex(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
             try keys.replace(CertificateAuthority.keyStoreName, with: sealed, in: txn)
             try txn.put(tables.meta, certificateKey, der)
-            try txn.put(tables.meta, crlKey, crl)
+            try writeCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta, days: crlDays)
         }
         return (authority, accepted)
     }
 
-    /// The current CRL (DER).
-    public func currentCRL() throws -> [UInt8] {
+    /// The current CRL (DER). Signs a fresh one first when more than half of the stored
+    /// one's validity has passed, so a gateway without revocations never serves an
+    /// expired CRL (which would make every client certificate fail `-crl_check`).
+    public func currentCRL() async throws -> [UInt8] {
         let store = gateway.store
+        let crlDays = gateway.configuration.crlDays
+        let nextUpdate = try store.read { StoreKey.readU64(try $0.get(store.tables.meta, Self.crlNextUpdateKey) ?? []) } ?? 0
+        if Int64(nextUpdate) - Timestamp.now().seconds < Int64(crlDays) * 86_400 / 2 {
+            let authority = self.authority
+            let tables = store.tables
+            try await store.write { txn in
+                try Self.writeCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta, days: crlDays)
+            }
+        }
         guard let crl = try store.read({ try $0.get(store.tables.meta, Self.crlKey) }) else {
             throw GatewayError.noCertificateAuthority("no CRL in the store")
         }
         return crl
     }
 
-    /// A CRL of every revoked certificate in `state`; its number is the count of revocations + 1.
-    static func buildCRL(authority: CertificateAuthority, state: MarketState, nextUpdateDays: Int) throws -> [UInt8] {
+    /// Signs a CRL of every revoked certificate in `state` with the next CRL number and stores it.
+    static func writeCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database, days: Int) throws {
         let revoked = try state.certificates().filter(\.revoked).map { record in
             RevokedCertificate(serial: Self.bytes(hex: record.issue.serial), revoked: record.revokedAt ?? record.issued,
                                reason: RevocationReason(rawValue: record.revocationReason) ?? .unspecified)
         }
+        let number = StoreKey.readU64(try txn.get(meta, crlNumberKey) ?? []) ?? 1
         let now = Timestamp.now()
-        return try authority.revocationList(revoked: revoked, number: UInt64(revoked.count) + 1, now: now,
-                                            nextUpdate: now.adding(days: nextUpdateDays))
+        let nextUpdate = now.adding(days: days)
+        let crl = try authority.revocationList(revoked: revoked, number: number, now: now, nextUpdate: nextUpdate)
+        try txn.put(meta, crlKey, crl)
+        try txn.put(meta, crlNumberKey, StoreKey.u64(number + 1))
+        try txn.put(meta, crlNextUpdateKey, StoreKey.u64(UInt64(nextUpdate.seconds)))
     }
 
     /// SHA-256 of the CA certificate as `AA:BB:…`, the way OpenSSL prints fingerprints.

@@ -2,7 +2,7 @@ public import AgoraCore
 public import AgoraLedger
 public import AgoraMarket
 public import AgoraStore
-internal import AgoraPKI
+public import AgoraPKI
 internal import Crypto
 public import Logging
 #if canImport(Glibc)
@@ -100,7 +100,6 @@ public final class Gateway: Sendable {
         let origin = "\(domain)/agora"
         let authority = try CertificateAuthority.create(name: name, now: .now())
         let caDER = try CertificateService.der(authority.certificate)
-        let emptyCRL = try authority.revocationList(revoked: [], number: 1, now: .now(), nextUpdate: Timestamp.now().adding(days: configuration.crlDays))
         let logKey = Curve25519.Signing.PrivateKey()
         let signer = try NoteSigner(name: origin, privateKey: logKey)
         let store = try Store(path: configuration.storePath, options: configuration.store,
@@ -118,7 +117,8 @@ public final class Gateway: Sendable {
             try keys.seal(rawKey, as: NoteSigner.keyStoreName, in: txn)
             try keys.seal(SecretBytes(authority.sealableKey), as: CertificateAuthority.keyStoreName, in: txn)
             try txn.put(store.tables.meta, CertificateService.certificateKey, caDER)
-            try txn.put(store.tables.meta, CertificateService.crlKey, emptyCRL)
+            try CertificateService.writeCRL(authority: authority, state: MarketState(tables: store.tables, txn: txn), txn: txn,
+                                            meta: store.tables.meta, days: configuration.crlDays)
             try txn.put(store.tables.meta, Self.nameKey, Array(name.utf8))
             try txn.put(store.tables.meta, StoreKey.text("schema"), Array("1".utf8))
             return try ledger.initialize(genesis: genesis, in: txn)

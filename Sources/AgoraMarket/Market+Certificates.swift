@@ -5,9 +5,14 @@ public import AgoraStore
 extension Market {
     /// Records a certificate the CA just signed. Operators, and the gateway itself (pairing,
     /// XMPP CSRs), may record; the caller hands the certificate out only after this returns.
-    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: Actor) async throws -> Accepted {
+    ///
+    /// `signerIsCurrent` runs first in the same transaction: the caller confirms there that
+    /// the CA which signed is still the gateway's CA (an import may have replaced it since).
+    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: Actor,
+                                  signerIsCurrent: @escaping @Sendable (ReadTransaction) throws -> Void = { _ in }) async throws -> Accepted {
         let time = clock()
         return try await commit { state in
+            try signerIsCurrent(state.txn)
             if actor != .gateway {
                 try Self.requireOperator(actor, state, to: "record certificates")
             }

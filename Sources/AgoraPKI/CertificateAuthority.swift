@@ -47,8 +47,11 @@ public struct CertificateAuthority: Sendable {
               case .isCertificateAuthority = constraints else {
             throw .badRequest("the certificate is not a CA certificate (basicConstraints cA is not set)")
         }
-        if let usage = try? certificate.extensions.keyUsage, !usage.keyCertSign {
-            throw .badRequest("the CA certificate's key usage does not allow signing certificates")
+        if let usage = try? certificate.extensions.keyUsage, !(usage.keyCertSign && usage.cRLSign) {
+            throw .badRequest("the CA certificate's key usage must allow signing certificates and CRLs (keyCertSign, cRLSign)")
+        }
+        guard (try? certificate.extensions.subjectKeyIdentifier) != nil else {
+            throw .badRequest("the CA certificate has no subject key identifier (RFC 5280 requires one to name it in CRLs)")
         }
         self.certificate = certificate
         self.key = key
@@ -72,7 +75,7 @@ public struct CertificateAuthority: Sendable {
             : KeyUsage(digitalSignature: true)
         return try Certificate(
             version: .v3, serialNumber: Self.randomSerial(), publicKey: request.publicKey,
-            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: Self.date(now.adding(days: days)),
+            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
             issuer: certificate.subject, subject: try DistinguishedName { CommonName(identity.commonName) },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
@@ -91,7 +94,7 @@ public struct CertificateAuthority: Sendable {
         guard let first = dnsNames.first else { throw CertificateRefusal.badRequest("a server certificate needs at least one DNS name") }
         return try Certificate(
             version: .v3, serialNumber: Self.randomSerial(), publicKey: publicKey,
-            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: Self.date(now.adding(days: days)),
+            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
             issuer: certificate.subject, subject: try DistinguishedName { CommonName(first) },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
@@ -105,14 +108,31 @@ public struct CertificateAuthority: Sendable {
             issuerPrivateKey: Certificate.PrivateKey(key))
     }
 
+    /// Whether the CA certificate is valid at `time` (an imported root may have expired).
+    public func isValid(at time: Timestamp) -> Bool {
+        let date = Self.date(time)
+        return certificate.notValidBefore <= date && date < certificate.notValidAfter
+    }
+
+    /// `now + days`, refused outside 1…3650 days and capped at the CA's own expiry (a
+    /// certificate cannot outlive its issuer).
+    func notAfter(_ now: Timestamp, days: Int) throws -> Date {
+        guard (1...3650).contains(days) else { throw CertificateRefusal.badRequest("validity must be 1…3650 days") }
+        return min(Self.date(now.adding(days: days)), certificate.notValidAfter)
+    }
+
     /// The CA key's raw bytes, for sealing in the key store only.
     public var sealableKey: [UInt8] { Array(key.rawRepresentation) }
 
-    /// 128 random bits as a positive INTEGER whose first byte is 0x01…0x7F (minimal DER).
+    /// 128 random bits. `SerialNumber` holds the unsigned magnitude and adds the 0x00 that
+    /// keeps the DER INTEGER positive; a draw whose first byte is zero is drawn again so every
+    /// serial is exactly 16 bytes.
     static func randomSerial() -> Certificate.SerialNumber {
         var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[0] = UInt8.random(in: 1...0x7F, using: &generator)
+        var bytes: [UInt8]
+        repeat {
+            bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        } while bytes[0] == 0
         return Certificate.SerialNumber(bytes: bytes)
     }
 

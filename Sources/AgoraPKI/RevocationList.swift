@@ -8,6 +8,10 @@ public enum RevocationReason: String, Sendable, CaseIterable, Codable {
     case unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
          cessationOfOperation, certificateHold, removeFromCRL, privilegeWithdrawn, aACompromise
 
+    /// Reasons a full CRL may carry: removeFromCRL belongs to delta CRLs only (RFC 5280
+    /// §5.3.1), and a hold could never be released here, so revocation is always final.
+    public static let final: [RevocationReason] = allCases.filter { $0 != .removeFromCRL && $0 != .certificateHold }
+
     public var code: UInt8 {
         switch self {
         case .unspecified: 0
@@ -26,6 +30,7 @@ public enum RevocationReason: String, Sendable, CaseIterable, Codable {
 
 /// One revoked certificate as the CRL lists it.
 public struct RevokedCertificate: Sendable, Hashable {
+    /// The serial's unsigned big-endian magnitude, as `Certificate.SerialNumber.bytes` holds it.
     public let serial: [UInt8]
     public let revoked: Timestamp
     public let reason: RevocationReason
@@ -66,11 +71,14 @@ extension CertificateAuthority {
                 try coder.appendConstructedNode(identifier: .sequence) { coder in
                     for entry in revoked.sorted(by: { $0.serial.lexicographicallyPrecedes($1.serial) }) {
                         try coder.appendConstructedNode(identifier: .sequence) { coder in
-                            coder.appendPrimitiveNode(identifier: .integer) { $0.append(contentsOf: entry.serial) }
+                            coder.appendPrimitiveNode(identifier: .integer) { $0.append(contentsOf: Self.positiveInteger(entry.serial)) }
                             try Self.time(entry.revoked, into: &coder)
-                            try coder.appendConstructedNode(identifier: .sequence) { coder in
-                                // reasonCode ::= ENUMERATED, DER: 0x0A 0x01 <code>
-                                try coder.serialize(Certificate.Extension(oid: Self.reasonCodeOID, critical: false, value: [0x0A, 0x01, entry.reason.code]))
+                            // RFC 5280 §5.3.1: reasonCode SHOULD be absent for unspecified.
+                            if entry.reason != .unspecified {
+                                try coder.appendConstructedNode(identifier: .sequence) { coder in
+                                    // reasonCode ::= ENUMERATED, DER: 0x0A 0x01 <code>
+                                    try coder.serialize(Certificate.Extension(oid: Self.reasonCodeOID, critical: false, value: [0x0A, 0x01, entry.reason.code]))
+                                }
                             }
                         }
                     }
@@ -98,6 +106,14 @@ extension CertificateAuthority {
         return list.serializedBytes
     }
 
+
+    /// DER INTEGER content for an unsigned magnitude: leading zeros dropped, one 0x00 added
+    /// when the top bit is set (else the serial would read as negative and match nothing).
+    static func positiveInteger(_ magnitude: [UInt8]) -> [UInt8] {
+        let trimmed = Array(magnitude.drop(while: { $0 == 0 }))
+        guard let first = trimmed.first else { return [0] }
+        return first >= 0x80 ? [0] + trimmed : trimmed
+    }
 
     private static func algorithm(into coder: inout DER.Serializer) throws {
         try coder.appendConstructedNode(identifier: .sequence) { try $0.serialize(ecdsaWithSHA256) }

@@ -96,11 +96,11 @@ struct CA: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a certificate and regenerate the CRL (a ledger entry).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Serial number, hex as `ca list` prints it.") var serial: String
-        @Option(help: "RFC 5280 reason: \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", ")).") var reason: String
+        @Option(help: "RFC 5280 reason: \(RevocationReason.final.map(\.rawValue).joined(separator: ", ")).") var reason: String
 
         func run() async throws {
-            guard let reason = RevocationReason(rawValue: reason) else {
-                throw MarketRefusal.invalid(.malformed("reason", reason, reason: "expected one of \(RevocationReason.allCases.map(\.rawValue).joined(separator: ", "))"))
+            guard let reason = RevocationReason(rawValue: reason), RevocationReason.final.contains(reason) else {
+                throw MarketRefusal.invalid(.malformed("reason", reason, reason: "expected one of \(RevocationReason.final.map(\.rawValue).joined(separator: ", "))"))
             }
             let accepted = try await global.withGateway { gateway in
                 try await CertificateService(gateway: gateway).revoke(serial: serial, reason: reason, actor: .operator)
@@ -115,7 +115,7 @@ struct CA: AsyncParsableCommand {
         @Flag(help: "Write DER bytes instead of PEM.") var der = false
 
         func run() async throws {
-            let crl = try await global.withGateway { try CertificateService(gateway: $0).currentCRL() }
+            let crl = try await global.withGateway { try await CertificateService(gateway: $0).currentCRL() }
             if der {
                 var written = 0
                 while written < crl.count {

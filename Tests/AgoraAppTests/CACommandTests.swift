@@ -1,3 +1,4 @@
+import AgoraStore
 import AgoraTestSupport
 import Foundation
 import Testing
@@ -194,5 +195,36 @@ import Testing
         // Once it has issued, the CA cannot be swapped.
         #expect(try g.run(["ca", "import", other.cert, other.key]).status == 1)
         #expect(try g.ok(["ledger", "verify", "--replay"]).contains("ok: replay"))
+    }
+
+    @Test func aCRLPastHalfItsValidityIsResignedWithTheNextNumber() async throws {
+        let g = try Gateway()
+        let first = g.dir.file("first.crl")
+        try g.ok(["ca", "crl"]).write(toFile: first, atomically: true, encoding: .utf8)
+        let firstText = try g.openssl(["crl", "-in", first, "-noout", "-text"]).stdout
+        #expect(firstText.contains("CRL Number: \n                1") || firstText.contains("1\n"))
+        // Age the stored CRL: its nextUpdate is now.
+        let store = try Store(path: g.dir.file("state/agora.mdb"), logger: testLogger())
+        try await store.write { txn in try txn.put(store.tables.meta, StoreKey.text("ca.crl_next_update"), StoreKey.u64(UInt64(Date().timeIntervalSince1970))) }
+        store.close()
+        let second = g.dir.file("second.crl")
+        try g.ok(["ca", "crl"]).write(toFile: second, atomically: true, encoding: .utf8)
+        let number = try g.openssl(["crl", "-in", second, "-noout", "-crlnumber"]).stdout
+        #expect(number.contains("crlNumber=0x02") || number.contains("crlNumber=02"), "\(number)")
+        let next = try g.openssl(["crl", "-in", second, "-noout", "-nextupdate"]).stdout
+        #expect(!next.isEmpty)
+    }
+
+    @Test func nonFinalReasonsAndImpossibleValiditiesAreRefused() throws {
+        let g = try Gateway()
+        let csr = try g.csr("s", subject: "/CN=s1")
+        _ = try g.ok(["ca", "sign", csr, "--for", "sensor:s1"])
+        let serial = try #require((try JSONSerialization.jsonObject(with: Data(try g.ok(["ca", "list", "--json"]).utf8)) as? [[String: Any]])?.first?["serial"] as? String)
+        for reason in ["removeFromCRL", "certificateHold", "bored"] {
+            #expect(try g.run(["ca", "revoke", serial, "--reason", reason]).status == 1)
+        }
+        #expect(try g.run(["ca", "server-cert", "--dns", "gw1.example", "--days", "-5", "--out", g.dir.file("x")]).status != 0)
+        #expect(try g.run(["ca", "sign", csr, "--for", "sensor:s1", "--days", "0"]).status == 1)
+        #expect(try g.run(["ca", "sign", csr, "--for", "sensor:s1", "--days", "4000"]).status == 1)
     }
 }
