@@ -67,9 +67,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AgoraMQTT",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -117,6 +125,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "AgoraMQTTTests", dependencies: ["AgoraMQTT", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
+                                                         .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(
             name: "AgoraAppTests",

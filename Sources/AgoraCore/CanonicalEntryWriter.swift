@@ -7,12 +7,12 @@
 /// bytes are hashed into the ledger forever), and it is several times faster on the
 /// hottest path of the gateway — every ledger append. `JSONDecoder` reads the result;
 /// the tests check both directions for every entry type.
-struct CanonicalEntryWriter {
+public struct CanonicalEntryWriter {
     private var fields: [(key: String, value: [UInt8])] = []
 
-    init() { fields.reserveCapacity(16) }
+    public init() { fields.reserveCapacity(16) }
 
-    mutating func string(_ key: String, _ value: String) {
+    public mutating func string(_ key: String, _ value: String) {
         var out: [UInt8] = [UInt8(ascii: "\"")]
         out.reserveCapacity(value.utf8.count + 2)
         for byte in value.utf8 {
@@ -34,12 +34,12 @@ struct CanonicalEntryWriter {
         fields.append((key, out))
     }
 
-    mutating func integer(_ key: String, _ value: some BinaryInteger) {
+    public mutating func integer(_ key: String, _ value: some BinaryInteger) {
         fields.append((key, Array(String(value).utf8)))
     }
 
     /// Six decimals, e.g. `48.856613`, `-0.000100`, `2.000000`.
-    mutating func coordinate(_ key: String, _ value: Coordinate?) {
+    public mutating func coordinate(_ key: String, _ value: Coordinate?) {
         guard let value else { return }
         let micro = Int64(value.microdegrees)
         let magnitude = micro.magnitude
@@ -48,10 +48,21 @@ struct CanonicalEntryWriter {
         fields.append((key, Array(text.utf8)))
     }
 
-    mutating func optionalString(_ key: String, _ value: String?) { if let value { string(key, value) } }
+    public mutating func optionalString(_ key: String, _ value: String?) { if let value { string(key, value) } }
+
+    /// A finite number in Swift's shortest round-trip form (`21.5`, `1e-06`, `3.0`), which is
+    /// valid JSON and the same text for the same value every time.
+    public mutating func number(_ key: String, _ value: Double) {
+        precondition(value.isFinite, "JSON has no NaN or infinity")
+        fields.append((key, Array(value.description.utf8)))
+    }
+
+    public mutating func boolean(_ key: String, _ value: Bool) {
+        fields.append((key, Array((value ? "true" : "false").utf8)))
+    }
 
     /// The object, keys in byte order (which is `JSONEncoder`'s `.sortedKeys` order for ASCII keys).
-    func finish() -> [UInt8] {
+    public func finish() -> [UInt8] {
         let sorted = fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(sorted.reduce(2) { $0 + $1.key.utf8.count + $1.value.count + 4 })

@@ -1,0 +1,112 @@
+public import AgoraCore
+internal import FoundationEssentials
+
+/// Decodes SenML JSON packs (RFC 8428) into resolved readings.
+///
+/// Base fields carry over to later records until changed (§4.1): the name is `bn + n`,
+/// the time `bt + t` (a resolved time below 2^28 s is relative to now, §4.5.3), the unit
+/// `u` else `bu`, a numeric value `v + bv`. Each record needs exactly one of `v`, `vs`,
+/// `vb`, `vd`; names use the §4.5.1 characters. Fields ending in `_` must be understood
+/// (§4.4), so any is refused. A pack is taken whole or refused whole.
+public enum SenMLPack {
+    public static let maxSize = 64 * 1024
+    public static let maxRecords = 1000
+    /// Readings more than this far ahead of the gateway's clock are refused.
+    public static let maxFutureNanos: Int64 = 600 * 1_000_000_000
+
+    public static func decode(_ payload: [UInt8], now: Int64) throws(SenMLError) -> [Reading] {
+        guard payload.count <= maxSize else { throw SenMLError(.tooLarge, "pack of \(payload.count) bytes is over the \(maxSize)-byte limit") }
+        let records: [Record]
+        do { records = try CanonicalJSON.decode([Record].self, from: payload) } catch let error as SenMLError {
+            throw error
+        } catch {
+            throw SenMLError(.malformed, "not a SenML JSON pack: \(CanonicalJSON.summary(of: error))")
+        }
+        guard !records.isEmpty else { throw SenMLError(.malformed, "empty pack") }
+        guard records.count <= maxRecords else { throw SenMLError(.tooManyRecords, "\(records.count) records; at most \(maxRecords)") }
+
+        var baseName = "", baseTime = 0.0, baseUnit = "", baseValue = 0.0
+        var readings: [Reading] = []
+        readings.reserveCapacity(records.count)
+        for (index, record) in records.enumerated() {
+            if let bn = record.bn { baseName = bn }
+            if let bt = record.bt { baseTime = bt }
+            if let bu = record.bu { baseUnit = bu }
+            if let bv = record.bv { baseValue = bv }
+            let name = baseName + (record.n ?? "")
+            try validate(name: name, record: index)
+            var seconds = baseTime + (record.t ?? 0)
+            if abs(seconds) < 268_435_456 { seconds += Double(now) / 1e9 } // relative to now (§4.5.3)
+            guard seconds.isFinite, seconds >= 0, seconds < 9.2e9 else {
+                throw SenMLError(.badValue, "record \(index): time out of range")
+            }
+            let time = Int64((seconds * 1e9).rounded())
+            guard time <= now + maxFutureNanos else {
+                throw SenMLError(.future, "record \(index): time is more than 10 minutes ahead of the gateway's clock")
+            }
+            let values = [record.v != nil, record.vs != nil, record.vb != nil, record.vd != nil].filter { $0 }.count
+            guard values == 1 else { throw SenMLError(.noValue, "record \(index): needs exactly one of v, vs, vb, vd") }
+            let value: Reading.Value
+            if let v = record.v {
+                let total = v + baseValue
+                guard total.isFinite else { throw SenMLError(.badValue, "record \(index): value is not finite") }
+                value = .number(total)
+            } else if let vs = record.vs {
+                guard vs.utf8.count <= 1024 else { throw SenMLError(.badValue, "record \(index): vs longer than 1024 bytes") }
+                value = .string(vs)
+            } else if let vb = record.vb {
+                value = .boolean(vb)
+            } else {
+                let vd = record.vd ?? ""
+                guard vd.utf8.count <= 4096, vd.utf8.allSatisfy({ $0.isBase64URL }) else {
+                    throw SenMLError(.badValue, "record \(index): vd must be base64url, at most 4096 characters")
+                }
+                value = .data(vd)
+            }
+            let unit = record.u ?? baseUnit
+            guard unit.utf8.count <= 32, unit.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                throw SenMLError(.badValue, "record \(index): unit must be at most 32 printable characters")
+            }
+            if let s = record.s, !s.isFinite { throw SenMLError(.badValue, "record \(index): sum is not finite") }
+            readings.append(Reading(name: name, time: time, unit: unit, value: value, sum: record.s))
+        }
+        return readings
+    }
+
+    /// §4.5.1: 1…128 characters from `A–Z a–z 0–9 - : . / _`, starting with a letter or digit.
+    static func validate(name: String, record: Int) throws(SenMLError) {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 128, first.isLetterOrDigit,
+              bytes.allSatisfy({ $0.isLetterOrDigit || "-:./_".utf8.contains($0) })
+        else { throw SenMLError(.badName, "record \(record): name must be 1…128 of A-Z a-z 0-9 - : . / _, starting with a letter or digit") }
+    }
+
+    /// One record as sent; every field optional, unknown "must understand" fields refused.
+    struct Record: Decodable {
+        var bn: String?, bt: Double?, bu: String?, bv: Double?
+        var n: String?, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, t: Double?
+
+        private struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Key.self)
+            if let field = c.allKeys.first(where: { $0.stringValue.hasSuffix("_") }) {
+                throw SenMLError(.mustUnderstand, "field \(field.stringValue) must be understood and is not")
+            }
+            func get<T: Decodable>(_ name: String) throws -> T? { try c.decodeIfPresent(T.self, forKey: Key(stringValue: name)) }
+            bn = try get("bn"); bt = try get("bt"); bu = try get("bu"); bv = try get("bv")
+            n = try get("n"); u = try get("u"); v = try get("v"); vs = try get("vs"); vb = try get("vb"); vd = try get("vd")
+            s = try get("s"); t = try get("t")
+        }
+    }
+}
+
+extension UInt8 {
+    var isLetterOrDigit: Bool { (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
+    var isBase64URL: Bool { isLetterOrDigit || self == UInt8(ascii: "-") || self == UInt8(ascii: "_") || self == UInt8(ascii: "=") }
+}
