@@ -119,6 +119,9 @@ extension LedgerEntry {
             w.string("serial", r.serial); w.string("reason", r.reason)
         case .caAdopt(let a):
             w.string("fingerprint", a.fingerprint); w.string("certificate", a.certificate)
+        case .readingsCommit(let r):
+            w.string("sensor", r.sensor.rawValue); w.string("first", r.first); w.string("last", r.last)
+            w.integer("count", r.count); w.string("root", r.root)
         }
         return w.finish()
     }

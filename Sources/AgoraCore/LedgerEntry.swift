@@ -35,6 +35,7 @@ public struct LedgerEntry: Hashable, Sendable {
         case certIssue(CertificateIssue)
         case certRevoke(CertificateRevocation)
         case caAdopt(CertificateAuthorityAdoption)
+        case readingsCommit(ReadingsCommit)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -52,6 +53,7 @@ public struct LedgerEntry: Hashable, Sendable {
             case .certIssue: "cert.issue"
             case .certRevoke: "cert.revoke"
             case .caAdopt: "ca.adopt"
+            case .readingsCommit: "readings.commit"
             }
         }
     }
@@ -184,6 +186,22 @@ public struct LedgerEntry: Hashable, Sendable {
         public init(fingerprint: String, certificate: String) { self.fingerprint = fingerprint; self.certificate = certificate }
     }
 
+    /// `readings.commit`: seals one batch of a sensor's readings. The readings stay in the
+    /// `readings` table (and may be pruned); the ledger keeps this commitment, so any
+    /// reading of the batch can later be proven with a Merkle path to `root`.
+    public struct ReadingsCommit: Hashable, Sendable, Codable {
+        public var sensor: SensorID
+        /// Times of the first and last reading, RFC 3339 with nanoseconds.
+        public var first: String
+        public var last: String
+        public var count: Int
+        /// RFC 9162 Merkle root over `SHA-256(0x00 ‖ canonical record)` of the batch's readings in key order, base64.
+        public var root: String
+        public init(sensor: SensorID, first: String, last: String, count: Int, root: String) {
+            self.sensor = sensor; self.first = first; self.last = last; self.count = count; self.root = root
+        }
+    }
+
     /// `cert.revoke`: the certificate with this serial is revoked for `reason` (RFC 5280 §5.3.1 name).
     public struct CertificateRevocation: Hashable, Sendable, Codable {
         public var serial: String
@@ -220,6 +238,7 @@ extension LedgerEntry: Codable {
         case "cert.issue": body = .certIssue(try CertificateIssue(from: decoder))
         case "cert.revoke": body = .certRevoke(try CertificateRevocation(from: decoder))
         case "ca.adopt": body = .caAdopt(try CertificateAuthorityAdoption(from: decoder))
+        case "readings.commit": body = .readingsCommit(try ReadingsCommit(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -239,6 +258,7 @@ extension LedgerEntry: Codable {
         case .certIssue(let b): try b.encode(to: encoder)
         case .certRevoke(let b): try b.encode(to: encoder)
         case .caAdopt(let b): try b.encode(to: encoder)
+        case .readingsCommit(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(Self.version, forKey: .v)

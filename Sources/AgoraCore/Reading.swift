@@ -40,3 +40,46 @@ public struct Reading: Hashable, Sendable {
         return w.finish()
     }
 }
+
+extension Reading {
+    /// RFC 3339 UTC with nine fractional digits, e.g. `2026-11-22T10:00:00.500000000Z`.
+    public static func formatTime(_ nanos: Int64) -> String {
+        let seconds = nanos >= 0 ? nanos / 1_000_000_000 : (nanos - 999_999_999) / 1_000_000_000
+        let fraction = String(nanos - seconds * 1_000_000_000)
+        let base = Timestamp(unchecked: seconds).rfc3339.dropLast() // drop "Z"
+        return base + "." + String(repeating: "0", count: 9 - fraction.count) + fraction + "Z"
+    }
+
+    /// Parses RFC 3339 with or without fractional seconds into nanoseconds.
+    public static func parseTime(_ text: String) throws(ValidationError) -> Int64 {
+        guard let dot = text.firstIndex(of: "."), text.hasSuffix("Z") else {
+            return try Timestamp(rfc3339: text).seconds * 1_000_000_000
+        }
+        let digits = text[text.index(after: dot)..<text.index(before: text.endIndex)]
+        guard (1...9).contains(digits.count), digits.allSatisfy(\.isNumber), let fraction = Int64(digits) else {
+            throw .malformed("time", text, reason: "expected RFC 3339 with up to 9 fractional digits")
+        }
+        let seconds = try Timestamp(rfc3339: String(text[..<dot]) + "Z").seconds
+        var scale: Int64 = 1
+        for _ in 0..<(9 - digits.count) { scale *= 10 }
+        return seconds * 1_000_000_000 + fraction * scale
+    }
+
+    /// The canonical record back as a reading (what `export` and `prove` read from the store).
+    public init(canonical bytes: [UInt8]) throws(EntryCodingError) {
+        let raw: CanonicalRecord
+        do { raw = try CanonicalJSON.decode(CanonicalRecord.self, from: bytes) } catch {
+            throw EntryCodingError(reason: "stored reading is unreadable: \(CanonicalJSON.summary(of: error))")
+        }
+        let value: Value
+        if let v = raw.v { value = .number(v) } else if let vs = raw.vs { value = .string(vs) } else if let vb = raw.vb { value = .boolean(vb) } else if let vd = raw.vd { value = .data(vd) } else {
+            throw EntryCodingError(reason: "stored reading has no value")
+        }
+        self.init(name: raw.n, time: raw.t, unit: raw.u ?? "", value: value, sum: raw.s)
+    }
+}
+
+/// The stored form of a reading, as `Reading.canonicalBytes` writes it.
+private struct CanonicalRecord: Decodable {
+    var n: String, t: Int64, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?
+}

@@ -17,8 +17,8 @@ public struct Projection: Sendable {
     public func apply(_ entry: LedgerEntry, encoded: [UInt8], index: UInt64, in txn: WriteTransaction) throws {
         let state = MarketState(tables: tables, txn: txn)
         switch entry.body {
-        case .genesis, .caAdopt:
-            break // identity of the log and of the CA: no table rows
+        case .genesis, .caAdopt, .readingsCommit:
+            break // the log's and the CA's identity, and readings commitments: no ledger-derived rows
         case .accountOpen(let open):
             let record = AccountRecord(jid: open.jid, role: open.role, opened: entry.time)
             try txn.put(tables.accounts, MarketKeys.account(open.jid), MarketKeys.encode(record), flags: .noOverwrite)

@@ -32,6 +32,7 @@ import Testing
             .certIssue(.init(serial: "7f01", subject: "sensor:temp-1", fingerprint: "ab", notAfter: time, certificate: "MAA=")),
             .certRevoke(.init(serial: "7f01", reason: "keyCompromise")),
             .caAdopt(.init(fingerprint: "ab", certificate: "MAA=")),
+            .readingsCommit(.init(sensor: sensor, first: "2026-11-22T10:00:00.000000001Z", last: "2026-11-22T10:00:01.000000000Z", count: 2, root: "AA==")),
         ]
         for body in bodies {
             let entry = LedgerEntry(time: time, actor: .account(alice), body: body)

@@ -1,0 +1,62 @@
+public import AgoraCore
+public import AgoraLedger
+public import AgoraMarket
+public import AgoraStore
+internal import FoundationEssentials
+
+/// Stores readings durably and seals each sensor's batch with a `readings.commit` entry.
+///
+/// One call is one write request: for each sensor, in sensor order, the readings are
+/// sorted by time (key order — interleaved sensors otherwise make LMDB writes several
+/// times slower), hashed into an RFC 9162 root, committed as a ledger entry, and written
+/// beside it. Sensors that are unknown or frozen are skipped and reported, the others
+/// commit. Returns once the batch is durable: only then may an ingester acknowledge.
+public struct ReadingsCommitter: Sendable {
+    let store: Store
+    let ledger: Ledger
+    let projection: Projection
+
+    public init(store: Store, ledger: Ledger) {
+        self.store = store
+        self.ledger = ledger
+        self.projection = Projection(tables: store.tables)
+    }
+
+    /// What happened to each sensor's readings.
+    public enum Outcome: Hashable, Sendable {
+        case committed(ledgerIndex: UInt64, count: Int)
+        case unknownSensor
+        case frozen
+    }
+
+    public func commit(_ batches: [SensorID: [Reading]], time: Timestamp = .now()) async throws -> [SensorID: Outcome] {
+        let tables = store.tables
+        return try await store.write { [ledger, projection] txn in
+            let state = MarketState(tables: tables, txn: txn)
+            var seq = UInt32(truncatingIfNeeded: StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0)
+            var outcomes: [SensorID: Outcome] = [:]
+            for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
+                guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
+                guard !record.frozen else { outcomes[sensor] = .frozen; continue }
+                let ordered = readings.map { ($0, $0.canonicalBytes()) }.sorted {
+                    $0.0.time != $1.0.time ? $0.0.time < $1.0.time : $0.1.lexicographicallyPrecedes($1.1)
+                }
+                let root = MerkleProofs.root(ofLeafHashes: ordered.map { TreeHash.leaf($0.1) }[...])
+                let entry = LedgerEntry(time: time, actor: .sensor(sensor), body: .readingsCommit(.init(
+                    sensor: sensor, first: Reading.formatTime(ordered.first!.0.time), last: Reading.formatTime(ordered.last!.0.time),
+                    count: ordered.count, root: Data(root).base64EncodedString())))
+                let encoded = try entry.encoded()
+                let index = try ledger.append(encoded: encoded, in: txn)
+                try projection.apply(entry, encoded: encoded, index: index, in: txn)
+                let prefix = StoreKey.u64(index)
+                for (reading, bytes) in ordered {
+                    try txn.put(tables.readings, ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq), prefix + bytes)
+                    seq &+= 1
+                }
+                outcomes[sensor] = .committed(ledgerIndex: index, count: ordered.count)
+            }
+            try txn.put(tables.meta, ReadingsKey.seqCounter, StoreKey.u64(UInt64(seq)))
+            return outcomes
+        }
+    }
+}
