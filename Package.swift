@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "agora",
             dependencies: [
-                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI",
+                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],

@@ -35,12 +35,14 @@ public enum SenMLPack {
             if let bv = record.bv { baseValue = bv }
             let name = baseName + (record.n ?? "")
             try validate(name: name, record: index)
-            var seconds = baseTime + (record.t ?? 0)
-            if abs(seconds) < 268_435_456 { seconds += Double(now) / 1e9 } // relative to now (§4.5.3)
-            guard seconds.isFinite, seconds >= 0, seconds < 9.2e9 else {
+            let offset = record.t ?? 0
+            guard baseTime.isFinite, offset.isFinite, abs(baseTime) < 9.2e9, abs(offset) < 9.2e9 else {
                 throw SenMLError(.badValue, "record \(index): time out of range")
             }
-            let time = Int64((seconds * 1e9).rounded())
+            // Whole and fractional seconds apart: a Double of ~1.8e18 ns cannot hold nanoseconds.
+            var time = nanoseconds(baseTime) + nanoseconds(offset)
+            if abs(baseTime + offset) < 268_435_456 { time += now } // relative to now (§4.5.3)
+            guard time >= 0 else { throw SenMLError(.badValue, "record \(index): time before 1970") }
             guard time <= now + maxFutureNanos else {
                 throw SenMLError(.future, "record \(index): time is more than 10 minutes ahead of the gateway's clock")
             }
@@ -71,6 +73,12 @@ public enum SenMLPack {
             readings.append(Reading(name: name, time: time, unit: unit, value: value, sum: record.s))
         }
         return readings
+    }
+
+    /// Seconds (as JSON gives them) to nanoseconds, exact for the fractions sensors send.
+    static func nanoseconds(_ seconds: Double) -> Int64 {
+        let whole = seconds.rounded(.down)
+        return Int64(whole) * 1_000_000_000 + Int64(((seconds - whole) * 1e9).rounded())
     }
 
     /// §4.5.1: 1…128 characters from `A–Z a–z 0–9 - : . / _`, starting with a letter or digit.

@@ -11,7 +11,7 @@ struct Agora: AsyncParsableCommand {
         commandName: "agora",
         abstract: "Agora smart-city gateway: XMPP, MQTT ingestion, verifiable ledger, certificate authority.",
         subcommands: [
-            Init.self, User.self, Credit.self, Sensor.self, Purchase.self, LedgerCommand.self,
+            Init.self, User.self, Credit.self, Sensor.self, Purchase.self, Readings.self, LedgerCommand.self,
             CA.self, VerifyReceipt.self, Status.self, Version.self,
         ]
     )

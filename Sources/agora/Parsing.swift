@@ -21,6 +21,9 @@ enum Parse {
             throw MarketRefusal.invalid(.malformed(field, text, reason: "expected RFC 3339, e.g. 2026-11-22T10:00:00Z"))
         }
     }
+    static func readingTime(_ text: String) throws -> Int64 {
+        do { return try Reading.parseTime(text) } catch { throw MarketRefusal.invalid(error) }
+    }
     static func latitude(_ value: Double?) throws -> Coordinate? {
         guard let value else { return nil }
         do { return try Coordinate.latitude(value) } catch { throw MarketRefusal.invalid(error) }

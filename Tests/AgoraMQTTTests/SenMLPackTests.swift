@@ -27,6 +27,11 @@ import Testing
         #expect(readings[1].value == .number(102))
     }
 
+    @Test func fractionalTimesKeepTheirNanoseconds() throws {
+        let readings = try decode(#"[{"bt":1795341000,"n":"a","t":1.25,"v":1},{"n":"b","t":0.000000001,"v":2},{"n":"c","bt":1795341000.5,"t":0.123456789,"v":3}]"#)
+        #expect(readings.map(\.time) == [1_795_341_001_250_000_000, 1_795_341_000_000_000_001, 1_795_341_000_623_456_789])
+    }
+
     @Test func canonicalRecordsAreStableCompactJSON() throws {
         let reading = try decode(#"[{"n":"temp","t":1795341600.5,"u":"Cel","v":21.5}]"#)[0]
         #expect(String(decoding: reading.canonicalBytes(), as: UTF8.self) == #"{"n":"temp","t":1795341600500000000,"u":"Cel","v":21.5}"#)

@@ -48,3 +48,44 @@ import Testing
         #expect(refused.stdout.contains("FAIL"))
     }
 }
+
+/// `agora readings prove` output checked by the same independent Python verifier.
+@Suite struct ReadingProofInteropTests {
+    @Test func pythonVerifiesAReadingProofAndRejectsAnAlteredReading() throws {
+        let dir = try TemporaryDirectory("agora-reading-interop")
+        defer { dir.remove() }
+        func agora(_ arguments: [String]) throws -> String {
+            let result = try runProcess(agoraExecutable, arguments + ["--state-dir", dir.file("state")])
+            guard result.status == 0 else { throw ReceiptInteropTests.Failure(description: "agora \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+        let logKey = try agora(["init", "--domain", "gw1.example"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try agora(["user", "add", "o@gw1.example", "--role", "owner"])
+        _ = try agora(["sensor", "add", "air-7", "--owner", "o@gw1.example", "--kind", "pm25", "--price", "1"])
+        let base = Int(Date().timeIntervalSince1970) - 3600
+        let pack = "[" + (0..<25).map { #"{"bn":"air-7:","bt":\#(base),"n":"pm25","t":\#(Double($0) * 0.125),"v":\#(10 + $0)}"# }.joined(separator: ",") + "]"
+        let packPath = dir.file("pack.json")
+        try pack.write(toFile: packPath, atomically: true, encoding: .utf8)
+        _ = try agora(["readings", "ingest", "--sensor", "air-7", packPath])
+        let exported = try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "air-7", "--format", "json"]).utf8)) as! [[String: Any]]
+        #expect(exported.count == 25)
+        #expect(exported.map { $0["t"] as! Int } == (0..<25).map { base * 1_000_000_000 + $0 * 125_000_000 })
+        #expect(exported.map { $0["v"] as! Double } == (0..<25).map { Double(10 + $0) })
+
+        let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(base))).replacingOccurrences(of: "Z", with: ".875Z")
+        let proofPath = dir.file("proof.json")
+        try agora(["readings", "prove", "--sensor", "air-7", "--time", time]).write(toFile: proofPath, atomically: true, encoding: .utf8)
+        let verified = try runProcess(ReceiptInteropTests.python, [ReceiptInteropTests.script, proofPath, logKey])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        #expect(verified.stdout.contains(#""v":17.0"#))
+
+        var proof = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: proofPath))) as! [String: Any]
+        let record = String(decoding: Data(base64Encoded: proof["record"] as! String)!, as: UTF8.self)
+        proof["record"] = Data(record.replacingOccurrences(of: "17.0", with: "71.0").utf8).base64EncodedString()
+        let alteredPath = dir.file("altered.json")
+        try JSONSerialization.data(withJSONObject: proof).write(to: URL(fileURLWithPath: alteredPath))
+        let refused = try runProcess(ReceiptInteropTests.python, [ReceiptInteropTests.script, alteredPath, logKey])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("not in the committed batch"))
+    }
+}

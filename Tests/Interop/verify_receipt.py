@@ -2,6 +2,8 @@
 """Verify an Agora receipt with no Agora code: an independent RFC 9162 + C2SP signed-note check.
 
 Usage: verify_receipt.py RECEIPT.json VERIFIER_KEY
+   or: verify_receipt.py READING_PROOF.json VERIFIER_KEY   (output of `agora readings prove`:
+       the reading's Merkle path to its readings.commit root, and that entry's receipt)
 Exit 0 and print "ok ..." when the receipt verifies; exit 1 with a reason otherwise.
 Uses only the standard library and the `cryptography` package (Debian python3-cryptography).
 """
@@ -79,8 +81,25 @@ def root_from_inclusion(leaf_hash, index, size, path):
 
 
 def main():
-    receipt = json.load(open(sys.argv[1]))
+    document = json.load(open(sys.argv[1]))
     name, key_id, public_key = parse_vkey(sys.argv[2])
+    if "receipt" in document:
+        entry = verify_receipt(document["receipt"], name, key_id, public_key)
+        commit = json.loads(entry)
+        if commit["type"] != "readings.commit" or commit["count"] != document["batchSize"]:
+            fail("the receipt is not of this reading's readings.commit")
+        record = base64.b64decode(document["record"])
+        path = [base64.b64decode(h) for h in document["batchProof"]]
+        leaf = hashlib.sha256(b"\x00" + record).digest()
+        if root_from_inclusion(leaf, document["leafIndex"], document["batchSize"], path) != base64.b64decode(commit["root"]):
+            fail("the reading is not in the committed batch")
+        print("ok reading of %s at %d: %s" % (commit["sensor"], json.loads(record)["t"], record.decode()))
+        return
+    entry = verify_receipt(document, name, key_id, public_key)
+    print("ok %s entry %d of %d: %s" % (name, document["index"], document["treeSize"], json.loads(entry)["type"]))
+
+
+def verify_receipt(receipt, name, key_id, public_key):
     text = open_note(receipt["checkpoint"], name, key_id, public_key)
     origin, size, root_b64 = text.split("\n")[:3]
     if origin != name:
@@ -92,7 +111,7 @@ def main():
     path = [base64.b64decode(h) for h in receipt["inclusion"]]
     if root_from_inclusion(leaf, receipt["index"], int(size), path) != base64.b64decode(root_b64):
         fail("inclusion proof does not lead to the signed root")
-    print("ok %s entry %d of %s: %s" % (name, receipt["index"], size, json.loads(entry)["type"]))
+    return entry
 
 
 if __name__ == "__main__":
