@@ -71,6 +71,15 @@ public struct CertificateService: Sendable {
         return (issued, key.pemRepresentation)
     }
 
+    /// A key and client certificate for the gateway's own connection to its broker.
+    public func gatewayClientCertificate(commonName: String, days: Int? = nil, actor: Actor) async throws -> (issued: Issued, keyPEM: String) {
+        let key = P256.Signing.PrivateKey()
+        let certificate = try authority.gatewayClientCertificate(commonName: commonName, publicKey: Certificate.PublicKey(key.publicKey),
+                                                                 days: days ?? gateway.configuration.certificateValidity.serverDays, now: .now())
+        let issued = try await record(certificate, subject: "gateway:\(commonName)", actor: actor)
+        return (issued, key.pemRepresentation)
+    }
+
     private func record(_ certificate: Certificate, subject: String, actor: Actor) async throws -> Issued {
         let der = try Self.der(certificate)
         let serial = Self.hex(certificate.serialNumber.bytes)

@@ -22,6 +22,7 @@ enum FileSystem {
         guard mkdir(path, mode) == 0 || errno == EEXIST else {
             throw .stateDirectory(path, String(cString: strerror(errno)))
         }
+        chmod(path, mode) // mkdir applies the umask; the mode asked for is the mode meant
     }
 }
 
@@ -41,5 +42,27 @@ extension FileSystem {
             written += n
         }
         guard fsync(fd) == 0 else { throw .file(path, String(cString: strerror(errno))) }
+    }
+}
+
+extension FileSystem {
+    /// The id of a local group, read from /etc/group by hand: the static binary has no NSS.
+    static func groupID(named name: String) -> gid_t? {
+        guard let file = fopen("/etc/group", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let fields = String(cString: line).split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 3, fields[0] == name, let id = gid_t(fields[2]) { return id }
+        }
+        return nil
+    }
+
+    /// Gives `path` to `group` (when there is one and we may: as root, at install time).
+    static func changeGroup(_ path: String, to group: gid_t?) throws(GatewayError) {
+        guard let group else { return }
+        guard chown(path, uid_t.max, group) == 0 || errno == EPERM else {
+            throw .file(path, "cannot change group: \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -121,6 +121,24 @@ public struct CertificateAuthority: Sendable {
         return min(Self.date(now.adding(days: days)), certificate.notValidAfter)
     }
 
+    /// The gateway's own client certificate (to its MQTT broker): `CN=<cn>`, clientAuth.
+    public func gatewayClientCertificate(commonName: String, publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
+        try Certificate(
+            version: .v3, serialNumber: Self.randomSerial(), publicKey: publicKey,
+            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(commonName) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.clientAuth])
+                SubjectAlternativeNames([.uniformResourceIdentifier("urn:agora:gateway")])
+                SubjectKeyIdentifier(hash: publicKey)
+                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: Certificate.PrivateKey(key))
+    }
+
     /// The CA key's raw bytes, for sealing in the key store only.
     public var sealableKey: [UInt8] { Array(key.rawRepresentation) }
 

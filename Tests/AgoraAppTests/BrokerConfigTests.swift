@@ -1,0 +1,95 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `agora broker-config` against a real Mosquitto, with mosquitto_pub/mosquitto_sub and
+/// OpenSSL-made sensor keys as the independent clients.
+@Suite(.serialized) struct BrokerConfigTests {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    @Test func theGeneratedBrokerRequiresAgoraCertificatesAndPinsSensorsToTheirTopics() throws {
+        let dir = try TemporaryDirectory("agora-broker")
+        defer { dir.remove() }
+        let state = ["--state-dir", dir.file("state")]
+        func agora(_ arguments: [String]) throws -> String {
+            let result = try runProcess(agoraExecutable, arguments + state)
+            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+        _ = try agora(["init", "--domain", "gw1.example"])
+        let port = Int.random(in: 20_000..<40_000)
+        let broker = dir.file("broker")
+        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("state/mqtt/gateway.key"))[.posixPermissions] as? Int == 0o600)
+
+        let mosquitto = Process()
+        mosquitto.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        mosquitto.arguments = ["-c", broker + "/mosquitto.conf"]
+        let log = FileHandle(forWritingAtPath: dir.file("mosquitto.log")) ?? {
+            FileManager.default.createFile(atPath: dir.file("mosquitto.log"), contents: nil)
+            return FileHandle(forWritingAtPath: dir.file("mosquitto.log"))!
+        }()
+        mosquitto.standardError = log
+        mosquitto.standardOutput = log
+        mosquitto.standardInput = FileHandle.nullDevice
+        try mosquitto.run()
+        // SIGKILL: processes spawned from the test runner inherit its blocked signals, so
+        // SIGTERM (and the alarms behind `mosquitto_sub -W` or `timeout`) may never arrive.
+        defer { kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.5)
+
+        // A sensor key and certificate, made by OpenSSL and signed by `agora ca sign`.
+        let openssl = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                          "-keyout", dir.file("s1.key"), "-out", dir.file("s1.csr"), "-subj", "/CN=s1"])
+        #expect(openssl.status == 0)
+        try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
+
+        let tls = ["-h", "localhost", "--cafile", broker + "/ca.pem"]
+        let gateway = tls + ["-p", String(port), "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key")]
+        let sensor = tls + ["-p", String(port), "--cert", dir.file("s1.pem"), "--key", dir.file("s1.key"), "-q", "1"]
+        let anonymous = tls + ["-p", String(port + 1), "-q", "1"]
+
+        // The gateway listens to everything while the others publish.
+        let subscriber = Process()
+        // Exits after the two messages that may pass; the forbidden ones are sent first, so a
+        // leak would be among those two.
+        subscriber.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        subscriber.arguments = gateway + ["-t", "agora/#", "-v", "-q", "1", "-C", "2"]
+        FileManager.default.createFile(atPath: dir.file("received.txt"), contents: nil)
+        let received = FileHandle(forWritingAtPath: dir.file("received.txt"))!
+        subscriber.standardOutput = received
+        subscriber.standardError = received
+        subscriber.standardInput = FileHandle.nullDevice
+        try subscriber.run()
+        Thread.sleep(forTimeInterval: 0.7)
+
+        func publish(_ arguments: [String], topic: String, message: String) throws -> Int32 {
+            try runProcess("/usr/bin/mosquitto_pub", arguments + ["-t", topic, "-m", message]).status
+        }
+        _ = try publish(sensor, topic: "agora/sensors/s2/senml", message: "foreign-topic")
+        _ = try publish(anonymous, topic: "agora/sensors/s1/senml", message: "anonymous-reading")
+        // No client certificate on the sensor listener: the connection is refused.
+        #expect(try publish(tls + ["-p", String(port), "-q", "1"], topic: "agora/sensors/s1/senml", message: "no-certificate") != 0)
+        // A certificate from another CA is refused too.
+        _ = try runProcess("/usr/bin/openssl", ["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                "-keyout", dir.file("rogue.key"), "-out", dir.file("rogue.pem"), "-subj", "/CN=s1", "-days", "1"])
+        #expect(try publish(tls + ["-p", String(port), "--cert", dir.file("rogue.pem"), "--key", dir.file("rogue.key")],
+                            topic: "agora/sensors/s1/senml", message: "rogue") != 0)
+        #expect(try publish(sensor, topic: "agora/sensors/s1/senml", message: "own-topic") == 0)
+        #expect(try publish(anonymous, topic: "agora/pair/s9/request", message: "pairing-request") == 0)
+
+        let deadline = Date().addingTimeInterval(10)
+        while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if subscriber.isRunning {
+            kill(subscriber.processIdentifier, SIGKILL)
+            Issue.record("the gateway's subscriber did not receive the two permitted messages in time")
+        }
+        subscriber.waitUntilExit()
+        let seen = try String(contentsOfFile: dir.file("received.txt"), encoding: .utf8)
+        #expect(seen.contains("agora/sensors/s1/senml own-topic"), "\(seen)")
+        #expect(seen.contains("agora/pair/s9/request pairing-request"), "\(seen)")
+        #expect(!seen.contains("foreign-topic"), "the ACL let s1 publish as s2")
+        #expect(!seen.contains("anonymous-reading"), "the bootstrap listener let a reading through")
+        #expect(!seen.contains("no-certificate") && !seen.contains("rogue"))
+    }
+}
