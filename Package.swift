@@ -21,12 +21,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C at the edge: liblmdb from Debian (liblmdb-dev), one modulemap + one shim header.
         .systemLibrary(
             name: "CLMDB",
             providers: [.apt(["liblmdb-dev"])]
+        ),
+        // libmosquitto from Debian (libmosquitto-dev).
+        .systemLibrary(
+            name: "CMosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
         ),
         .target(
             name: "AgoraCore",
@@ -69,8 +75,10 @@ let package = Package(
         .target(
             name: "AgoraMQTT",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                "CMosquitto", "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -80,6 +88,7 @@ let package = Package(
                 "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -87,6 +96,8 @@ let package = Package(
             name: "agora",
             dependencies: [
                 "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # lmdb-utils (mdb_load), openssl, mosquitto and its clients: independent peers the tests check Agora against.
-packages=(liblmdb-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography)
+packages=(liblmdb-dev libmosquitto-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

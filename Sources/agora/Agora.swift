@@ -12,7 +12,7 @@ struct Agora: AsyncParsableCommand {
         abstract: "Agora smart-city gateway: XMPP, MQTT ingestion, verifiable ledger, certificate authority.",
         subcommands: [
             Init.self, User.self, Credit.self, Sensor.self, Purchase.self, Readings.self, LedgerCommand.self,
-            CA.self, BrokerConfig.self, VerifyReceipt.self, Status.self, Version.self,
+            Serve.self, CA.self, BrokerConfig.self, VerifyReceipt.self, Status.self, Version.self,
         ]
     )
 }
@@ -20,6 +20,13 @@ struct Agora: AsyncParsableCommand {
 @main
 enum Main {
     static func main() async {
+        // A parent may have blocked signals (a test runner, some supervisors) and children inherit
+        // the mask: make sure SIGTERM and SIGINT reach `agora serve`'s graceful shutdown.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         let arguments = Array(CommandLine.arguments.dropFirst())
         let command: any ParsableCommand
         do {

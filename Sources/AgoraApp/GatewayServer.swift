@@ -1,0 +1,39 @@
+public import AgoraMQTT
+internal import Logging
+internal import ServiceLifecycle
+
+/// `agora serve`: the gateway's long-running services, in dependency order — the ingester
+/// first, then the broker connection that feeds it. A `ServiceGroup` starts them and, on
+/// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
+/// messages, then the ingester stores what is queued, then the store seals a checkpoint.
+public enum GatewayServer {
+    public struct Running: Sendable {
+        public let ingest: IngestService
+        public let queue: IngestQueue
+    }
+
+    public static func run(_ gateway: Gateway, clientID: String = "agora-gateway") async throws {
+        guard let endpoint = try BrokerSetup.recordedEndpoint(in: gateway) else {
+            throw GatewayError.file(gateway.configuration.stateDirectory, "no broker endpoint recorded; run agora broker-config first")
+        }
+        let logger = gateway.logger
+        let queue = IngestQueue()
+        let ingest = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
+                                   prefix: endpoint.prefix, logger: logger)
+        let mqtt = MQTTService(
+            endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
+                            tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),
+                            clientID: clientID),
+            queue: queue, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: ingest), .init(service: mqtt)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice("agora serve running", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
+        try await group.run()
+        let stats = ingest.statistics
+        logger.notice("agora serve stopped", metadata: [
+            "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
+            "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
+            "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)",
+        ])
+    }
+}

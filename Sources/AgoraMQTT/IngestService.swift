@@ -1,0 +1,112 @@
+public import AgoraCore
+public import Logging
+public import ServiceLifecycle
+internal import Synchronization
+
+/// Drains the ingest queue into durable readings: decode each SenML pack, group by sensor,
+/// commit the group in one write (`ReadingsCommitter`). Packs that fail are dropped and
+/// counted; logs about them are rate-limited to one line per reason per 10 s.
+public final class IngestService: Service, Sendable {
+    public struct Statistics: Sendable, Equatable {
+        public var packs = 0
+        public var stored = 0
+        public var malformed = 0
+        public var badTopic = 0
+        public var unknownSensor = 0
+        public var frozen = 0
+        public var commits = 0
+    }
+
+    let queue: IngestQueue
+    let committer: ReadingsCommitter
+    let prefix: String
+    let logger: Logger
+    let batchLimit: Int
+    private let stats = Mutex(Statistics())
+    private let lastLogged = Mutex([String: ContinuousClock.Instant]())
+
+    public init(queue: IngestQueue, committer: ReadingsCommitter, prefix: String, logger: Logger, batchLimit: Int = 20_000) {
+        self.queue = queue
+        self.committer = committer
+        self.prefix = prefix
+        self.logger = logger
+        self.batchLimit = batchLimit
+    }
+
+    public var statistics: Statistics { stats.withLock { $0 } }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let batch = queue.drain(limit: batchLimit)
+            if batch.isEmpty {
+                try? await Task.sleep(for: .milliseconds(5))
+                continue
+            }
+            await process(batch)
+        }
+        // Shutdown: the MQTT client stopped first (services stop in reverse order); keep nothing queued.
+        while case let batch = queue.drain(limit: batchLimit), !batch.isEmpty { await process(batch) }
+    }
+
+    /// `<prefix>/sensors/<id>/senml` → the sensor id.
+    func sensor(fromTopic topic: String) -> SensorID? {
+        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let base = prefix.split(separator: "/").count
+        guard parts.count == base + 3, parts[..<base].joined(separator: "/") == prefix,
+              parts[base] == "sensors", parts[base + 2] == "senml" else { return nil }
+        return try? SensorID(String(parts[base + 1]))
+    }
+
+    func process(_ batch: [IngestQueue.Message]) async {
+        var bySensor: [SensorID: [Reading]] = [:]
+        var counts = Statistics()
+        for message in batch {
+            counts.packs += 1
+            guard let sensor = sensor(fromTopic: message.topic) else {
+                counts.badTopic += 1
+                note("message on an unexpected topic dropped", reason: "topic", ["mqtt.topic": "\(message.topic)"])
+                continue
+            }
+            do {
+                bySensor[sensor, default: []] += try SenMLPack.decode(message.payload, now: message.received)
+            } catch {
+                counts.malformed += 1
+                note("SenML pack dropped", reason: "senml.\(error.code.rawValue)", ["sensor.id": "\(sensor)", "error": "\(error)"])
+            }
+        }
+        do {
+            let outcomes = try await committer.commit(bySensor)
+            for (sensor, outcome) in outcomes {
+                switch outcome {
+                case .committed(_, let count):
+                    counts.stored += count
+                    counts.commits += 1
+                case .unknownSensor:
+                    counts.unknownSensor += bySensor[sensor]?.count ?? 0
+                    note("readings from an unregistered sensor dropped", reason: "unknown", ["sensor.id": "\(sensor)"])
+                case .frozen:
+                    counts.frozen += bySensor[sensor]?.count ?? 0
+                    note("readings from a frozen sensor dropped", reason: "frozen", ["sensor.id": "\(sensor)"])
+                }
+            }
+        } catch {
+            logger.error("readings could not be stored", metadata: ["error": "\(error)", "readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"])
+        }
+        stats.withLock {
+            $0.packs += counts.packs; $0.stored += counts.stored; $0.malformed += counts.malformed
+            $0.badTopic += counts.badTopic; $0.unknownSensor += counts.unknownSensor; $0.frozen += counts.frozen
+            $0.commits += counts.commits
+        }
+    }
+
+    /// Logs at most once per reason every 10 seconds.
+    private func note(_ message: Logger.Message, reason: String, _ metadata: Logger.Metadata) {
+        let now = ContinuousClock.now
+        let due = lastLogged.withLock { last -> Bool in
+            if let previous = last[reason], now - previous < .seconds(10) { return false }
+            last[reason] = now
+            return true
+        }
+        if due { logger.warning(message, metadata: metadata.merging(["drop.reason": "\(reason)"]) { $1 }) }
+    }
+}

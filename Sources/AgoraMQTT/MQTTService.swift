@@ -1,0 +1,73 @@
+public import Logging
+public import ServiceLifecycle
+internal import FoundationEssentials
+
+/// The gateway's broker connection as a `Service`: connects (and reconnects) with its
+/// client certificate, subscribes at QoS 1 on every (re)connect, announces itself on
+/// `<prefix>/gateway/status` (retained `online`, last will `offline`), and hands every
+/// message to the ingest queue. On graceful shutdown it says `offline` and disconnects.
+public final class MQTTService: Service, Sendable {
+    public struct Endpoint: Sendable {
+        public var host: String
+        public var port: Int
+        public var prefix: String
+        public var tls: MosquittoClient.TLS
+        public var clientID: String
+        public init(host: String, port: Int, prefix: String, tls: MosquittoClient.TLS, clientID: String = "agora-gateway") {
+            self.host = host; self.port = port; self.prefix = prefix; self.tls = tls; self.clientID = clientID
+        }
+    }
+
+    let endpoint: Endpoint
+    let queue: IngestQueue
+    let logger: Logger
+
+    public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger) {
+        self.endpoint = endpoint
+        self.queue = queue
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let statusTopic = "\(endpoint.prefix)/gateway/status"
+        let subscriptions = ["\(endpoint.prefix)/sensors/+/senml"]
+        let logger = self.logger, queue = self.queue, endpoint = self.endpoint
+        let holder = ClientHolder()
+        let client = try MosquittoClient(
+            clientID: endpoint.clientID, tls: endpoint.tls,
+            onConnect: { result in
+                guard result == 0 else {
+                    logger.error("broker refused the connection", metadata: ["mqtt.result": "\(result)"])
+                    return
+                }
+                logger.notice("connected to the broker", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
+                do {
+                    for pattern in subscriptions { try holder.client?.subscribe(pattern) }
+                    try holder.client?.publish(statusTopic, payload: Array("online".utf8), retain: true)
+                } catch {
+                    logger.error("subscribing failed", metadata: ["error": "\(error)"])
+                }
+            },
+            onDisconnect: { result in
+                if result != 0 { logger.warning("lost the broker; reconnecting", metadata: ["mqtt.result": "\(result)"]) }
+            },
+            onMessage: { topic, payload in
+                let now = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
+                queue.offer(.init(topic: topic, payload: Array(payload), received: now))
+            })
+        holder.client = client
+        try client.will(topic: statusTopic, payload: "offline", retain: true)
+        try client.start(host: endpoint.host, port: endpoint.port)
+        try? await gracefulShutdown()
+        try? client.publish(statusTopic, payload: Array("offline".utf8), retain: true)
+        try? await Task.sleep(for: .milliseconds(100)) // let the status leave before disconnecting
+        client.stop()
+        holder.client = nil
+    }
+}
+
+/// Lets the connect callback reach the client it belongs to (set once after creation).
+private final class ClientHolder: @unchecked Sendable {
+    // @unchecked: written before `start` and after `stop`, read only on libmosquitto's thread in between.
+    var client: MosquittoClient?
+}

@@ -1,0 +1,90 @@
+internal import CMosquitto
+internal import Synchronization
+
+/// One libmosquitto client (`struct mosquitto *`), owned here and destroyed in `deinit`.
+///
+/// Runs libmosquitto's own network thread (`mosquitto_loop_start`), which reconnects by
+/// itself with capped exponential back-off. Messages arrive on that thread and go straight
+/// to `onMessage`, which must not block: the ingester hands them to a bounded queue.
+/// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
+/// while Agora is away.
+public final class MosquittoClient: @unchecked Sendable {
+    // @unchecked: libmosquitto's threaded mode locks its own state; `handle` is set once and
+    // freed in deinit; the closures are immutable after init.
+    private let handle: OpaquePointer
+    private let onMessage: @Sendable (_ topic: String, _ payload: UnsafeRawBufferPointer) -> Void
+    private let onConnect: @Sendable (_ result: Int32) -> Void
+    private let onDisconnect: @Sendable (_ result: Int32) -> Void
+
+    public struct TLS: Sendable {
+        public var caFile: String
+        public var certificateFile: String
+        public var keyFile: String
+        public init(caFile: String, certificateFile: String, keyFile: String) {
+            self.caFile = caFile; self.certificateFile = certificateFile; self.keyFile = keyFile
+        }
+    }
+
+    private static let library: Void = { mosquitto_lib_init() }()
+
+    public init(clientID: String, tls: TLS,
+                onConnect: @escaping @Sendable (Int32) -> Void,
+                onDisconnect: @escaping @Sendable (Int32) -> Void,
+                onMessage: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Void) throws(MQTTError) {
+        _ = Self.library
+        guard let handle = mosquitto_new(clientID, false, nil) else { throw MQTTError(code: MOSQ_ERR_NOMEM.rawValue, operation: "mosquitto_new") }
+        self.handle = handle
+        self.onMessage = onMessage
+        self.onConnect = onConnect
+        self.onDisconnect = onDisconnect
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
+        try MQTTError.check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "tls_set")
+        try MQTTError.check(mosquitto_reconnect_delay_set(handle, 1, 30, true), "reconnect_delay_set")
+        mosquitto_connect_callback_set(handle) { _, context, result in
+            MosquittoClient.client(context)?.onConnect(result)
+        }
+        mosquitto_disconnect_callback_set(handle) { _, context, result in
+            MosquittoClient.client(context)?.onDisconnect(result)
+        }
+        mosquitto_message_callback_set(handle) { _, context, message in
+            guard let client = MosquittoClient.client(context), let message, let topic = message.pointee.topic else { return }
+            let payload = UnsafeRawBufferPointer(start: message.pointee.payload, count: Int(message.pointee.payloadlen))
+            client.onMessage(String(cString: topic), payload)
+        }
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    private static func client(_ context: UnsafeMutableRawPointer?) -> MosquittoClient? {
+        context.map { Unmanaged<MosquittoClient>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Sets the last will (published by the broker if the connection dies).
+    public func will(topic: String, payload: String, retain: Bool) throws(MQTTError) {
+        try MQTTError.check(mosquitto_will_set(handle, topic, Int32(payload.utf8.count), payload, 1, retain), "will_set")
+    }
+
+    /// Starts connecting (and reconnecting) on libmosquitto's thread.
+    public func start(host: String, port: Int, keepalive: Int32 = 30) throws(MQTTError) {
+        try MQTTError.check(mosquitto_connect_async(handle, host, Int32(port), keepalive), "connect \(host):\(port)")
+        try MQTTError.check(mosquitto_loop_start(handle), "loop_start")
+    }
+
+    public func subscribe(_ pattern: String, qos: Int32 = 1) throws(MQTTError) {
+        try MQTTError.check(mosquitto_subscribe(handle, nil, pattern, qos), "subscribe \(pattern)")
+    }
+
+    public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) {
+        let code = payload.withUnsafeBytes { mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, qos, retain) }
+        try MQTTError.check(code, "publish \(topic)")
+    }
+
+    /// Disconnects cleanly (no last will) and stops the network thread.
+    public func stop() {
+        mosquitto_disconnect(handle)
+        mosquitto_loop_stop(handle, false)
+    }
+}

@@ -1,0 +1,100 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `agora serve` with a real Mosquitto (configured by `agora broker-config`) and sensors
+/// played by `mosquitto_pub` with OpenSSL-made keys.
+@Suite(.serialized) struct ServeIngestionTests {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    @Test func readingsPublishedOverMQTTAreStoredExactlyAndBadOnesAreDroppedAndCounted() throws {
+        let dir = try TemporaryDirectory("agora-serve")
+        defer { dir.remove() }
+        let state = ["--state-dir", dir.file("state")]
+        func agora(_ arguments: [String]) throws -> String {
+            let result = try runProcess(agoraExecutable, arguments + state)
+            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+        func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = FileHandle(forWritingAtPath: log)!
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        _ = try agora(["init", "--domain", "gw1.example"])
+        _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
+        for id in ["s1", "s3"] { _ = try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"]) }
+        _ = try agora(["sensor", "freeze", "s3", "--reason", "test"])
+        let port = Int.random(in: 40_000..<60_000)
+        let broker = dir.file("broker")
+        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+        let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
+        defer { kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.5)
+        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"))
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+
+        for id in ["s1", "s2", "s3"] {
+            let made = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                           "-keyout", dir.file("\(id).key"), "-out", dir.file("\(id).csr"), "-subj", "/CN=\(id)"])
+            #expect(made.status == 0)
+            try agora(["ca", "sign", dir.file("\(id).csr"), "--for", "sensor:\(id)"]).write(toFile: dir.file("\(id).pem"), atomically: true, encoding: .utf8)
+        }
+        func publish(_ id: String, lines: [String]) throws {
+            let file = dir.file("\(id)-\(lines.count).txt")
+            try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        Thread.sleep(forTimeInterval: 1.0) // serve connects
+        let base = Int(Date().timeIntervalSince1970) - 7200
+        // 10^4 readings of s1: 1000 packs of 10 records, millisecond offsets, values i/4.
+        let packs = (0..<1000).map { p in
+            "[" + (0..<10).map { r in
+                let i = p * 10 + r
+                return #"{"bn":"s1:","bt":\#(base),"n":"pm25","t":\#(Double(i) / 1000),"v":\#(Double(i) / 4)}"#
+            }.joined(separator: ",") + "]"
+        }
+        try publish("s1", lines: packs)
+        try publish("s2", lines: Array(repeating: #"[{"n":"x","t":-1,"v":1}]"#, count: 5))
+        try publish("s3", lines: Array(repeating: #"[{"n":"x","t":-1,"v":1}]"#, count: 5))
+        try publish("s1", lines: [#"not json"#, #"[{"n":"x"}]"#, #"[{"v":1}]"#,
+                                  #"[{"n":"x","t":\#(Int(Date().timeIntervalSince1970) + 3600),"v":1}]"#,
+                                  #"[{"n":"x","t":\#(Int(Date().timeIntervalSince1970) + 7200),"v":1}]"#])
+
+        var exported: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            Thread.sleep(forTimeInterval: 0.3)
+            exported = try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "s1", "--format", "json"]).utf8)) as! [[String: Any]]
+        } while exported.count < 10_000 && Date() < deadline
+        #expect(exported.count == 10_000)
+        #expect(exported.map { $0["t"] as! Int } == (0..<10_000).map { base * 1_000_000_000 + $0 * 1_000_000 })
+        #expect(exported.map { $0["v"] as! Double } == (0..<10_000).map { Double($0) / 4 })
+        #expect(try agora(["readings", "export", "--sensor", "s3", "--format", "json"]).trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+
+        // Graceful stop: the counters say what was dropped and why.
+        kill(serve.processIdentifier, SIGTERM)
+        let stopBy = Date().addingTimeInterval(10)
+        while serve.isRunning, Date() < stopBy { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!serve.isRunning, "serve did not stop on SIGTERM")
+        let log = try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)
+        #expect(log.contains("ingest.stored=10000"), "\(log)")
+        #expect(log.contains("ingest.malformed=5"), "\(log)")
+        #expect(log.contains("ingest.unknown_sensor=5"), "\(log)")
+        #expect(log.contains("ingest.frozen=5"), "\(log)")
+
+        // A stored reading proves against the ledger.
+        let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(base))).replacingOccurrences(of: "Z", with: ".777Z")
+        let proof = try agora(["readings", "prove", "--sensor", "s1", "--time", time])
+        #expect(proof.contains("\"receipt\""))
+        _ = try agora(["ledger", "verify", "--replay"])
+    }
+}
