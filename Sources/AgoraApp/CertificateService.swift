@@ -80,22 +80,36 @@ public struct CertificateService: Sendable {
         return (issued, key.pemRepresentation)
     }
 
-    private func record(_ certificate: Certificate, subject: String, actor: Actor) async throws -> Issued {
+    /// The `cert.issue` body for `certificate`: serial, subject, fingerprint, expiry and the DER itself.
+    static func issueRecord(_ certificate: Certificate, subject: String) throws -> LedgerEntry.CertificateIssue {
         let der = try Self.der(certificate)
-        let serial = Self.hex(certificate.serialNumber.bytes)
-        let issue = LedgerEntry.CertificateIssue(
-            serial: serial, subject: subject, fingerprint: Self.hex(SHA256.hash(data: der)),
+        return LedgerEntry.CertificateIssue(
+            serial: Self.hex(certificate.serialNumber.bytes), subject: subject, fingerprint: Self.hex(SHA256.hash(data: der)),
             notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
             certificate: Data(der).base64EncodedString())
+    }
+
+    /// The PEM chain handed to a subject: its certificate, then the CA's.
+    func chainPEM(_ certificate: Certificate) throws -> String {
+        try certificate.serializeAsPEM().pemString + "\n" + authority.certificate.serializeAsPEM().pemString + "\n"
+    }
+
+    /// Refuses inside a write if the CA in the store is no longer `authority` (an import replaced it).
+    func signerIsCurrent() throws -> @Sendable (ReadTransaction) throws -> Void {
         let caDER = try Self.der(authority.certificate)
         let meta = gateway.store.tables.meta
-        let accepted = try await gateway.market.recordCertificate(issue, actor: actor) { txn in
+        return { txn in
             guard try txn.get(meta, Self.certificateKey) == caDER else {
                 throw CertificateRefusal.badRequest("the gateway's CA changed while this certificate was signed; request it again")
             }
         }
-        let chain = try certificate.serializeAsPEM().pemString + "\n" + authority.certificate.serializeAsPEM().pemString + "\n"
-        return Issued(certificate: certificate, chainPEM: chain, serial: serial, ledgerIndex: accepted.index)
+    }
+
+    private func record(_ certificate: Certificate, subject: String, actor: Actor) async throws -> Issued {
+        let issue = try Self.issueRecord(certificate, subject: subject)
+        let serial = issue.serial
+        let accepted = try await gateway.market.recordCertificate(issue, actor: actor, signerIsCurrent: try signerIsCurrent())
+        return Issued(certificate: certificate, chainPEM: try chainPEM(certificate), serial: serial, ledgerIndex: accepted.index)
     }
 
     /// Revokes `serial` and regenerates the CRL in the same transaction.

@@ -1,4 +1,5 @@
 public import AgoraMQTT
+internal import AgoraCore
 internal import Logging
 internal import ServiceLifecycle
 
@@ -20,11 +21,16 @@ public enum GatewayServer {
         let queue = IngestQueue()
         let ingest = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
                                    prefix: endpoint.prefix, logger: logger)
+        let pairing = try PairingService(gateway: gateway)
         let mqtt = MQTTService(
             endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
                             tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),
                             clientID: clientID),
-            queue: queue, logger: logger)
+            queue: queue, logger: logger,
+            pairing: { id, payload in
+                let response = await pairing.handle(sensorID: id, payload: payload)
+                return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
+            })
         let group = ServiceGroup(configuration: .init(services: [.init(service: ingest), .init(service: mqtt)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])

@@ -18,20 +18,34 @@ public final class MQTTService: Service, Sendable {
         }
     }
 
+    /// Answers a pairing request (sensor id from the topic, payload) with the response payload.
+    public typealias PairingHandler = @Sendable (_ sensorID: String, _ payload: [UInt8]) async -> [UInt8]
+
     let endpoint: Endpoint
     let queue: IngestQueue
     let logger: Logger
+    let pairing: PairingHandler?
 
-    public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger) {
+    public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil) {
         self.endpoint = endpoint
         self.queue = queue
         self.logger = logger
+        self.pairing = pairing
+    }
+
+    /// `<prefix>/pair/<id>/request` → the id.
+    static func pairingID(topic: String, prefix: String) -> String? {
+        guard topic.hasPrefix(prefix + "/pair/"), topic.hasSuffix("/request") else { return nil }
+        let id = topic.dropFirst(prefix.count + 6).dropLast(8)
+        return id.isEmpty || id.contains("/") ? nil : String(id)
     }
 
     public func run() async throws {
         let statusTopic = "\(endpoint.prefix)/gateway/status"
-        let subscriptions = ["\(endpoint.prefix)/sensors/+/senml"]
+        let subscriptions = ["\(endpoint.prefix)/sensors/+/senml"] + (pairing != nil ? ["\(endpoint.prefix)/pair/+/request"] : [])
         let logger = self.logger, queue = self.queue, endpoint = self.endpoint
+        // Pairing requests are few and slow (a signature each): a small bounded stream, answered in order.
+        let (requests, requestSink) = AsyncStream.makeStream(of: (String, [UInt8]).self, bufferingPolicy: .bufferingOldest(64))
         let holder = ClientHolder()
         let client = try MosquittoClient(
             clientID: endpoint.clientID, tls: endpoint.tls,
@@ -52,13 +66,30 @@ public final class MQTTService: Service, Sendable {
                 if result != 0 { logger.warning("lost the broker; reconnecting", metadata: ["mqtt.result": "\(result)"]) }
             },
             onMessage: { topic, payload in
+                if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {
+                    requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1))))
+                    return
+                }
                 let now = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
                 queue.offer(.init(topic: topic, payload: Array(payload), received: now))
             })
         holder.client = client
         try client.will(topic: statusTopic, payload: "offline", retain: true)
         try client.start(host: endpoint.host, port: endpoint.port)
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { group in
+            if let pairing {
+                group.addTask {
+                    for await (id, payload) in requests {
+                        let response = await pairing(id, payload)
+                        do { try client.publish("\(endpoint.prefix)/pair/\(id)/response", payload: response) } catch {
+                            logger.error("pairing response not sent", metadata: ["sensor.id": "\(id)", "error": "\(error)"])
+                        }
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            requestSink.finish()
+        }
         try? client.publish(statusTopic, payload: Array("offline".utf8), retain: true)
         try? await Task.sleep(for: .milliseconds(100)) // let the status leave before disconnecting
         client.stop()

@@ -70,7 +70,8 @@ extension Market {
         }
     }
 
-    static func checked(_ r: LedgerEntry.SensorRegistration) throws(ValidationError) -> LedgerEntry.SensorRegistration {
+    /// The field checks every registration passes (also used for pairing invitations).
+    public static func checked(_ r: LedgerEntry.SensorRegistration) throws(ValidationError) -> LedgerEntry.SensorRegistration {
         _ = try TextField.validate(r.kind, field: "kind", maxBytes: 64, allowEmpty: false)
         _ = try TextField.validate(r.name, field: "name", maxBytes: 128)
         _ = try TextField.validate(r.unit, field: "unit", maxBytes: 32)

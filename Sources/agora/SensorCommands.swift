@@ -6,30 +6,39 @@ import ArgumentParser
 struct Sensor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register, list, freeze and unfreeze sensors.",
-        subcommands: [Add.self, List.self, Freeze.self, Unfreeze.self]
+        subcommands: [Add.self, Invite.self, List.self, Freeze.self, Unfreeze.self]
     )
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a pre-provisioned sensor (a ledger entry).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Sensor id: letters, digits, '-', '_', '.'.") var id: String
-        @Option(help: "Bare JID of the owning account (role owner or operator).") var owner: String
-        @Option(help: "What it measures, e.g. temperature.") var kind: String
-        @Option(help: "Credits per started hour of data.") var price: String
-        @Option(help: "Display name.") var name: String = ""
-        @Option(help: "Unit of its readings, e.g. Cel.") var unit: String = ""
-        @Option(help: "Latitude, decimal degrees.") var lat: Double?
-        @Option(help: "Longitude, decimal degrees.") var lon: Double?
-        @Option(help: "Seconds between readings.") var frequency: UInt32 = 0
-        @Option(help: "Web page about the sensor.") var url: String = ""
+        @OptionGroup var fields: RegistrationOptions
 
         func run() async throws {
-            let registration = LedgerEntry.SensorRegistration(
-                sensor: try Parse.sensor(id), owner: try Parse.jid(owner), kind: kind, name: name, unit: unit,
-                price: try Parse.amount(price), frequency: frequency,
-                lat: try Parse.latitude(lat), lon: try Parse.longitude(lon), url: url)
+            let registration = try fields.registration(id: id)
             let accepted = try await global.withGateway { try await $0.market.registerSensor(registration, actor: .operator) }
             print("registered sensor \(registration.sensor) for \(registration.owner) (ledger entry \(accepted.index))")
+        }
+    }
+
+    struct Invite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Invite a sensor to pair over MQTT; prints its one-time code (shown once, stored only as a hash).",
+            discussion: "The sensor sends {csr, proof} to <prefix>/pair/<id>/request with proof = base64 HMAC-SHA256(SHA-256(\"agora-pair:\" + CODE), CSR DER).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Sensor id: letters, digits, '-', '_', '.'.") var id: String
+        @OptionGroup var fields: RegistrationOptions
+        @Option(help: "How long the code is valid: e.g. 30m, 24h, 7d.") var ttl = "24h"
+
+        func run() async throws {
+            let registration = try fields.registration(id: id)
+            let ttl = try Duration.parse(ttl)
+            let (code, expires) = try await global.withGateway { gateway in
+                try await PairingService(gateway: gateway).invite(registration, ttlSeconds: ttl, actor: .operator)
+            }
+            FileHandleOutput.standardError("invited sensor \(registration.sensor) for \(registration.owner); the code expires at \(expires) and is shown only now:")
+            print(code)
         }
     }
 
@@ -74,5 +83,37 @@ struct Sensor: AsyncParsableCommand {
             let accepted = try await global.withGateway { try await $0.market.unfreezeSensor(id, actor: .operator) }
             print("unfroze sensor \(id) (ledger entry \(accepted.index))")
         }
+    }
+}
+
+/// What a sensor registration says, shared by `sensor add` and `sensor invite`.
+struct RegistrationOptions: ParsableArguments {
+    @Option(help: "Bare JID of the owning account (role owner or operator).") var owner: String
+    @Option(help: "What it measures, e.g. temperature.") var kind: String
+    @Option(help: "Credits per started hour of data.") var price: String
+    @Option(help: "Display name.") var name: String = ""
+    @Option(help: "Unit of its readings, e.g. Cel.") var unit: String = ""
+    @Option(help: "Latitude, decimal degrees.") var lat: Double?
+    @Option(help: "Longitude, decimal degrees.") var lon: Double?
+    @Option(help: "Seconds between readings.") var frequency: UInt32 = 0
+    @Option(help: "Web page about the sensor.") var url: String = ""
+
+    func registration(id: String) throws -> LedgerEntry.SensorRegistration {
+        LedgerEntry.SensorRegistration(
+            sensor: try Parse.sensor(id), owner: try Parse.jid(owner), kind: kind, name: name, unit: unit,
+            price: try Parse.amount(price), frequency: frequency,
+            lat: try Parse.latitude(lat), lon: try Parse.longitude(lon), url: url)
+    }
+}
+
+extension Duration {
+    /// `90s`, `30m`, `24h`, `7d`, or plain seconds; in seconds.
+    static func parse(_ text: String) throws -> Int64 {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+        guard let value = Int64(digits), value > 0, value <= 365 * 86_400 / unit else {
+            throw MarketRefusal.invalid(.malformed("ttl", text, reason: "expected a duration like 30m, 24h or 7d"))
+        }
+        return value * unit
     }
 }

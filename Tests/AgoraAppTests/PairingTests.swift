@@ -1,0 +1,172 @@
+import AgoraStore
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// Pairing over MQTT end to end: `agora sensor invite`, a real Mosquitto from
+/// `agora broker-config`, `agora serve`, and a sensor played by OpenSSL (key, CSR), Python
+/// (the HMAC proof) and mosquitto_pub/mosquitto_sub on the bootstrap listener.
+@Suite(.serialized) struct PairingTests {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    final class Rig {
+        let dir: TemporaryDirectory
+        let port = Int.random(in: 40_000..<60_000)
+        var state: [String] { ["--state-dir", dir.file("state")] }
+        var broker: String { dir.file("broker") }
+        var processes: [Process] = []
+
+        init() throws {
+            dir = try TemporaryDirectory("agora-pairing")
+            _ = try agora(["init", "--domain", "gw1.example"])
+            _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
+            _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+            processes.append(try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log")))
+            Thread.sleep(forTimeInterval: 0.5)
+            processes.append(try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log")))
+            Thread.sleep(forTimeInterval: 1.0)
+        }
+
+        deinit {
+            for process in processes.reversed() where process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+            dir.remove()
+        }
+
+        @discardableResult
+        func agora(_ arguments: [String]) throws -> String {
+            let result = try runProcess(agoraExecutable, arguments + state)
+            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+
+        func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = FileHandle(forWritingAtPath: log)!
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+
+        func invite(_ id: String, ttl: String = "1h") throws -> String {
+            try agora(["sensor", "invite", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "2", "--ttl", ttl])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// A key and CSR for `cn`, made by OpenSSL.
+        func csr(_ name: String, cn: String) throws -> String {
+            let result = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                             "-keyout", dir.file("\(name).key"), "-out", dir.file("\(name).csr"), "-subj", "/CN=\(cn)"])
+            guard result.status == 0 else { throw Failure(description: result.stderr) }
+            return dir.file("\(name).csr")
+        }
+
+        /// The request JSON a sensor sends: proof = HMAC-SHA256(SHA-256("agora-pair:" + code), CSR DER), computed by Python.
+        func request(csr: String, code: String) throws -> String {
+            let script = """
+            import base64, hashlib, hmac, json, ssl, sys
+            pem = open(sys.argv[1]).read()
+            der = ssl.PEM_cert_to_DER_cert(pem.replace("CERTIFICATE REQUEST", "CERTIFICATE"))
+            key = hashlib.sha256(("agora-pair:" + sys.argv[2]).encode()).digest()
+            print(json.dumps({"csr": pem, "proof": base64.b64encode(hmac.new(key, der, hashlib.sha256).digest()).decode()}))
+            """
+            let result = try runProcess("/usr/bin/python3", ["-c", script, csr, code])
+            guard result.status == 0 else { throw Failure(description: result.stderr) }
+            return result.stdout
+        }
+
+        /// Sends `payload` on the bootstrap listener as `id` and returns the response JSON.
+        func pair(_ id: String, payload: String) throws -> [String: Any] {
+            let tls = ["-h", "localhost", "-p", String(port + 1), "--cafile", broker + "/ca.pem", "-q", "1"]
+            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
+            Thread.sleep(forTimeInterval: 0.4)
+            let file = dir.file("request-\(id).json")
+            try payload.write(toFile: file, atomically: true, encoding: .utf8)
+            let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-t", "agora/pair/\(id)/request", "-f", file])
+            guard sent.status == 0 else { throw Failure(description: sent.stderr) }
+            let deadline = Date().addingTimeInterval(10)
+            while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL); throw Failure(description: "no pairing response for \(id)") }
+            let text = try String(contentsOfFile: dir.file("response-\(id).json"), encoding: .utf8)
+            return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        }
+
+        var sensorCount: Int { get throws { (try JSONSerialization.jsonObject(with: Data(try agora(["sensor", "list", "--json"]).utf8)) as! [Any]).count } }
+    }
+
+    @Test func aSensorPairsThenPublishesWithItsNewCertificate() throws {
+        let rig = try Rig()
+        let code = try rig.invite("s9")
+        #expect(code.count == 24)
+        let response = try rig.pair("s9", payload: try rig.request(csr: try rig.csr("s9", cn: "s9"), code: code))
+        #expect(response["status"] as? String == "ok", "\(response)")
+        let chain = try #require(response["cert"] as? String)
+        try chain.write(toFile: rig.dir.file("s9.pem"), atomically: true, encoding: .utf8)
+        let verified = try runProcess("/usr/bin/openssl", ["verify", "-CAfile", rig.broker + "/ca.pem", rig.dir.file("s9.pem")])
+        #expect(verified.status == 0)
+        // Registered with the invitation's terms and the certificate's serial.
+        let sensors = try JSONSerialization.jsonObject(with: Data(try rig.agora(["sensor", "list", "--json"]).utf8)) as! [[String: Any]]
+        let registration = try #require(sensors.first?["registration"] as? [String: Any])
+        #expect(registration["sensor"] as? String == "s9" && registration["price"] as? Int == 2)
+        #expect((registration["cert"] as? String)?.count == 32)
+        // The paired sensor publishes over the certificate listener; serve stores it.
+        let now = Int(Date().timeIntervalSince1970)
+        let published = try runProcess("/usr/bin/mosquitto_pub", ["-h", "localhost", "-p", String(rig.port), "--cafile", rig.broker + "/ca.pem",
+                                                                 "--cert", rig.dir.file("s9.pem"), "--key", rig.dir.file("s9.key"), "-q", "1",
+                                                                 "-t", "agora/sensors/s9/senml", "-m", #"[{"n":"pm25","t":\#(now - 5),"v":7.5}]"#])
+        #expect(published.status == 0)
+        var stored = ""
+        for _ in 0..<50 where !stored.contains("7.5") {
+            Thread.sleep(forTimeInterval: 0.1)
+            stored = try rig.agora(["readings", "export", "--sensor", "s9", "--format", "json"])
+        }
+        #expect(stored.contains(#""v":7.5"#))
+        // The code was used: a second request with it is refused and changes nothing.
+        let again = try rig.pair("s9", payload: try rig.request(csr: try rig.csr("s9b", cn: "s9"), code: code))
+        #expect(again["status"] as? String == "error")
+        #expect(try rig.sensorCount == 1)
+        _ = try rig.agora(["ledger", "verify", "--replay"])
+    }
+
+    @Test func badPairingRequestsGetAReasonAndChangeNothing() async throws {
+        let rig = try Rig()
+        let code = try rig.invite("s7")
+        let goodCSR = try rig.csr("s7", cn: "s7")
+        let before = try rig.agora(["ledger", "show", "--json"])
+        let cases: [(String, String, String)] = [
+            ("s7", try rig.request(csr: goodCSR, code: "AAAA-BBBB-CCCC-DDDD-EEEE"), "wrong proof"),
+            ("s7", try rig.request(csr: try rig.csr("other", cn: "s8"), code: code), "CN=s8"),
+            ("s7", "{not json", "not a pairing request"),
+            ("s7", #"{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n","proof":"AAAA"}"#, "PKCS#10"),
+            ("s7", String(repeating: "x", count: 1 << 20), "larger than"),
+            ("s6", try rig.request(csr: try rig.csr("s6", cn: "s6"), code: code), "no invitation"),
+        ]
+        for (id, payload, reason) in cases {
+            let response = try rig.pair(id, payload: payload)
+            #expect(response["status"] as? String == "error", "\(reason): \(response)")
+            #expect((response["reason"] as? String)?.contains(reason) == true, "\(reason): \(response)")
+        }
+        #expect(try rig.agora(["ledger", "show", "--json"]) == before)
+        #expect(try rig.sensorCount == 0)
+        // An expired invitation is refused (its expiry moved into the past, as time would).
+        let expiring = try rig.invite("s4")
+        let store = try Store(path: rig.dir.file("state/agora.mdb"), logger: testLogger())
+        try await store.write { txn in
+            var row = try JSONSerialization.jsonObject(with: Data(try txn.get(store.tables.pairing, StoreKey.text("s4"))!)) as! [String: Any]
+            row["expires"] = "2020-01-01T00:00:00Z"
+            try txn.put(store.tables.pairing, StoreKey.text("s4"), Array(try JSONSerialization.data(withJSONObject: row)))
+        }
+        store.close()
+        let expired = try rig.pair("s4", payload: try rig.request(csr: try rig.csr("s4", cn: "s4"), code: expiring))
+        #expect((expired["reason"] as? String)?.contains("expired") == true, "\(expired)")
+        #expect(try rig.sensorCount == 0)
+
+        // After all those refusals the invitation still works.
+        let ok = try rig.pair("s7", payload: try rig.request(csr: goodCSR, code: code))
+        #expect(ok["status"] as? String == "ok", "\(ok)")
+    }
+}
