@@ -23,6 +23,8 @@ public enum BrokerSetup {
         public var caFile: String
         public var certificateFile: String
         public var keyFile: String
+        /// The broker's `crlfile`, rewritten by `ca revoke`.
+        public var brokerCRLFile: String?
     }
 
     static let endpointKey = StoreKey.text("mqtt.endpoint")
@@ -48,7 +50,7 @@ public enum BrokerSetup {
         try FileSystem.makeDirectory(template.persistenceDirectory, mode: 0o770)
         try FileSystem.changeGroup(template.persistenceDirectory, to: mosquittoGroup)
         let caPEM = try service.authority.certificate.serializeAsPEM().pemString + "\n"
-        let crlPEM = PEMDocument(type: "X509 CRL", derBytes: try await service.currentCRL()).pemString + "\n"
+        let crlPEM = PEMDocument(type: "X509 CRL", derBytes: try await service.brokerCRL()).pemString + "\n"
         try FileSystem.write(Array(caPEM.utf8), to: template.caFile, mode: 0o644)
         try FileSystem.write(Array(crlPEM.utf8), to: template.crlFile, mode: 0o644)
         try FileSystem.write(Array(server.chainPEM.utf8), to: template.certificateFile, mode: 0o644)
@@ -64,7 +66,7 @@ public enum BrokerSetup {
         try FileSystem.makeDirectory(mqttDirectory, mode: 0o700)
         let endpoint = Endpoint(host: host, port: template.sensorPort, pairingPort: template.pairingPort, prefix: template.prefix,
                                 caFile: mqttDirectory + "/ca.pem", certificateFile: mqttDirectory + "/gateway.pem",
-                                keyFile: mqttDirectory + "/gateway.key")
+                                keyFile: mqttDirectory + "/gateway.key", brokerCRLFile: template.crlFile)
         try FileSystem.write(Array(caPEM.utf8), to: endpoint.caFile, mode: 0o644)
         try FileSystem.write(Array(client.chainPEM.utf8), to: endpoint.certificateFile, mode: 0o644)
         try FileSystem.write(Array(clientKey.utf8), to: endpoint.keyFile, mode: 0o600)

@@ -112,13 +112,42 @@ public struct CertificateService: Sendable {
         return Issued(certificate: certificate, chainPEM: try chainPEM(certificate), serial: serial, ledgerIndex: accepted.index)
     }
 
-    /// Revokes `serial` and regenerates the CRL in the same transaction.
+    /// Revokes `serial` and regenerates the CRL in the same transaction; then refreshes the
+    /// broker's copy of the CRL, if `broker-config` set one up.
     public func revoke(serial: String, reason: RevocationReason, actor: Actor) async throws -> Market.Accepted {
         let authority = self.authority
         let tables = gateway.store.tables
         let crlDays = gateway.configuration.crlDays
-        return try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
+        let accepted = try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
             try Self.writeCRL(authority: authority, state: state, txn: txn, meta: tables.meta, days: crlDays)
+        }
+        if let file = try BrokerSetup.recordedEndpoint(in: gateway)?.brokerCRLFile {
+            do {
+                let pem = PEMDocument(type: "X509 CRL", derBytes: try await brokerCRL()).pemString + "\n"
+                try FileSystem.write(Array(pem.utf8), to: file, mode: 0o644)
+            } catch {
+                gateway.logger.error("the broker's CRL could not be refreshed", metadata: ["file": "\(file)", "error": "\(error)"])
+            }
+        }
+        return accepted
+    }
+
+    /// A CRL for the broker's `crlfile`: the same revocations, valid for ten years.
+    ///
+    /// Mosquitto reads its CRL at start and refuses every client once that CRL's
+    /// nextUpdate passes; a broker the gateway cannot re-sign for must not lock everyone
+    /// out after a week. Freshness comes from `ca revoke` rewriting the file (the broker
+    /// applies it when it restarts or reloads).
+    public func brokerCRL() async throws -> [UInt8] {
+        let authority = self.authority
+        let tables = gateway.store.tables
+        return try await gateway.store.write { txn in
+            let state = MarketState(tables: tables, txn: txn)
+            let revoked = try Self.revocations(in: state)
+            let number = StoreKey.readU64(try txn.get(tables.meta, Self.crlNumberKey) ?? []) ?? 1
+            try txn.put(tables.meta, Self.crlNumberKey, StoreKey.u64(number + 1))
+            let now = Timestamp.now()
+            return try authority.revocationList(revoked: revoked, number: number, now: now, nextUpdate: now.adding(days: 3650))
         }
     }
 
@@ -171,12 +200,17 @@ public struct CertificateService: Sendable {
         return crl
     }
 
-    /// Signs a CRL of every revoked certificate in `state` with the next CRL number and stores it.
-    static func writeCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database, days: Int) throws {
-        let revoked = try state.certificates().filter(\.revoked).map { record in
-            RevokedCertificate(serial: Self.bytes(hex: record.issue.serial), revoked: record.revokedAt ?? record.issued,
+    /// Every revoked certificate, as CRL entries.
+    static func revocations(in state: MarketState) throws -> [RevokedCertificate] {
+        try state.certificates().filter(\.revoked).map { record in
+            RevokedCertificate(serial: bytes(hex: record.issue.serial), revoked: record.revokedAt ?? record.issued,
                                reason: RevocationReason(rawValue: record.revocationReason) ?? .unspecified)
         }
+    }
+
+    /// Signs a CRL of every revoked certificate in `state` with the next CRL number and stores it.
+    static func writeCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database, days: Int) throws {
+        let revoked = try revocations(in: state)
         let number = StoreKey.readU64(try txn.get(meta, crlNumberKey) ?? []) ?? 1
         let now = Timestamp.now()
         let nextUpdate = now.adding(days: days)

@@ -39,7 +39,7 @@ public enum GatewayServer {
         logger.notice("agora serve stopped", metadata: [
             "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
             "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
-            "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)",
+            "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
         ])
     }
 }

@@ -63,6 +63,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
         # Mosquitto drops the newest messages for that session and logs it.
         max_queued_messages \(maxQueuedMessages)
         max_inflight_messages 1000
+        # No MQTT packet larger than a SenML pack (64 KiB) plus headroom: an anonymous client on
+        # the pairing listener cannot make the broker or Agora buffer hundreds of megabytes.
+        max_packet_size 70000
 
         # Sensors and the gateway: TLS with a client certificate from the Agora CA; the
         # certificate's CN is the username the ACL checks.

@@ -15,6 +15,8 @@ public final class IngestService: Service, Sendable {
         public var unknownSensor = 0
         public var frozen = 0
         public var commits = 0
+        /// Readings lost because the store refused the write (logged each time).
+        public var storeFailed = 0
     }
 
     let queue: IngestQueue
@@ -24,6 +26,7 @@ public final class IngestService: Service, Sendable {
     let batchLimit: Int
     private let stats = Mutex(Statistics())
     private let lastLogged = Mutex([String: ContinuousClock.Instant]())
+    private let lastOverflow = Mutex(0)
 
     public init(queue: IngestQueue, committer: ReadingsCommitter, prefix: String, logger: Logger, batchLimit: Int = 20_000) {
         self.queue = queue
@@ -74,8 +77,20 @@ public final class IngestService: Service, Sendable {
                 note("SenML pack dropped", reason: "senml.\(error.code.rawValue)", ["sensor.id": "\(sensor)", "error": "\(error)"])
             }
         }
+        var outcomes: [SensorID: ReadingsCommitter.Outcome] = [:]
         do {
-            let outcomes = try await committer.commit(bySensor)
+            outcomes = try await committer.commit(bySensor)
+        } catch {
+            // One sensor's readings must not sink the others: retry each sensor alone.
+            logger.error("a readings batch could not be stored; retrying sensor by sensor", metadata: ["error": "\(error)"])
+            for (sensor, readings) in bySensor {
+                do { outcomes.merge(try await committer.commit([sensor: readings])) { $1 } } catch {
+                    counts.storeFailed += readings.count
+                    logger.error("readings could not be stored", metadata: ["sensor.id": "\(sensor)", "error": "\(error)", "readings.count": "\(readings.count)"])
+                }
+            }
+        }
+        do {
             for (sensor, outcome) in outcomes {
                 switch outcome {
                 case .committed(_, let count):
@@ -89,13 +104,16 @@ public final class IngestService: Service, Sendable {
                     note("readings from a frozen sensor dropped", reason: "frozen", ["sensor.id": "\(sensor)"])
                 }
             }
-        } catch {
-            logger.error("readings could not be stored", metadata: ["error": "\(error)", "readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"])
+        }
+        let overflow = queue.dropped
+        if overflow > lastOverflow.withLock({ $0 }) {
+            lastOverflow.withLock { $0 = overflow }
+            note("the ingest queue was full; packs were dropped", reason: "queue", ["ingest.queue_full": "\(overflow)"])
         }
         stats.withLock {
             $0.packs += counts.packs; $0.stored += counts.stored; $0.malformed += counts.malformed
             $0.badTopic += counts.badTopic; $0.unknownSensor += counts.unknownSensor; $0.frozen += counts.frozen
-            $0.commits += counts.commits
+            $0.commits += counts.commits; $0.storeFailed += counts.storeFailed
         }
     }
 

@@ -67,7 +67,9 @@ public final class MQTTService: Service, Sendable {
             },
             onMessage: { topic, payload in
                 if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {
-                    requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1))))
+                    if case .dropped = requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1)))) {
+                        logger.warning("pairing request dropped: too many waiting", metadata: ["sensor.id": "\(id)"])
+                    }
                     return
                 }
                 let now = Int64((Date().timeIntervalSince1970 * 1e9).rounded())

@@ -8,6 +8,12 @@ internal import Synchronization
 /// to `onMessage`, which must not block: the ingester hands them to a bounded queue.
 /// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
 /// while Agora is away.
+///
+/// Known limit: libmosquitto 2.0 answers a QoS 1 PUBLISH with PUBACK before it hands the
+/// message to `onMessage`, and has no manual acknowledgement. A pack acknowledged to the
+/// broker but not yet committed (at most the ingest queue plus one batch, normally a few
+/// milliseconds' worth) is lost if the process dies. Closing that gap needs MQTT 5 manual
+/// acks (libmosquitto 2.1) or a transport of our own.
 public final class MosquittoClient: @unchecked Sendable {
     // @unchecked: libmosquitto's threaded mode locks its own state; `handle` is set once and
     // freed in deinit; the closures are immutable after init.

@@ -33,7 +33,7 @@ public struct ReadingsCommitter: Sendable {
         let tables = store.tables
         return try await store.write { [ledger, projection] txn in
             let state = MarketState(tables: tables, txn: txn)
-            var seq = UInt32(truncatingIfNeeded: StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0)
+            var seq = StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0
             var outcomes: [SensorID: Outcome] = [:]
             for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
                 guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
@@ -50,12 +50,13 @@ public struct ReadingsCommitter: Sendable {
                 try projection.apply(entry, encoded: encoded, index: index, in: txn)
                 let prefix = StoreKey.u64(index)
                 for (reading, bytes) in ordered {
-                    try txn.put(tables.readings, ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq), prefix + bytes)
-                    seq &+= 1
+                    try txn.put(tables.readings, ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq), prefix + bytes,
+                                flags: .noOverwrite)
+                    seq += 1
                 }
                 outcomes[sensor] = .committed(ledgerIndex: index, count: ordered.count)
             }
-            try txn.put(tables.meta, ReadingsKey.seqCounter, StoreKey.u64(UInt64(seq)))
+            try txn.put(tables.meta, ReadingsKey.seqCounter, StoreKey.u64(seq))
             return outcomes
         }
     }

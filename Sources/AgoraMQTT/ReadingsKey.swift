@@ -2,16 +2,16 @@ public import AgoraStore
 
 /// Keys and values of the `readings` table.
 ///
-/// Key: sensor index (u32 BE) ‖ time in ns (u64 BE) ‖ seq (u32 BE) — all of a sensor's
-/// readings in time order, so a window is one range scan. `seq` (from a store-wide
-/// counter) keeps readings with the same timestamp apart.
+/// Key: sensor index (u32 BE) ‖ time in ns (u64 BE) ‖ seq (u64 BE) — all of a sensor's
+/// readings in time order, so a window is one range scan. `seq` (a store-wide counter that
+/// never wraps in practice) keeps readings with the same timestamp apart, in arrival order.
 /// Value: index of the `readings.commit` ledger entry that sealed it (u64 BE) ‖ the
 /// reading's canonical bytes.
 public enum ReadingsKey {
     static let seqCounter = StoreKey.text("readings.next_seq")
 
-    public static func key(sensor: UInt32, time: Int64, seq: UInt32) -> [UInt8] {
-        var key = StoreKey(capacity: 16)
+    public static func key(sensor: UInt32, time: Int64, seq: UInt64) -> [UInt8] {
+        var key = StoreKey(capacity: 20)
         key.append(sensor)
         key.append(UInt64(bitPattern: time))
         key.append(seq)
@@ -22,7 +22,7 @@ public enum ReadingsKey {
     public static func start(sensor: UInt32, time: Int64) -> [UInt8] { key(sensor: sensor, time: max(0, time), seq: 0) }
 
     static func sensor(of key: UnsafeRawBufferPointer) -> UInt32? {
-        guard key.count == 16 else { return nil }
+        guard key.count == 20 else { return nil }
         return (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(key[$1]) }
     }
 

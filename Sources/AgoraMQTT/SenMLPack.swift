@@ -6,7 +6,8 @@ internal import FoundationEssentials
 /// Base fields carry over to later records until changed (§4.1): the name is `bn + n`,
 /// the time `bt + t` (a resolved time below 2^28 s is relative to now, §4.5.3), the unit
 /// `u` else `bu`, a numeric value `v + bv`. Each record needs exactly one of `v`, `vs`,
-/// `vb`, `vd`; names use the §4.5.1 characters. Fields ending in `_` must be understood
+/// `vb`, `vd` (a record with only a sum `s` is refused: Agora stores values); `s` adds `bs`;
+/// names use the §4.5.1 characters. Fields ending in `_` must be understood
 /// (§4.4), so any is refused. A pack is taken whole or refused whole.
 public enum SenMLPack {
     public static let maxSize = 64 * 1024
@@ -25,7 +26,7 @@ public enum SenMLPack {
         guard !records.isEmpty else { throw SenMLError(.malformed, "empty pack") }
         guard records.count <= maxRecords else { throw SenMLError(.tooManyRecords, "\(records.count) records; at most \(maxRecords)") }
 
-        var baseName = "", baseTime = 0.0, baseUnit = "", baseValue = 0.0
+        var baseName = "", baseTime = 0.0, baseUnit = "", baseValue = 0.0, baseSum = 0.0
         var readings: [Reading] = []
         readings.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
@@ -33,15 +34,17 @@ public enum SenMLPack {
             if let bt = record.bt { baseTime = bt }
             if let bu = record.bu { baseUnit = bu }
             if let bv = record.bv { baseValue = bv }
+            if let bs = record.bs { baseSum = bs }
             let name = baseName + (record.n ?? "")
             try validate(name: name, record: index)
             let offset = record.t ?? 0
-            guard baseTime.isFinite, offset.isFinite, abs(baseTime) < 9.2e9, abs(offset) < 9.2e9 else {
+            // Each part below 4.6e9 s, so their sum in nanoseconds stays inside Int64.
+            guard baseTime.isFinite, offset.isFinite, abs(baseTime) < 4.6e9, abs(offset) < 4.6e9 else {
                 throw SenMLError(.badValue, "record \(index): time out of range")
             }
             // Whole and fractional seconds apart: a Double of ~1.8e18 ns cannot hold nanoseconds.
             var time = nanoseconds(baseTime) + nanoseconds(offset)
-            if abs(baseTime + offset) < 268_435_456 { time += now } // relative to now (§4.5.3)
+            if baseTime + offset < 268_435_456 { time += now } // below 2^28: relative to now (§4.5.3)
             guard time >= 0 else { throw SenMLError(.badValue, "record \(index): time before 1970") }
             guard time <= now + maxFutureNanos else {
                 throw SenMLError(.future, "record \(index): time is more than 10 minutes ahead of the gateway's clock")
@@ -69,8 +72,9 @@ public enum SenMLPack {
             guard unit.utf8.count <= 32, unit.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
                 throw SenMLError(.badValue, "record \(index): unit must be at most 32 printable characters")
             }
-            if let s = record.s, !s.isFinite { throw SenMLError(.badValue, "record \(index): sum is not finite") }
-            readings.append(Reading(name: name, time: time, unit: unit, value: value, sum: record.s))
+            let sum = record.s.map { $0 + baseSum }
+            if let sum, !sum.isFinite { throw SenMLError(.badValue, "record \(index): sum is not finite") }
+            readings.append(Reading(name: name, time: time, unit: unit, value: value, sum: sum))
         }
         return readings
     }
@@ -91,7 +95,7 @@ public enum SenMLPack {
 
     /// One record as sent; every field optional, unknown "must understand" fields refused.
     struct Record: Decodable {
-        var bn: String?, bt: Double?, bu: String?, bv: Double?
+        var bn: String?, bt: Double?, bu: String?, bv: Double?, bs: Double?
         var n: String?, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, t: Double?
 
         private struct Key: CodingKey {
@@ -107,7 +111,7 @@ public enum SenMLPack {
                 throw SenMLError(.mustUnderstand, "field \(field.stringValue) must be understood and is not")
             }
             func get<T: Decodable>(_ name: String) throws -> T? { try c.decodeIfPresent(T.self, forKey: Key(stringValue: name)) }
-            bn = try get("bn"); bt = try get("bt"); bu = try get("bu"); bv = try get("bv")
+            bn = try get("bn"); bt = try get("bt"); bu = try get("bu"); bv = try get("bv"); bs = try get("bs")
             n = try get("n"); u = try get("u"); v = try get("v"); vs = try get("vs"); vb = try get("vb"); vd = try get("vd")
             s = try get("s"); t = try get("t")
         }

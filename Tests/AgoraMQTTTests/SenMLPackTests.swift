@@ -27,6 +27,12 @@ import Testing
         #expect(readings[1].value == .number(102))
     }
 
+    @Test func anyTimeBelow2To28IsRelativeAndBaseSumsAdd() throws {
+        let readings = try decode(#"[{"n":"old","t":-300000000,"v":1,"s":2,"bs":10}]"#)
+        #expect(readings[0].time == now - 300_000_000 * 1_000_000_000)
+        #expect(readings[0].sum == 12)
+    }
+
     @Test func fractionalTimesKeepTheirNanoseconds() throws {
         let readings = try decode(#"[{"bt":1795341000,"n":"a","t":1.25,"v":1},{"n":"b","t":0.000000001,"v":2},{"n":"c","bt":1795341000.5,"t":0.123456789,"v":3}]"#)
         #expect(readings.map(\.time) == [1_795_341_001_250_000_000, 1_795_341_000_000_000_001, 1_795_341_000_623_456_789])
@@ -51,6 +57,8 @@ import Testing
         (#"[{"n":"t","v":1,"foo_":2}]"#, .mustUnderstand),
         (#"[{"n":"t","vd":"not base64!"}]"#, .badValue),
         (#"[{"n":"t","v":1e400}]"#, .malformed),
+        (#"[{"n":"t","bt":9e9,"t":9e9,"v":1}]"#, .badValue),
+        (#"[{"n":"t","bt":4.5e9,"t":4.5e9,"v":1}]"#, .future),
     ])
     func invalidPacksAreRefusedWhole(_ json: String, _ code: SenMLError.Code) {
         do {
