@@ -63,7 +63,7 @@ public final class MQTTService: Service, Sendable {
                 }
             },
             onDisconnect: { result in
-                if result != 0 { logger.warning("lost the broker; reconnecting", metadata: ["mqtt.result": "\(result)"]) }
+                if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
             },
             onMessage: { topic, payload in
                 if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {

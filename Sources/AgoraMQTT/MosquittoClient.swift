@@ -1,11 +1,18 @@
 internal import CMosquitto
 internal import Synchronization
+internal import Dispatch
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// One libmosquitto client (`struct mosquitto *`), owned here and destroyed in `deinit`.
 ///
-/// Runs libmosquitto's own network thread (`mosquitto_loop_start`), which reconnects by
-/// itself with capped exponential back-off. Messages arrive on that thread and go straight
-/// to `onMessage`, which must not block: the ingester hands them to a bounded queue.
+/// Drives libmosquitto from a network thread of its own (`mosquitto_loop` in a loop) that
+/// reconnects with capped exponential back-off (1 s doubling to 30 s) for as long as the
+/// client runs. libmosquitto's `mosquitto_loop_start` was not used: its loop gives up for
+/// good when a TLS connection breaks (a broker restart ends it with a TLS error), which
+/// would leave the gateway deaf. Messages arrive on the network thread and go straight to
+/// `onMessage`, which must not block: the ingester hands them to a bounded queue.
 /// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
 /// while Agora is away.
 ///
@@ -21,6 +28,9 @@ public final class MosquittoClient: @unchecked Sendable {
     private let onMessage: @Sendable (_ topic: String, _ payload: UnsafeRawBufferPointer) -> Void
     private let onConnect: @Sendable (_ result: Int32) -> Void
     private let onDisconnect: @Sendable (_ result: Int32) -> Void
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(false)
 
     public struct TLS: Sendable {
         public var caFile: String
@@ -46,7 +56,8 @@ public final class MosquittoClient: @unchecked Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
         try MQTTError.check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "tls_set")
-        try MQTTError.check(mosquitto_reconnect_delay_set(handle, 1, 30, true), "reconnect_delay_set")
+        // Publishes come from other threads than the network loop.
+        try MQTTError.check(mosquitto_threaded_set(handle, true), "threaded_set")
         mosquitto_connect_callback_set(handle) { _, context, result in
             MosquittoClient.client(context)?.onConnect(result)
         }
@@ -73,10 +84,46 @@ public final class MosquittoClient: @unchecked Sendable {
         try MQTTError.check(mosquitto_will_set(handle, topic, Int32(payload.utf8.count), payload, 1, retain), "will_set")
     }
 
-    /// Starts connecting (and reconnecting) on libmosquitto's thread.
+    /// Starts connecting (and reconnecting) on the client's network thread.
     public func start(host: String, port: Int, keepalive: Int32 = 30) throws(MQTTError) {
-        try MQTTError.check(mosquitto_connect_async(handle, host, Int32(port), keepalive), "connect \(host):\(port)")
-        try MQTTError.check(mosquitto_loop_start(handle), "loop_start")
+        guard running.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else { return }
+        let thread = NetworkThread { [self] in self.loop(host: host, port: port, keepalive: keepalive) }
+        thread.start()
+    }
+
+    private func loop(host: String, port: Int, keepalive: Int32) {
+        var connected = false
+        var everConnected = false
+        var delay: UInt32 = 1
+        while !stopping.load(ordering: .sequentiallyConsistent) {
+            if !connected {
+                let rc = everConnected ? mosquitto_reconnect(handle) : mosquitto_connect(handle, host, Int32(port), keepalive)
+                if rc == MOSQ_ERR_SUCCESS.rawValue {
+                    connected = true
+                    everConnected = true
+                    delay = 1
+                } else {
+                    onDisconnect(rc)
+                    pause(seconds: delay)
+                    delay = min(delay * 2, 30)
+                    continue
+                }
+            }
+            let rc = mosquitto_loop(handle, 500, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue, !stopping.load(ordering: .sequentiallyConsistent) {
+                connected = false
+                pause(seconds: delay)
+                delay = min(delay * 2, 30)
+            }
+        }
+        // Let a final publish and the DISCONNECT leave.
+        for _ in 0..<5 where mosquitto_want_write(handle) { _ = mosquitto_loop(handle, 50, 1) }
+        finished.signal()
+    }
+
+    /// Sleeps up to `seconds`, waking early when the client stops.
+    private func pause(seconds: UInt32) {
+        for _ in 0..<(seconds * 10) where !stopping.load(ordering: .sequentiallyConsistent) { usleep(100_000) }
     }
 
     public func subscribe(_ pattern: String, qos: Int32 = 1) throws(MQTTError) {
@@ -88,9 +135,28 @@ public final class MosquittoClient: @unchecked Sendable {
         try MQTTError.check(code, "publish \(topic)")
     }
 
-    /// Disconnects cleanly (no last will) and stops the network thread.
+    /// Disconnects cleanly (no last will) and waits for the network thread to end.
     public func stop() {
+        guard running.load(ordering: .sequentiallyConsistent), !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         mosquitto_disconnect(handle)
-        mosquitto_loop_stop(handle, false)
+        finished.wait()
+    }
+}
+
+/// A detached pthread running one closure (the client's network loop).
+private final class NetworkThread: Sendable {
+    private let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let code = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<NetworkThread>.fromOpaque(raw!).takeRetainedValue()
+            me.body()
+            return nil
+        }, context)
+        precondition(code == 0, "cannot start the MQTT network thread (pthread_create: \(code))")
+        pthread_detach(thread)
     }
 }

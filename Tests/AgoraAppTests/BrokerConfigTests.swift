@@ -86,6 +86,24 @@ import Testing
         }
         subscriber.waitUntilExit()
         let seen = try String(contentsOfFile: dir.file("received.txt"), encoding: .utf8)
+
+        // Revoking s1's certificate rewrites the broker's CRL; after a restart the broker refuses it.
+        let serial = try #require((try JSONSerialization.jsonObject(with: Data(try agora(["ca", "list", "--json"]).utf8)) as? [[String: Any]])?
+            .first { $0["subject"] as? String == "sensor:s1" }?["serial"] as? String)
+        _ = try agora(["ca", "revoke", serial, "--reason", "keyCompromise"])
+        kill(mosquitto.processIdentifier, SIGKILL)
+        mosquitto.waitUntilExit()
+        let restarted = Process()
+        restarted.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        restarted.arguments = ["-c", broker + "/mosquitto.conf"]
+        restarted.standardOutput = log
+        restarted.standardError = log
+        restarted.standardInput = FileHandle.nullDevice
+        try restarted.run()
+        defer { kill(restarted.processIdentifier, SIGKILL); restarted.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try publish(sensor, topic: "agora/sensors/s1/senml", message: "after-revoke") != 0, "a revoked certificate still connects")
+        #expect(try publish(gateway + ["-q", "1"], topic: "agora/gateway/status", message: "still-fine") == 0, "the gateway was locked out")
         #expect(seen.contains("agora/sensors/s1/senml own-topic"), "\(seen)")
         #expect(seen.contains("agora/pair/s9/request pairing-request"), "\(seen)")
         #expect(!seen.contains("foreign-topic"), "the ACL let s1 publish as s2")

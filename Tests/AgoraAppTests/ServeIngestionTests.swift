@@ -97,4 +97,77 @@ import Testing
         #expect(proof.contains("\"receipt\""))
         _ = try agora(["ledger", "verify", "--replay"])
     }
+
+    @Test func serveReconnectsByItselfWhenTheBrokerRestarts() throws {
+        let dir = try TemporaryDirectory("agora-restart")
+        defer { dir.remove() }
+        let state = ["--state-dir", dir.file("state")]
+        func agora(_ arguments: [String]) throws -> String {
+            let result = try runProcess(agoraExecutable, arguments + state)
+            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+        func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+            let handle = FileHandle(forWritingAtPath: log)!
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        _ = try agora(["init", "--domain", "gw1.example"])
+        _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
+        _ = try agora(["sensor", "add", "s1", "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"])
+        let port = Int.random(in: 40_000..<60_000)
+        let broker = dir.file("broker")
+        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+        var mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
+        Thread.sleep(forTimeInterval: 0.5)
+        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"))
+        defer {
+            kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit()
+            kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit()
+        }
+        _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                "-keyout", dir.file("s1.key"), "-out", dir.file("s1.csr"), "-subj", "/CN=s1"])
+        try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
+        func gatewayConnections() throws -> Int {
+            try String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8).components(separatedBy: "as agora-gateway").count - 1
+        }
+        func waitFor(_ condition: () throws -> Bool) throws -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline { if try condition() { return true }; Thread.sleep(forTimeInterval: 0.1) }
+            return false
+        }
+        let base = Int(Date().timeIntervalSince1970) - 600
+        func publish(_ range: Range<Int>) throws {
+            let lines = range.map { #"[{"n":"pm25","t":\#(base + $0),"v":\#($0)}]"# }.joined(separator: "\n") + "\n"
+            let file = dir.file("lines-\(range.lowerBound).txt")
+            try lines.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("s1.pem")) --key \(dir.file("s1.key")) -q 1 -t agora/sensors/s1/senml -l < \(file)"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        func stored() throws -> Int {
+            (try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "s1", "--format", "json"]).utf8)) as! [Any]).count
+        }
+        #expect(try waitFor { try gatewayConnections() == 1 })
+        try publish(0..<100)
+        #expect(try waitFor { try stored() == 100 })
+
+        // The broker dies and comes back; serve reconnects by itself (back-off 1 s, doubling).
+        kill(mosquitto.processIdentifier, SIGKILL)
+        mosquitto.waitUntilExit()
+        Thread.sleep(forTimeInterval: 1.0)
+        mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
+        #expect(try waitFor { try gatewayConnections() == 2 }, "serve did not reconnect")
+        Thread.sleep(forTimeInterval: 0.3)
+        try publish(100..<300)
+        #expect(try waitFor { try stored() == 300 }, "readings published after the broker came back were lost")
+        #expect(serve.isRunning)
+    }
 }
