@@ -24,6 +24,8 @@ internal import Glibc
 /// | `ca.user_days` | 90 | validity of user certificates |
 /// | `ca.server_days` | 365 | validity of the gateway's own TLS certificates |
 /// | `ca.crl_days` | 7 | how long each CRL is valid (nextUpdate) |
+/// | `readings.retention_days` | 365 | readings older than this are pruned (0: keep forever) |
+/// | `readings.max_bytes` | 8589934592 | the readings table is pruned, oldest first, above this size (0: no limit) |
 extension AgoraConfiguration {
     struct Key: Sendable {
         let name: String
@@ -51,6 +53,8 @@ extension AgoraConfiguration {
         Key(name: "ca.user_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.userDays = try integer(v, "ca.user_days", s, min: 1, max: 3650) },
         Key(name: "ca.server_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.serverDays = try integer(v, "ca.server_days", s, min: 1, max: 3650) },
         Key(name: "ca.crl_days") { c, v, s throws(ConfigurationError) in c.crlDays = try integer(v, "ca.crl_days", s, min: 1, max: 365) },
+        Key(name: "readings.retention_days") { c, v, s throws(ConfigurationError) in c.readingsRetentionDays = try integer(v, "readings.retention_days", s, min: 0, max: 36_500) },
+        Key(name: "readings.max_bytes") { c, v, s throws(ConfigurationError) in c.readingsMaxBytes = try integer(v, "readings.max_bytes", s, min: 0) },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {

@@ -21,6 +21,9 @@ public struct AgoraConfiguration: Sendable {
     public var certificateValidity: CertificateAuthority.Validity
     /// How long a CRL is valid (its nextUpdate).
     public var crlDays: Int
+    /// Readings retention: by age (0: forever) and by the readings table's size (0: no limit).
+    public var readingsRetentionDays: Int
+    public var readingsMaxBytes: Int
 
     public static let defaultStateDirectory = "/var/lib/agora"
 
@@ -31,7 +34,9 @@ public struct AgoraConfiguration: Sendable {
                 kekFile: String? = nil,
                 logLevel: Logger.Level = .info,
                 certificateValidity: CertificateAuthority.Validity = .init(),
-                crlDays: Int = 7) {
+                crlDays: Int = 7,
+                readingsRetentionDays: Int = 365,
+                readingsMaxBytes: Int = 8 << 30) {
         self.stateDirectory = stateDirectory
         self.store = store
         self.writer = writer
@@ -40,6 +45,8 @@ public struct AgoraConfiguration: Sendable {
         self.logLevel = logLevel
         self.certificateValidity = certificateValidity
         self.crlDays = crlDays
+        self.readingsRetentionDays = readingsRetentionDays
+        self.readingsMaxBytes = readingsMaxBytes
     }
 
     public var storePath: String { stateDirectory + "/" + Store.fileName }

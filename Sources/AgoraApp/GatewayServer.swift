@@ -31,7 +31,13 @@ public enum GatewayServer {
                 let response = await pairing.handle(sensorID: id, payload: payload)
                 return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
             })
-        let group = ServiceGroup(configuration: .init(services: [.init(service: ingest), .init(service: mqtt)],
+        let configuration = gateway.configuration
+        let retention = RetentionService(
+            retention: ReadingsRetention(store: gateway.store, policy: .init(
+                maxAgeSeconds: configuration.readingsRetentionDays > 0 ? Int64(configuration.readingsRetentionDays) * 86_400 : nil,
+                maxBytes: configuration.readingsMaxBytes > 0 ? configuration.readingsMaxBytes : nil)),
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: retention), .init(service: ingest), .init(service: mqtt)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
         try await group.run()

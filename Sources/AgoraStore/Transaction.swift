@@ -40,6 +40,13 @@ public class ReadTransaction {
         return stat.ms_entries
     }
 
+    /// Bytes of the pages `db` occupies (branch, leaf and overflow pages).
+    public func pageBytes(_ db: Database) throws(StoreError) -> Int {
+        var stat = MDB_stat()
+        do { try LMDBError.check(mdb_stat(handle, db.dbi, &stat), "stat \(db)") } catch { throw .lmdb(error) }
+        return (stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages) * Int(stat.ms_psize)
+    }
+
     /// Visits entries in key order (errors thrown by `body` pass through unchanged), starting at the first key ≥ `start` (or the first key),
     /// until `body` returns false. Key and value buffers are valid only during each call.
     public func scan(
