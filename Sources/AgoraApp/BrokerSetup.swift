@@ -1,4 +1,4 @@
-public import AgoraCore
+internal import AgoraCore
 public import AgoraMQTT
 internal import AgoraStore
 internal import FoundationEssentials

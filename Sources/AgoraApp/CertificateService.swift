@@ -1,7 +1,7 @@
 public import AgoraCore
 public import AgoraMarket
 public import AgoraPKI
-public import AgoraStore
+internal import AgoraStore
 internal import Crypto
 internal import FoundationEssentials
 internal import SwiftASN1

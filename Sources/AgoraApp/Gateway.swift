@@ -1,8 +1,8 @@
-public import AgoraCore
+internal import AgoraCore
 public import AgoraLedger
 public import AgoraMarket
 public import AgoraStore
-public import AgoraPKI
+internal import AgoraPKI
 internal import Crypto
 public import Logging
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
-public import AgoraCore
-public import AgoraLedger
-public import AgoraMarket
+internal import AgoraCore
+internal import AgoraLedger
+internal import AgoraMarket
 internal import AgoraStore
 
 /// A snapshot of the gateway for `agora status`: identity, ledger, market and store use.
@@ -14,6 +14,8 @@ public struct GatewayStatus: Sendable, Codable {
     public var sensors: Int
     public var frozenSensors: Int
     public var purchases: Int
+    /// Readings held in the readings table.
+    public var readings: Int
     public var totalMinted: UInt64
     public var sumOfBalances: UInt64
     public var mapSize: Int
@@ -35,17 +37,17 @@ public struct GatewayStatus: Sendable, Codable {
                 checkpointSize: try ledger.latestCheckpoint(in: txn)?.size ?? 0,
                 accounts: try txn.count(tables.accounts), sensors: sensors.count,
                 frozenSensors: sensors.filter(\.frozen).count,
-                purchases: try txn.count(tables.purchases),
+                purchases: try txn.count(tables.purchases), readings: try txn.count(tables.readings),
                 totalMinted: try state.totalMinted().value, sumOfBalances: try state.sumOfBalances(),
                 mapSize: gateway.store.environment.currentMapSize, usedBytes: gateway.store.environment.usedBytes)
         }
     }
 
     init(origin: String, name: String, logKey: String, ledgerEntries: UInt64, checkpointSize: UInt64, accounts: Int,
-         sensors: Int, frozenSensors: Int, purchases: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, usedBytes: Int) {
+         sensors: Int, frozenSensors: Int, purchases: Int, readings: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, usedBytes: Int) {
         self.origin = origin; self.name = name; self.logKey = logKey; self.ledgerEntries = ledgerEntries
         self.checkpointSize = checkpointSize; self.accounts = accounts; self.sensors = sensors
-        self.frozenSensors = frozenSensors; self.purchases = purchases; self.totalMinted = totalMinted
+        self.frozenSensors = frozenSensors; self.purchases = purchases; self.readings = readings; self.totalMinted = totalMinted
         self.sumOfBalances = sumOfBalances; self.mapSize = mapSize; self.usedBytes = usedBytes
     }
 }

@@ -1,5 +1,5 @@
 public import AgoraCore
-public import AgoraMarket
+internal import AgoraMarket
 internal import AgoraPKI
 internal import AgoraStore
 internal import FoundationEssentials

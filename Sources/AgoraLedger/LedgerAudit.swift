@@ -1,4 +1,4 @@
-public import AgoraCore
+internal import AgoraCore
 public import AgoraStore
 
 /// `agora ledger verify`: recomputes every leaf and interior node from the stored entry

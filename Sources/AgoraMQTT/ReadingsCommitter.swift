@@ -1,6 +1,6 @@
 public import AgoraCore
 public import AgoraLedger
-public import AgoraMarket
+internal import AgoraMarket
 public import AgoraStore
 internal import FoundationEssentials
 

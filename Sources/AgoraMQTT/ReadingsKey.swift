@@ -1,4 +1,4 @@
-public import AgoraStore
+internal import AgoraStore
 
 /// Keys and values of the `readings` table.
 ///

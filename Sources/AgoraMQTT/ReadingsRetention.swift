@@ -1,4 +1,4 @@
-public import AgoraCore
+internal import AgoraCore
 public import AgoraStore
 public import Logging
 public import ServiceLifecycle

@@ -1,5 +1,5 @@
 public import AgoraCore
-public import AgoraStore
+internal import AgoraStore
 
 /// Row of `accounts` (key: bare JID). The balance lives in `balances` (see `Tables`).
 public struct AccountRecord: Hashable, Sendable, Codable {

@@ -1,6 +1,6 @@
 internal import _CryptoExtras
 internal import Crypto
-public import SwiftASN1
+internal import SwiftASN1
 public import X509
 
 /// The signing policy, checked before anything is signed (DESIGN.md "Certificate authority").

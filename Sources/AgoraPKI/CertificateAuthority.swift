@@ -2,7 +2,7 @@ public import AgoraCore
 public import Crypto
 internal import _CryptoExtras
 internal import FoundationEssentials
-public import SwiftASN1
+internal import SwiftASN1
 public import X509
 
 /// The gateway's certificate authority: an ECDSA P-256 key and its CA certificate.

@@ -1,7 +1,7 @@
 public import AgoraCore
 internal import Crypto
-public import SwiftASN1
-public import X509
+internal import SwiftASN1
+internal import X509
 
 /// RFC 5280 §5.3.1 reason codes, named as the RFC names them.
 public enum RevocationReason: String, Sendable, CaseIterable, Codable {

@@ -19,6 +19,7 @@ struct Status: AsyncParsableCommand {
         accounts     \(status.accounts)
         sensors      \(status.sensors) (\(status.frozenSensors) frozen)
         purchases    \(status.purchases)
+        readings     \(status.readings)
         credits      \(status.totalMinted) minted, \(status.sumOfBalances) in balances
         store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map
         """)
