@@ -10,12 +10,8 @@ import Testing
     @Test func theGeneratedBrokerRequiresAgoraCertificatesAndPinsSensorsToTheirTopics() throws {
         let dir = try TemporaryDirectory("agora-broker")
         defer { dir.remove() }
-        let state = ["--state-dir", dir.file("state")]
-        func agora(_ arguments: [String]) throws -> String {
-            let result = try runProcess(agoraExecutable, arguments + state)
-            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
-            return result.stdout
-        }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
         let port = Int.random(in: 20_000..<40_000)
         let broker = dir.file("broker")

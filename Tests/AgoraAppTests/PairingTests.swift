@@ -28,28 +28,15 @@ import Testing
         }
 
         deinit {
-            for process in processes.reversed() where process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+            for process in processes.reversed() { stopHard(process) }
             dir.remove()
         }
 
         @discardableResult
-        func agora(_ arguments: [String]) throws -> String {
-            let result = try runProcess(agoraExecutable, arguments + state)
-            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
-            return result.stdout
-        }
+        func agora(_ arguments: [String]) throws -> String { try AgoraCLI(stateDirectory: dir.file("state")).ok(arguments) }
 
         func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = FileHandle(forWritingAtPath: log)!
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            return process
+            try AgoraTestSupport.spawn(executable, arguments, log: log)
         }
 
         func invite(_ id: String, ttl: String = "1h") throws -> String {
@@ -82,6 +69,7 @@ import Testing
         /// Sends `payload` on the bootstrap listener as `id` and returns the response JSON.
         func pair(_ id: String, payload: String) throws -> [String: Any] {
             let tls = ["-h", "localhost", "-p", String(port + 1), "--cafile", broker + "/ca.pem", "-q", "1"]
+            try? FileManager.default.removeItem(atPath: dir.file("response-\(id).json")) // spawn appends
             let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
             Thread.sleep(forTimeInterval: 0.4)
             let file = dir.file("request-\(id).json")

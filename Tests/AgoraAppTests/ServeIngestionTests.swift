@@ -11,23 +11,8 @@ import Testing
         let dir = try TemporaryDirectory("agora-serve")
         defer { dir.remove() }
         let state = ["--state-dir", dir.file("state")]
-        func agora(_ arguments: [String]) throws -> String {
-            let result = try runProcess(agoraExecutable, arguments + state)
-            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
-            return result.stdout
-        }
-        func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = FileHandle(forWritingAtPath: log)!
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
         _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         for id in ["s1", "s3"] { _ = try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"]) }
@@ -102,24 +87,8 @@ import Testing
         let dir = try TemporaryDirectory("agora-restart")
         defer { dir.remove() }
         let state = ["--state-dir", dir.file("state")]
-        func agora(_ arguments: [String]) throws -> String {
-            let result = try runProcess(agoraExecutable, arguments + state)
-            guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
-            return result.stdout
-        }
-        func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
-            let handle = FileHandle(forWritingAtPath: log)!
-            handle.seekToEndOfFile()
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
         _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         _ = try agora(["sensor", "add", "s1", "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"])

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Starts a long-running peer (a broker, `agora serve`, a subscriber) with its output
+/// appended to `log` and no standard input. Stop it with `stopHard`.
+public func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+    let handle = FileHandle(forWritingAtPath: log)!
+    handle.seekToEndOfFile()
+    process.standardOutput = handle
+    process.standardError = handle
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+/// SIGKILL and reap: children of the test runner inherit its blocked signals, so SIGTERM
+/// (and alarms) may never reach them.
+public func stopHard(_ process: Process) {
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+}
+
+/// The `agora` CLI bound to one state directory.
+public struct AgoraCLI: Sendable {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
+
+    public func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcess(agoraExecutable, arguments + ["--state-dir", stateDirectory], environment: environment)
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    @discardableResult
+    public func ok(_ arguments: [String]) throws -> String {
+        let result = try run(arguments)
+        guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
+        return result.stdout
+    }
+}
