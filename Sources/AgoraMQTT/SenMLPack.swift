@@ -110,10 +110,25 @@ public enum SenMLPack {
             if let field = c.allKeys.first(where: { $0.stringValue.hasSuffix("_") }) {
                 throw SenMLError(.mustUnderstand, "field \(field.stringValue) must be understood and is not")
             }
-            func get<T: Decodable>(_ name: String) throws -> T? { try c.decodeIfPresent(T.self, forKey: Key(stringValue: name)) }
-            bn = try get("bn"); bt = try get("bt"); bu = try get("bu"); bv = try get("bv"); bs = try get("bs")
-            n = try get("n"); u = try get("u"); v = try get("v"); vs = try get("vs"); vb = try get("vb"); vd = try get("vd")
-            s = try get("s"); t = try get("t")
+            // Only the keys present are decoded (a pack record has a handful of its 13 possible fields).
+            for key in c.allKeys {
+                switch key.stringValue {
+                case "bn": bn = try c.decode(String.self, forKey: key)
+                case "bt": bt = try c.decode(Double.self, forKey: key)
+                case "bu": bu = try c.decode(String.self, forKey: key)
+                case "bv": bv = try c.decode(Double.self, forKey: key)
+                case "bs": bs = try c.decode(Double.self, forKey: key)
+                case "n": n = try c.decode(String.self, forKey: key)
+                case "u": u = try c.decode(String.self, forKey: key)
+                case "v": v = try c.decode(Double.self, forKey: key)
+                case "vs": vs = try c.decode(String.self, forKey: key)
+                case "vb": vb = try c.decode(Bool.self, forKey: key)
+                case "vd": vd = try c.decode(String.self, forKey: key)
+                case "s": s = try c.decode(Double.self, forKey: key)
+                case "t": t = try c.decode(Double.self, forKey: key)
+                default: continue // bver, ut and unknown fields without "_": ignored (§4.4)
+                }
+            }
         }
     }
 }
