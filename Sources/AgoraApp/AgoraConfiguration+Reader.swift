@@ -26,6 +26,8 @@ internal import Glibc
 /// | `ca.crl_days` | 7 | how long each CRL is valid (nextUpdate) |
 /// | `readings.retention_days` | 365 | readings older than this are pruned (0: keep forever) |
 /// | `readings.max_bytes` | 8589934592 | the readings table is pruned, oldest first, above this size (0: no limit) |
+/// | `mqtt.host`, `mqtt.port`, `mqtt.prefix` | as recorded by `broker-config` | where `agora serve` connects |
+/// | `mqtt.ca_file`, `mqtt.cert_file`, `mqtt.key_file` | as recorded by `broker-config` | its TLS files |
 extension AgoraConfiguration {
     struct Key: Sendable {
         let name: String
@@ -55,6 +57,12 @@ extension AgoraConfiguration {
         Key(name: "ca.crl_days") { c, v, s throws(ConfigurationError) in c.crlDays = try integer(v, "ca.crl_days", s, min: 1, max: 365) },
         Key(name: "readings.retention_days") { c, v, s throws(ConfigurationError) in c.readingsRetentionDays = try integer(v, "readings.retention_days", s, min: 0, max: 36_500) },
         Key(name: "readings.max_bytes") { c, v, s throws(ConfigurationError) in c.readingsMaxBytes = try integer(v, "readings.max_bytes", s, min: 0) },
+        Key(name: "mqtt.host") { c, v, s throws(ConfigurationError) in c.mqtt.host = try string(v, "mqtt.host", s, nonEmpty: true) },
+        Key(name: "mqtt.port") { c, v, s throws(ConfigurationError) in c.mqtt.port = try integer(v, "mqtt.port", s, min: 1, max: 65_535) },
+        Key(name: "mqtt.prefix") { c, v, s throws(ConfigurationError) in c.mqtt.prefix = try string(v, "mqtt.prefix", s, nonEmpty: true) },
+        Key(name: "mqtt.ca_file") { c, v, s throws(ConfigurationError) in c.mqtt.caFile = try string(v, "mqtt.ca_file", s, nonEmpty: true) },
+        Key(name: "mqtt.cert_file") { c, v, s throws(ConfigurationError) in c.mqtt.certificateFile = try string(v, "mqtt.cert_file", s, nonEmpty: true) },
+        Key(name: "mqtt.key_file") { c, v, s throws(ConfigurationError) in c.mqtt.keyFile = try string(v, "mqtt.key_file", s, nonEmpty: true) },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {

@@ -24,6 +24,18 @@ public struct AgoraConfiguration: Sendable {
     /// Readings retention: by age (0: forever) and by the readings table's size (0: no limit).
     public var readingsRetentionDays: Int
     public var readingsMaxBytes: Int
+    /// Overrides of the broker endpoint `agora broker-config` recorded (nil: use the recorded value).
+    public var mqtt: MQTTOverrides = .init()
+
+    public struct MQTTOverrides: Sendable, Equatable {
+        public var host: String?
+        public var port: Int?
+        public var prefix: String?
+        public var caFile: String?
+        public var certificateFile: String?
+        public var keyFile: String?
+        public init() {}
+    }
 
     public static let defaultStateDirectory = "/var/lib/agora"
 

@@ -77,6 +77,25 @@ public enum BrokerSetup {
                               template.certificateFile, template.keyFile, endpoint.certificateFile, endpoint.keyFile])
     }
 
+    /// The endpoint `serve` uses: the recorded one with the configuration's `mqtt.*` keys on top
+    /// (all six keys alone also make an endpoint, for a broker Agora did not configure).
+    public static func endpoint(for gateway: Gateway) throws -> Endpoint? {
+        let o = gateway.configuration.mqtt
+        let recorded = try recordedEndpoint(in: gateway)
+        guard let base = recorded ?? {
+            guard let host = o.host, let port = o.port, let ca = o.caFile, let cert = o.certificateFile, let key = o.keyFile else { return nil }
+            return Endpoint(host: host, port: port, pairingPort: 0, prefix: o.prefix ?? "agora", caFile: ca, certificateFile: cert, keyFile: key)
+        }() else { return nil }
+        var endpoint = base
+        if let host = o.host { endpoint.host = host }
+        if let port = o.port { endpoint.port = port }
+        if let prefix = o.prefix { endpoint.prefix = prefix }
+        if let ca = o.caFile { endpoint.caFile = ca }
+        if let cert = o.certificateFile { endpoint.certificateFile = cert }
+        if let key = o.keyFile { endpoint.keyFile = key }
+        return endpoint
+    }
+
     /// The endpoint `broker-config` recorded, if any.
     public static func recordedEndpoint(in gateway: Gateway) throws -> Endpoint? {
         try gateway.store.read { txn in

@@ -14,8 +14,8 @@ public enum GatewayServer {
     }
 
     public static func run(_ gateway: Gateway, clientID: String = "agora-gateway") async throws {
-        guard let endpoint = try BrokerSetup.recordedEndpoint(in: gateway) else {
-            throw GatewayError.file(gateway.configuration.stateDirectory, "no broker endpoint recorded; run agora broker-config first")
+        guard let endpoint = try BrokerSetup.endpoint(for: gateway) else {
+            throw GatewayError.file(gateway.configuration.stateDirectory, "no broker endpoint recorded; run agora broker-config first (or set the mqtt.* keys)")
         }
         let logger = gateway.logger
         let queue = IngestQueue()

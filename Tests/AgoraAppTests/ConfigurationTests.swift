@@ -49,6 +49,13 @@ import Testing
         }
     }
 
+    @Test func brokerEndpointKeysAreRead() throws {
+        let configuration = try AgoraConfiguration.load(file: nil, environment: ["AGORA_MQTT_HOST": "broker.lan", "AGORA_MQTT_PORT": "18883"])
+        #expect(configuration.mqtt.host == "broker.lan")
+        #expect(configuration.mqtt.port == 18883)
+        #expect(throws: ConfigurationError.self) { try AgoraConfiguration.load(file: nil, environment: ["AGORA_MQTT_PORT": "70000"]) }
+    }
+
     @Test func defaultsNeedNoFile() throws {
         let configuration = try AgoraConfiguration.load(file: nil, environment: [:])
         #expect(configuration.stateDirectory == "/var/lib/agora")
