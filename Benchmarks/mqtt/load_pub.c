@@ -1,6 +1,7 @@
 /* Load publisher for the MQTT ingestion benchmark: N SenML packs of ~150 bytes, as fast as
  * libmosquitto sends them, at QoS 0 or 1, over TLS with a sensor's client certificate.
- * Usage: load_pub HOST PORT CAFILE CERT KEY TOPIC COUNT QOS; prints the send rate. */
+ * Usage: load_pub HOST PORT CAFILE CERT KEY TOPIC COUNT QOS [RATE]; RATE paces the sends
+ * (messages per second, 0 or absent: as fast as possible). Prints the send rate. */
 #include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_REALTIME, &t); 
 int main(int argc, char **argv) {
     if (argc < 9) { fprintf(stderr, "usage: %s HOST PORT CAFILE CERT KEY TOPIC COUNT QOS\n", argv[0]); return 2; }
     int count = atoi(argv[7]), qos = atoi(argv[8]);
+    double rate = argc > 9 ? atof(argv[9]) : 0;
     mosquitto_lib_init();
     struct mosquitto *m = mosquitto_new(NULL, true, NULL);
     mosquitto_tls_set(m, argv[3], NULL, argv[4], argv[5], NULL);
@@ -26,6 +28,10 @@ int main(int argc, char **argv) {
     double start = now();
     char payload[256];
     for (int i = 0; i < count; i++) {
+        if (rate > 0) {
+            double due = start + i / rate, wait = due - now();
+            if (wait > 0) usleep((useconds_t)(wait * 1e6));
+        }
         /* bt = publish time: the ingester's store time minus this is publish-to-durable latency. */
         int n = snprintf(payload, sizeof payload,
                          "[{\"bn\":\"bench:\",\"bt\":%.6f,\"n\":\"pm25\",\"u\":\"ug/m3\",\"v\":%d.25,\"s\":%d}]",

@@ -30,7 +30,7 @@ mosquitto -c "$work/broker/mosquitto.conf" > "$work/mosquitto.log" 2>&1 & pids+=
 sleep 0.5
 ca="$work/broker/ca.pem"; gw_cert="$AGORA_STATE_DIR/mqtt/gateway.pem"; gw_key="$AGORA_STATE_DIR/mqtt/gateway.key"
 topic=agora/sensors/bench/senml
-publish() { "$work/load_pub" localhost "$port" "$ca" "$work/bench.pem" "$work/bench.key" "$topic" "$count" "$1"; }
+publish() { "$work/load_pub" localhost "$port" "$ca" "$work/bench.pem" "$work/bench.key" "$topic" "${2:-$count}" "$1" "${3:-0}"; }
 # Waits until FILE contains TEXT (at most 20 s).
 wait_for() { for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "gave up waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1; }
 cpu_us() { awk '{print ($14 + $15) * 10000}' "/proc/$1/stat"; } # utime+stime in µs (100 Hz ticks)
@@ -70,7 +70,16 @@ for qos in 0 1; do
     done
     t1=$(date +%s.%N); cpu1=$(cpu_us $serve)
     kill -TERM $serve; wait $serve || true
+    rate=$(awk -v n=$((n - before)) -v s="$t0" -v e="$t1" 'BEGIN {printf "%.0f", n / (e - s)}')
     awk -v n=$((n - before)) -v s="$t0" -v e="$t1" -v c0="$cpu0" -v c1="$cpu1" -v q=$qos \
         'BEGIN {printf "agora_serve_qos%d %.0f msgs/s, %.2f cpu_us_per_msg (%d stored durably)\n", q, n / (e - s), (c1 - c0) / n, n}'
+
+    # Latency at half that rate: receive-to-durable percentiles, as serve reports them when it stops.
+    "$agora" serve --client-id bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
+    wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
+    publish "$qos" $((count / 2)) $((rate / 2)) > "$work/pub.txt"
+    sleep 1
+    kill -TERM $serve; wait $serve || true
+    echo "agora_serve_qos${qos}_at_$((rate / 2))_per_s $(grep -o 'ingest.p50_ms=[^ ]*' "$work/serve.log") $(grep -o 'ingest.p99_ms=[^ ]*' "$work/serve.log") (receive to durable)"
 
 done

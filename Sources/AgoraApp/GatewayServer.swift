@@ -42,10 +42,19 @@ public enum GatewayServer {
         logger.notice("agora serve running", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
         try await group.run()
         let stats = ingest.statistics
+        let p50 = Self.milliseconds(ingest.latencyPercentile(50))
+        let p99 = Self.milliseconds(ingest.latencyPercentile(99))
         logger.notice("agora serve stopped", metadata: [
             "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
             "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
             "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
+            "ingest.p50_ms": "\(p50)", "ingest.p99_ms": "\(p99)",
         ])
+    }
+
+    /// `12.3`, or `-` when there was nothing to measure.
+    static func milliseconds(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        return ((value * 10).rounded() / 10).description
     }
 }

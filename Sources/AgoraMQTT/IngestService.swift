@@ -2,6 +2,7 @@ internal import AgoraCore
 public import Logging
 public import ServiceLifecycle
 internal import Synchronization
+internal import FoundationEssentials
 
 /// Drains the ingest queue into durable readings: decode each SenML pack, group by sensor,
 /// commit the group in one write (`ReadingsCommitter`). Packs that fail are dropped and
@@ -27,6 +28,8 @@ public final class IngestService: Service, Sendable {
     private let stats = Mutex(Statistics())
     private let lastLogged = Mutex([String: ContinuousClock.Instant]())
     private let lastOverflow = Mutex(0)
+    /// Receive-to-durable times (ns) of the most recent packs, for percentiles.
+    private let latencies = Mutex(LatencyWindow(capacity: 100_000))
 
     public init(queue: IngestQueue, committer: ReadingsCommitter, prefix: String, logger: Logger, batchLimit: Int = 20_000) {
         self.queue = queue
@@ -37,6 +40,9 @@ public final class IngestService: Service, Sendable {
     }
 
     public var statistics: Statistics { stats.withLock { $0 } }
+
+    /// The p-th percentile (0…100) of receive-to-durable time over recent packs, in ms.
+    public func latencyPercentile(_ p: Double) -> Double? { latencies.withLock { $0.percentile(p) }.map { Double($0) / 1e6 } }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -105,6 +111,15 @@ public final class IngestService: Service, Sendable {
                 }
             }
         }
+        // Receive-to-durable for every pack whose sensor's readings committed.
+        let durable = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
+        latencies.withLock { window in
+            for message in batch {
+                if let sensor = sensor(fromTopic: message.topic), case .committed? = outcomes[sensor] {
+                    window.add(durable - message.received)
+                }
+            }
+        }
         let overflow = queue.dropped
         if overflow > lastOverflow.withLock({ $0 }) {
             lastOverflow.withLock { $0 = overflow }
@@ -126,5 +141,25 @@ public final class IngestService: Service, Sendable {
             return true
         }
         if due { logger.warning(message, metadata: metadata.merging(["drop.reason": "\(reason)"]) { $1 }) }
+    }
+}
+
+/// The most recent `capacity` latency samples, for percentiles without unbounded memory.
+struct LatencyWindow: ~Copyable {
+    private var samples: [Int64] = []
+    private var next = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func add(_ value: Int64) {
+        if samples.count < capacity { samples.append(value) } else { samples[next] = value; next = (next + 1) % capacity }
+    }
+
+    func percentile(_ p: Double) -> Int64? {
+        guard !samples.isEmpty else { return nil }
+        let sorted = samples.sorted()
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1 // nearest-rank method
+        return sorted[max(0, min(sorted.count - 1, rank))]
     }
 }

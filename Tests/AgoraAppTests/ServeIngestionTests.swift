@@ -75,6 +75,7 @@ import Testing
         #expect(log.contains("ingest.malformed=5"), "\(log)")
         #expect(log.contains("ingest.unknown_sensor=5"), "\(log)")
         #expect(log.contains("ingest.frozen=5"), "\(log)")
+        #expect(log.contains("ingest.p99_ms=") && !log.contains("ingest.p99_ms=-"), "\(log)")
 
         // A stored reading proves against the ledger.
         let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(base))).replacingOccurrences(of: "Z", with: ".777Z")
