@@ -84,7 +84,7 @@ public struct CertificateService: Sendable {
     static func issueRecord(_ certificate: Certificate, subject: String) throws -> LedgerEntry.CertificateIssue {
         let der = try Self.der(certificate)
         return LedgerEntry.CertificateIssue(
-            serial: Self.hex(certificate.serialNumber.bytes), subject: subject, fingerprint: Self.hex(SHA256.hash(data: der)),
+            serial: Hex.encode(certificate.serialNumber.bytes), subject: subject, fingerprint: Hex.encode(SHA256.hash(data: der)),
             notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
             certificate: Data(der).base64EncodedString())
     }
@@ -142,12 +142,8 @@ public struct CertificateService: Sendable {
         let authority = self.authority
         let tables = gateway.store.tables
         return try await gateway.store.write { txn in
-            let state = MarketState(tables: tables, txn: txn)
-            let revoked = try Self.revocations(in: state)
-            let number = StoreKey.readU64(try txn.get(tables.meta, Self.crlNumberKey) ?? []) ?? 1
-            try txn.put(tables.meta, Self.crlNumberKey, StoreKey.u64(number + 1))
-            let now = Timestamp.now()
-            return try authority.revocationList(revoked: revoked, number: number, now: now, nextUpdate: now.adding(days: 3650))
+            try Self.signCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta,
+                             nextUpdate: Timestamp.now().adding(days: 3650))
         }
     }
 
@@ -172,7 +168,7 @@ public struct CertificateService: Sendable {
         let crlDays = gateway.configuration.crlDays
         let sealed = SecretBytes(authority.sealableKey)
         let accepted = try await gateway.market.adoptCertificateAuthority(
-            .init(fingerprint: hex(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
+            .init(fingerprint: Hex.encode(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
             try keys.replace(CertificateAuthority.keyStoreName, with: sealed, in: txn)
             try txn.put(tables.meta, certificateKey, der)
             try writeCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta, days: crlDays)
@@ -203,29 +199,31 @@ public struct CertificateService: Sendable {
     /// Every revoked certificate, as CRL entries.
     static func revocations(in state: MarketState) throws -> [RevokedCertificate] {
         try state.certificates().filter(\.revoked).map { record in
-            RevokedCertificate(serial: bytes(hex: record.issue.serial), revoked: record.revokedAt ?? record.issued,
+            RevokedCertificate(serial: Hex.decode(record.issue.serial) ?? [], revoked: record.revokedAt ?? record.issued,
                                reason: RevocationReason(rawValue: record.revocationReason) ?? .unspecified)
         }
     }
 
     /// Signs a CRL of every revoked certificate in `state` with the next CRL number and stores it.
     static func writeCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database, days: Int) throws {
-        let revoked = try revocations(in: state)
-        let number = StoreKey.readU64(try txn.get(meta, crlNumberKey) ?? []) ?? 1
-        let now = Timestamp.now()
-        let nextUpdate = now.adding(days: days)
-        let crl = try authority.revocationList(revoked: revoked, number: number, now: now, nextUpdate: nextUpdate)
-        try txn.put(meta, crlKey, crl)
-        try txn.put(meta, crlNumberKey, StoreKey.u64(number + 1))
+        let nextUpdate = Timestamp.now().adding(days: days)
+        try txn.put(meta, crlKey, try signCRL(authority: authority, state: state, txn: txn, meta: meta, nextUpdate: nextUpdate))
         try txn.put(meta, crlNextUpdateKey, StoreKey.u64(UInt64(nextUpdate.seconds)))
+    }
+
+    /// A CRL of every revocation in `state`, with the next CRL number (RFC 5280 §5.2.3:
+    /// every CRL this CA signs, served or broker copy, gets its own increasing number).
+    private static func signCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database,
+                                nextUpdate: Timestamp) throws -> [UInt8] {
+        let number = StoreKey.readU64(try txn.get(meta, crlNumberKey) ?? []) ?? 1
+        try txn.put(meta, crlNumberKey, StoreKey.u64(number + 1))
+        return try authority.revocationList(revoked: try revocations(in: state), number: number, now: .now(), nextUpdate: nextUpdate)
     }
 
     /// SHA-256 of the CA certificate as `AA:BB:…`, the way OpenSSL prints fingerprints.
     public func caFingerprint() throws -> String {
-        SHA256.hash(data: try Self.der(authority.certificate)).map { byte in
-            let hex = String(byte, radix: 16, uppercase: true)
-            return byte < 16 ? "0" + hex : hex
-        }.joined(separator: ":")
+        let hex = Array(Hex.encode(SHA256.hash(data: try Self.der(authority.certificate))).uppercased())
+        return stride(from: 0, to: hex.count, by: 2).map { String(hex[$0..<$0 + 2]) }.joined(separator: ":")
     }
 
     /// Writes `DIR/server.key` (mode 0600) and `DIR/server.pem` (chain, 0644) for a TLS listener.
@@ -239,17 +237,5 @@ public struct CertificateService: Sendable {
         var serializer = DER.Serializer()
         try serializer.serialize(certificate)
         return serializer.serializedBytes
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func bytes(hex: String) -> [UInt8] {
-        let chars = Array(hex.utf8)
-        return stride(from: 0, to: chars.count - 1, by: 2).compactMap { UInt8(String(decoding: chars[$0...$0 + 1], as: UTF8.self), radix: 16) }
     }
 }

@@ -109,7 +109,7 @@ public final class Gateway: Sendable {
         let keys = KeyStore(kek: kek, tables: store.tables)
         let genesis = LedgerEntry(time: .now(), actor: .gateway, body: .genesis(.init(
             origin: origin, name: name, logKey: signer.verifier.description,
-            caFingerprint: CertificateService.hex(SHA256.hash(data: caDER)),
+            caFingerprint: Hex.encode(SHA256.hash(data: caDER)),
             checkpointInterval: Int(configuration.checkpointInterval.components.seconds * 1000
                                     + configuration.checkpointInterval.components.attoseconds / 1_000_000_000_000_000))))
         let rawKey = SecretBytes(Array(logKey.rawRepresentation))

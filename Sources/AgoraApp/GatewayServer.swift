@@ -8,11 +8,6 @@ internal import ServiceLifecycle
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
-    public struct Running: Sendable {
-        public let ingest: IngestService
-        public let queue: IngestQueue
-    }
-
     public static func run(_ gateway: Gateway, clientID: String = "agora-gateway") async throws {
         guard let endpoint = try BrokerSetup.endpoint(for: gateway) else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "no broker endpoint recorded; run agora broker-config first (or set the mqtt.* keys)")

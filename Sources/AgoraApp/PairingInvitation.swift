@@ -33,8 +33,7 @@ public struct PairingInvitation: Codable, Sendable, Equatable {
 
     /// Whether `proof` is HMAC-SHA256(key, csrDER), compared in constant time.
     func accepts(proof: [UInt8], for csrDER: [UInt8]) -> Bool {
-        let key = CertificateService.bytes(hex: self.key)
-        guard key.count == 32 else { return false }
+        guard let key = Hex.decode(self.key), key.count == 32 else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: csrDER, using: SymmetricKey(data: key))
     }
 }

@@ -35,7 +35,7 @@ public struct PairingService: Sendable {
         }
         let code = PairingInvitation.newCode()
         let expires = try Timestamp(seconds: Timestamp.now().seconds + ttlSeconds)
-        let invitation = PairingInvitation(registration: registration, key: CertificateService.hex(PairingInvitation.proofKey(code: code)), expires: expires)
+        let invitation = PairingInvitation(registration: registration, key: Hex.encode(PairingInvitation.proofKey(code: code)), expires: expires)
         let tables = gateway.store.tables
         let row = try CanonicalJSON.encode(invitation)
         try await gateway.store.write { txn in

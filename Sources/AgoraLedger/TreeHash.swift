@@ -16,14 +16,6 @@ public enum TreeHash {
         return Array(hasher.finalize())
     }
 
-    /// `SHA-256(0x00 ‖ entry)` straight from a buffer (no copy; used by `ledger verify`).
-    public static func leaf(_ entry: UnsafeRawBufferPointer) -> [UInt8] {
-        var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(bufferPointer: entry)
-        return Array(hasher.finalize())
-    }
-
     /// `SHA-256(0x01 ‖ left ‖ right)`.
     public static func node(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
         var hasher = SHA256()

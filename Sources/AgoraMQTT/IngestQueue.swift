@@ -55,6 +55,5 @@ public final class IngestQueue: Sendable {
         }
     }
 
-    public var count: Int { state.withLock { $0.items.count - $0.head } }
     public var dropped: Int { state.withLock { $0.dropped } }
 }

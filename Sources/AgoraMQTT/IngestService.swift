@@ -69,9 +69,10 @@ public final class IngestService: Service, Sendable {
     func process(_ batch: [IngestQueue.Message]) async {
         var bySensor: [SensorID: [Reading]] = [:]
         var counts = Statistics()
-        for message in batch {
+        let sensors = batch.map { sensor(fromTopic: $0.topic) }
+        for (message, sensor) in zip(batch, sensors) {
             counts.packs += 1
-            guard let sensor = sensor(fromTopic: message.topic) else {
+            guard let sensor else {
                 counts.badTopic += 1
                 note("message on an unexpected topic dropped", reason: "topic", ["mqtt.topic": "\(message.topic)"])
                 continue
@@ -114,10 +115,8 @@ public final class IngestService: Service, Sendable {
         // Receive-to-durable for every pack whose sensor's readings committed.
         let durable = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
         latencies.withLock { window in
-            for message in batch {
-                if let sensor = sensor(fromTopic: message.topic), case .committed? = outcomes[sensor] {
-                    window.add(durable - message.received)
-                }
+            for (message, sensor) in zip(batch, sensors) {
+                if let sensor, case .committed? = outcomes[sensor] { window.add(durable - message.received) }
             }
         }
         let overflow = queue.dropped

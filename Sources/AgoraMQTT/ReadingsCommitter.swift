@@ -45,9 +45,7 @@ public struct ReadingsCommitter: Sendable {
                 let entry = LedgerEntry(time: time, actor: .sensor(sensor), body: .readingsCommit(.init(
                     sensor: sensor, first: Reading.formatTime(ordered.first!.0.time), last: Reading.formatTime(ordered.last!.0.time),
                     count: ordered.count, root: Data(root).base64EncodedString())))
-                let encoded = try entry.encoded()
-                let index = try ledger.append(encoded: encoded, in: txn)
-                try projection.apply(entry, encoded: encoded, index: index, in: txn)
+                let index = try projection.append(entry, to: ledger, in: txn)
                 let prefix = StoreKey.u64(index)
                 for (reading, bytes) in ordered {
                     try txn.put(tables.readings, ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq), prefix + bytes,

@@ -21,16 +21,10 @@ extension Market {
             guard try state.certificate(certificate.serial) == nil else {
                 throw MarketRefusal.nothingToChange("a certificate with serial \(certificate.serial) is already recorded")
             }
-            var indices: [UInt64] = []
-            for entry in [LedgerEntry(time: time, actor: .gateway, body: .sensorRegister(registration)),
-                          LedgerEntry(time: time, actor: .gateway, body: .certIssue(certificate))] {
-                let encoded = try entry.encoded()
-                let index = try ledger.append(encoded: encoded, in: txn)
-                try projection.apply(entry, encoded: encoded, index: index, in: txn)
-                indices.append(index)
-            }
+            let registered = try projection.append(LedgerEntry(time: time, actor: .gateway, body: .sensorRegister(registration)), to: ledger, in: txn)
+            let issued = try projection.append(LedgerEntry(time: time, actor: .gateway, body: .certIssue(certificate)), to: ledger, in: txn)
             try then(txn)
-            return (indices[0], indices[1])
+            return (registered, issued)
         }
     }
 }

@@ -61,9 +61,7 @@ extension Market {
             guard balance >= amount else { throw MarketRefusal.insufficientCredits(buyer, balance: balance, needed: amount) }
             let purchase = LedgerEntry.Purchase(id: id, buyer: buyer, sensor: sensor, from: from, to: to, amount: amount, request: request)
             let entry = LedgerEntry(time: time, actor: actor, body: .purchase(purchase))
-            let encoded = try entry.encoded()
-            let index = try ledger.append(encoded: encoded, in: txn)
-            try projection.apply(entry, encoded: encoded, index: index, in: txn)
+            let index = try projection.append(entry, to: ledger, in: txn)
             return PurchaseResult(record: PurchaseRecord(purchase: purchase, ledgerIndex: index), replayed: false)
         }
         return outcome
@@ -72,18 +70,11 @@ extension Market {
     /// 128 bits of SHA-256 over (buyer, request id), hex: the same request always maps to the same purchase.
     static func purchaseID(buyer: BareJID, request: String) -> String {
         let digest = SHA256.hash(data: Array("agora-purchase\u{0}\(buyer)\u{0}\(request)".utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(32)
-        for byte in digest.prefix(16) { hex += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
-        return String(decoding: hex, as: UTF8.self)
+        return Hex.encode(digest.prefix(16))
     }
 
     static func randomRequestID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }

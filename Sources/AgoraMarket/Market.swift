@@ -40,9 +40,7 @@ public final class Market: Sendable {
         let tables = store.tables
         return try await store.write { [ledger, projection] txn in
             let entry = try decide(MarketState(tables: tables, txn: txn))
-            let encoded = try entry.encoded()
-            let index = try ledger.append(encoded: encoded, in: txn)
-            try projection.apply(entry, encoded: encoded, index: index, in: txn)
+            let index = try projection.append(entry, to: ledger, in: txn)
             try then?(txn)
             return Accepted(index: index, entry: entry)
         }

@@ -1,4 +1,5 @@
 public import AgoraCore
+public import AgoraLedger
 public import AgoraStore
 
 /// How each ledger entry changes the tables: the only code that writes market rows.
@@ -12,6 +13,16 @@ public struct Projection: Sendable {
     let tables: Tables
 
     public init(tables: Tables) { self.tables = tables }
+
+    /// Appends `entry` to `ledger` and applies it, in `txn`: how every accepted change is
+    /// recorded. Returns its ledger index.
+    @discardableResult
+    public func append(_ entry: LedgerEntry, to ledger: Ledger, in txn: WriteTransaction) throws -> UInt64 {
+        let encoded = try entry.encoded()
+        let index = try ledger.append(encoded: encoded, in: txn)
+        try apply(entry, encoded: encoded, index: index, in: txn)
+        return index
+    }
 
     /// Applies `entry` (whose exact ledger bytes are `encoded`) at ledger `index`.
     public func apply(_ entry: LedgerEntry, encoded: [UInt8], index: UInt64, in txn: WriteTransaction) throws {

@@ -73,35 +73,37 @@ public struct CertificateAuthority: Sendable {
         let usage: KeyUsage = _RSA.Signing.PublicKey(request.publicKey) != nil
             ? KeyUsage(digitalSignature: true, keyEncipherment: true)
             : KeyUsage(digitalSignature: true)
-        return try Certificate(
-            version: .v3, serialNumber: Self.randomSerial(), publicKey: request.publicKey,
-            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
-            issuer: certificate.subject, subject: try DistinguishedName { CommonName(identity.commonName) },
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(usage)
-                try ExtendedKeyUsage([.clientAuth])
-                SubjectAlternativeNames([try identity.subjectAlternativeName()])
-                SubjectKeyIdentifier(hash: request.publicKey)
-                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
-            },
-            issuerPrivateKey: Certificate.PrivateKey(key))
+        return try endEntity(commonName: identity.commonName, publicKey: request.publicKey, usage: usage, purpose: .clientAuth,
+                             names: [try identity.subjectAlternativeName()], days: days, now: now)
     }
 
     /// A server certificate for the gateway's own TLS listeners (XMPP, MQTT broker).
     public func serverCertificate(dnsNames: [String], publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
         guard let first = dnsNames.first else { throw CertificateRefusal.badRequest("a server certificate needs at least one DNS name") }
-        return try Certificate(
+        return try endEntity(commonName: first, publicKey: publicKey, usage: KeyUsage(digitalSignature: true), purpose: .serverAuth,
+                             names: dnsNames.map { .dnsName($0) }, days: days, now: now)
+    }
+
+    /// The gateway's own client certificate (to its MQTT broker): `CN=<cn>`, clientAuth.
+    public func gatewayClientCertificate(commonName: String, publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
+        try endEntity(commonName: commonName, publicKey: publicKey, usage: KeyUsage(digitalSignature: true), purpose: .clientAuth,
+                      names: [.uniformResourceIdentifier("urn:agora:gateway")], days: days, now: now)
+    }
+
+    /// The one end-entity profile all three share: CA:FALSE, the given usages and names, a
+    /// random serial, SKI and AKI, valid from now for `days` (capped at the CA's expiry).
+    private func endEntity(commonName: String, publicKey: Certificate.PublicKey, usage: KeyUsage,
+                           purpose: ExtendedKeyUsage.Usage, names: [GeneralName], days: Int, now: Timestamp) throws -> Certificate {
+        try Certificate(
             version: .v3, serialNumber: Self.randomSerial(), publicKey: publicKey,
             notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
-            issuer: certificate.subject, subject: try DistinguishedName { CommonName(first) },
+            issuer: certificate.subject, subject: try DistinguishedName { CommonName(commonName) },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames(dnsNames.map { .dnsName($0) })
+                Critical(usage)
+                try ExtendedKeyUsage([purpose])
+                SubjectAlternativeNames(names)
                 SubjectKeyIdentifier(hash: publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
             },
@@ -119,24 +121,6 @@ public struct CertificateAuthority: Sendable {
     func notAfter(_ now: Timestamp, days: Int) throws -> Date {
         guard (1...3650).contains(days) else { throw CertificateRefusal.badRequest("validity must be 1…3650 days") }
         return min(Self.date(now.adding(days: days)), certificate.notValidAfter)
-    }
-
-    /// The gateway's own client certificate (to its MQTT broker): `CN=<cn>`, clientAuth.
-    public func gatewayClientCertificate(commonName: String, publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
-        try Certificate(
-            version: .v3, serialNumber: Self.randomSerial(), publicKey: publicKey,
-            notValidBefore: Self.date(now.adding(days: 0)), notValidAfter: try notAfter(now, days: days),
-            issuer: certificate.subject, subject: try DistinguishedName { CommonName(commonName) },
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.clientAuth])
-                SubjectAlternativeNames([.uniformResourceIdentifier("urn:agora:gateway")])
-                SubjectKeyIdentifier(hash: publicKey)
-                AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
-            },
-            issuerPrivateKey: Certificate.PrivateKey(key))
     }
 
     /// The CA key's raw bytes, for sealing in the key store only.

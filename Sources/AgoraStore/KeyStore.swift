@@ -77,14 +77,4 @@ public struct KeyStore: Sendable {
             throw KeyStoreError.keyUnsealFailed(name)
         }
     }
-
-    /// Names of the stored keys (never their contents).
-    public func names(in txn: ReadTransaction) throws -> [String] {
-        var names: [String] = []
-        try txn.scan(table) { key, _ in
-            names.append(String(decoding: key, as: UTF8.self))
-            return true
-        }
-        return names
-    }
 }

@@ -138,11 +138,6 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mapSize = info.me_mapsize
         }
     }
-
-    /// Copies the data file into `path` (compacting), for backups and replay scratch copies.
-    public func copy(to path: String) throws(LMDBError) {
-        try LMDBError.check(mdb_env_copy2(handle, path, UInt32(MDB_CP_COMPACT)), "copy to \(path)")
-    }
 }
 
 /// A named database inside the environment (an LMDB `MDB_dbi`).

@@ -10,9 +10,7 @@ import Testing
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("verify_receipt.py").path
 
     func agora(_ arguments: [String], _ dir: TemporaryDirectory) throws -> String {
-        let result = try runProcess(agoraExecutable, arguments + ["--state-dir", dir.file("state")])
-        guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
-        return result.stdout
+        try AgoraCLI(stateDirectory: dir.file("state")).ok(arguments)
     }
 
     struct Failure: Error, CustomStringConvertible { let description: String }
@@ -54,11 +52,7 @@ import Testing
     @Test func pythonVerifiesAReadingProofAndRejectsAnAlteredReading() throws {
         let dir = try TemporaryDirectory("agora-reading-interop")
         defer { dir.remove() }
-        func agora(_ arguments: [String]) throws -> String {
-            let result = try runProcess(agoraExecutable, arguments + ["--state-dir", dir.file("state")])
-            guard result.status == 0 else { throw ReceiptInteropTests.Failure(description: "agora \(arguments): \(result.stderr)") }
-            return result.stdout
-        }
+        func agora(_ arguments: [String]) throws -> String { try AgoraCLI(stateDirectory: dir.file("state")).ok(arguments) }
         let logKey = try agora(["init", "--domain", "gw1.example"]).trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try agora(["user", "add", "o@gw1.example", "--role", "owner"])
         _ = try agora(["sensor", "add", "air-7", "--owner", "o@gw1.example", "--kind", "pm25", "--price", "1"])
