@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C at the edge: liblmdb from Debian (liblmdb-dev), one modulemap + one shim header.
@@ -33,6 +35,11 @@ let package = Package(
         .systemLibrary(
             name: "CMosquitto",
             providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // libexpat from Debian (libexpat1-dev): the XML push parser of every XMPP stream.
+        .systemLibrary(
+            name: "CExpat",
+            providers: [.apt(["libexpat1-dev"])]
         ),
         .target(
             name: "AgoraCore",
@@ -83,12 +90,31 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AgoraXMPP",
+            dependencies: [
+                "CExpat", "AgoraCore", "AgoraStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),
@@ -138,6 +164,13 @@ let package = Package(
         ),
         .testTarget(name: "AgoraMQTTTests", dependencies: ["AgoraMQTT", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
                                                          .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "AgoraXMPPTests",
+            dependencies: ["AgoraXMPP", "AgoraCore", "AgoraStore", "AgoraTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(
             name: "AgoraAppTests",

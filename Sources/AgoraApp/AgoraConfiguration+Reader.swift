@@ -28,6 +28,24 @@ internal import Glibc
 /// | `readings.max_bytes` | 8589934592 | the readings table is pruned, oldest first, above this size (0: no limit) |
 /// | `mqtt.host`, `mqtt.port`, `mqtt.prefix` | as recorded by `broker-config` | where `agora serve` connects |
 /// | `mqtt.ca_file`, `mqtt.cert_file`, `mqtt.key_file` | as recorded by `broker-config` | its TLS files |
+/// | `xmpp.enabled` | true | run the XMPP server in `agora serve` |
+/// | `xmpp.bind_address` | "0.0.0.0" | the only address the XMPP listeners bind to |
+/// | `xmpp.c2s_port` | 5222 | STARTTLS listener (0: off) |
+/// | `xmpp.tls_port` | 5223 | direct TLS listener, XEP-0368 (0: off) |
+/// | `xmpp.tls_required` | true | STARTTLS before SASL; false only for loopback benchmarks |
+/// | `xmpp.plain_enabled` | false | offer SASL PLAIN (only ever on TLS) |
+/// | `xmpp.max_stanza_bytes` | 262144 | larger stanzas end the stream with policy-violation |
+/// | `xmpp.max_depth` | 32 | deeper nesting ends the stream with policy-violation |
+/// | `xmpp.max_sessions` | 10000 | bound sessions across the server |
+/// | `xmpp.connection_rate` | 20 | new connections per second per source address (0: unlimited) |
+/// | `xmpp.offline_limit` | 100 | messages kept per offline account |
+/// | `xmpp.ping_interval_s` | 300 | ping silent clients, drop them after as long again (0: never) |
+/// | `xmpp.negotiation_timeout_s` | 60 | time to authenticate and bind |
+/// | `xmpp.resume_timeout_s` | 300 | XEP-0198 resumption window (0: no resumption) |
+/// | `xmpp.threads` | 0 | event-loop threads (0: one per core) |
+/// | `xmpp.auth_free_failures` | 3 | SASL failures per account before back-off (per address: 3 ×) |
+/// | `xmpp.auth_max_backoff_s` | 60 | longest SASL back-off |
+/// | `xmpp.cert_file`, `xmpp.key_file` | "" | server certificate chain and key (default: issued by the Agora CA into `<state_dir>/xmpp/`) |
 extension AgoraConfiguration {
     struct Key: Sendable {
         let name: String
@@ -63,6 +81,33 @@ extension AgoraConfiguration {
         Key(name: "mqtt.ca_file") { c, v, s throws(ConfigurationError) in c.mqtt.caFile = try string(v, "mqtt.ca_file", s, nonEmpty: true) },
         Key(name: "mqtt.cert_file") { c, v, s throws(ConfigurationError) in c.mqtt.certificateFile = try string(v, "mqtt.cert_file", s, nonEmpty: true) },
         Key(name: "mqtt.key_file") { c, v, s throws(ConfigurationError) in c.mqtt.keyFile = try string(v, "mqtt.key_file", s, nonEmpty: true) },
+        Key(name: "xmpp.enabled") { c, v, s throws(ConfigurationError) in c.xmppEnabled = try boolean(v, "xmpp.enabled", s) },
+        Key(name: "xmpp.bind_address") { c, v, s throws(ConfigurationError) in c.xmpp.bindAddress = try string(v, "xmpp.bind_address", s, nonEmpty: true) },
+        Key(name: "xmpp.c2s_port") { c, v, s throws(ConfigurationError) in c.xmpp.c2sPort = try integer(v, "xmpp.c2s_port", s, min: 0, max: 65_535) },
+        Key(name: "xmpp.tls_port") { c, v, s throws(ConfigurationError) in c.xmpp.tlsPort = try integer(v, "xmpp.tls_port", s, min: 0, max: 65_535) },
+        Key(name: "xmpp.tls_required") { c, v, s throws(ConfigurationError) in c.xmpp.tlsRequired = try boolean(v, "xmpp.tls_required", s) },
+        Key(name: "xmpp.plain_enabled") { c, v, s throws(ConfigurationError) in c.xmpp.plainEnabled = try boolean(v, "xmpp.plain_enabled", s) },
+        Key(name: "xmpp.max_stanza_bytes") { c, v, s throws(ConfigurationError) in
+            c.xmpp.limits.maxStanzaBytes = try integer(v, "xmpp.max_stanza_bytes", s, min: 4096, max: 16 << 20)
+        },
+        Key(name: "xmpp.max_depth") { c, v, s throws(ConfigurationError) in c.xmpp.limits.maxDepth = try integer(v, "xmpp.max_depth", s, min: 4, max: 1000) },
+        Key(name: "xmpp.max_sessions") { c, v, s throws(ConfigurationError) in c.xmpp.maxSessions = try integer(v, "xmpp.max_sessions", s, min: 1, max: 1_000_000) },
+        Key(name: "xmpp.connection_rate") { c, v, s throws(ConfigurationError) in c.xmpp.connectionRatePerIP = try integer(v, "xmpp.connection_rate", s, min: 0, max: 1_000_000) },
+        Key(name: "xmpp.offline_limit") { c, v, s throws(ConfigurationError) in c.xmpp.offlineLimit = try integer(v, "xmpp.offline_limit", s, min: 0, max: 100_000) },
+        Key(name: "xmpp.ping_interval_s") { c, v, s throws(ConfigurationError) in c.xmpp.pingIntervalSeconds = try integer(v, "xmpp.ping_interval_s", s, min: 0, max: 86_400) },
+        Key(name: "xmpp.negotiation_timeout_s") { c, v, s throws(ConfigurationError) in
+            c.xmpp.negotiationTimeoutSeconds = try integer(v, "xmpp.negotiation_timeout_s", s, min: 1, max: 3600)
+        },
+        Key(name: "xmpp.resume_timeout_s") { c, v, s throws(ConfigurationError) in c.xmpp.resumeTimeoutSeconds = try integer(v, "xmpp.resume_timeout_s", s, min: 0, max: 86_400) },
+        Key(name: "xmpp.threads") { c, v, s throws(ConfigurationError) in c.xmpp.threads = try integer(v, "xmpp.threads", s, min: 0, max: 256) },
+        Key(name: "xmpp.auth_free_failures") { c, v, s throws(ConfigurationError) in
+            let failures = try integer(v, "xmpp.auth_free_failures", s, min: 1, max: 1000)
+            c.xmpp.authFreeFailuresPerAccount = failures
+            c.xmpp.authFreeFailuresPerAddress = failures * 3
+        },
+        Key(name: "xmpp.auth_max_backoff_s") { c, v, s throws(ConfigurationError) in c.xmpp.authMaxBackoffSeconds = try integer(v, "xmpp.auth_max_backoff_s", s, min: 1, max: 86_400) },
+        Key(name: "xmpp.cert_file") { c, v, s throws(ConfigurationError) in c.xmpp.certificateChainFile = try string(v, "xmpp.cert_file", s, nonEmpty: false) },
+        Key(name: "xmpp.key_file") { c, v, s throws(ConfigurationError) in c.xmpp.keyFile = try string(v, "xmpp.key_file", s, nonEmpty: false) },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {
@@ -107,6 +152,15 @@ extension AgoraConfiguration {
         }
         guard !nonEmpty || !text.isEmpty else { throw .key(key, source: source, "must not be empty") }
         return text
+    }
+
+    private static func boolean(_ value: ConfigFile.Value, _ key: String, _ source: String) throws(ConfigurationError) -> Bool {
+        switch value {
+        case .boolean(let flag): return flag
+        case .string("true"), .integer(1): return true
+        case .string("false"), .integer(0): return false
+        default: throw .key(key, source: source, "expected true or false")
+        }
     }
 
     private static func integer(_ value: ConfigFile.Value, _ key: String, _ source: String, min: Int, max: Int = Int.max) throws(ConfigurationError) -> Int {

@@ -1,6 +1,7 @@
 public import AgoraStore
 public import AgoraPKI
 public import Logging
+public import AgoraXMPP
 
 /// Everything an operator can set, with its default. Read once at start by
 /// `AgoraConfiguration+Reader.swift`, which lists every key.
@@ -26,6 +27,9 @@ public struct AgoraConfiguration: Sendable {
     public var readingsMaxBytes: Int
     /// Overrides of the broker endpoint `agora broker-config` recorded (nil: use the recorded value).
     public var mqtt: MQTTOverrides = .init()
+    /// Whether `agora serve` runs the XMPP server, and its settings (the domain comes from the store).
+    public var xmppEnabled = true
+    public var xmpp = XMPPConfiguration(domain: "")
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

@@ -1,50 +1,81 @@
-public import AgoraMQTT
+internal import AgoraMQTT
+internal import AgoraXMPP
 internal import AgoraCore
 internal import Logging
 internal import ServiceLifecycle
 
-/// `agora serve`: the gateway's long-running services, in dependency order — the ingester
-/// first, then the broker connection that feeds it. A `ServiceGroup` starts them and, on
+/// `agora serve`: the gateway's long-running services, in dependency order — retention,
+/// the ingester, then the broker connection that feeds it (when a broker is configured),
+/// and the XMPP server (unless `xmpp.enabled = false`). A `ServiceGroup` starts them and, on
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
     public static func run(_ gateway: Gateway, clientID: String = "agora-gateway") async throws {
-        guard let endpoint = try BrokerSetup.endpoint(for: gateway) else {
-            throw GatewayError.file(gateway.configuration.stateDirectory, "no broker endpoint recorded; run agora broker-config first (or set the mqtt.* keys)")
-        }
         let logger = gateway.logger
-        let queue = IngestQueue()
-        let ingest = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
-                                   prefix: endpoint.prefix, logger: logger)
-        let pairing = try PairingService(gateway: gateway)
-        let mqtt = MQTTService(
-            endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
-                            tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),
-                            clientID: clientID),
-            queue: queue, logger: logger,
-            pairing: { id, payload in
-                let response = await pairing.handle(sensorID: id, payload: payload)
-                return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
-            })
         let configuration = gateway.configuration
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let retention = RetentionService(
             retention: ReadingsRetention(store: gateway.store, policy: .init(
                 maxAgeSeconds: configuration.readingsRetentionDays > 0 ? Int64(configuration.readingsRetentionDays) * 86_400 : nil,
                 maxBytes: configuration.readingsMaxBytes > 0 ? configuration.readingsMaxBytes : nil)),
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: retention), .init(service: ingest), .init(service: mqtt)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        logger.notice("agora serve running", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
+        services.append(.init(service: retention))
+
+        var ingest: (service: IngestService, queue: IngestQueue)?
+        if let endpoint = try BrokerSetup.endpoint(for: gateway) {
+            let queue = IngestQueue()
+            let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
+                                        prefix: endpoint.prefix, logger: logger)
+            let pairing = try PairingService(gateway: gateway)
+            let mqtt = MQTTService(
+                endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
+                                tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),
+                                clientID: clientID),
+                queue: queue, logger: logger,
+                pairing: { id, payload in
+                    let response = await pairing.handle(sensorID: id, payload: payload)
+                    return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
+                })
+            services += [.init(service: service), .init(service: mqtt)]
+            ingest = (service, queue)
+            logger.notice("mqtt configured", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
+        } else {
+            logger.notice("no broker endpoint recorded (agora broker-config, or the mqtt.* keys): MQTT ingestion is off")
+        }
+
+        var xmpp: XMPPServer?
+        if configuration.xmppEnabled {
+            let server = try XMPPServer(configuration: try await XMPPSetup.configuration(for: gateway), store: gateway.store,
+                                        accounts: XMPPSetup.accountHooks(for: gateway), logger: logger)
+            services.append(.init(service: server))
+            xmpp = server
+        }
+        guard ingest != nil || xmpp != nil else {
+            throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice("agora serve running")
         try await group.run()
-        let stats = ingest.statistics
-        let p50 = Self.milliseconds(ingest.latencyPercentile(50))
-        let p99 = Self.milliseconds(ingest.latencyPercentile(99))
-        logger.notice("agora serve stopped", metadata: [
-            "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
-            "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
-            "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
-            "ingest.p50_ms": "\(p50)", "ingest.p99_ms": "\(p99)",
-        ])
+        var summary: Logger.Metadata = [:]
+        if let (service, queue) = ingest {
+            let stats = service.statistics
+            summary.merge([
+                "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
+                "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
+                "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
+                "ingest.p50_ms": "\(Self.milliseconds(service.latencyPercentile(50)))", "ingest.p99_ms": "\(Self.milliseconds(service.latencyPercentile(99)))",
+            ]) { $1 }
+        }
+        if let xmpp {
+            let counts = xmpp.metrics.snapshot
+            summary.merge([
+                "xmpp.connections": "\(counts.connections)", "xmpp.logins": "\(counts.logins)", "xmpp.auth_failures": "\(counts.authFailures)",
+                "xmpp.auth_throttled": "\(counts.authThrottled)", "xmpp.refused_connections": "\(counts.refusedConnections)",
+                "xmpp.resumptions": "\(counts.resumptions)",
+                "xmpp.stream_errors": "\(counts.streamErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+            ]) { $1 }
+        }
+        logger.notice("agora serve stopped", metadata: summary)
     }
 
     /// `12.3`, or `-` when there was nothing to measure.

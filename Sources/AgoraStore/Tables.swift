@@ -1,7 +1,9 @@
 /// The named databases of Agora's one LMDB environment (DESIGN.md "Storage").
 ///
-/// Tables other than `ledger.*`, `keys` and `meta` are views of the ledger: replay must
-/// rebuild them byte for byte. `balances` is split out of `accounts` because it is the
+/// Tables other than `ledger.*`, `keys`, `meta` and the XMPP server's own state
+/// (`xmpp.credentials`, `xmpp.roster`, `xmpp.offline`) are views of the ledger: replay
+/// must rebuild them byte for byte. Passwords' SCRAM keys, rosters and queued messages are
+/// private chatter, not market facts, so they never go on the ledger. `balances` is split out of `accounts` because it is the
 /// hottest value in the store (two writes per purchase) and a fixed 8-byte counter needs
 /// no decoding.
 public struct Tables: Sendable {
@@ -18,6 +20,9 @@ public struct Tables: Sendable {
     public let pairing: Database
     public let keys: Database
     public let meta: Database
+    public let credentials: Database
+    public let roster: Database
+    public let offline: Database
 
     init(environment: LMDBEnvironment) throws(LMDBError) {
         ledgerEntries = try environment.openDatabase(named: "ledger.entries")
@@ -33,6 +38,9 @@ public struct Tables: Sendable {
         pairing = try environment.openDatabase(named: "pairing")
         keys = try environment.openDatabase(named: "keys")
         meta = try environment.openDatabase(named: "meta")
+        credentials = try environment.openDatabase(named: "xmpp.credentials")
+        roster = try environment.openDatabase(named: "xmpp.roster")
+        offline = try environment.openDatabase(named: "xmpp.offline")
     }
 
     /// The tables that replay rebuilds from the ledger alone.

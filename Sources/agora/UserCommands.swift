@@ -6,20 +6,83 @@ import ArgumentParser
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage accounts.",
-        subcommands: [Add.self, List.self]
+        subcommands: [Add.self, AddMany.self, Passwd.self, List.self]
     )
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open an account (a ledger entry).")
+        static let configuration = CommandConfiguration(
+            abstract: "Open an account (a ledger entry) with an XMPP password.",
+            discussion: "The password is read from stdin with --password-stdin; otherwise one is generated and printed once. Only its SCRAM keys are stored.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Bare JID of the account, e.g. alice@gw1.example.") var jid: String
         @Option(help: "operator, owner or consumer.") var role: String
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of stdin.") var passwordStdin = false
 
         func run() async throws {
             let jid = try Parse.jid(jid)
             let role = try Parse.role(role)
-            let accepted = try await global.withGateway { try await $0.market.openAccount(jid, role: role, actor: .operator) }
+            let password = passwordStdin ? try PasswordInput.readLine() : Gateway.generatePassword()
+            try Gateway.checkPassword(password)
+            let accepted = try await global.withGateway { gateway in
+                let accepted = try await gateway.market.openAccount(jid, role: role, actor: .operator)
+                try await gateway.setPassword(password, for: jid)
+                return accepted
+            }
             print("opened \(jid) as \(role) (ledger entry \(accepted.index))")
+            if !passwordStdin { print("password: \(password)") }
+        }
+    }
+
+    struct AddMany: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-many",
+            abstract: "Open PREFIX0…PREFIX<N-1>@DOMAIN accounts sharing one password from stdin (test and benchmark set-ups).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Localpart prefix.") var prefix: String
+        @Option(help: "How many accounts.") var count: Int
+        @Option(help: "operator, owner or consumer.") var role: String
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of stdin (required).") var passwordStdin = false
+
+        func run() async throws {
+            guard passwordStdin else { throw ValidationError("add-many needs --password-stdin") }
+            guard (1...100_000).contains(count) else { throw ValidationError("--count must be 1…100000") }
+            let role = try Parse.role(role)
+            let password = try PasswordInput.readLine()
+            try Gateway.checkPassword(password)
+            let opened = try await global.withGateway { gateway in
+                let domain = XMPPSetup.domain(of: gateway)
+                let jids = try (0..<count).map { try Parse.jid("\(prefix)\($0)@\(domain)") }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for chunk in stride(from: 0, to: jids.count, by: 64) {
+                        group.addTask {
+                            for jid in jids[chunk..<min(chunk + 64, jids.count)] {
+                                _ = try await gateway.market.openAccount(jid, role: role, actor: .operator)
+                                try await gateway.setPassword(password, for: jid)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                return jids.count
+            }
+            print("opened \(opened) accounts")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set an account's XMPP password (from stdin with --password-stdin, else generated and printed).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Bare JID of the account.") var jid: String
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of stdin.") var passwordStdin = false
+
+        func run() async throws {
+            let jid = try Parse.jid(jid)
+            let password = passwordStdin ? try PasswordInput.readLine() : Gateway.generatePassword()
+            try Gateway.checkPassword(password)
+            try await global.withGateway { try await $0.setPassword(password, for: jid) }
+            print("password set for \(jid)")
+            if !passwordStdin { print("password: \(password)") }
         }
     }
 

@@ -1,0 +1,61 @@
+internal import AgoraCore
+internal import AgoraMarket
+internal import AgoraPKI
+internal import AgoraStore
+public import AgoraXMPP
+internal import SwiftASN1
+internal import X509
+
+/// Wires the XMPP server to the gateway: its domain (from the ledger's origin), its TLS
+/// files (issued by the Agora CA on first start unless configured), and the account hooks
+/// that answer from the market's tables and the CA's certificate records.
+public enum XMPPSetup {
+    /// The served domain: the origin `agora init` recorded is `<domain>/agora`.
+    public static func domain(of gateway: Gateway) -> String {
+        let origin = gateway.ledger.origin
+        return origin.hasSuffix("/agora") ? String(origin.dropLast("/agora".count)) : origin
+    }
+
+    /// The server configuration for `gateway`, with certificate files in place.
+    public static func configuration(for gateway: Gateway) async throws -> XMPPConfiguration {
+        var configuration = gateway.configuration.xmpp
+        configuration.domain = domain(of: gateway)
+        configuration.softwareVersion = AgoraVersion.current
+        let directory = gateway.configuration.stateDirectory + "/xmpp"
+        let service = try CertificateService(gateway: gateway)
+        if configuration.certificateChainFile.isEmpty || configuration.keyFile.isEmpty {
+            configuration.certificateChainFile = directory + "/server.pem"
+            configuration.keyFile = directory + "/server.key"
+            if !FileSystem.exists(configuration.certificateChainFile) || !FileSystem.exists(configuration.keyFile) {
+                let (issued, keyPEM) = try await service.serverCertificate(dnsNames: [configuration.domain], actor: .gateway)
+                try FileSystem.makeDirectory(directory, mode: 0o700)
+                try CertificateService.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: directory)
+                gateway.logger.notice("issued the XMPP server certificate", metadata: ["serial": "\(issued.serial)", "domain": "\(configuration.domain)"])
+            }
+        }
+        try FileSystem.makeDirectory(directory, mode: 0o700)
+        configuration.clientCAFile = directory + "/ca.pem"
+        try FileSystem.write(Array((try service.authority.certificate.serializeAsPEM().pemString + "\n").utf8), to: configuration.clientCAFile, mode: 0o644)
+        return configuration
+    }
+
+    public static func accountHooks(for gateway: Gateway) -> XMPPAccountHooks {
+        let market = gateway.market
+        return XMPPAccountHooks(
+            exists: { jid in (try? market.read { try $0.account(jid) }) != nil },
+            certificateIdentity: { der in
+                // NIOSSL already checked the chain to the Agora CA; here: the name, and not revoked.
+                guard let certificate = try? Certificate(derEncoded: der),
+                      let names = try? certificate.extensions.subjectAlternativeNames else { return nil }
+                let serial = Hex.encode(certificate.serialNumber.bytes)
+                guard let record = try? market.read({ try $0.certificate(serial) }), !record.revoked else { return nil }
+                for name in names {
+                    guard case .otherName(let other) = name, other.typeID == CertificateIdentity.xmppAddrOID,
+                          let value = other.value, let text = try? ASN1UTF8String(asn1Any: value),
+                          let jid = try? BareJID(String(text)) else { continue }
+                    return (try? market.read { try $0.account(jid) }) != nil ? jid : nil
+                }
+                return nil
+            })
+    }
+}

@@ -1,0 +1,101 @@
+internal import AgoraCore
+
+/// The IQ services every XMPP server answers: roster (RFC 6121 §2), XEP-0030 disco,
+/// XEP-0199 ping and XEP-0092 version. Application namespaces are registered by
+/// AgoraServices on the same `IQRouter` before the server starts.
+enum CoreServices {
+    static func register(into iq: inout IQRouter, router: @escaping @Sendable () -> StanzaRouter, name: String, version: String) {
+        iq.register(Namespace.ping, forAccounts: true) { _ in .result(nil) }
+
+        iq.register(Namespace.version) { _ in
+            .result(XMLElement("query", namespace: Namespace.version, children: [
+                .element(XMLElement("name", namespace: Namespace.version, text: name)),
+                .element(XMLElement("version", namespace: Namespace.version, text: version)),
+            ]))
+        }
+
+        iq.register(Namespace.roster, forAccounts: true) { request in
+            let router = router()
+            return request.isSet ? setRoster(request, router: router) : getRoster(request, router: router)
+        }
+        iq.register(Namespace.discoItems, forAccounts: true) { request in
+            guard !request.isSet else { return .error(.badRequest("disco#items is get only")) }
+            return .result(XMLElement("query", namespace: Namespace.discoItems))
+        }
+        iq.advertise(Namespace.discoInfo)
+        iq.advertise(Namespace.streamManagement)
+        let features = iq.features
+        iq.register(Namespace.discoInfo, forAccounts: true) { request in
+            guard !request.isSet else { return .error(.badRequest("disco#info is get only")) }
+            if request.payload[attribute: "node"] != nil { return .error(.itemNotFound("no such node")) }
+            var query = XMLElement("query", namespace: Namespace.discoInfo)
+            if request.to.localpart == nil {
+                query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [
+                    .init("category", "server"), .init("type", "im"), .init("name", name),
+                ]))
+                for feature in features {
+                    query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", feature)]))
+                }
+            } else {
+                query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "account"), .init("type", "registered")]))
+                query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.discoInfo)]))
+            }
+            return .result(query)
+        }
+
+    }
+
+    private static func getRoster(_ request: IQRequest, router: StanzaRouter) -> IQReply {
+        router.sessions.session(request.from)?.state.withLockedValue { $0.requestedRoster = true }
+        var query = XMLElement("query", namespace: Namespace.roster)
+        for item in router.roster.items(of: request.account) where isVisible(item) { query.append(item.element) }
+        return .result(query)
+    }
+
+    /// Items that exist only to remember an unanswered inbound request stay out of the roster.
+    private static func isVisible(_ item: RosterItem) -> Bool {
+        !(item.subscription == .none && !item.askSubscribe && item.pendingIn && item.name == nil && item.groups.isEmpty)
+    }
+
+    private static func setRoster(_ request: IQRequest, router: StanzaRouter) -> IQReply {
+        let items = Array(request.payload.elements)
+        guard items.count == 1, let item = items.first, item.name == "item" else { return .error(.badRequest("a roster set carries exactly one item")) }
+        guard let text = item[attribute: "jid"], let jid = try? JID(parsing: text), let contact = jid.bare, jid.resource == nil else {
+            return .error(StanzaError(.jidMalformed, "the item's jid must be a bare account address"))
+        }
+        guard contact != request.account else { return .error(StanzaError(.notAllowed, "an account cannot be its own contact")) }
+        let name = item[attribute: "name"].flatMap { $0.isEmpty ? nil : String($0.prefix(256)) }
+        let groups = item.elements.filter { $0.name == "group" }.map { String($0.text.prefix(256)) }
+        guard groups.count <= 16, Set(groups).count == groups.count, !groups.contains("") else {
+            return .error(.badRequest("groups must be distinct, non-empty, at most 16"))
+        }
+        let owner = request.account
+        let remove = item[attribute: "subscription"] == "remove"
+        return .later {
+            do {
+                if remove {
+                    let previous = router.roster.item(of: owner, contact: contact)
+                    _ = try await router.roster.update(owner: owner, contact: contact) { _ in nil }
+                    PresenceRouter(router: router).push(nil, to: owner, removed: contact)
+                    if let previous, previous.subscription != .none || previous.askSubscribe || previous.pendingIn {
+                        // RFC 6121 §2.5.2: removing a contact cancels the subscriptions both ways.
+                        _ = try await router.roster.update(owner: contact, contact: owner) { current in
+                            current.map { with($0) { $0.subscription = .none; $0.askSubscribe = false; $0.pendingIn = false } }
+                        }
+                        PresenceRouter(router: router).push(router.roster.item(of: contact, contact: owner), to: contact)
+                    }
+                } else {
+                    let stored = try await router.roster.update(owner: owner, contact: contact) { current in
+                        with(current ?? RosterItem(contact: contact)) { $0.name = name; $0.groups = groups }
+                    }
+                    PresenceRouter(router: router).push(stored, to: owner)
+                }
+                return .result(nil)
+            } catch let error as StanzaError {
+                return .error(error)
+            } catch {
+                return .error(StanzaError(.internalServerError, "the roster could not be stored"))
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+public import AgoraCore
+
+/// An IQ addressed to the server (or to an account's bare JID, handled on its behalf).
+public struct IQRequest: Sendable {
+    public let stanza: XMLElement
+    /// The IQ's single payload element; its namespace chose the handler.
+    public let payload: XMLElement
+    /// The requester's full JID, as stamped by the server.
+    public let from: JID
+    /// The bare account of the requester.
+    public let account: BareJID
+    public let to: JID
+    public let isSet: Bool
+}
+
+/// What a handler answers. Cheap answers are immediate, so a ping costs no task and no
+/// allocation beyond the reply; anything that touches the writer or waits is `later`.
+public enum IQReply: Sendable {
+    case result(XMLElement?)
+    case error(StanzaError)
+    case later(@Sendable () async -> IQReply)
+}
+
+public typealias IQHandler = @Sendable (IQRequest) -> IQReply
+
+/// IQ handlers by payload namespace: the one place every service plugs into (RFC 6120
+/// §8.2.3: an unknown namespace is answered `service-unavailable`). Built before the server
+/// starts and immutable afterwards, so dispatch needs no lock.
+public struct IQRouter: Sendable {
+    public struct Route: Sendable {
+        public let handler: IQHandler
+        /// Also answer IQs sent to an account's bare JID (e.g. the roster), not only to the domain.
+        public let forAccounts: Bool
+    }
+
+    private(set) var routes: [String: Route] = [:]
+    /// disco#info features beyond the registered namespaces (e.g. `urn:xmpp:sm:3`).
+    public private(set) var extraFeatures: [String] = []
+
+    public init() {}
+
+    public mutating func register(_ namespace: String, forAccounts: Bool = false, handler: @escaping IQHandler) {
+        precondition(routes[namespace] == nil, "two handlers for \(namespace)")
+        routes[namespace] = Route(handler: handler, forAccounts: forAccounts)
+    }
+
+    public mutating func advertise(_ feature: String) { extraFeatures.append(feature) }
+
+    func route(for namespace: String) -> Route? { routes[namespace] }
+
+    /// Every feature disco#info lists, sorted.
+    public var features: [String] { Array(Set(routes.keys).union(extraFeatures)).sorted() }
+}

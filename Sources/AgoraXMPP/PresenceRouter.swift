@@ -1,0 +1,182 @@
+internal import AgoraCore
+
+/// Presence (RFC 6121 §3–4): broadcast of a user's availability to the contacts whose
+/// subscription allows it, directed presence, and the four subscription stanzas, which
+/// also change both parties' rosters (durably, before anything is delivered).
+struct PresenceRouter {
+    let router: StanzaRouter
+
+    func route(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
+        let type = stanza[attribute: "type"]
+        switch type {
+        case nil, "unavailable":
+            if let to { directed(stanza, to: to) } else { broadcast(stanza, from: session, available: type == nil) }
+        case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+            guard let to, let contact = to.bare, to.domain == router.domain, router.accountExists(contact) else {
+                return nil  // RFC 6121 §3.1.3: silently ignore requests to nobody.
+            }
+            let kind = type!
+            Task { await subscription(kind, from: session, to: contact, stanza: stanza) }
+        case "error":
+            if let to { directed(stanza, to: to) }
+        default:
+            break  // `probe` is for servers; anything else is not a presence type.
+        }
+        return nil
+    }
+
+    private func directed(_ stanza: XMLElement, to: JID) {
+        guard to.domain == router.domain, let account = to.bare else { return }
+        if to.resource != nil {
+            router.sessions.session(to)?.deliver(stanza)
+        } else {
+            for session in router.sessions.sessions(of: account) where session.isAvailable { session.deliver(stanza) }
+        }
+    }
+
+    /// Broadcast presence: to the user's other resources and to every contact with a `from`
+    /// subscription. The first available presence also fetches the contacts' presence
+    /// (the probe of §4.3), pending subscription requests and offline messages.
+    private func broadcast(_ stanza: XMLElement, from session: Session, available: Bool) {
+        let priority = Int(stanza.child("priority")?.text ?? "0").map { max(-128, min(127, $0)) } ?? 0
+        let initial = session.state.withLockedValue { state -> Bool in
+            let initial = available && !state.available
+            state.available = available
+            state.priority = priority
+            state.presence = available ? stanza : nil
+            return initial
+        }
+        let items = router.roster.items(of: session.bare)
+        for other in router.sessions.sessions(of: session.bare) where other !== session && other.isAvailable {
+            other.deliver(stanza)
+        }
+        for item in items where item.subscription.hasFrom {
+            for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
+                var copy = stanza
+                copy[attribute: "to"] = contact.jid.description
+                contact.deliver(copy)
+            }
+        }
+        guard initial else { return }
+        for item in items {
+            if item.subscription.hasTo {
+                for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
+                    if var presence = contact.presence {
+                        presence[attribute: "from"] = contact.jid.description
+                        presence[attribute: "to"] = session.jid.description
+                        session.deliver(presence)
+                    }
+                }
+            }
+            if item.pendingIn {
+                session.deliver(XMLElement("presence", namespace: Namespace.client, attributes: [
+                    .init("type", "subscribe"), .init("from", item.contact.description), .init("to", session.bare.description),
+                ]))
+            }
+        }
+        for other in router.sessions.sessions(of: session.bare) where other !== session && other.isAvailable {
+            if var presence = other.presence {
+                presence[attribute: "to"] = session.jid.description
+                session.deliver(presence)
+            }
+        }
+        if priority >= 0 { router.deliverOffline(to: session) }
+    }
+
+    /// One subscription stanza from `session`'s user to `contact` (RFC 6121 §3.1–3.3).
+    private func subscription(_ type: String, from session: Session, to contact: BareJID, stanza: XMLElement) async {
+        let user = session.bare
+        var outgoing = stanza
+        outgoing[attribute: "from"] = user.description
+        outgoing[attribute: "to"] = contact.description
+        do {
+            switch type {
+            case "subscribe":
+                let mine = try await update(user, contact) { $0.subscription.hasTo ? $0 : with($0) { $0.askSubscribe = true } }
+                push(mine, to: user)
+                let theirs = router.roster.item(of: contact, contact: user)
+                if theirs?.subscription.hasFrom == true {
+                    await subscription("subscribed", fromAccount: contact, to: user)  // already approved: answer for them
+                    return
+                }
+                _ = try await update(contact, user) { with($0) { $0.pendingIn = true } }
+                deliverToAvailable(outgoing, account: contact)
+            case "subscribed":
+                await subscription("subscribed", fromAccount: user, to: contact)
+            case "unsubscribe":
+                let mine = try await update(user, contact) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
+                push(mine, to: user)
+                let theirs = try await update(contact, user) { with($0) { $0.subscription = $0.subscription.removing(from: true) } }
+                push(theirs, to: contact)
+                deliverToAvailable(outgoing, account: contact)
+                sendUnavailable(of: contact, to: user)
+            case "unsubscribed":
+                let mine = try await update(user, contact) { with($0) { $0.subscription = $0.subscription.removing(from: true); $0.pendingIn = false } }
+                push(mine, to: user)
+                let theirs = try await update(contact, user) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
+                push(theirs, to: contact)
+                deliverToAvailable(outgoing, account: contact)
+                sendUnavailable(of: user, to: contact)
+            default:
+                break
+            }
+        } catch {
+            router.logger.error("subscription not stored", metadata: ["type": "\(type)", "error": "\(error)"])
+        }
+    }
+
+    /// `approver` lets `subscriber` see its presence.
+    private func subscription(_ type: String, fromAccount approver: BareJID, to subscriber: BareJID) async {
+        do {
+            let approverItem = try await update(approver, subscriber) { with($0) { $0.subscription = $0.subscription.adding(from: true); $0.pendingIn = false } }
+            push(approverItem, to: approver)
+            let subscriberItem = try await update(subscriber, approver) { with($0) { $0.subscription = $0.subscription.adding(to: true); $0.askSubscribe = false } }
+            push(subscriberItem, to: subscriber)
+            deliverToAvailable(XMLElement("presence", namespace: Namespace.client, attributes: [
+                .init("type", "subscribed"), .init("from", approver.description), .init("to", subscriber.description),
+            ]), account: subscriber)
+            for session in router.sessions.sessions(of: approver) where session.isAvailable {
+                guard var presence = session.presence else { continue }
+                presence[attribute: "from"] = session.jid.description
+                presence[attribute: "to"] = subscriber.description
+                deliverToAvailable(presence, account: subscriber)
+            }
+        } catch {
+            router.logger.error("subscription approval not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func update(_ owner: BareJID, _ contact: BareJID, _ change: @escaping @Sendable (RosterItem) -> RosterItem) async throws -> RosterItem? {
+        try await router.roster.update(owner: owner, contact: contact) { current in change(current ?? RosterItem(contact: contact)) }
+    }
+
+    private func deliverToAvailable(_ stanza: XMLElement, account: BareJID) {
+        for session in router.sessions.sessions(of: account) where session.isAvailable { session.deliver(stanza) }
+    }
+
+    private func sendUnavailable(of owner: BareJID, to account: BareJID) {
+        for session in router.sessions.sessions(of: owner) {
+            deliverToAvailable(XMLElement("presence", namespace: Namespace.client, attributes: [
+                .init("type", "unavailable"), .init("from", session.jid.description), .init("to", account.description),
+            ]), account: account)
+        }
+    }
+
+    /// A roster push (RFC 6121 §2.1.6) to every resource of `owner` that asked for the roster.
+    func push(_ item: RosterItem?, to owner: BareJID, removed contact: BareJID? = nil) {
+        guard let element = item.map({ $0.element }) ?? contact.map({
+            XMLElement("item", namespace: Namespace.roster, attributes: [.init("jid", $0.description), .init("subscription", "remove")])
+        }) else { return }
+        for session in router.sessions.sessions(of: owner) where session.state.withLockedValue({ $0.requestedRoster }) {
+            session.deliver(XMLElement("iq", namespace: Namespace.client, attributes: [
+                .init("type", "set"), .init("id", "push-" + SCRAMServer.randomNonce().prefix(8)), .init("to", session.jid.description),
+            ], children: [.element(XMLElement("query", namespace: Namespace.roster, children: [.element(element)]))]))
+        }
+    }
+}
+
+func with<T>(_ value: T, _ change: (inout T) -> Void) -> T {
+    var copy = value
+    change(&copy)
+    return copy
+}

@@ -1,0 +1,61 @@
+internal import NIOCore
+
+/// How sessions end: a clean close, a dropped connection (kept for XEP-0198 resumption
+/// when the client asked for it), expiry of that wait, or replacement by a new login with
+/// the same full JID. Whatever the client never acknowledged is not lost: messages go
+/// to another resource of the account or to offline storage.
+struct SessionLifecycle {
+    let server: XMPPServerContext
+
+    func connectionLost(_ session: Session, connection: AnyObject, clean: Bool, on loop: any EventLoop) {
+        guard session.isAttached(to: connection) else { return }  // already resumed on another connection
+        let timeout = TimeAmount.seconds(Int64(server.configuration.resumeTimeoutSeconds))
+        let deadline = NIODeadline.now() + timeout
+        let detached = session.state.withLockedValue { state -> Bool in
+            guard state.resumable, !clean else { return false }
+            state.connection = nil
+            state.detachedDeadline = deadline
+            return true
+        }
+        guard detached else { return end(session) }
+        let server = server
+        loop.scheduleTask(deadline: deadline) {
+            let expired = session.state.withLockedValue { $0.connection == nil && $0.detachedDeadline == deadline && !$0.closed }
+            if expired { SessionLifecycle(server: server).end(session) }
+        }
+    }
+
+    /// A new login took this full JID (RFC 6120 §7.7.2.2): the old stream ends with `conflict`.
+    func replaced(_ session: Session) {
+        let connection = session.state.withLockedValue { $0.connection }
+        end(session, removeFromRegistry: false)
+        if let connection {
+            connection.eventLoop.execute {
+                (connection.value as? C2SConnection)?.fail(StreamError(.conflict, "replaced by a new session with the same resource"))
+            }
+        }
+    }
+
+    func end(_ session: Session, removeFromRegistry: Bool = true) {
+        let (wasAvailable, leftovers) = session.state.withLockedValue { state -> (Bool, [XMLElement]) in
+            guard !state.closed else { return (false, []) }
+            let leftovers = state.unacked.map(\.stanza) + state.queued
+            let wasAvailable = state.available
+            state.closed = true
+            state.available = false
+            state.connection = nil
+            state.unacked = []
+            state.queued = []
+            return (wasAvailable, leftovers)
+        }
+        if removeFromRegistry { server.router.sessions.remove(session) }
+        if wasAvailable {
+            let unavailable = XMLElement("presence", namespace: Namespace.client, attributes: [.init("type", "unavailable")])
+            _ = server.router.route(unavailable, from: session)
+        }
+        for stanza in leftovers where stanza.name == "message" && stanza[attribute: "type"] != "error" {
+            if let other = server.router.sessions.preferredSessions(of: session.bare).first, other.deliver(stanza) { continue }
+            server.router.storeOffline(stanza, for: session.bare, sender: nil)
+        }
+    }
+}

@@ -1,0 +1,189 @@
+internal import AgoraCore
+internal import Logging
+
+/// Routes what clients send (RFC 6120 §10, RFC 6121 §8): IQs to the server's handlers or
+/// to a resource, messages to full or bare JIDs (offline storage when nobody is there),
+/// presence through `PresenceRouter`. The `from` of every stanza is stamped here from the
+/// session, so a client can never speak for another address.
+public final class StanzaRouter: Sendable {
+    public let domain: String
+    public let sessions: SessionRegistry
+    let iq: IQRouter
+    let roster: RosterStore
+    let offline: OfflineStore
+    let accountExists: @Sendable (BareJID) -> Bool
+    let logger: Logger
+
+    init(domain: String, sessions: SessionRegistry, iq: IQRouter, roster: RosterStore, offline: OfflineStore,
+         accountExists: @escaping @Sendable (BareJID) -> Bool, logger: Logger) {
+        self.domain = domain
+        self.sessions = sessions
+        self.iq = iq
+        self.roster = roster
+        self.offline = offline
+        self.accountExists = accountExists
+        self.logger = logger
+    }
+
+    /// Routes one stanza from `session`'s client. Returns an immediate reply for that client
+    /// (an IQ result or a stanza error); later replies arrive through `session.deliver`.
+    func route(_ incoming: XMLElement, from session: Session) -> XMLElement? {
+        var stanza = incoming
+        stanza.namespace = Namespace.client
+        stanza[attribute: "from"] = session.jid.description
+        var to: JID?
+        if let text = stanza[attribute: "to"] {
+            do { to = try JID(parsing: text) } catch {
+                return isReplyable(stanza) ? StanzaError(.jidMalformed, "the 'to' address is not a valid JID: \(error.reason)").reply(to: stanza) : nil
+            }
+        }
+        switch stanza.name {
+        case "iq": return routeIQ(stanza, to: to, from: session)
+        case "message": return routeMessage(stanza, to: to, from: session)
+        case "presence": return PresenceRouter(router: self).route(stanza, to: to, from: session)
+        default: return nil
+        }
+    }
+
+    private func isReplyable(_ stanza: XMLElement) -> Bool {
+        let type = stanza[attribute: "type"]
+        return type != "error" && type != "result"
+    }
+
+    // MARK: IQ
+
+    private func routeIQ(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
+        let type = stanza[attribute: "type"]
+        guard let type, ["get", "set", "result", "error"].contains(type) else {
+            return StanzaError.badRequest("an IQ needs type get, set, result or error").reply(to: stanza)
+        }
+        let isRequest = type == "get" || type == "set"
+        if isRequest, stanza[attribute: "id"] == nil { return StanzaError.badRequest("an IQ request needs an id").reply(to: stanza) }
+        let target = to ?? JID(session.bare)
+        guard target.domain == domain else {
+            return isRequest ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
+        }
+        if target.localpart != nil, target.resource != nil {
+            if let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
+            return isRequest ? StanzaError(.serviceUnavailable, "\(target) is not online").reply(to: stanza) : nil
+        }
+        guard isRequest else { return nil }  // Results for the server itself (e.g. roster pushes) need no action.
+        let payloads = Array(stanza.elements)
+        guard payloads.count == 1, let payload = payloads.first else {
+            return StanzaError.badRequest("an IQ get or set carries exactly one payload element").reply(to: stanza)
+        }
+        guard target.resource == nil else { return StanzaError(.serviceUnavailable, "no such resource of the server").reply(to: stanza) }
+        guard let route = iq.route(for: payload.namespace),
+              target.localpart == nil || (route.forAccounts && target.bare == session.bare)
+        else {
+            return StanzaError(.serviceUnavailable, "no service for namespace \(payload.namespace.prefix(100)) at \(target)").reply(to: stanza)
+        }
+        let request = IQRequest(stanza: stanza, payload: payload, from: session.jid, account: session.bare, to: target, isSet: type == "set")
+        return resolve(route.handler(request), for: request, session: session)
+    }
+
+    private func resolve(_ reply: IQReply, for request: IQRequest, session: Session) -> XMLElement? {
+        switch reply {
+        case .result(let payload):
+            return Self.result(for: request.stanza, from: request.to, payload: payload)
+        case .error(let error):
+            return error.reply(to: request.stanza)
+        case .later(let work):
+            let logger = logger
+            Task {
+                var outcome = await work()
+                while case .later(let more) = outcome { outcome = await more() }
+                if let reply = self.resolve(outcome, for: request, session: session) {
+                    session.deliver(reply)
+                } else {
+                    logger.debug("asynchronous IQ produced no reply")
+                }
+            }
+            return nil
+        }
+    }
+
+    static func result(for stanza: XMLElement, from: JID, payload: XMLElement?) -> XMLElement {
+        var reply = XMLElement("iq", namespace: Namespace.client, attributes: [
+            .init("type", "result"), .init("id", stanza[attribute: "id"] ?? ""), .init("from", from.description),
+        ])
+        if let to = stanza[attribute: "from"] { reply[attribute: "to"] = to }
+        if let payload { reply.append(payload) }
+        return reply
+    }
+
+    // MARK: Messages
+
+    private func routeMessage(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
+        let type = stanza[attribute: "type"] ?? "normal"
+        let target = to ?? JID(session.bare)
+        let replyable = type != "error"
+        guard target.domain == domain else {
+            return replyable ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
+        }
+        guard let account = target.bare else {
+            return replyable ? StanzaError(.serviceUnavailable, "the server itself takes no messages").reply(to: stanza) : nil
+        }
+        guard accountExists(account) else {
+            return replyable ? StanzaError(.serviceUnavailable, "no such account").reply(to: stanza) : nil
+        }
+        if target.resource != nil, let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
+        switch type {
+        case "groupchat":
+            return StanzaError(.serviceUnavailable, "there is no group chat here").reply(to: stanza)
+        case "error":
+            return nil
+        case "headline":
+            for recipient in sessions.preferredSessions(of: account) { recipient.deliver(stanza) }
+            return nil
+        default:
+            if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return nil }
+            storeOffline(stanza, for: account, sender: session)
+            return nil
+        }
+    }
+
+    /// Keeps a chat or normal message for the account's next login, stamped with XEP-0203 delay.
+    /// Messages without a body (chat states, receipts) are not worth keeping.
+    func storeOffline(_ stanza: XMLElement, for account: BareJID, sender: Session?) {
+        guard stanza.child("body") != nil else { return }
+        var stored = stanza
+        stored.append(XMLElement("delay", namespace: Namespace.delay, attributes: [.init("from", domain), .init("stamp", Timestamp.now().rfc3339)]))
+        let offline = offline
+        let logger = logger
+        Task {
+            do {
+                try await offline.store(stored, for: account)
+            } catch let error as StanzaError {
+                sender?.deliver(error.reply(to: stanza))
+            } catch {
+                logger.error("offline message not stored", metadata: ["account": "\(account)", "error": "\(error)"])
+                sender?.deliver(StanzaError(.internalServerError, "the message could not be stored").reply(to: stanza))
+            }
+        }
+    }
+
+    /// Hands queued offline messages to a session that just became available, then deletes them.
+    func deliverOffline(to session: Session) {
+        let pending = offline.pending(for: session.bare)
+        guard !pending.isEmpty else { return }
+        var delivered: [[UInt8]] = []
+        for (key, bytes) in pending {
+            var events: [XMLStreamEvent] = []
+            let parser = XMLStreamParser()
+            _ = parser.feed(Array("<s xmlns='jabber:client'>".utf8) + bytes, into: &events)
+            for case .element(var stanza) in events {
+                stanza[attribute: "to"] = session.jid.description
+                session.deliver(stanza)
+            }
+            delivered.append(key)
+        }
+        let offline = offline
+        let logger = logger
+        Task {
+            do { try await offline.remove(delivered) } catch {
+                logger.error("delivered offline messages not removed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

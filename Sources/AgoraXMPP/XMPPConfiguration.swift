@@ -1,0 +1,43 @@
+/// Everything the XMPP server can be told, with the defaults a gateway ships with.
+public struct XMPPConfiguration: Sendable {
+    /// The served domain: accounts are `user@domain`.
+    public var domain: String
+    /// Address the listeners bind to, and nothing else.
+    public var bindAddress: String = "0.0.0.0"
+    /// STARTTLS listener (RFC 6120), 0 to disable.
+    public var c2sPort: Int = 5222
+    /// Direct TLS listener (XEP-0368), 0 to disable.
+    public var tlsPort: Int = 5223
+    /// STARTTLS before SASL on the c2s port. Turning it off is meant for loopback benchmarks.
+    public var tlsRequired = true
+    /// SASL PLAIN (only ever offered on a TLS stream).
+    public var plainEnabled = false
+    public var limits = XMLStreamParser.Limits()
+    /// Bound sessions across the server; beyond it new logins get `resource-constraint`.
+    public var maxSessions = 10_000
+    /// New connections per second from one IP address (0: unlimited).
+    public var connectionRatePerIP = 20
+    /// Messages kept per offline account.
+    public var offlineLimit = 100
+    /// Ping a client after this much silence, close it if the ping goes unanswered as long (0: never).
+    public var pingIntervalSeconds = 300
+    /// An unauthenticated stream must bind within this time.
+    public var negotiationTimeoutSeconds = 60
+    /// How long a XEP-0198 session waits to be resumed after its connection drops.
+    public var resumeTimeoutSeconds = 300
+    /// Event-loop threads (0: one per available core).
+    public var threads = 0
+    /// SASL throttling: failures allowed per account and per address before back-off.
+    public var authFreeFailuresPerAccount = 3
+    public var authFreeFailuresPerAddress = 9
+    public var authMaxBackoffSeconds = 60
+    /// PEM files of the server certificate chain and its key.
+    public var certificateChainFile: String = ""
+    public var keyFile: String = ""
+    /// PEM of the CA whose client certificates SASL EXTERNAL accepts.
+    public var clientCAFile: String = ""
+    /// Reported by XEP-0092.
+    public var softwareVersion = "0"
+
+    public init(domain: String) { self.domain = domain }
+}

@@ -1,0 +1,131 @@
+public import AgoraStore
+public import Logging
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+internal import NIOPosix
+internal import NIOSSL
+public import ServiceLifecycle
+
+/// The c2s server: a STARTTLS listener and a direct-TLS listener (XEP-0368) on SwiftNIO,
+/// each connection a pipeline of [TLS] → idle timer → `XMPPStreamDecoder` → `C2SConnection`.
+///
+/// A `Service`: it runs until graceful shutdown, then ends every stream with
+/// `system-shutdown` and closes the listeners.
+public final class XMPPServer: Service, Sendable {
+    public let configuration: XMPPConfiguration
+    public let sessions: SessionRegistry
+    public let metrics = XMPPMetrics()
+    private let context: XMPPServerContext
+    private let boundPorts = NIOLockedValueBox<[Int]>([])
+
+    /// - Parameter services: application IQ handlers (AgoraServices); the core ones are added here.
+    public init(configuration: XMPPConfiguration, store: Store, accounts: XMPPAccountHooks,
+                services: IQRouter = IQRouter(), logger: Logger) throws {
+        self.configuration = configuration
+        let sessions = SessionRegistry()
+        self.sessions = sessions
+        let box = RouterBox()
+        var iq = services
+        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
+        let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, roster: RosterStore(store: store),
+                                  offline: OfflineStore(store: store, limit: configuration.offlineLimit),
+                                  accountExists: accounts.exists, logger: logger)
+        box.router = router
+        context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
+                                    accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
+    }
+
+    /// The ports actually bound (useful when configured as 0... for tests), in listener order.
+    public var ports: [Int] { boundPorts.withLockedValue { $0 } }
+
+    static func tlsContext(_ configuration: XMPPConfiguration) throws -> NIOSSLContext? {
+        guard !configuration.certificateChainFile.isEmpty, !configuration.keyFile.isEmpty else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(configuration.certificateChainFile).map { NIOSSLCertificateSource.certificate($0) }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: configuration.keyFile, format: .pem)))
+        tls.minimumTLSVersion = .tlsv12
+        if !configuration.clientCAFile.isEmpty {
+            // Client certificates are optional (SCRAM needs none) but, when offered, must chain to the Agora CA.
+            tls.certificateVerification = .optionalVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(configuration.clientCAFile))
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    public func run() async throws {
+        let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        var listeners: [any Channel] = []
+        do {
+            if configuration.tlsRequired, context.tls == nil {
+                throw XMPPServerError.configuration("TLS is required but no server certificate is configured")
+            }
+            if configuration.c2sPort > 0 {
+                listeners.append(try await listen(group: group, port: configuration.c2sPort, directTLS: false))
+            }
+            if configuration.tlsPort > 0 {
+                guard context.tls != nil else { throw XMPPServerError.configuration("direct TLS needs a server certificate") }
+                listeners.append(try await listen(group: group, port: configuration.tlsPort, directTLS: true))
+            }
+        } catch {
+            for listener in listeners { try? await listener.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        boundPorts.withLockedValue { $0 = listeners.compactMap { $0.localAddress?.port } }
+        context.logger.notice("xmpp listening", metadata: [
+            "domain": "\(configuration.domain)", "address": "\(configuration.bindAddress)", "ports": "\(ports)",
+            "tls_required": "\(configuration.tlsRequired)", "threads": "\(threads)",
+        ])
+        if !configuration.tlsRequired {
+            context.logger.warning("xmpp accepts unencrypted streams (xmpp.tls_required = false); use this on loopback only")
+        }
+        try? await gracefulShutdown()
+        for listener in listeners { try? await listener.close() }
+        for session in sessions.allSessions() {
+            let connection = session.state.withLockedValue { $0.connection }
+            connection?.eventLoop.execute {
+                (connection?.value as? C2SConnection)?.fail(StreamError(.systemShutdown, "the gateway is shutting down"))
+            }
+        }
+        try? await Task.sleep(for: .milliseconds(200))
+        try? await group.shutdownGracefully()
+    }
+
+    private func listen(group: MultiThreadedEventLoopGroup, port: Int, directTLS: Bool) async throws -> any Channel {
+        let context = context
+        let configuration = configuration
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    if directTLS, let tls = context.tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    if configuration.pingIntervalSeconds > 0 {
+                        try operations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(configuration.pingIntervalSeconds))))
+                    }
+                    let decoder = XMPPStreamDecoder(limits: configuration.limits)
+                    try operations.addHandler(decoder)
+                    try operations.addHandler(C2SConnection(server: context, decoder: decoder, directTLS: directTLS))
+                }
+            }
+            .bind(host: configuration.bindAddress, port: port)
+            .get()
+    }
+}
+
+public enum XMPPServerError: Error, CustomStringConvertible {
+    case configuration(String)
+    public var description: String {
+        switch self {
+        case .configuration(let text): "xmpp: \(text)"
+        }
+    }
+}
+
+/// Lets the core IQ handlers reach the router that is built after them.
+private final class RouterBox: @unchecked Sendable {
+    var router: StanzaRouter?
+}

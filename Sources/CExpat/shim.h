@@ -1,0 +1,2 @@
+// libexpat from Debian (libexpat1-dev): the push parser behind every XMPP stream.
+#include <expat.h>
