@@ -77,20 +77,21 @@ public final class XMLStreamParser {
         var offset = 0
         while offset < bytes.count {
             let count = min(Self.sliceBytes, bytes.count - offset)
-            if fed + count - boundary > limits.maxStanzaBytes {
-                output.append(contentsOf: events)
-                events.removeAll(keepingCapacity: true)
-                return StreamError(.policyViolation, "stanza larger than \(limits.maxStanzaBytes) bytes")
-            }
-            let status = XML_Parse(parser, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(count), 0)
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
+            let status = XML_Parse(parser, slice.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count), 0)
+            let sliceStart = fed
             fed += count
             offset += count
             output.append(contentsOf: events)
             events.removeAll(keepingCapacity: true)
             if status == XML_STATUS_ERROR {
                 if let failure { return failure }
-                let reason = String(cString: XML_ErrorString(XML_GetErrorCode(parser)))
-                return StreamError(.notWellFormed, "XML error: \(reason)")
+                return Self.classify(XML_GetErrorCode(parser), at: XML_GetCurrentByteIndex(parser) - sliceStart, in: slice)
+            }
+            // What is left of an unfinished element after this slice must fit the limit;
+            // checked per slice, so at most one slice more than the limit is ever buffered.
+            if fed - boundary > limits.maxStanzaBytes {
+                return StreamError(.policyViolation, "stanza larger than \(limits.maxStanzaBytes) bytes")
             }
         }
         return nil
@@ -98,6 +99,19 @@ public final class XMLStreamParser {
 
     public func feed(_ bytes: [UInt8], into output: inout [XMLStreamEvent]) -> StreamError? {
         bytes.withUnsafeBytes { feed($0, into: &output) }
+    }
+
+    /// expat's error as a stream error: a markup declaration (`<!DOCTYPE`, `<!ENTITY` …) met
+    /// inside the stream is restricted XML (expat sees only a syntax error there); anything
+    /// else, including invalid UTF-8, is not well-formed.
+    static func classify(_ code: XML_Error, at offset: Int, in slice: UnsafeRawBufferPointer) -> StreamError {
+        // expat points at the declaration's keyword, just after "<!".
+        if offset >= 2, offset < slice.count, slice[offset - 2] == UInt8(ascii: "<"), slice[offset - 1] == UInt8(ascii: "!"),
+           slice[offset] != UInt8(ascii: "[") {
+            return StreamError(.restrictedXML, "DTDs and markup declarations are not allowed in XMPP (RFC 6120 §11.1)")
+        }
+        let reason = String(cString: XML_ErrorString(code))
+        return StreamError(.notWellFormed, "XML error: \(reason)")
     }
 
     private func installHandlers() {
