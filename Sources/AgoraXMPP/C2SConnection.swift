@@ -420,14 +420,17 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
               session.state.withLockedValue({ $0.resumable && !$0.closed }) else {
             return failed("no resumable session with that id")
         }
+        // Take over in one step: from here on every delivery comes to this connection.
+        let bound = NIOLoopBound<AnyObject>(self, eventLoop: context.eventLoop)
         let (previous, inbound, unacked, queued) = session.state.withLockedValue { state in
             let previous = state.connection
             state.unacked.removeAll { Int32(bitPattern: handled &- $0.sequence) >= 0 }
             let queued = state.queued
             state.queued = []
+            state.connection = bound
+            state.detachedDeadline = nil
             return (previous, state.inbound, state.unacked.map(\.stanza), queued)
         }
-        session.attach(self, on: context.eventLoop)
         if let previous {
             previous.eventLoop.execute { (previous.value as? any SessionConnection)?.abandon() }
         }
@@ -443,12 +446,12 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     // MARK: SessionConnection
 
     func write(stanza: XMLElement) {
-        guard let context, !closing else {
-            // The connection is gone; let the session queue it for resumption or offline storage.
-            if let session, !closing { session.deliver(stanza) }
+        guard !closing else { return }
+        if let session, !session.isAttached(to: self) {
+            // The session was resumed on another connection after this delivery was dispatched.
+            session.deliver(stanza)
             return
         }
-        _ = context
         writeBytes(stanza)
         if let unacked = session?.recordOutbound(stanza), unacked % 5 == 0 {
             write(XMLElement("r", namespace: Namespace.streamManagement))

@@ -55,11 +55,11 @@ public struct RosterItem: Sendable, Equatable {
         return item
     }
 
-    /// `subscription ‖ 0 ‖ flags ‖ 0 ‖ name ‖ 0 ‖ group ‖ 0 …`: a roster item is a handful
+    /// `subscription ‖ 0 ‖ flags digit ‖ 0 ‖ name ‖ 0 ‖ group ‖ 0 …`: a roster item is a handful
     /// of short strings without NUL (XML cannot carry one).
     var encoded: [UInt8] {
         var bytes = Array(subscription.rawValue.utf8) + [0]
-        bytes += [(askSubscribe ? 1 : 0) | (pendingIn ? 2 : 0), 0]
+        bytes += [UInt8(ascii: "0") + (askSubscribe ? 1 : 0) + (pendingIn ? 2 : 0), 0]
         bytes += Array((name ?? "").utf8) + [0]
         for group in groups { bytes += Array(group.utf8) + [0] }
         return bytes
@@ -67,7 +67,9 @@ public struct RosterItem: Sendable, Equatable {
 
     init?(contact: BareJID, decoding bytes: [UInt8]) {
         let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count >= 4, let subscription = Subscription(rawValue: fields[0]), let flags = fields[1].utf8.first else { return nil }
+        guard fields.count >= 4, let subscription = Subscription(rawValue: fields[0]),
+              let digit = fields[1].utf8.first, (UInt8(ascii: "0")...UInt8(ascii: "3")).contains(digit) else { return nil }
+        let flags = digit - UInt8(ascii: "0")
         self.init(contact: contact, name: fields[2].isEmpty ? nil : fields[2], subscription: subscription,
                   askSubscribe: flags & 1 != 0, pendingIn: flags & 2 != 0, groups: fields[3...].dropLast().map { $0 })
     }

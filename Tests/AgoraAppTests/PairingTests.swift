@@ -23,7 +23,7 @@ import Testing
             _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
             processes.append(try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log")))
             Thread.sleep(forTimeInterval: 0.5)
-            processes.append(try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log")))
+            processes.append(try AgoraTestSupport.spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment))
             Thread.sleep(forTimeInterval: 1.0)
         }
 

@@ -23,7 +23,7 @@ import Testing
         let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
         defer { kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit() }
         Thread.sleep(forTimeInterval: 0.5)
-        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"))
+        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
         defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
 
         for id in ["s1", "s2", "s3"] {
@@ -98,7 +98,7 @@ import Testing
         _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
         var mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
         Thread.sleep(forTimeInterval: 0.5)
-        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"))
+        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
         defer {
             kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit()
             kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit()

@@ -1,3 +1,4 @@
+import AgoraCore
 @testable import AgoraXMPP
 import Testing
 
@@ -21,5 +22,16 @@ struct XMLWriterTests {
         var events: [XMLStreamEvent] = []
         _ = parser.feed(Array((XMLStreamParserTests.header + XMLWriter.string(message)).utf8), into: &events)
         #expect(events.last == .element(message))
+    }
+}
+
+struct RosterItemTests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func itemsSurviveTheirStoredForm(_ flags: (Bool, Bool)) throws {
+        let contact = try BareJID("bob@gw.test")
+        for item in [RosterItem(contact: contact),
+                     RosterItem(contact: contact, name: "Bob", subscription: .both, askSubscribe: flags.0, pendingIn: flags.1, groups: ["a", "b c"])] {
+            #expect(RosterItem(contact: contact, decoding: item.encoded) == item)
+        }
     }
 }

@@ -2,10 +2,13 @@ import Foundation
 
 /// Starts a long-running peer (a broker, `agora serve`, a subscriber) with its output
 /// appended to `log` and no standard input. Stop it with `stopHard`.
-public func spawn(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+public func spawn(_ executable: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
     let handle = FileHandle(forWritingAtPath: log)!
     handle.seekToEndOfFile()
@@ -29,7 +32,10 @@ public struct AgoraCLI: Sendable {
 
     public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
 
-    public struct Failure: Error, CustomStringConvertible { public let description: String }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
 
     public func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         try runProcess(agoraExecutable, arguments + ["--state-dir", stateDirectory], environment: environment)
@@ -43,3 +49,6 @@ public struct AgoraCLI: Sendable {
         return result.stdout
     }
 }
+
+/// `agora serve` for tests of MQTT alone: no XMPP listeners to collide with parallel tests.
+public let mqttOnlyEnvironment = ["AGORA_XMPP_ENABLED": "false"]

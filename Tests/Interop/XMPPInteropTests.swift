@@ -1,0 +1,138 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `agora serve` against real XMPP clients: slixmpp (Debian's python3-slixmpp) for the
+/// scenarios a user lives through, and a raw-socket attacker for hostile input while a
+/// well-behaved session keeps pinging. The scripts live in `Tests/Interop/xmpp/`.
+@Suite(.serialized) struct XMPPInteropTests {
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("xmpp").path
+    static let domain = "gw.test"
+
+    /// A gateway with three accounts, serving XMPP on free loopback ports.
+    final class RunningGateway {
+        let dir: TemporaryDirectory
+        let cli: AgoraCLI
+        let c2sPort: Int
+        let tlsPort: Int
+        let serve: Process
+        var ca: String { dir.file("state/xmpp/ca.pem") }
+        static let passwords = ["alice": "alice-secret-1", "bob": "bob-secret-22", "carol": "carol-secret-333"]
+
+        init(environment: [String: String] = [:]) throws {
+            dir = try TemporaryDirectory("agora-xmpp")
+            cli = AgoraCLI(stateDirectory: dir.file("state"))
+            try cli.ok(["init", "--domain", XMPPInteropTests.domain])
+            for (user, password) in Self.passwords.sorted(by: { $0.key < $1.key }) {
+                let result = try runProcess(agoraExecutable, ["user", "add", "\(user)@\(XMPPInteropTests.domain)", "--role", "consumer",
+                                                              "--password-stdin", "--state-dir", dir.file("state")], stdin: password + "\n")
+                guard result.status == 0 else { throw AgoraCLI.Failure(description: result.stderr) }
+            }
+            c2sPort = Int.random(in: 20_000..<40_000)
+            tlsPort = c2sPort + 1
+            serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
+                "AGORA_XMPP_C2S_PORT": String(c2sPort), "AGORA_XMPP_TLS_PORT": String(tlsPort),
+                "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_XMPP_AUTH_MAX_BACKOFF_S": "4",
+                "AGORA_LOG_LEVEL": "debug",
+            ].merging(environment) { _, new in new })
+            let deadline = Date().addingTimeInterval(20)
+            while !log.contains("xmpp listening") {
+                guard serve.isRunning, Date() < deadline else { throw AgoraCLI.Failure(description: "serve did not start: \(log)") }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+
+        var log: String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
+
+        func jid(_ user: String) -> String { "\(user)@\(XMPPInteropTests.domain)" }
+
+        /// Runs a scenario of `script` as `user` (and `second` where it needs two accounts).
+        func run(_ script: String, _ scenario: String, as user: String = "alice", second: String? = "bob", port: Int? = nil,
+                 extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+            var arguments = [XMPPInteropTests.scripts + "/" + script, scenario, "--host", "127.0.0.1", "--port", String(port ?? c2sPort),
+                             "--domain", XMPPInteropTests.domain, "--ca", ca, "--jid", jid(user), "--password", Self.passwords[user]!]
+            if let second { arguments += ["--jid2", jid(second), "--password2", Self.passwords[second]!] }
+            return try runProcess("/usr/bin/python3", arguments + extra)
+        }
+
+        /// SIGTERM, wait, and return the log with the final counters.
+        func stopGracefully() -> String {
+            kill(serve.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(10)
+            while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            return log
+        }
+
+        func stop() {
+            stopHard(serve)
+            dir.remove()
+        }
+    }
+
+    func expectSuccess(_ result: (status: Int32, stdout: String, stderr: String), _ gateway: RunningGateway) {
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
+    }
+
+    @Test func scramSHA256OverSTARTTLSAndDirectTLSLogIn() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "login", second: nil), gateway)
+        expectSuccess(try gateway.run("clients.py", "login", second: nil, port: gateway.tlsPort, extra: ["--direct-tls"]), gateway)
+        // A wrong password is refused by the same client.
+        let wrong = try runProcess("/usr/bin/python3", [Self.scripts + "/clients.py", "login", "--port", String(gateway.c2sPort), "--domain", Self.domain,
+                                                    "--ca", gateway.ca, "--jid", gateway.jid("alice"), "--password", "not-the-password", "--timeout", "10"])
+        #expect(wrong.status != 0)
+    }
+
+    @Test func externalLogsInWithACertificateIssuedByTheAgoraCA() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        let key = gateway.dir.file("carol.key"), csr = gateway.dir.file("carol.csr"), cert = gateway.dir.file("carol.pem")
+        let made = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                       "-keyout", key, "-out", csr, "-subj", "/CN=\(gateway.jid("carol"))"])
+        #expect(made.status == 0, "\(made.stderr)")
+        try gateway.cli.ok(["ca", "sign", csr, "--for", gateway.jid("carol")]).write(toFile: cert, atomically: true, encoding: .utf8)
+        expectSuccess(try gateway.run("clients.py", "external", as: "carol", second: nil, extra: ["--cert", cert, "--key", key]), gateway)
+        // The same certificate, revoked, no longer logs in.
+        let serial = try runProcess("/usr/bin/openssl", ["x509", "-in", cert, "-noout", "-serial"]).stdout
+            .split(separator: "=").last!.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        try gateway.cli.ok(["ca", "revoke", serial, "--reason", "keyCompromise"])
+        let revoked = try gateway.run("clients.py", "external", as: "carol", second: nil, extra: ["--cert", cert, "--key", key, "--timeout", "10"])
+        #expect(revoked.status != 0, "a revoked certificate still logged in")
+    }
+
+    @Test func twoUsersSubscribeExchangeMessagesAndPresence() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "chat"), gateway)
+    }
+
+    @Test func aMessageToAnOfflineUserArrivesAtItsNextLogin() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "offline"), gateway)
+    }
+
+    @Test func pingDiscoVersionAndUnknownNamespacesAnswer() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "ping-disco", second: nil), gateway)
+    }
+
+    @Test func streamManagementResumptionAfterACutConnectionKeepsUnacknowledgedStanzas() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "sm-resume"), gateway)
+        #expect(gateway.stopGracefully().contains("xmpp.resumptions=1"), "\(gateway.log)")
+    }
+
+    @Test func hostileInputEndsOnlyTheOffendingStreamWhileAWellBehavedSessionKeepsPinging() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        let result = try gateway.run("hostile.py", "all", as: "alice", second: "bob", extra: ["--timeout", "240"])
+        expectSuccess(result, gateway)
+        // Refusals are counted and the server is still healthy afterwards.
+        expectSuccess(try gateway.run("clients.py", "ping-disco", as: "carol", second: nil), gateway)
+        #expect(!gateway.log.contains("alice-secret-1") && !gateway.log.contains("bob-secret-22"), "a password reached the log")
+    }
+}
