@@ -3,8 +3,8 @@
 # Runs apt-get as root (directly, or through sudo when not root). Safe to run again.
 set -euo pipefail
 
-# lmdb-utils (mdb_load), openssl, mosquitto and its clients: independent peers the tests check Agora against.
-packages=(liblmdb-dev libmosquitto-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography)
+# lmdb-utils (mdb_load), openssl, mosquitto and its clients, slixmpp: independent peers the tests check Agora against.
+packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

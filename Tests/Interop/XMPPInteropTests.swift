@@ -28,17 +28,27 @@ import Testing
                                                               "--password-stdin", "--state-dir", dir.file("state")], stdin: password + "\n")
                 guard result.status == 0 else { throw AgoraCLI.Failure(description: result.stderr) }
             }
-            c2sPort = Int.random(in: 20_000..<40_000)
-            tlsPort = c2sPort + 1
-            serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
-                "AGORA_XMPP_C2S_PORT": String(c2sPort), "AGORA_XMPP_TLS_PORT": String(tlsPort),
-                "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_XMPP_AUTH_MAX_BACKOFF_S": "4",
-                "AGORA_LOG_LEVEL": "debug",
-            ].merging(environment) { _, new in new })
-            let deadline = Date().addingTimeInterval(20)
-            while !log.contains("xmpp listening") {
-                guard serve.isRunning, Date() < deadline else { throw AgoraCLI.Failure(description: "serve did not start: \(log)") }
-                Thread.sleep(forTimeInterval: 0.1)
+            // A random port pair; another process may hold it, so try a few.
+            var attempt = 0
+            while true {
+                attempt += 1
+                let port = Int.random(in: 20_000..<40_000)
+                let process = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
+                    "AGORA_XMPP_C2S_PORT": String(port), "AGORA_XMPP_TLS_PORT": String(port + 1),
+                    "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_XMPP_AUTH_MAX_BACKOFF_S": "4",
+                ].merging(environment) { _, new in new })
+                let deadline = Date().addingTimeInterval(20)
+                while process.isRunning, Date() < deadline, !(try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)).contains("xmpp listening") {
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                if process.isRunning, Date() < deadline {
+                    (c2sPort, tlsPort, serve) = (port, port + 1, process)
+                    break
+                }
+                stopHard(process)
+                guard attempt < 3 else {
+                    throw AgoraCLI.Failure(description: "serve did not start: \(try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8))")
+                }
             }
         }
 
