@@ -145,4 +145,14 @@ import Testing
         expectSuccess(try gateway.run("clients.py", "ping-disco", as: "carol", second: nil), gateway)
         #expect(!gateway.log.contains("alice-secret-1") && !gateway.log.contains("bob-secret-22"), "a password reached the log")
     }
+
+    @Test func theServerPingsIdleClientsAndDropsTheOnesThatNeverAnswer() throws {
+        let gateway = try RunningGateway(environment: ["AGORA_XMPP_PING_INTERVAL_S": "1"])
+        defer { gateway.stop() }
+        let silent = try gateway.run("hostile.py", "silent", second: nil, extra: ["--silent-wait", "8"])
+        #expect(silent.status == 0, "\(silent.stdout)\(silent.stderr)")
+        #expect(silent.stdout.contains("got connection-timeout"), "\(silent.stdout)")
+        // A client that answers (slixmpp replies to XEP-0199) is kept.
+        expectSuccess(try gateway.run("clients.py", "ping-disco", as: "bob", second: nil), gateway)
+    }
 }

@@ -551,11 +551,21 @@ def at_bad_password(a):
             throttled and succeeded is not None, summary)
 
 
+def at_silent(a):
+    """Log in, then never send another byte: a server that pings idle clients
+    (xmpp.ping_interval_s) must give up on this one with connection-timeout."""
+    c = authed(a, 'silent')
+    try:
+        return stream_verdict(c, 'connection-timeout', t=a.silent_wait)
+    finally:
+        c.close()
+
+
 ATTACKS = {
     'doctype': at_doctype, 'doctype-first': at_doctype_first, 'comment': at_comment, 'pi': at_pi,
     'huge': at_huge, 'deep': at_deep, 'utf8': at_utf8, 'preauth': at_preauth,
     'forged-from': at_forged_from, 'long-localpart': at_long_localpart,
-    'unknown-ns': at_unknown_ns, 'bad-password': at_bad_password,
+    'unknown-ns': at_unknown_ns, 'bad-password': at_bad_password, 'silent': at_silent,
 }
 ORDER = ['doctype', 'doctype-first', 'comment', 'pi', 'huge', 'deep', 'utf8', 'preauth',
          'forged-from', 'unknown-ns', 'long-localpart', 'bad-password']
@@ -650,6 +660,7 @@ def main():
     p.add_argument('--jid2')
     p.add_argument('--password2', default='')
     p.add_argument('--timeout', type=float, help='overall timeout (default 30 s; bad-password 180 s; all 420 s)')
+    p.add_argument('--silent-wait', type=float, default=20, help='silent: how long to wait for the server to give up')
     p.add_argument('--debug', action='store_true')
     a = p.parse_args()
     DEBUG = a.debug
