@@ -155,4 +155,35 @@ import Testing
         // A client that answers (slixmpp replies to XEP-0199) is kept.
         expectSuccess(try gateway.run("clients.py", "ping-disco", as: "bob", second: nil), gateway)
     }
+
+    @Test func sessionAndConnectionLimitsAreRefusedWithTheirStreamErrors() throws {
+        let limited = try RunningGateway(environment: ["AGORA_XMPP_MAX_SESSIONS": "1", "AGORA_XMPP_CONNECTION_RATE": "5"])
+        defer { limited.stop() }
+        let sessions = try limited.run("hostile.py", "max-sessions", second: nil)
+        #expect(sessions.status == 0 && sessions.stdout.contains("got resource-constraint"), "\(sessions.stdout)\(sessions.stderr)")
+        Thread.sleep(forTimeInterval: 1.5)  // refill the address's bucket
+        let burst = try limited.run("hostile.py", "connection-rate", second: nil)
+        #expect(burst.status == 0, "\(burst.stdout)\(burst.stderr)")
+    }
+
+    @Test func passwdChangesThePasswordAndTheOldOneStopsWorking() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        let changed = try runProcess(agoraExecutable, ["user", "passwd", gateway.jid("alice"), "--password-stdin", "--state-dir", gateway.dir.file("state")],
+                                     stdin: "a-brand-new-secret\n")
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(!changed.stdout.contains("a-brand-new-secret"))
+        func login(_ password: String) throws -> Int32 {
+            try runProcess("/usr/bin/python3", [Self.scripts + "/clients.py", "login", "--port", String(gateway.c2sPort), "--domain", Self.domain,
+                                                "--ca", gateway.ca, "--jid", gateway.jid("alice"), "--password", password, "--timeout", "10"]).status
+        }
+        #expect(try login("a-brand-new-secret") == 0)
+        #expect(try login(RunningGateway.passwords["alice"]!) != 0)
+        // A generated password is printed once and works.
+        let generated = try runProcess(agoraExecutable, ["user", "passwd", gateway.jid("bob"), "--state-dir", gateway.dir.file("state")])
+        let password = generated.stdout.split(separator: "\n").first { $0.hasPrefix("password: ") }.map { String($0.dropFirst("password: ".count)) }
+        #expect(password?.count == 20)
+        #expect(try runProcess("/usr/bin/python3", [Self.scripts + "/clients.py", "login", "--port", String(gateway.c2sPort), "--domain", Self.domain,
+                                                    "--ca", gateway.ca, "--jid", gateway.jid("bob"), "--password", password ?? "", "--timeout", "10"]).status == 0)
+    }
 }

@@ -561,11 +561,53 @@ def at_silent(a):
         c.close()
 
 
+def at_max_sessions(a):
+    """With xmpp.max_sessions = 1: a second bound session is refused with resource-constraint."""
+    first = authed(a, 'ms1', resource='one')
+    second = Raw(a, 'ms2')
+    try:
+        second.starttls()
+        ok, cond = second.scram(a.jid.split('@')[0], a.password)
+        if not ok:
+            raise Fail('second login failed before bind: %s' % cond)
+        second.open_stream()
+        second.send("<iq type='set' id='bind2'><bind xmlns='%s'><resource>two</resource></bind></iq>" % NS_BIND)
+        return stream_verdict(second, 'resource-constraint')
+    finally:
+        second.close()
+        first.close()
+
+
+def at_connection_rate(a):
+    """With a low xmpp.connection_rate: a burst of 12 connections from one address gets
+    policy-violation on the ones beyond the rate, and the first ones are served."""
+    conns, refused, served = [], 0, 0
+    try:
+        for i in range(12):
+            c = Raw(a, 'burst%d' % i)
+            c.open_tcp()
+            c.reset_parser()
+            c.send(c.header())
+            conns.append(c)
+        for c in conns:
+            cond, _, _ = c.expect_stream_error(timeout=0.5, close_timeout=1)
+            if cond == 'policy-violation':
+                refused += 1
+            elif cond.startswith('no stream error within'):
+                served += 1
+        ok = refused >= 1 and served >= 1
+        return 'policy-violation beyond the rate', '%d refused, %d served' % (refused, served), ok, ''
+    finally:
+        for c in conns:
+            c.close()
+
+
 ATTACKS = {
     'doctype': at_doctype, 'doctype-first': at_doctype_first, 'comment': at_comment, 'pi': at_pi,
     'huge': at_huge, 'deep': at_deep, 'utf8': at_utf8, 'preauth': at_preauth,
     'forged-from': at_forged_from, 'long-localpart': at_long_localpart,
     'unknown-ns': at_unknown_ns, 'bad-password': at_bad_password, 'silent': at_silent,
+    'max-sessions': at_max_sessions, 'connection-rate': at_connection_rate,
 }
 ORDER = ['doctype', 'doctype-first', 'comment', 'pi', 'huge', 'deep', 'utf8', 'preauth',
          'forged-from', 'unknown-ns', 'long-localpart', 'bad-password']
