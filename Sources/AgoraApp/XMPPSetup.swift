@@ -42,7 +42,7 @@ public enum XMPPSetup {
     public static func accountHooks(for gateway: Gateway) -> XMPPAccountHooks {
         let market = gateway.market
         return XMPPAccountHooks(
-            exists: { jid in (try? market.read { try $0.account(jid) }) != nil },
+            exists: { jid in (try? market.read { try $0.hasAccount(jid) }) == true },
             certificateIdentity: { der in
                 // NIOSSL already checked the chain to the Agora CA; here: the name, and not revoked.
                 guard let certificate = try? Certificate(derEncoded: der),
@@ -53,7 +53,7 @@ public enum XMPPSetup {
                     guard case .otherName(let other) = name, other.typeID == CertificateIdentity.xmppAddrOID,
                           let value = other.value, let text = try? ASN1UTF8String(asn1Any: value),
                           let jid = try? BareJID(String(text)) else { continue }
-                    return (try? market.read { try $0.account(jid) }) != nil ? jid : nil
+                    return (try? market.read { try $0.hasAccount(jid) }) == true ? jid : nil
                 }
                 return nil
             })

@@ -17,6 +17,11 @@ public struct MarketState {
         }
     }
 
+    /// Whether the account exists, without decoding it (the XMPP server asks on every login).
+    public func hasAccount(_ jid: BareJID) throws -> Bool {
+        try txn.contains(tables.accounts, MarketKeys.account(jid))
+    }
+
     public func balance(_ jid: BareJID) throws -> Credits {
         try Credits(MarketKeys.u64(try txn.get(tables.balances, MarketKeys.account(jid))))
     }

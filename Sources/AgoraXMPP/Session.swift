@@ -18,6 +18,8 @@ protocol SessionConnection: AnyObject {
 /// the session is detached waiting for resumption. All mutable state sits behind one lock.
 public final class Session: @unchecked Sendable {
     public let jid: JID
+    /// `jid` as text, stamped as `from` on everything this session sends.
+    public let jidText: String
     public let bare: BareJID
     /// The XEP-0198 resumption id.
     public let streamID: String
@@ -49,6 +51,7 @@ public final class Session: @unchecked Sendable {
 
     init(jid: JID, bare: BareJID, streamID: String) {
         self.jid = jid
+        self.jidText = jid.description
         self.bare = bare
         self.streamID = streamID
         self.state = NIOLockedValueBox(State())

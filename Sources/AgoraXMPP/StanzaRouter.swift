@@ -30,10 +30,10 @@ public final class StanzaRouter: Sendable {
     func route(_ incoming: XMLElement, from session: Session) -> XMLElement? {
         var stanza = incoming
         stanza.namespace = Namespace.client
-        stanza[attribute: "from"] = session.jid.description
+        stanza[attribute: "from"] = session.jidText
         var to: JID?
         if let text = stanza[attribute: "to"] {
-            do { to = try JID(parsing: text) } catch {
+            do { to = text == domain ? JID(domain: domain) : try JID(parsing: text) } catch {
                 return isReplyable(stanza) ? StanzaError(.jidMalformed, "the 'to' address is not a valid JID: \(error.reason)").reply(to: stanza) : nil
             }
         }
@@ -68,8 +68,8 @@ public final class StanzaRouter: Sendable {
             return isRequest ? StanzaError(.serviceUnavailable, "\(target) is not online").reply(to: stanza) : nil
         }
         guard isRequest else { return nil }  // Results for the server itself (e.g. roster pushes) need no action.
-        let payloads = Array(stanza.elements)
-        guard payloads.count == 1, let payload = payloads.first else {
+        var payloads = stanza.elements.makeIterator()
+        guard let payload = payloads.next(), payloads.next() == nil else {
             return StanzaError.badRequest("an IQ get or set carries exactly one payload element").reply(to: stanza)
         }
         guard target.resource == nil else { return StanzaError(.serviceUnavailable, "no such resource of the server").reply(to: stanza) }
@@ -124,9 +124,7 @@ public final class StanzaRouter: Sendable {
         guard let account = target.bare else {
             return replyable ? StanzaError(.serviceUnavailable, "the server itself takes no messages").reply(to: stanza) : nil
         }
-        guard accountExists(account) else {
-            return replyable ? StanzaError(.serviceUnavailable, "no such account").reply(to: stanza) : nil
-        }
+        // An online recipient proves the account exists; the store is asked only otherwise.
         if target.resource != nil, let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
         switch type {
         case "groupchat":
@@ -138,6 +136,9 @@ public final class StanzaRouter: Sendable {
             return nil
         default:
             if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return nil }
+            guard accountExists(account) else {
+                return StanzaError(.serviceUnavailable, "no such account").reply(to: stanza)
+            }
             storeOffline(stanza, for: account, sender: session)
             return nil
         }
