@@ -37,6 +37,7 @@ internal import Glibc
 /// | `xmpp.max_stanza_bytes` | 262144 | larger stanzas end the stream with policy-violation |
 /// | `xmpp.max_depth` | 32 | deeper nesting ends the stream with policy-violation |
 /// | `xmpp.max_sessions` | 10000 | bound sessions across the server |
+/// | `xmpp.max_resources` | 64 | bound resources per account |
 /// | `xmpp.connection_rate` | 20 | new connections per second per source address (0: unlimited) |
 /// | `xmpp.offline_limit` | 100 | messages kept per offline account |
 /// | `xmpp.ping_interval_s` | 300 | ping silent clients, drop them after as long again (0: never) |
@@ -92,6 +93,7 @@ extension AgoraConfiguration {
         },
         Key(name: "xmpp.max_depth") { c, v, s throws(ConfigurationError) in c.xmpp.limits.maxDepth = try integer(v, "xmpp.max_depth", s, min: 4, max: 1000) },
         Key(name: "xmpp.max_sessions") { c, v, s throws(ConfigurationError) in c.xmpp.maxSessions = try integer(v, "xmpp.max_sessions", s, min: 1, max: 1_000_000) },
+        Key(name: "xmpp.max_resources") { c, v, s throws(ConfigurationError) in c.xmpp.maxResourcesPerAccount = try integer(v, "xmpp.max_resources", s, min: 1, max: 10_000) },
         Key(name: "xmpp.connection_rate") { c, v, s throws(ConfigurationError) in c.xmpp.connectionRatePerIP = try integer(v, "xmpp.connection_rate", s, min: 0, max: 1_000_000) },
         Key(name: "xmpp.offline_limit") { c, v, s throws(ConfigurationError) in c.xmpp.offlineLimit = try integer(v, "xmpp.offline_limit", s, min: 0, max: 100_000) },
         Key(name: "xmpp.ping_interval_s") { c, v, s throws(ConfigurationError) in c.xmpp.pingIntervalSeconds = try integer(v, "xmpp.ping_interval_s", s, min: 0, max: 86_400) },

@@ -30,6 +30,15 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     private var outstandingPing: String?
     private var negotiationTimer: Scheduled<Void>?
     private var pingCounter = 0
+    /// Whether the session ends with this connection; a timed-out link keeps a resumable one.
+    private var cleanEnd = false
+    /// The session this connection handed over to a resumed stream: late writes go back to it.
+    private var handedOver: Session?
+
+    /// Stanzas a client may leave unacknowledged (XEP-0198) before its stream is ended.
+    static let maxUnacked = 5000
+    /// Bytes queued for a client that does not read before it is cut off.
+    static let maxBufferedBytes = 4 << 20
 
     init(server: XMPPServerContext, decoder: XMPPStreamDecoder, directTLS: Bool) {
         self.server = server
@@ -46,6 +55,12 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// Breaks the context ↔ handler cycle, or every closed connection would stay in memory.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        negotiationTimer?.cancel()
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         address = context.remoteAddress?.ipAddress ?? "unknown"
         server.metrics.record { $0.connections += 1 }
@@ -55,6 +70,9 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             case .tooManyConnections: fail(StreamError(.resourceConstraint, "the server has too many connections"))
             case .rateExceeded: fail(StreamError(.policyViolation, "too many new connections from your address; slow down"))
             }
+            // A direct-TLS client that never completes its handshake would keep the socket: close anyway.
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
             return
         }
         admitted = true
@@ -75,7 +93,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         }
         if let session {
             self.session = nil
-            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: closing, on: context.eventLoop)
+            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: cleanEnd, on: context.eventLoop)
         }
         context.fireChannelInactive()
     }
@@ -153,27 +171,42 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         guard !closing, let context else { return }
         writeHeader()
         server.metrics.record { $0.streamErrors[error.condition.rawValue, default: 0] += 1 }
-        logger.info("stream error", metadata: ["address": "\(address)", "condition": "\(error.condition.rawValue)", "reason": "\(error.text)"])
+        server.logRefusal("stream error", budget: server.streamErrorLog,
+                          metadata: ["address": "\(address)", "condition": "\(error.condition.rawValue)", "reason": "\(error.text)"])
         write(error.element)
+        // A dead link (no answer to a ping) is what XEP-0198 resumption is for; anything else
+        // the client did wrong ends its session.
+        cleanEnd = error.condition != .connectionTimeout
         endStream(context)
     }
 
     private func closeStream() {
         guard let context else { return }
+        cleanEnd = true
         endStream(context)
     }
 
     private func endStream(_ context: ChannelHandlerContext) {
         closing = true
+        // The session ends (or waits for resumption) now, not when the socket is finally closed,
+        // so nothing routed to it in between is written into a stream that is going away.
+        if let session {
+            self.session = nil
+            handedOver = session
+            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: cleanEnd, on: context.eventLoop)
+        }
         var buffer = context.channel.allocator.buffer(capacity: 16)
         buffer.writeStaticString("</stream:stream>")
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
+        // If the peer never reads (or never finishes TLS), the write never completes: close anyway.
+        context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
     }
 
     /// Silence for a ping interval: ping the client; silence for another one: it is gone.
     private func idle() {
-        guard session != nil, !closing else { return }
+        guard !closing else { return }
+        guard session != nil else { return fail(StreamError(.connectionTimeout, "silent before binding a resource")) }
         if outstandingPing != nil {
             return fail(StreamError(.connectionTimeout, "no answer to the server's ping"))
         }
@@ -277,8 +310,11 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             guard parts[0].isEmpty || String(decoding: parts[0], as: UTF8.self) == "\(username)@\(server.domain)" else {
                 return authenticationFailed(SASLFailure(.invalidAuthzid, "authzid must be empty or the account itself"), username: username)
             }
-            guard let keys = server.scramKeys(username: username, hash: .sha256), keys.matches(password: password),
-                  let jid = try? BareJID("\(username)@\(server.domain)") else {
+            // An unknown account costs the same PBKDF2 as a known one, so timing tells nothing.
+            let keys = server.scramKeys(username: username, hash: .sha256)
+                ?? SCRAMKeys(hash: .sha256, salt: SCRAMServer.decoySalt(for: username, hash: .sha256),
+                             iterations: SCRAMKeys.minimumIterations, storedKey: [], serverKey: [])
+            guard keys.matches(password: password), let jid = try? BareJID("\(username)@\(server.domain)") else {
                 return authenticationFailed(SASLFailure(.notAuthorized, "wrong password or unknown account"), username: username)
             }
             succeed(jid, additionalData: nil)
@@ -306,6 +342,9 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             guard let jid = try? BareJID("\(username)@\(server.domain)") else {
                 return authenticationFailed(SASLFailure(.notAuthorized, "not an account address"), username: nil)
             }
+            if let authzid = exchange.authzid, !authzid.isEmpty, (try? BareJID(authzid)) != jid {
+                return authenticationFailed(SASLFailure(.invalidAuthzid, "an account can act only as itself"), username: username)
+            }
             succeed(jid, additionalData: serverFinal)
         } catch {
             authenticationFailed(error, username: pendingUsername)
@@ -327,7 +366,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         server.addressThrottle.failed(address)
         if let name = username ?? pendingUsername { server.accountThrottle.failed(name.lowercased()) }
         pendingUsername = nil
-        logger.info("authentication failed", metadata: ["address": "\(address)", "reason": "\(failure.reason)"])
+        server.logRefusal("authentication failed", budget: server.authFailureLog, metadata: ["address": "\(address)", "reason": "\(failure.reason)"])
         write(failure.element)
     }
 
@@ -371,6 +410,9 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             resource = requested
         } else {
             resource = "agora-" + String(SCRAMServer.randomNonce().filter { $0.isLetter || $0.isNumber }.prefix(12))
+        }
+        if server.router.sessions.sessions(of: account).count >= server.configuration.maxResourcesPerAccount {
+            return write(stanza: StanzaError(.resourceConstraint, "this account has \(server.configuration.maxResourcesPerAccount) sessions already").reply(to: iq))
         }
         let jid = JID(account, resource: resource)
         let session = Session(jid: jid, bare: account, streamID: SCRAMServer.randomNonce())
@@ -422,7 +464,8 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         }
         // Take over in one step: from here on every delivery comes to this connection.
         let bound = NIOLoopBound<AnyObject>(self, eventLoop: context.eventLoop)
-        let (previous, inbound, unacked, queued) = session.state.withLockedValue { state in
+        let takeover = session.state.withLockedValue { state -> (NIOLoopBound<AnyObject>?, UInt32, [XMLElement], [XMLElement])? in
+            guard state.resumable, !state.closed else { return nil }  // expired since the lookup
             let previous = state.connection
             state.unacked.removeAll { Int32(bitPattern: handled &- $0.sequence) >= 0 }
             let queued = state.queued
@@ -431,6 +474,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             state.detachedDeadline = nil
             return (previous, state.inbound, state.unacked.map(\.stanza), queued)
         }
+        guard let (previous, inbound, unacked, queued) = takeover else { return failed("the session expired") }
         if let previous {
             previous.eventLoop.execute { (previous.value as? any SessionConnection)?.abandon() }
         }
@@ -446,15 +490,29 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     // MARK: SessionConnection
 
     func write(stanza: XMLElement) {
-        guard !closing else { return }
-        if let session, !session.isAttached(to: self) {
-            // The session was resumed on another connection after this delivery was dispatched.
-            session.deliver(stanza)
+        guard !closing else {
+            // Dispatched before this connection handed its session on (resumed, waiting, or ended).
+            if let handedOver, !handedOver.deliver(stanza), stanza.name == "message" {
+                server.router.storeOffline(stanza, for: handedOver.bare, sender: nil)
+            }
             return
         }
-        writeBytes(stanza)
-        if let unacked = session?.recordOutbound(stanza), unacked % 5 == 0 {
-            write(XMLElement("r", namespace: Namespace.streamManagement))
+        guard let session else { return writeBytes(stanza) }
+        switch session.claimWrite(stanza, by: self) {
+        case .redirect:
+            session.deliver(stanza)
+        case .write(let unacked):
+            writeBytes(stanza)
+            if let unacked {
+                if unacked > Self.maxUnacked {
+                    return fail(StreamError(.policyViolation, "more than \(Self.maxUnacked) stanzas left unacknowledged"))
+                }
+                if unacked % 5 == 0 { write(XMLElement("r", namespace: Namespace.streamManagement)) }
+            }
+            if let context, !context.channel.isWritable,
+               let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > Self.maxBufferedBytes {
+                fail(StreamError(.resourceConstraint, "the client does not read what is sent to it"))
+            }
         }
     }
 
@@ -467,6 +525,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     }
 
     func abandon() {
+        handedOver = session
         session = nil
         closing = true
         context?.close(promise: nil)

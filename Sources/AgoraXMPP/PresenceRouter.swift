@@ -102,18 +102,24 @@ struct PresenceRouter {
                 _ = try await update(contact, user) { with($0) { $0.pendingIn = true } }
                 deliverToAvailable(outgoing, account: contact)
             case "subscribed":
+                // Only an answer to a request: an unsolicited `subscribed` must not write into
+                // the other user's roster (RFC 6121 §3.1.5).
+                let requested = router.roster.item(of: user, contact: contact)?.pendingIn == true
+                    || router.roster.item(of: contact, contact: user)?.askSubscribe == true
+                guard requested else { return }
                 await subscription("subscribed", fromAccount: user, to: contact)
             case "unsubscribe":
-                let mine = try await update(user, contact) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
+                // Cancellations change existing items only; they never create one.
+                let mine = try await updateExisting(user, contact) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
                 push(mine, to: user)
-                let theirs = try await update(contact, user) { with($0) { $0.subscription = $0.subscription.removing(from: true) } }
+                let theirs = try await updateExisting(contact, user) { with($0) { $0.subscription = $0.subscription.removing(from: true); $0.pendingIn = false } }
                 push(theirs, to: contact)
                 deliverToAvailable(outgoing, account: contact)
                 sendUnavailable(of: contact, to: user)
             case "unsubscribed":
-                let mine = try await update(user, contact) { with($0) { $0.subscription = $0.subscription.removing(from: true); $0.pendingIn = false } }
+                let mine = try await updateExisting(user, contact) { with($0) { $0.subscription = $0.subscription.removing(from: true); $0.pendingIn = false } }
                 push(mine, to: user)
-                let theirs = try await update(contact, user) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
+                let theirs = try await updateExisting(contact, user) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
                 push(theirs, to: contact)
                 deliverToAvailable(outgoing, account: contact)
                 sendUnavailable(of: user, to: contact)
@@ -148,6 +154,12 @@ struct PresenceRouter {
 
     private func update(_ owner: BareJID, _ contact: BareJID, _ change: @escaping @Sendable (RosterItem) -> RosterItem) async throws -> RosterItem? {
         try await router.roster.update(owner: owner, contact: contact) { current in change(current ?? RosterItem(contact: contact)) }
+    }
+
+    /// Changes an item only if it exists; returns nil (no push) otherwise.
+    private func updateExisting(_ owner: BareJID, _ contact: BareJID, _ change: @escaping @Sendable (RosterItem) -> RosterItem) async throws -> RosterItem? {
+        guard router.roster.item(of: owner, contact: contact) != nil else { return nil }
+        return try await router.roster.update(owner: owner, contact: contact) { current in current.map(change) }
     }
 
     private func deliverToAvailable(_ stanza: XMLElement, account: BareJID) {

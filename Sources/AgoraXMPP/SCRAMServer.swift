@@ -39,6 +39,8 @@ public struct SCRAMServer: Sendable {
     public let hash: SCRAMHash
     private let serverNonce: String
     private var state: State = .initial
+    /// The identity the client asked to act as, if it named one; the caller checks it.
+    public private(set) var authzid: String?
 
     private enum State: Sendable {
         case initial
@@ -66,11 +68,14 @@ public struct SCRAMServer: Sendable {
         let authzid = parts[1]
         guard authzid.isEmpty || authzid.hasPrefix("a=") else { throw SASLFailure(.malformedRequest, "bad authzid field") }
         let bare = String(parts[2])
+        if bare.hasPrefix("m=") { throw SASLFailure(.malformedRequest, "mandatory SCRAM extensions are not supported") }
         let attributes = try Self.attributes(bare)
         guard attributes.first?.key == "n", let encodedName = attributes.first?.value,
               attributes.count >= 2, attributes[1].key == "r", let clientNonce = attributes.at(1)?.value, !clientNonce.isEmpty
         else { throw SASLFailure(.malformedRequest, "client-first must start with n= and r=") }
         let username = try Self.decodeSASLName(encodedName)
+        // XMPP allows an authzid only when it is the account itself (RFC 6120 §6.3.8).
+        if authzid.hasPrefix("a=") { self.authzid = try Self.decodeSASLName(String(authzid.dropFirst(2))) }
         let keys = lookup(username)
         let salt = keys?.salt ?? Self.decoySalt(for: username, hash: hash)
         let iterations = keys?.iterations ?? SCRAMKeys.minimumIterations

@@ -16,6 +16,10 @@ protocol SessionConnection: AnyObject {
 /// A session is attached to at most one connection at a time. Deliveries from any event
 /// loop go through `deliver`, which hops to the attached connection's loop, or queue while
 /// the session is detached waiting for resumption. All mutable state sits behind one lock.
+///
+/// `@unchecked Sendable`: the identity fields are immutable and everything else lives in
+/// `state`, a `NIOLockedValueBox`; the connection inside is a `NIOLoopBound`, touched only
+/// on its own loop.
 public final class Session: @unchecked Sendable {
     public let jid: JID
     /// `jid` as text, stamped as `from` on everything this session sends.
@@ -65,19 +69,27 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Routes `stanza` to this session's client. Returns false when the session is closed
-    /// (the caller then treats the recipient as gone).
+    /// Routes `stanza` to this session's client. Returns false when the session is closed or
+    /// its resumption queue is full (the caller then treats the recipient as gone: offline
+    /// storage or an error to the sender).
     @discardableResult
     public func deliver(_ stanza: XMLElement) -> Bool {
-        let target: NIOLoopBound<AnyObject>? = state.withLockedValue { state in
-            guard !state.closed else { return nil }
+        enum Route { case connection(NIOLoopBound<AnyObject>), queued, refused }
+        let route: Route = state.withLockedValue { state in
+            guard !state.closed else { return .refused }
             guard let connection = state.connection else {
-                if state.queued.count < Self.maxQueued { state.queued.append(stanza) }
-                return nil
+                guard state.queued.count < Self.maxQueued else { return .refused }
+                state.queued.append(stanza)
+                return .queued
             }
-            return connection
+            return .connection(connection)
         }
-        guard let target else { return !state.withLockedValue { $0.closed } }
+        let target: NIOLoopBound<AnyObject>
+        switch route {
+        case .connection(let connection): target = connection
+        case .queued: return true
+        case .refused: return false
+        }
         let loop = target.eventLoop
         if loop.inEventLoop {
             (target.value as? any SessionConnection)?.write(stanza: stanza)
@@ -87,11 +99,29 @@ public final class Session: @unchecked Sendable {
         return true
     }
 
-    /// Whether `connection` is still the one this session writes to.
-    func isAttached(to connection: AnyObject) -> Bool {
+    /// Whether `connection` is still the one this session writes to. Called on that
+    /// connection's loop; a session resumed on another loop is not attached to it.
+    static func attached(_ state: State, to connection: AnyObject) -> Bool {
+        guard let bound = state.connection, bound.eventLoop.inEventLoop else { return false }
+        return bound.value === connection
+    }
+
+    enum WriteClaim: Equatable {
+        /// Write it; with stream management, `unacked` is the count now awaiting an ack.
+        case write(unacked: Int?)
+        /// The session moved to another connection: deliver it again.
+        case redirect
+    }
+
+    /// Checks that `connection` still owns the session and records the stanza for XEP-0198
+    /// in the same locked step, so a resumption cannot slip between the two.
+    func claimWrite(_ stanza: XMLElement, by connection: AnyObject) -> WriteClaim {
         state.withLockedValue { state in
-            guard let bound = state.connection else { return false }
-            return bound.eventLoop.inEventLoop && bound.value === connection
+            guard Self.attached(state, to: connection) else { return .redirect }
+            guard state.smEnabled else { return .write(unacked: nil) }
+            state.outbound &+= 1
+            state.unacked.append((state.outbound, stanza))
+            return .write(unacked: state.unacked.count)
         }
     }
 
@@ -100,15 +130,6 @@ public final class Session: @unchecked Sendable {
     public var presence: XMLElement? { state.withLockedValue { $0.presence } }
 
     // MARK: XEP-0198 bookkeeping
-
-    func recordOutbound(_ stanza: XMLElement) -> UInt32? {
-        state.withLockedValue { state in
-            guard state.smEnabled else { return nil }
-            state.outbound &+= 1
-            state.unacked.append((state.outbound, stanza))
-            return UInt32(state.unacked.count)
-        }
-    }
 
     func recordInbound() {
         state.withLockedValue { if $0.smEnabled { $0.inbound &+= 1 } }

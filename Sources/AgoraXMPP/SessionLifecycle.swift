@@ -7,17 +7,25 @@ internal import NIOCore
 struct SessionLifecycle {
     let server: XMPPServerContext
 
+    /// The connection of `session` is gone. A clean end (the client closed the stream, or
+    /// broke the rules) ends the session; a lost link keeps a resumable one for its window.
     func connectionLost(_ session: Session, connection: AnyObject, clean: Bool, on loop: any EventLoop) {
-        guard session.isAttached(to: connection) else { return }  // already resumed on another connection
         let timeout = TimeAmount.seconds(Int64(server.configuration.resumeTimeoutSeconds))
         let deadline = NIODeadline.now() + timeout
-        let detached = session.state.withLockedValue { state -> Bool in
-            guard state.resumable, !clean else { return false }
+        enum Outcome { case elsewhere, detached, ending }
+        // One locked step: a resumption on another connection cannot land between the check and the detach.
+        let outcome = session.state.withLockedValue { state -> Outcome in
+            guard Session.attached(state, to: connection) else { return .elsewhere }
+            guard state.resumable, !clean, !state.closed else { return .ending }
             state.connection = nil
             state.detachedDeadline = deadline
-            return true
+            return .detached
         }
-        guard detached else { return end(session) }
+        switch outcome {
+        case .elsewhere: return
+        case .ending: return end(session)
+        case .detached: break
+        }
         let server = server
         loop.scheduleTask(deadline: deadline) {
             let expired = session.state.withLockedValue { $0.connection == nil && $0.detachedDeadline == deadline && !$0.closed }

@@ -1,5 +1,6 @@
 internal import AgoraCore
 internal import Logging
+internal import NIOConcurrencyHelpers
 
 /// Routes what clients send (RFC 6120 §10, RFC 6121 §8): IQs to the server's handlers or
 /// to a resource, messages to full or bare JIDs (offline storage when nobody is there),
@@ -13,6 +14,8 @@ public final class StanzaRouter: Sendable {
     let offline: OfflineStore
     let accountExists: @Sendable (BareJID) -> Bool
     let logger: Logger
+    /// Offline writes still in flight; shutdown waits for them.
+    private let offlineWrites = NIOLockedValueBox(0)
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, roster: RosterStore, offline: OfflineStore,
          accountExists: @escaping @Sendable (BareJID) -> Bool, logger: Logger) {
@@ -54,7 +57,11 @@ public final class StanzaRouter: Sendable {
 
     private func routeIQ(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
         let type = stanza[attribute: "type"]
-        guard let type, ["get", "set", "result", "error"].contains(type) else {
+        switch type {
+        case "get", "set", "result", "error": break
+        default: return StanzaError.badRequest("an IQ needs type get, set, result or error").reply(to: stanza)
+        }
+        guard let type else {
             return StanzaError.badRequest("an IQ needs type get, set, result or error").reply(to: stanza)
         }
         let isRequest = type == "get" || type == "set"
@@ -64,6 +71,10 @@ public final class StanzaRouter: Sendable {
             return isRequest ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
         }
         if target.localpart != nil, target.resource != nil {
+            if type == "set", stanza.firstElement?.namespace == Namespace.roster, target.bare != session.bare {
+                // Only the server pushes roster changes (RFC 6121 §2.1.6); a user cannot forge one.
+                return StanzaError.forbidden("roster pushes come from the server only").reply(to: stanza)
+            }
             if let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
             return isRequest ? StanzaError(.serviceUnavailable, "\(target) is not online").reply(to: stanza) : nil
         }
@@ -152,15 +163,28 @@ public final class StanzaRouter: Sendable {
         stored.append(XMLElement("delay", namespace: Namespace.delay, attributes: [.init("from", domain), .init("stamp", Timestamp.now().rfc3339)]))
         let offline = offline
         let logger = logger
+        offlineWrites.withLockedValue { $0 += 1 }
         Task {
+            defer { self.offlineWrites.withLockedValue { $0 -= 1 } }
             do {
                 try await offline.store(stored, for: account)
+                // The recipient may have come online while this was being written.
+                if let online = self.sessions.preferredSessions(of: account).first { self.deliverOffline(to: online) }
             } catch let error as StanzaError {
                 sender?.deliver(error.reply(to: stanza))
             } catch {
                 logger.error("offline message not stored", metadata: ["account": "\(account)", "error": "\(error)"])
                 sender?.deliver(StanzaError(.internalServerError, "the message could not be stored").reply(to: stanza))
             }
+        }
+    }
+
+    /// Waits until every offline write started so far is durable (or `timeout` passes).
+    func drainOfflineWrites(timeout: Duration) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while offlineWrites.withLockedValue({ $0 }) > 0, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

@@ -42,6 +42,7 @@ public final class XMLStreamParser {
     /// 0 before the root opens; 1 inside the root; 2+ inside a top-level element.
     private var depth = 0
     private var events: [XMLStreamEvent] = []
+    private var pendingText: [UInt8] = []
     private var failure: StreamError?
     /// Bytes fed so far, and the offset where the current top-level element began (or the
     /// last one ended): their difference is the size of the element in progress.
@@ -64,6 +65,7 @@ public final class XMLStreamParser {
         XML_ParserReset(parser, "UTF-8")
         installHandlers()
         stack.removeAll(keepingCapacity: true)
+        pendingText.removeAll()
         depth = 0
         events.removeAll(keepingCapacity: true)
         failure = nil
@@ -135,11 +137,17 @@ public final class XMLStreamParser {
         var element = XMLElement(name, namespace: namespace)
         var index = 0
         while let key = attributes[index], let value = attributes[index + 1] {
-            let (attributeNamespace, attributeName) = Self.split(key)
-            let stored = attributeNamespace == Namespace.xml ? "xml:" + attributeName : attributeName
-            element.attributes.append(.init(stored, String(cString: value)))
             index += 2
+            let (attributeNamespace, attributeName) = Self.split(key)
+            // Only xml:lang-style attributes keep a namespace; any other prefixed attribute is
+            // dropped, or `p:from` would become a second `from` beside the one the server stamps.
+            if attributeNamespace.isEmpty {
+                element.attributes.append(.init(attributeName, String(cString: value)))
+            } else if attributeNamespace == Namespace.xml {
+                element.attributes.append(.init("xml:" + attributeName, String(cString: value)))
+            }
         }
+        flushText()
         depth += 1
         if depth == 1 {
             events.append(.streamOpened(element))
@@ -160,6 +168,7 @@ public final class XMLStreamParser {
             events.append(.streamClosed)
             return
         }
+        flushText()
         guard let element = stack.popLast() else { return }
         if stack.isEmpty {
             boundary = XML_GetCurrentByteIndex(parser)
@@ -169,16 +178,21 @@ public final class XMLStreamParser {
         }
     }
 
+    /// expat reports text in many pieces (every line, every entity): they are gathered here
+    /// and become one text node when the next child opens or the element closes, so a
+    /// stanza of a thousand lines costs one string, not a thousand growing copies.
     fileprivate func text(_ bytes: UnsafePointer<CChar>, _ count: Int32) {
         // Whitespace between top-level elements (keep-alives) has no element to go to.
         guard failure == nil, !stack.isEmpty else { return }
-        let piece = String(decoding: UnsafeRawBufferPointer(start: bytes, count: Int(count)), as: UTF8.self)
-        let last = stack.count - 1
-        if case .text(let previous)? = stack[last].children.last {
-            stack[last].children[stack[last].children.count - 1] = .text(previous + piece)
-        } else {
-            stack[last].children.append(.text(piece))
+        pendingText.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: Int(count)))
+    }
+
+    private func flushText() {
+        guard !pendingText.isEmpty else { return }
+        if !stack.isEmpty {
+            stack[stack.count - 1].children.append(.text(String(decoding: pendingText, as: UTF8.self)))
         }
+        pendingText.removeAll(keepingCapacity: pendingText.count <= 4096)
     }
 
     private static func split(_ qualified: UnsafePointer<CChar>) -> (namespace: String, name: String) {

@@ -15,6 +15,8 @@ public struct XMPPConfiguration: Sendable {
     public var limits = XMLStreamParser.Limits()
     /// Bound sessions across the server; beyond it new logins get `resource-constraint`.
     public var maxSessions = 10_000
+    /// Bound resources per account (RFC 6120 §7.6.2.1: more get `resource-constraint`).
+    public var maxResourcesPerAccount = 64
     /// New connections per second from one IP address (0: unlimited).
     public var connectionRatePerIP = 20
     /// Messages kept per offline account.

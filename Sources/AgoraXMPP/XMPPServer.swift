@@ -44,6 +44,7 @@ public final class XMPPServer: Service, Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: configuration.keyFile, format: .pem)))
         tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = ["xmpp-client"]  // XEP-0368 ALPN
         if !configuration.clientCAFile.isEmpty {
             // Client certificates are optional (SCRAM needs none) but, when offered, must chain to the Agora CA.
             tls.certificateVerification = .optionalVerification
@@ -89,6 +90,10 @@ public final class XMPPServer: Service, Sendable {
             }
         }
         try? await Task.sleep(for: .milliseconds(200))
+        // Sessions waiting for resumption end too: what they hold goes to offline storage,
+        // and the store is not closed before those writes are durable.
+        for session in sessions.allSessions() { SessionLifecycle(server: context).end(session) }
+        await context.router.drainOfflineWrites(timeout: .seconds(10))
         try? await group.shutdownGracefully()
     }
 

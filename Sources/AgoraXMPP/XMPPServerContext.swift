@@ -30,6 +30,8 @@ final class XMPPServerContext: Sendable {
     let metrics: XMPPMetrics
     let tls: NIOSSLContext?
     let logger: Logger
+    let streamErrorLog = LogBudget()
+    let authFailureLog = LogBudget()
 
     init(configuration: XMPPConfiguration, router: StanzaRouter, credentials: CredentialStore, accounts: XMPPAccountHooks,
          metrics: XMPPMetrics, tls: NIOSSLContext?, logger: Logger) {
@@ -49,6 +51,15 @@ final class XMPPServerContext: Sendable {
     }
 
     var domain: String { configuration.domain }
+
+    /// Logs a refusal at info, within `budget`.
+    func logRefusal(_ message: Logger.Message, budget: LogBudget, metadata: Logger.Metadata) {
+        let (allowed, suppressed) = budget.spend()
+        guard allowed else { return }
+        var metadata = metadata
+        if suppressed > 0 { metadata["suppressed_since_last"] = "\(suppressed)" }
+        logger.info(message, metadata: metadata)
+    }
 
     /// SCRAM keys for a username (a localpart), when that account exists and has a password.
     func scramKeys(username: String, hash: SCRAMHash) -> SCRAMKeys? {

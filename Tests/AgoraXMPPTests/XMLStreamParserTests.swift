@@ -100,3 +100,24 @@ struct XMLStreamParserTests {
         guard case .streamOpened = events.first else { Issue.record("no new stream"); return }
     }
 }
+
+extension XMLStreamParserTests {
+    @Test func prefixedAttributesCannotSmuggleASecondFrom() {
+        let (events, error) = parse(Self.header + "<message xmlns:p='urn:x' from='a@gw.test/r' p:from='admin@gw.test/x' xml:lang='en'/>")
+        #expect(error == nil)
+        guard case .element(let message)? = events.last else { Issue.record("no stanza"); return }
+        #expect(message.attributes.map(\.name) == ["from", "xml:lang"])
+    }
+
+    @Test func textInManyPiecesBecomesOneNodeBesideItsChildren() {
+        let lines = String(repeating: "line &amp; more\n", count: 20_000)
+        let (events, error) = parse(Self.header + "<message><body>\(lines)</body>tail<x xmlns='urn:x'/>end</message>",
+                                    limits: .init(maxStanzaBytes: 1 << 20, maxDepth: 8))
+        #expect(error == nil)
+        guard case .element(let message)? = events.last else { Issue.record("no stanza"); return }
+        #expect(message.child("body")?.children.count == 1)
+        #expect(message.child("body")?.text == String(repeating: "line & more\n", count: 20_000))
+        #expect(message.children.count == 4)
+        #expect(message.text == "tailend")
+    }
+}
