@@ -204,12 +204,13 @@ agora_setup() {
     local d="$work/agora"
     mkdir -p "$d"
     agora_port=$((port_base + 3))
-    "$agora" --state-dir "$d/state" init --domain "$domain" > "$d/init.log" 2>&1
-    if ! printf '%s\n' "$password" | "$agora" --state-dir "$d/state" user add-many --prefix u --count "$users" \
+    export AGORA_STATE_DIR="$d/state"
+    "$agora" init --domain "$domain" > "$d/init.log" 2>&1
+    if ! printf '%s\n' "$password" | "$agora" user add-many --prefix u --count "$users" \
         --role consumer --password-stdin > "$d/users.log" 2>&1; then
         echo "# agora: user add-many failed ($(tail -1 "$d/users.log")); adding $users accounts one by one" >&2
         for i in $(seq 0 $((users - 1))); do
-            printf '%s\n' "$password" | "$agora" --state-dir "$d/state" user add "u$i@$domain" --role consumer \
+            printf '%s\n' "$password" | "$agora" user add "u$i@$domain" --role consumer \
                 --password-stdin >> "$d/users.log" 2>&1
         done
     fi
@@ -217,7 +218,7 @@ agora_setup() {
 agora_start() {
     AGORA_XMPP_C2S_PORT=$agora_port AGORA_XMPP_TLS_PORT=0 AGORA_XMPP_TLS_REQUIRED=false \
         AGORA_XMPP_BIND_ADDRESS=127.0.0.1 AGORA_XMPP_MAX_SESSIONS=20000 AGORA_XMPP_CONNECTION_RATE=0 \
-        AGORA_XMPP_THREADS=1 taskset -c "$server_cpu" "$agora" --state-dir "$work/agora/state" serve \
+        AGORA_XMPP_THREADS=1 AGORA_STATE_DIR="$work/agora/state" taskset -c "$server_cpu" "$agora" serve \
         >> "$work/agora/serve.log" 2>&1 &
     server_pid=$!
     wrapper_pid=$!

@@ -29,6 +29,9 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     private var flushScheduled = false
     private var outstandingPing: String?
     private var negotiationTimer: Scheduled<Void>?
+    /// Closes the socket if a closing stream's last write never completes; cancelled (and its
+    /// hold on the channel released) as soon as the channel goes away.
+    private var closeTimer: Scheduled<Void>?
     private var pingCounter = 0
     /// Whether the session ends with this connection; a timed-out link keeps a resumable one.
     private var cleanEnd = false
@@ -58,6 +61,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     /// Breaks the context ↔ handler cycle, or every closed connection would stay in memory.
     func handlerRemoved(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
+        closeTimer?.cancel()
         self.context = nil
     }
 
@@ -72,7 +76,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             }
             // A direct-TLS client that never completes its handshake would keep the socket: close anyway.
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
+            closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
             return
         }
         admitted = true
@@ -87,6 +91,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
+        closeTimer?.cancel()
         if admitted {
             admitted = false
             server.limiter.release()
@@ -200,7 +205,9 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         // If the peer never reads (or never finishes TLS), the write never completes: close anyway.
-        context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
+        if closeTimer == nil {
+            closeTimer = context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
+        }
     }
 
     /// Silence for a ping interval: ping the client; silence for another one: it is gone.
