@@ -561,6 +561,22 @@ def at_silent(a):
         c.close()
 
 
+def at_conflict(a):
+    """RFC 6120 §7.7.2.2: a second login with the same resource replaces the first, which
+    gets a conflict stream error; the new session works."""
+    first = authed(a, 'conflict1', resource='same-resource')
+    second = None
+    try:
+        second = authed(a, 'conflict2', resource='same-resource')
+        expected, got, ok, how = stream_verdict(first, 'conflict')
+        ok = ok and second.jid.endswith('/same-resource')
+        return expected, got, ok, how + '; new session bound as ' + str(second.jid)
+    finally:
+        first.close()
+        if second:
+            second.close()
+
+
 def at_max_sessions(a):
     """With xmpp.max_sessions = 1: a second bound session is refused with resource-constraint."""
     first = authed(a, 'ms1', resource='one')
@@ -607,10 +623,10 @@ ATTACKS = {
     'huge': at_huge, 'deep': at_deep, 'utf8': at_utf8, 'preauth': at_preauth,
     'forged-from': at_forged_from, 'long-localpart': at_long_localpart,
     'unknown-ns': at_unknown_ns, 'bad-password': at_bad_password, 'silent': at_silent,
-    'max-sessions': at_max_sessions, 'connection-rate': at_connection_rate,
+    'max-sessions': at_max_sessions, 'connection-rate': at_connection_rate, 'conflict': at_conflict,
 }
 ORDER = ['doctype', 'doctype-first', 'comment', 'pi', 'huge', 'deep', 'utf8', 'preauth',
-         'forged-from', 'unknown-ns', 'long-localpart', 'bad-password']
+         'forged-from', 'unknown-ns', 'long-localpart', 'conflict', 'bad-password']
 
 
 class Watchdog(threading.Thread):
