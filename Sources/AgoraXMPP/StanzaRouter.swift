@@ -56,13 +56,10 @@ public final class StanzaRouter: Sendable {
     // MARK: IQ
 
     private func routeIQ(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
-        let type = stanza[attribute: "type"]
+        let type = stanza[attribute: "type"] ?? ""
         switch type {
         case "get", "set", "result", "error": break
         default: return StanzaError.badRequest("an IQ needs type get, set, result or error").reply(to: stanza)
-        }
-        guard let type else {
-            return StanzaError.badRequest("an IQ needs type get, set, result or error").reply(to: stanza)
         }
         let isRequest = type == "get" || type == "set"
         if isRequest, stanza[attribute: "id"] == nil { return StanzaError.badRequest("an IQ request needs an id").reply(to: stanza) }
