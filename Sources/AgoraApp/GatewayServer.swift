@@ -10,7 +10,8 @@ internal import ServiceLifecycle
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
-    public static func run(_ gateway: Gateway, clientID: String = "agora-gateway") async throws {
+    public static func run(_ gateway: Gateway, clientID: String = "agora-gateway",
+                           environment: [String: String] = [:], started: ContinuousClock.Instant = .now) async throws {
         let logger = gateway.logger
         let configuration = gateway.configuration
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -53,6 +54,10 @@ public enum GatewayServer {
         guard ingest != nil || xmpp != nil else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
         }
+        let listening = xmpp
+        services.append(.init(service: ReadinessService(
+            notifier: SystemdNotifier(environment: environment),
+            ready: { await listening?.waitUntilListening() }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")
         try await group.run()

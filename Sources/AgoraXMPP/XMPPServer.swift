@@ -17,6 +17,8 @@ public final class XMPPServer: Service, Sendable {
     public let metrics = XMPPMetrics()
     private let context: XMPPServerContext
     private let boundPorts = NIOLockedValueBox<[Int]>([])
+    /// Waiters for the listeners to be bound (readiness for systemd); nil once they are.
+    private let listeningWaiters = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
 
     /// - Parameter services: application IQ handlers (AgoraServices); the core ones are added here.
     public init(configuration: XMPPConfiguration, store: Store, accounts: XMPPAccountHooks,
@@ -35,8 +37,20 @@ public final class XMPPServer: Service, Sendable {
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
     }
 
-    /// The ports actually bound (useful when configured as 0... for tests), in listener order.
+    /// The ports actually bound, in listener order.
     public var ports: [Int] { boundPorts.withLockedValue { $0 } }
+
+    /// Returns once every listener is bound (at once if they already are).
+    public func waitUntilListening() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = listeningWaiters.withLockedValue { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
 
     static func tlsContext(_ configuration: XMPPConfiguration) throws -> NIOSSLContext? {
         guard !configuration.certificateChainFile.isEmpty, !configuration.keyFile.isEmpty else { return nil }
@@ -74,6 +88,11 @@ public final class XMPPServer: Service, Sendable {
             throw error
         }
         boundPorts.withLockedValue { $0 = listeners.compactMap { $0.localAddress?.port } }
+        let waiters = listeningWaiters.withLockedValue { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
         context.logger.notice("xmpp listening", metadata: [
             "domain": "\(configuration.domain)", "address": "\(configuration.bindAddress)", "ports": "\(ports)",
             "tls_required": "\(configuration.tlsRequired)", "threads": "\(threads)",

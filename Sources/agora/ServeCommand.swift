@@ -3,11 +3,15 @@ import ArgumentParser
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the gateway: connect to the broker recorded by broker-config and ingest readings until SIGTERM.")
+        abstract: "Run the gateway until SIGTERM: the XMPP server, and MQTT ingestion when broker-config recorded a broker.",
+        discussion: "Under systemd (Type=notify) it sends READY=1 once listening and WATCHDOG=1 when WatchdogSec is set.")
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("client-id"), help: "MQTT client id (the broker keeps this session's queue).") var clientID = "agora-gateway"
 
     func run() async throws {
-        try await global.withGateway { gateway in try await GatewayServer.run(gateway, clientID: clientID) }
+        let started = ContinuousClock.now
+        try await global.withGateway { gateway in
+            try await GatewayServer.run(gateway, clientID: clientID, environment: GlobalOptions.environment, started: started)
+        }
     }
 }
