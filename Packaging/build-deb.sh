@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Packages the static binary as Packaging/out/agora_<version>_<arch>.deb:
+#   /usr/bin/agora, /lib/systemd/system/agora.service, /etc/agora/agora.toml (conffile),
+#   /usr/share/doc/agora/{README.md,copyright}, maintainer scripts from Packaging/debian/.
+#
+#   Packaging/build-deb.sh [--arch x86_64|aarch64]   (builds the binary first if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+arch="$(uname -m)"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --arch) arch="$2"; shift 2 ;;
+        *) echo "usage: $0 [--arch x86_64|aarch64]" >&2; exit 2 ;;
+    esac
+done
+case "$arch" in x86_64) debarch=amd64 ;; aarch64) debarch=arm64 ;; *) echo "unsupported: $arch" >&2; exit 2 ;; esac
+binary="Packaging/out/$arch/agora"
+[ -x "$binary" ] || Packaging/build-static.sh --arch "$arch" >/dev/null
+# Debian versions must start with a digit: the release version plus the git description.
+base="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/AgoraApp/AgoraVersion.swift)"
+git_part="$(cat "Packaging/out/$arch/VERSION" 2>/dev/null || echo unknown)"
+version="${base}+git$(printf '%s' "$git_part" | tr -c 'A-Za-z0-9.~\n' '.')"
+
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+install -D -m 0755 "$binary" "$root/usr/bin/agora"
+install -D -m 0644 systemd/agora.service "$root/lib/systemd/system/agora.service"
+install -D -m 0644 Packaging/agora.toml "$root/etc/agora/agora.toml"
+install -D -m 0644 README.md "$root/usr/share/doc/agora/README.md"
+install -D -m 0644 Packaging/debian/copyright "$root/usr/share/doc/agora/copyright"
+install -d "$root/DEBIAN"
+for script in postinst prerm postrm; do install -m 0755 "Packaging/debian/$script" "$root/DEBIAN/$script"; done
+echo "/etc/agora/agora.toml" > "$root/DEBIAN/conffiles"
+size_kb="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
+cat > "$root/DEBIAN/control" <<CONTROL
+Package: agora
+Version: $version
+Architecture: $debarch
+Maintainer: Agora developers <agora@localhost>
+Installed-Size: $size_kb
+Recommends: mosquitto
+Section: net
+Priority: optional
+Homepage: https://localhost/agora
+Description: smart-city edge gateway: XMPP, MQTT ingestion, verifiable ledger
+ One static binary: a minimal XMPP server to query and operate the gateway, MQTT
+ ingestion of SenML sensor readings through a local Mosquitto broker, an LMDB store
+ with an RFC 9162 Merkle ledger (signed checkpoints, offline-verifiable receipts) of
+ accounts, credits, sensors and data purchases, and a certificate authority for
+ sensors and users. Runs as the hardened systemd service agora.service.
+CONTROL
+mkdir -p Packaging/out
+deb="Packaging/out/agora_${version}_${debarch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+ls -l "$deb" >&2
+echo "$deb"
