@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Checks the shipped artefacts (issue 7), where the tools exist here:
+#  1. the binary is static (ldd: "not a dynamic executable") and its size;
+#  2. it runs `version`, `init` and `serve` in a chroot holding only itself, its state
+#     directory and /proc, and a slixmpp client outside logs in and gets its XMPP ping answered;
+#  3. `systemd-analyze verify` accepts the unit and `security --offline=true` rates it ≤ 2.0;
+#  4. the .deb builds, holds what it should, and its size.
+# Run as root (chroot, mount). Usage: Packaging/check.sh [path/to/agora]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+binary="${1:-Packaging/out/$(uname -m)/agora}"
+[ -x "$binary" ] || { echo "missing $binary: run Packaging/build-static.sh" >&2; exit 1; }
+fail=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fail=1; }
+
+# 1. Static.
+if ldd "$binary" 2>&1 | grep -q "not a dynamic executable"; then ok "static: $(stat -c %s "$binary") bytes stripped"; else bad "dynamic: $(ldd "$binary" 2>&1 | head -3)"; fi
+
+# 2. Empty chroot.
+root="$(mktemp -d /var/tmp/agora-chroot-XXXXXX)"
+cleanup() {
+    [ -n "${serve_pid:-}" ] && kill -9 "$serve_pid" 2>/dev/null || true
+    umount "$root/proc" 2>/dev/null || true
+    rm -rf "$root"
+}
+trap cleanup EXIT
+mkdir -p "$root/proc" "$root/state"
+cp "$binary" "$root/agora"
+mount -t proc proc "$root/proc"
+if chroot "$root" /agora version > /dev/null; then ok "chroot: agora version ($(chroot "$root" /agora version))"; else bad "chroot: agora version"; fi
+if chroot "$root" /agora init --domain chroot.test --state-dir /state > /dev/null 2>&1; then ok "chroot: agora init"; else bad "chroot: agora init"; fi
+printf 'chroot-secret-1\n' | chroot "$root" /agora user add alice@chroot.test --role consumer --password-stdin --state-dir /state > /dev/null 2>&1 \
+    && ok "chroot: agora user add" || bad "chroot: agora user add"
+port=$((30000 + RANDOM % 10000))
+AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 \
+    chroot "$root" /agora serve --state-dir /state > "$root/serve.log" 2>&1 < /dev/null &
+serve_pid=$!
+for _ in $(seq 100); do grep -q "xmpp listening" "$root/serve.log" 2>/dev/null && break; sleep 0.1; done
+if /usr/bin/python3 Tests/Interop/xmpp/clients.py ping-disco --port "$port" --domain chroot.test --ca "$root/state/xmpp/ca.pem" \
+        --jid alice@chroot.test --password chroot-secret-1 --timeout 15 > /dev/null; then
+    ok "chroot: agora serve answered an XMPP login, ping and disco from outside"
+else
+    bad "chroot: agora serve (log: $(tail -3 "$root/serve.log"))"
+fi
+kill -9 "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=
+
+# 3. The unit.
+unit="$(mktemp -d)/agora.service"
+sed "s|/usr/bin/agora|$(readlink -f "$binary")|" systemd/agora.service > "$unit"
+if out="$(systemd-analyze verify "$unit" 2>&1)" && [ -z "$(printf '%s' "$out" | grep -v 'Unknown key name\|ProtectProc\|ProcSubset' || true)" ]; then
+    ok "systemd-analyze verify"
+else
+    bad "systemd-analyze verify: $out"
+fi
+exposure="$(systemd-analyze security --offline=true "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for agora.service: \([0-9.]*\).*/\1/p')"
+if [ -n "$exposure" ] && awk "BEGIN { exit !($exposure <= 2.0) }"; then ok "systemd-analyze security: exposure $exposure"; else bad "systemd-analyze security: exposure '${exposure}'"; fi
+
+# 4. The package.
+deb="$(Packaging/build-deb.sh)"
+if dpkg-deb --contents "$deb" | grep -q "./usr/bin/agora" && dpkg-deb --contents "$deb" | grep -q "./lib/systemd/system/agora.service" \
+        && dpkg-deb --info "$deb" conffiles | grep -q /etc/agora/agora.toml && ! dpkg-deb --field "$deb" Depends | grep -q .; then
+    ok "deb: $(basename "$deb"), $(stat -c %s "$deb") bytes, no Depends, conffile /etc/agora/agora.toml"
+else
+    bad "deb contents: $(dpkg-deb --contents "$deb" | head)"
+fi
+exit "$fail"
