@@ -23,6 +23,7 @@ version="${base}+git$(printf '%s' "$git_part" | tr -c 'A-Za-z0-9.~\n' '.')"
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"
 install -D -m 0755 "$binary" "$root/usr/bin/agora"
 install -D -m 0644 systemd/agora.service "$root/lib/systemd/system/agora.service"
 install -D -m 0644 Packaging/agora.toml "$root/etc/agora/agora.toml"

@@ -91,7 +91,7 @@ strip "$out/agora"
 version="$(git describe --tags --always --dirty 2>/dev/null || echo unknown)"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2
-if ldd "$out/agora" 2>&1 | grep -q "not a dynamic executable"; then
+if (ldd "$out/agora" 2>&1 || true) | grep -q "not a dynamic executable"; then
     echo "static: yes (ldd: not a dynamic executable)" >&2
 else
     echo "error: $out/agora is dynamically linked:" >&2

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # The test command: installs what is needed, builds, and runs the whole test suite
-# (unit tests, the CLI against real stores, and the Python receipt verifier).
+# (unit tests, the CLI against real stores, real XMPP/MQTT peers, the Python receipt
+# verifier), then builds the static binary and checks the shipped artefacts
+# (Packaging/check.sh: static, empty chroot, systemd unit, .deb). Set AGORA_SKIP_PACKAGING=1
+# to skip the second part while iterating (CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 source Scripts/env.sh
 swift build --build-tests
 swift test
+if [ "${AGORA_SKIP_PACKAGING:-0}" != "1" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        Packaging/build-static.sh > /dev/null
+        Packaging/check.sh
+    else
+        echo "packaging checks need root (chroot, mount): skipped" >&2
+        exit 1
+    fi
+fi
