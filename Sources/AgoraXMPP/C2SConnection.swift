@@ -15,28 +15,30 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     typealias InboundIn = XMLStreamEvent
     typealias OutboundOut = ByteBuffer
 
-    private let server: XMPPServerContext
-    private let decoder: XMPPStreamDecoder
-    private var negotiation: StreamNegotiation
-    private var context: ChannelHandlerContext?
-    private var address = "unknown"
-    private var admitted = false
-    private var headerSent = false
-    private var closing = false
-    private var scram: SCRAMServer?
-    private var session: Session?
-    private var reading = false
-    private var flushScheduled = false
-    private var outstandingPing: String?
-    private var negotiationTimer: Scheduled<Void>?
+    let server: XMPPServerContext
+    let decoder: XMPPStreamDecoder
+    var negotiation: StreamNegotiation
+    var context: ChannelHandlerContext?
+    var address = "unknown"
+    var admitted = false
+    var headerSent = false
+    var closing = false
+    var scram: SCRAMServer?
+    var session: Session?
+    var reading = false
+    var flushScheduled = false
+    var outstandingPing: String?
+    var negotiationTimer: Scheduled<Void>?
     /// Closes the socket if a closing stream's last write never completes; cancelled (and its
     /// hold on the channel released) as soon as the channel goes away.
-    private var closeTimer: Scheduled<Void>?
-    private var pingCounter = 0
+    var closeTimer: Scheduled<Void>?
+    var pingCounter = 0
     /// Whether the session ends with this connection; a timed-out link keeps a resumable one.
-    private var cleanEnd = false
+    var cleanEnd = false
     /// The session this connection handed over to a resumed stream: late writes go back to it.
-    private var handedOver: Session?
+    var handedOver: Session?
+    /// The account a SCRAM exchange in progress names, so its failure counts against it.
+    var pendingUsername: String?
 
     /// Stanzas a client may leave unacknowledged (XEP-0198) before its stream is ended.
     static let maxUnacked = 5000
@@ -52,7 +54,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             secure: directTLS)
     }
 
-    private var logger: Logger { server.logger }
+    var logger: Logger { server.logger }
 
     // MARK: Channel events
 
@@ -143,7 +145,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     // MARK: Stream
 
-    private func streamOpened(_ header: XMLElement) {
+    func streamOpened(_ header: XMLElement) {
         writeHeader()
         guard header.name == "stream", header.namespace == Namespace.streams else {
             return fail(StreamError(.invalidNamespace, "the root element must be <stream:stream> in \(Namespace.streams)"))
@@ -159,7 +161,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         write(negotiation.features)
     }
 
-    private func writeHeader() {
+    func writeHeader() {
         guard !headerSent, let context else { return }
         headerSent = true
         var buffer = context.channel.allocator.buffer(capacity: 256)
@@ -185,13 +187,13 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         endStream(context)
     }
 
-    private func closeStream() {
+    func closeStream() {
         guard let context else { return }
         cleanEnd = true
         endStream(context)
     }
 
-    private func endStream(_ context: ChannelHandlerContext) {
+    func endStream(_ context: ChannelHandlerContext) {
         closing = true
         // The session ends (or waits for resumption) now, not when the socket is finally closed,
         // so nothing routed to it in between is written into a stream that is going away.
@@ -211,7 +213,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     }
 
     /// Silence for a ping interval: ping the client; silence for another one: it is gone.
-    private func idle() {
+    func idle() {
         guard !closing else { return }
         guard session != nil else { return fail(StreamError(.connectionTimeout, "silent before binding a resource")) }
         if outstandingPing != nil {
@@ -227,7 +229,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     // MARK: Elements
 
-    private func handle(_ element: XMLElement) {
+    func handle(_ element: XMLElement) {
         let step: StreamNegotiation.Step
         do { step = try negotiation.step(for: element) } catch { return fail(error) }
         switch step {
@@ -249,15 +251,12 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             write(XMLElement("a", namespace: Namespace.streamManagement, attributes: [.init("h", String(handled))]))
         case .ack(let handled): session?.acknowledge(handled)
         case .streamManagementFailure(let condition, let text):
-            write(XMLElement("failed", namespace: Namespace.streamManagement, children: [
-                .element(XMLElement(condition.rawValue, namespace: Namespace.stanzaErrors)),
-                .element(XMLElement("text", namespace: Namespace.stanzaErrors, text: text)),
-            ]))
+            writeStreamManagementFailure(condition, text)
         case .stanza(let stanza): route(stanza)
         }
     }
 
-    private func route(_ stanza: XMLElement) {
+    func route(_ stanza: XMLElement) {
         guard let session else { return }
         session.recordInbound()
         if stanza.name == "iq", let id = stanza[attribute: "id"], id.hasPrefix("srv-ping-"),
@@ -267,7 +266,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         if let reply = server.router.route(stanza, from: session) { write(stanza: reply) }
     }
 
-    private func startTLS() {
+    func startTLS() {
         guard let context, let tls = server.tls else { return }
         write(XMLElement("proceed", namespace: Namespace.tls))
         context.flush()
@@ -281,217 +280,6 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         negotiation.tlsEstablished()
         headerSent = false
         decoder.restart()
-    }
-
-    // MARK: SASL
-
-    private func authenticate(mechanism: String, initial: String) {
-        guard server.addressThrottle.blocked(address) == nil else {
-            server.metrics.record { $0.authThrottled += 1 }
-            return write(SASLFailure(.temporaryAuthFailure, "too many failures from this address").element)
-        }
-        guard let data = Self.decodeBase64(initial) else {
-            return write(SASLFailure(.incorrectEncoding, "the initial response is not base64").element)
-        }
-        switch mechanism {
-        case SCRAMHash.sha256.rawValue, SCRAMHash.sha1.rawValue:
-            let hash = SCRAMHash(rawValue: mechanism)!
-            var exchange = SCRAMServer(hash: hash)
-            do {
-                let (username, reply) = try exchange.start(data) { [server] username in server.scramKeys(username: username, hash: hash) }
-                if let refusal = throttled(username: username) { return write(refusal.element) }
-                pendingUsername = username
-                scram = exchange
-                negotiation.authenticationStarted()
-                write(XMLElement("challenge", namespace: Namespace.sasl, text: Data(reply).base64EncodedString()))
-            } catch {
-                authenticationFailed(error, username: nil)
-            }
-        case "PLAIN":
-            let parts = data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let username = String(validating: parts[1], as: UTF8.self),
-                  let password = String(validating: parts[2], as: UTF8.self) else {
-                return authenticationFailed(SASLFailure(.malformedRequest, "PLAIN needs authzid NUL authcid NUL password"), username: nil)
-            }
-            if let refusal = throttled(username: username) { return write(refusal.element) }
-            guard parts[0].isEmpty || String(decoding: parts[0], as: UTF8.self) == "\(username)@\(server.domain)" else {
-                return authenticationFailed(SASLFailure(.invalidAuthzid, "authzid must be empty or the account itself"), username: username)
-            }
-            // An unknown account costs the same PBKDF2 as a known one, so timing tells nothing.
-            let keys = server.scramKeys(username: username, hash: .sha256)
-                ?? SCRAMKeys(hash: .sha256, salt: SCRAMServer.decoySalt(for: username, hash: .sha256),
-                             iterations: SCRAMKeys.minimumIterations, storedKey: [], serverKey: [])
-            guard keys.matches(password: password), let jid = try? BareJID("\(username)@\(server.domain)") else {
-                return authenticationFailed(SASLFailure(.notAuthorized, "wrong password or unknown account"), username: username)
-            }
-            succeed(jid, additionalData: nil)
-        case "EXTERNAL":
-            guard let jid = certificateIdentity() else {
-                return authenticationFailed(SASLFailure(.notAuthorized, "the client certificate names no account here"), username: nil)
-            }
-            if !data.isEmpty, String(decoding: data, as: UTF8.self) != jid.description {
-                return authenticationFailed(SASLFailure(.invalidAuthzid, "the certificate does not name that account"), username: jid.localpart)
-            }
-            succeed(jid, additionalData: nil)
-        default:
-            write(SASLFailure(.invalidMechanism, "mechanism not offered").element)
-        }
-    }
-
-    private func continueSCRAM(_ response: String) {
-        guard var exchange = scram else { return }
-        scram = nil
-        guard let data = Self.decodeBase64(response) else {
-            return authenticationFailed(SASLFailure(.incorrectEncoding, "the response is not base64"), username: nil)
-        }
-        do {
-            let (username, serverFinal) = try exchange.finish(data)
-            guard let jid = try? BareJID("\(username)@\(server.domain)") else {
-                return authenticationFailed(SASLFailure(.notAuthorized, "not an account address"), username: nil)
-            }
-            if let authzid = exchange.authzid, !authzid.isEmpty, (try? BareJID(authzid)) != jid {
-                return authenticationFailed(SASLFailure(.invalidAuthzid, "an account can act only as itself"), username: username)
-            }
-            succeed(jid, additionalData: serverFinal)
-        } catch {
-            authenticationFailed(error, username: pendingUsername)
-        }
-    }
-
-    private func throttled(username: String) -> SASLFailure? {
-        guard server.accountThrottle.blocked(username.lowercased()) != nil else { return nil }
-        server.metrics.record { $0.authThrottled += 1 }
-        negotiation.authenticationFailed()
-        return SASLFailure(.temporaryAuthFailure, "too many failures for this account; try again later")
-    }
-
-    private var pendingUsername: String?
-
-    private func authenticationFailed(_ failure: SASLFailure, username: String?) {
-        negotiation.authenticationFailed()
-        server.metrics.record { $0.authFailures += 1 }
-        server.addressThrottle.failed(address)
-        if let name = username ?? pendingUsername { server.accountThrottle.failed(name.lowercased()) }
-        pendingUsername = nil
-        server.logRefusal("authentication failed", budget: server.authFailureLog, metadata: ["address": "\(address)", "reason": "\(failure.reason)"])
-        write(failure.element)
-    }
-
-    private func succeed(_ jid: BareJID, additionalData: [UInt8]?) {
-        pendingUsername = nil
-        server.accountThrottle.succeeded(jid.localpart)
-        server.metrics.record { $0.logins += 1 }
-        negotiation.authenticated(jid)
-        let payload = additionalData.map { Data($0).base64EncodedString() } ?? ""
-        write(XMLElement("success", namespace: Namespace.sasl, children: payload.isEmpty ? [] : [.text(payload)]))
-        headerSent = false
-        decoder.restart()
-    }
-
-    private func certificateIdentity() -> BareJID? {
-        guard let context, let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-              let certificate = handler.peerCertificate, let der = try? certificate.toDERBytes() else { return nil }
-        return server.accounts.certificateIdentity(der)
-    }
-
-    /// SASL carries base64; `=` is an empty response (RFC 6120 §6.4.2).
-    static func decodeBase64(_ text: String) -> [UInt8]? {
-        let trimmed = text.filter { !$0.isWhitespace }
-        if trimmed.isEmpty || trimmed == "=" { return [] }
-        return Data(base64Encoded: trimmed).map(Array.init)
-    }
-
-    // MARK: Binding and stream management
-
-    private func bind(_ iq: XMLElement) {
-        guard case .bind(let account) = negotiation.phase, let context else { return }
-        guard server.router.sessions.count < server.configuration.maxSessions else {
-            return fail(StreamError(.resourceConstraint, "the server has reached its session limit"))
-        }
-        let requested = iq.child("bind", namespace: Namespace.bind)?.child("resource")?.text
-        let resource: String
-        if let requested, !requested.isEmpty {
-            guard JID.isValidResource(requested) else {
-                return write(stanza: StanzaError(.badRequest, "the resource must be 1…1023 bytes without control characters").reply(to: iq))
-            }
-            resource = requested
-        } else {
-            resource = "agora-" + String(SCRAMServer.randomNonce().filter { $0.isLetter || $0.isNumber }.prefix(12))
-        }
-        if server.router.sessions.sessions(of: account).count >= server.configuration.maxResourcesPerAccount {
-            return write(stanza: StanzaError(.resourceConstraint, "this account has \(server.configuration.maxResourcesPerAccount) sessions already").reply(to: iq))
-        }
-        let jid = JID(account, resource: resource)
-        let session = Session(jid: jid, bare: account, streamID: SCRAMServer.randomNonce())
-        session.attach(self, on: context.eventLoop)
-        if let replaced = server.router.sessions.add(session) {
-            SessionLifecycle(server: server).replaced(replaced)
-        }
-        self.session = session
-        negotiation.bound(jid)
-        negotiationTimer?.cancel()
-        write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: XMLElement("bind", namespace: Namespace.bind, children: [
-            .element(XMLElement("jid", namespace: Namespace.bind, text: jid.description)),
-        ])))
-    }
-
-    private func enableStreamManagement(resume: Bool) {
-        guard let session else { return }
-        let alreadyEnabled = session.state.withLockedValue { state -> Bool in
-            if state.smEnabled { return true }
-            state.smEnabled = true
-            state.resumable = resume && server.configuration.resumeTimeoutSeconds > 0
-            return false
-        }
-        guard !alreadyEnabled else {
-            return write(XMLElement("failed", namespace: Namespace.streamManagement, children: [
-                .element(XMLElement(StanzaError.Condition.unexpectedRequest.rawValue, namespace: Namespace.stanzaErrors)),
-            ]))
-        }
-        var enabled = XMLElement("enabled", namespace: Namespace.streamManagement)
-        if resume && server.configuration.resumeTimeoutSeconds > 0 {
-            enabled[attribute: "id"] = session.streamID
-            enabled[attribute: "resume"] = "true"
-            enabled[attribute: "max"] = String(server.configuration.resumeTimeoutSeconds)
-        }
-        write(enabled)
-    }
-
-    private func resume(previd: String, handled: UInt32) {
-        guard case .bind(let account) = negotiation.phase, let context else { return }
-        func failed(_ text: String) {
-            write(XMLElement("failed", namespace: Namespace.streamManagement, children: [
-                .element(XMLElement(StanzaError.Condition.itemNotFound.rawValue, namespace: Namespace.stanzaErrors)),
-                .element(XMLElement("text", namespace: Namespace.stanzaErrors, text: text)),
-            ]))
-        }
-        guard let session = server.router.sessions.session(streamID: previd), session.bare == account,
-              session.state.withLockedValue({ $0.resumable && !$0.closed }) else {
-            return failed("no resumable session with that id")
-        }
-        // Take over in one step: from here on every delivery comes to this connection.
-        let bound = NIOLoopBound<AnyObject>(self, eventLoop: context.eventLoop)
-        let takeover = session.state.withLockedValue { state -> (NIOLoopBound<AnyObject>?, UInt32, [XMLElement], [XMLElement])? in
-            guard state.resumable, !state.closed else { return nil }  // expired since the lookup
-            let previous = state.connection
-            state.unacked.removeAll { Int32(bitPattern: handled &- $0.sequence) >= 0 }
-            let queued = state.queued
-            state.queued = []
-            state.connection = bound
-            state.detachedDeadline = nil
-            return (previous, state.inbound, state.unacked.map(\.stanza), queued)
-        }
-        guard let (previous, inbound, unacked, queued) = takeover else { return failed("the session expired") }
-        if let previous {
-            previous.eventLoop.execute { (previous.value as? any SessionConnection)?.abandon() }
-        }
-        self.session = session
-        negotiation.bound(session.jid)
-        negotiationTimer?.cancel()
-        server.metrics.record { $0.resumptions += 1 }
-        write(XMLElement("resumed", namespace: Namespace.streamManagement, attributes: [.init("previd", previd), .init("h", String(inbound))]))
-        for stanza in unacked { writeBytes(stanza) }
-        for stanza in queued { write(stanza: stanza) }
     }
 
     // MARK: SessionConnection
@@ -523,7 +311,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         }
     }
 
-    private func writeBytes(_ stanza: XMLElement) {
+    func writeBytes(_ stanza: XMLElement) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         XMLWriter.write(stanza, into: &buffer)
@@ -539,7 +327,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     }
 
     /// Writes a negotiation element (not a stanza, so stream management does not count it).
-    private func write(_ element: XMLElement) {
+    func write(_ element: XMLElement) {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         XMLWriter.write(element, into: &buffer)
@@ -547,7 +335,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         scheduleFlush()
     }
 
-    private func scheduleFlush() {
+    func scheduleFlush() {
         guard !reading, !flushScheduled, let context else { return }
         flushScheduled = true
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)

@@ -96,7 +96,7 @@ struct PresenceRouter {
                 push(mine, to: user)
                 let theirs = router.roster.item(of: contact, contact: user)
                 if theirs?.subscription.hasFrom == true {
-                    await subscription("subscribed", fromAccount: contact, to: user)  // already approved: answer for them
+                    await approve(contact, subscriber: user)  // already approved: answer for them
                     return
                 }
                 _ = try await update(contact, user) { with($0) { $0.pendingIn = true } }
@@ -107,7 +107,7 @@ struct PresenceRouter {
                 let requested = router.roster.item(of: user, contact: contact)?.pendingIn == true
                     || router.roster.item(of: contact, contact: user)?.askSubscribe == true
                 guard requested else { return }
-                await subscription("subscribed", fromAccount: user, to: contact)
+                await approve(user, subscriber: contact)
             case "unsubscribe":
                 // Cancellations change existing items only; they never create one.
                 let mine = try await updateExisting(user, contact) { with($0) { $0.subscription = $0.subscription.removing(to: true); $0.askSubscribe = false } }
@@ -132,7 +132,7 @@ struct PresenceRouter {
     }
 
     /// `approver` lets `subscriber` see its presence.
-    private func subscription(_ type: String, fromAccount approver: BareJID, to subscriber: BareJID) async {
+    private func approve(_ approver: BareJID, subscriber: BareJID) async {
         do {
             let approverItem = try await update(approver, subscriber) { with($0) { $0.subscription = $0.subscription.adding(from: true); $0.pendingIn = false } }
             push(approverItem, to: approver)

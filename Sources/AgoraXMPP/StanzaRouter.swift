@@ -189,11 +189,14 @@ public final class StanzaRouter: Sendable {
     func deliverOffline(to session: Session) {
         let pending = offline.pending(for: session.bare)
         guard !pending.isEmpty else { return }
+        // The stored stanzas are parsed as one stream, by one parser.
+        let parser = XMLStreamParser()
+        var events: [XMLStreamEvent] = []
+        _ = parser.feed(Array("<s xmlns='jabber:client'>".utf8), into: &events)
         var delivered: [[UInt8]] = []
         for (key, bytes) in pending {
-            var events: [XMLStreamEvent] = []
-            let parser = XMLStreamParser()
-            _ = parser.feed(Array("<s xmlns='jabber:client'>".utf8) + bytes, into: &events)
+            events.removeAll(keepingCapacity: true)
+            _ = parser.feed(bytes, into: &events)
             for case .element(var stanza) in events {
                 stanza[attribute: "to"] = session.jid.description
                 session.deliver(stanza)
