@@ -41,6 +41,8 @@ let package = Package(
             name: "CExpat",
             providers: [.apt(["libexpat1-dev"])]
         ),
+        // Header only: the git description a release build stamps in (see AgoraVersion).
+        .systemLibrary(name: "CAgoraBuildInfo"),
         .target(
             name: "AgoraCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -108,7 +110,7 @@ let package = Package(
         .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP", "CAgoraBuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -17,9 +17,9 @@ case "$arch" in x86_64) debarch=amd64 ;; aarch64) debarch=arm64 ;; *) echo "unsu
 binary="Packaging/out/$arch/agora"
 [ -x "$binary" ] || Packaging/build-static.sh --arch "$arch" >/dev/null
 # Debian versions must start with a digit: the release version plus the git description.
-base="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/AgoraApp/AgoraVersion.swift)"
+base="$(sed -n 's/.*static let base = "\(.*\)".*/\1/p' Sources/AgoraApp/AgoraVersion.swift)"
 git_part="$(cat "Packaging/out/$arch/VERSION" 2>/dev/null || echo unknown)"
-version="${base}+git$(printf '%s' "$git_part" | tr -c 'A-Za-z0-9.~\n' '.')"
+version="${base}+git.$(printf '%s' "$git_part" | tr -c 'A-Za-z0-9.~\n' '.')"
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
@@ -29,6 +29,15 @@ install -D -m 0644 systemd/agora.service "$root/lib/systemd/system/agora.service
 install -D -m 0644 Packaging/agora.toml "$root/etc/agora/agora.toml"
 install -D -m 0644 README.md "$root/usr/share/doc/agora/README.md"
 install -D -m 0644 Packaging/debian/copyright "$root/usr/share/doc/agora/copyright"
+# A native package's changelog: one entry for this build.
+install -d "$root/usr/share/doc/agora"
+{
+    printf 'agora (%s) unstable; urgency=medium\n\n  * Built from git %s.\n\n' "$version" "$git_part"
+    printf ' -- Agora developers <agora@example.org>  %s\n' "$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")"
+} | gzip -9n > "$root/usr/share/doc/agora/changelog.gz"
+install -D -m 0644 Packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/agora"
+install -d "$root/usr/share/man/man1"
+Packaging/man-pages.sh "$binary" "$root/usr/share/man/man1"
 install -d "$root/DEBIAN"
 for script in postinst prerm postrm; do install -m 0755 "Packaging/debian/$script" "$root/DEBIAN/$script"; done
 echo "/etc/agora/agora.toml" > "$root/DEBIAN/conffiles"
@@ -37,18 +46,19 @@ cat > "$root/DEBIAN/control" <<CONTROL
 Package: agora
 Version: $version
 Architecture: $debarch
-Maintainer: Agora developers <agora@localhost>
+Maintainer: Agora developers <agora@example.org>
 Installed-Size: $size_kb
 Recommends: mosquitto
 Section: net
 Priority: optional
 Homepage: https://localhost/agora
 Description: smart-city edge gateway: XMPP, MQTT ingestion, verifiable ledger
- One static binary: a minimal XMPP server to query and operate the gateway, MQTT
- ingestion of SenML sensor readings through a local Mosquitto broker, an LMDB store
- with an RFC 9162 Merkle ledger (signed checkpoints, offline-verifiable receipts) of
- accounts, credits, sensors and data purchases, and a certificate authority for
- sensors and users. Runs as the hardened systemd service agora.service.
+ One static binary: a minimal XMPP server to query and operate the gateway,
+ MQTT ingestion of SenML sensor readings through a local Mosquitto broker, an
+ LMDB store with an RFC 9162 Merkle ledger (signed checkpoints, offline-
+ verifiable receipts) of accounts, credits, sensors and data purchases, and a
+ certificate authority for sensors and users. Runs as the hardened systemd
+ service agora.service.
 CONTROL
 mkdir -p Packaging/out
 deb="Packaging/out/agora_${version}_${debarch}.deb"

@@ -75,20 +75,23 @@ mkdir -p "$scratch/lib"
 cp "$mosq/lib/libmosquitto.a" "$scratch/lib/"
 
 # --- Build ----------------------------------------------------------------------------------
-static_args=()
+# The git description rides into `agora version` as a C macro (Sources/CAgoraBuildInfo).
+version="$(git describe --tags --always --dirty 2>/dev/null || echo unknown)"
+static_args=(-Xcc "-DAGORA_GIT_DESCRIPTION=\"$version\"")
+# AGORA_LINK_MAP=FILE writes the linker's map (Benchmarks/size/run.sh reads it to say what each dependency costs).
+if [ -n "${AGORA_LINK_MAP:-}" ]; then static_args+=(-Xlinker "-Map=$AGORA_LINK_MAP"); fi
 if [ -z "$musl_sdk" ]; then
-    static_args=(-Xswiftc -static-executable)
+    static_args+=(-Xswiftc -static-executable)
 fi
 swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" \
     --static-swift-stdlib "${static_args[@]}" \
-    -Xlinker -L"$scratch/lib" -Xlinker --gc-sections \
+    -Xlinker -L"$scratch/lib" -Xlinker --gc-sections -Xlinker --icf=safe \
     -Xlinker -lmosquitto -Xlinker -lssl -Xlinker -lcrypto -Xlinker -lpthread 2>&1 \
     | grep -vE "Using '(getaddrinfo|getpwnam|getpwuid|getgrnam|getgrgid|dlopen|gethostbyname|getservbyname|getpwnam_r|getpwuid_r)'" >&2
 
 binary="$(swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" --show-bin-path)/agora"
 cp "$binary" "$out/agora"
 strip "$out/agora"
-version="$(git describe --tags --always --dirty 2>/dev/null || echo unknown)"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2
 if (ldd "$out/agora" 2>&1 || true) | grep -q "not a dynamic executable"; then

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the shipped artefacts (issue 7), where the tools exist here:
 #  1. the binary is static (ldd: "not a dynamic executable") and its size;
-#  2. it runs `version`, `init` and `serve` in a chroot holding only itself, its state
-#     directory and /proc, and a slixmpp client outside logs in and gets its XMPP ping answered;
+#  2. it runs `version` (stamped with the git commit), `init` and `serve` in a chroot holding
+#     only itself, its state directory and /proc: a slixmpp client outside logs in and gets its
+#     XMPP ping answered, and a reading published by mosquitto_pub outside, through a Mosquitto
+#     outside configured by `agora broker-config` inside, is stored;
 #  3. `systemd-analyze verify` accepts the unit and `security --offline=true` rates it ≤ 2.0;
 #  4. the .deb builds, holds what it should, and its size.
 # Run as root (chroot, mount). Usage: Packaging/check.sh [path/to/agora]
@@ -21,6 +23,7 @@ if (ldd "$binary" 2>&1 || true) | grep -q "not a dynamic executable"; then ok "s
 root="$(mktemp -d /var/tmp/agora-chroot-XXXXXX)"
 cleanup() {
     [ -n "${serve_pid:-}" ] && kill -9 "$serve_pid" 2>/dev/null || true
+    [ -n "${broker_pid:-}" ] && kill -9 "$broker_pid" 2>/dev/null || true
     umount "$root/proc" 2>/dev/null || true
     rm -rf "$root"
 }
@@ -28,11 +31,25 @@ trap cleanup EXIT
 mkdir -p "$root/proc" "$root/state"
 cp "$binary" "$root/agora"
 mount -t proc proc "$root/proc"
-if chroot "$root" /agora version > /dev/null; then ok "chroot: agora version ($(chroot "$root" /agora version))"; else bad "chroot: agora version"; fi
+commit="$(git rev-parse --short HEAD)"
+if chroot "$root" /agora version | grep -q "+git\.$commit"; then ok "chroot: agora version ($(chroot "$root" /agora version))"; else bad "chroot: agora version $(chroot "$root" /agora version) (HEAD is $commit)"; fi
 if chroot "$root" /agora init --domain chroot.test --state-dir /state > /dev/null 2>&1; then ok "chroot: agora init"; else bad "chroot: agora init"; fi
 printf 'chroot-secret-1\n' | chroot "$root" /agora user add alice@chroot.test --role consumer --password-stdin --state-dir /state > /dev/null 2>&1 \
     && ok "chroot: agora user add" || bad "chroot: agora user add"
+# MQTT: the broker outside the chroot, configured from inside it (paths rewritten to the
+# outside view). The broker host is numeric: see README, "Static glibc caveats".
 port=$((30000 + RANDOM % 10000))
+in_chroot() { chroot "$root" /agora "$@" --state-dir /state > /dev/null 2>&1; }
+in_chroot user add owner@chroot.test --role owner --password-stdin <<< owner-secret-1
+in_chroot sensor add s1 --owner owner@chroot.test --kind pm25 --price 1
+in_chroot broker-config --out /broker --host 127.0.0.1 --port-tls $((port + 2)) --port-pair $((port + 3))
+sed -i "s| /broker/| $root/broker/|" "$root/broker/mosquitto.conf"
+chgrp mosquitto "$root/broker/broker.key" "$root/broker/persistence" 2>/dev/null || true
+chmod 0755 "$root"
+openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$root/s1.key" -out "$root/s1.csr" -subj /CN=s1 2>/dev/null
+chroot "$root" /agora ca sign /s1.csr --for sensor:s1 --state-dir /state > "$root/s1.pem" 2>/dev/null
+mosquitto -c "$root/broker/mosquitto.conf" > "$root/mosquitto.log" 2>&1 &
+broker_pid=$!
 AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 \
     chroot "$root" /agora serve --state-dir /state > "$root/serve.log" 2>&1 < /dev/null &
 serve_pid=$!
@@ -43,9 +60,23 @@ if /usr/bin/python3 Tests/Interop/xmpp/clients.py ping-disco --port "$port" --do
 else
     bad "chroot: agora serve (log: $(tail -3 "$root/serve.log"))"
 fi
-kill -9 "$serve_pid" 2>/dev/null || true
-wait "$serve_pid" 2>/dev/null || true
-serve_pid=
+reading_time=$(( $(date +%s) - 60 ))
+mosquitto_pub -h 127.0.0.1 -p $((port + 2)) --cafile "$root/broker/ca.pem" --cert "$root/s1.pem" --key "$root/s1.key" -q 1 \
+    -t agora/sensors/s1/senml -m "[{\"n\":\"pm25\",\"t\":$reading_time,\"v\":42.5}]" 2> "$root/pub.log" || true
+exported=""
+for _ in $(seq 50); do
+    exported="$(chroot "$root" /agora readings export --sensor s1 --format csv --state-dir /state 2>/dev/null || true)"
+    grep -q "42.5" <<< "$exported" && break
+    sleep 0.2
+done
+if grep -q "42.5" <<< "$exported"; then
+    ok "chroot: agora serve ingested a reading published over MQTT from outside"
+else
+    bad "chroot: MQTT reading not stored (pub: $(cat "$root/pub.log"); serve: $(grep -i mqtt "$root/serve.log" | tail -2))"
+fi
+kill -9 "$serve_pid" "$broker_pid" 2>/dev/null || true
+wait "$serve_pid" "$broker_pid" 2>/dev/null || true
+serve_pid= broker_pid=
 
 # 3. The unit.
 unit="$(mktemp -d)/agora.service"

@@ -1,5 +1,21 @@
-/// The release version. `Packaging/build-static.sh` (issue 7) will stamp the git
-/// description here at build time; a source build reports the base version.
+internal import CAgoraBuildInfo
+
+/// The release version, and the git commit a release build was made from.
+///
+/// `Packaging/build-static.sh` stamps `git describe --tags --always --dirty` in through the
+/// C macro `AGORA_GIT_DESCRIPTION` (see `CAgoraBuildInfo`); a plain `swift build` has none.
 public enum AgoraVersion {
-    public static let current = "0.1.0"
+    /// The release this source tree is; `Packaging/build-deb.sh` reads it from here.
+    public static let base = "0.1.0"
+
+    /// The git description stamped at build time, or nil.
+    public static var git: String? {
+        let description = String(cString: agora_git_description())
+        return description.isEmpty ? nil : description
+    }
+
+    /// `0.1.0+git.1cd05b5`, or the base version for an unstamped build.
+    public static var current: String {
+        git.map { "\(base)+git.\($0)" } ?? base
+    }
 }

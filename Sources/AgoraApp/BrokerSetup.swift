@@ -35,8 +35,10 @@ public enum BrokerSetup {
         public let files: [String]
     }
 
-    public static func write(into directory: String, host: String, dnsNames: [String], configuration template: BrokerConfiguration,
-                             gateway: Gateway) async throws -> Result {
+    /// - Parameter confPath: where the broker's config goes; by default `<directory>/mosquitto.conf`,
+    ///   for `--install` Debian's `/etc/mosquitto/conf.d/agora.conf`.
+    public static func write(into directory: String, confPath: String? = nil, host: String, dnsNames: [String],
+                             configuration template: BrokerConfiguration, gateway: Gateway) async throws -> Result {
         guard BrokerConfiguration.isValidPrefix(template.prefix) else {
             throw GatewayError.file(template.prefix, "a topic prefix uses letters, digits, '-', '_' and inner '/'")
         }
@@ -47,8 +49,10 @@ public enum BrokerSetup {
 
         try FileSystem.makeDirectory(directory, mode: 0o755)
         let mosquittoGroup = FileSystem.groupID(named: "mosquitto")
-        try FileSystem.makeDirectory(template.persistenceDirectory, mode: 0o770)
-        try FileSystem.changeGroup(template.persistenceDirectory, to: mosquittoGroup)
+        if let persistence = template.persistenceDirectory {
+            try FileSystem.makeDirectory(persistence, mode: 0o770)
+            try FileSystem.changeGroup(persistence, to: mosquittoGroup)
+        }
         let caPEM = try service.authority.certificate.serializeAsPEM().pemString + "\n"
         let crlPEM = PEMDocument(type: "X509 CRL", derBytes: try await service.brokerCRL()).pemString + "\n"
         try FileSystem.write(Array(caPEM.utf8), to: template.caFile, mode: 0o644)
@@ -59,7 +63,7 @@ public enum BrokerSetup {
         try FileSystem.changeGroup(template.keyFile, to: mosquittoGroup)
         try FileSystem.write(Array(template.acl.utf8), to: template.aclFile, mode: 0o644)
         try FileSystem.write(Array(template.bootstrapACL.utf8), to: template.bootstrapACLFile, mode: 0o644)
-        let confPath = directory + "/mosquitto.conf"
+        let confPath = confPath ?? directory + "/mosquitto.conf"
         try FileSystem.write(Array(template.mosquittoConf.utf8), to: confPath, mode: 0o644)
 
         let mqttDirectory = gateway.configuration.stateDirectory + "/mqtt"

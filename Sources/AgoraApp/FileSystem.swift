@@ -52,7 +52,8 @@ extension FileSystem {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            let fields = String(cString: line).split(separator: ":", omittingEmptySubsequences: false)
+            let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let fields = text.split(separator: ":", omittingEmptySubsequences: false)
             if fields.count >= 3, fields[0] == name, let id = gid_t(fields[2]) { return id }
         }
         return nil
@@ -63,6 +64,36 @@ extension FileSystem {
         guard let group else { return }
         guard chown(path, uid_t.max, group) == 0 || errno == EPERM else {
             throw .file(path, "cannot change group: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+extension FileSystem {
+    /// Run as root against a state directory that belongs to someone else (the service user),
+    /// gives that owner every file and directory in it that root owns, so the service can still
+    /// open them. Only entries owned by us, never through a link (`lchown`, `lstat`), and never
+    /// a file with a second hard link: nothing the service user planted can redirect the change.
+    static func returnCreatedFiles(in stateDirectory: String) throws(GatewayError) {
+        var owner = stat()
+        guard geteuid() == 0, stat(stateDirectory, &owner) == 0, owner.st_uid != 0 else { return }
+        try returnCreatedFiles(in: stateDirectory, to: owner.st_uid, owner.st_gid, depth: 3)
+    }
+
+    private static func returnCreatedFiles(in directory: String, to uid: uid_t, _ gid: gid_t, depth: Int) throws(GatewayError) {
+        guard depth > 0, let handle = opendir(directory) else { return }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_uid == 0 else { continue }
+            let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+            guard isDirectory || (info.st_mode & S_IFMT == S_IFREG && info.st_nlink == 1) else { continue }
+            guard lchown(path, uid, gid) == 0 else {
+                throw .file(path, "cannot give it to the state directory's owner: \(String(cString: strerror(errno)))")
+            }
+            if isDirectory { try returnCreatedFiles(in: path, to: uid, gid, depth: depth - 1) }
         }
     }
 }

@@ -143,6 +143,13 @@ public final class Gateway: Sendable {
             }
         }
         store.close()
+        // `sudo agora …` against the service's state directory: what root created there
+        // (the LMDB lock file, certificates, keys) goes back to the service user.
+        do {
+            try FileSystem.returnCreatedFiles(in: configuration.stateDirectory)
+        } catch {
+            logger.error("could not give new state files to the state directory's owner", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The gateway's display name, from `agora init --name`.

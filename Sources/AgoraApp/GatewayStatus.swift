@@ -19,7 +19,14 @@ public struct GatewayStatus: Sendable, Codable {
     public var totalMinted: UInt64
     public var sumOfBalances: UInt64
     public var mapSize: Int
+    /// The ceiling the map may grow to (`store.max_map_size`).
+    public var maxMapSize: Int
     public var usedBytes: Int
+    /// What an operator should look at; empty when the gateway is healthy. These are the
+    /// cheap checks (`agora ledger verify --replay` is the thorough one): the balances add up
+    /// to what was minted, and the store has room left to grow. A checkpoint that lags the
+    /// ledger is not one: a running gateway signs one at most every `checkpoint_interval`.
+    public var problems: [String] = []
 
     public init(gateway: Gateway) throws {
         let tables = gateway.store.tables
@@ -39,15 +46,22 @@ public struct GatewayStatus: Sendable, Codable {
                 frozenSensors: sensors.filter(\.frozen).count,
                 purchases: try txn.count(tables.purchases), readings: try txn.count(tables.readings),
                 totalMinted: try state.totalMinted().value, sumOfBalances: try state.sumOfBalances(),
-                mapSize: gateway.store.environment.currentMapSize, usedBytes: gateway.store.environment.usedBytes)
+                mapSize: gateway.store.environment.currentMapSize,
+                maxMapSize: gateway.store.environment.maxMapSize, usedBytes: gateway.store.environment.usedBytes)
         }
     }
 
     init(origin: String, name: String, logKey: String, ledgerEntries: UInt64, checkpointSize: UInt64, accounts: Int,
-         sensors: Int, frozenSensors: Int, purchases: Int, readings: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, usedBytes: Int) {
+         sensors: Int, frozenSensors: Int, purchases: Int, readings: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, maxMapSize: Int, usedBytes: Int) {
         self.origin = origin; self.name = name; self.logKey = logKey; self.ledgerEntries = ledgerEntries
         self.checkpointSize = checkpointSize; self.accounts = accounts; self.sensors = sensors
         self.frozenSensors = frozenSensors; self.purchases = purchases; self.readings = readings; self.totalMinted = totalMinted
-        self.sumOfBalances = sumOfBalances; self.mapSize = mapSize; self.usedBytes = usedBytes
+        self.sumOfBalances = sumOfBalances; self.mapSize = mapSize; self.maxMapSize = maxMapSize; self.usedBytes = usedBytes
+        if sumOfBalances != totalMinted {
+            problems.append("balances add up to \(sumOfBalances) credits but \(totalMinted) were minted")
+        }
+        if usedBytes > maxMapSize / 10 * 9 {
+            problems.append("the store uses over 90% of the \(maxMapSize / 1_048_576) MiB it may grow to (raise store.max_map_size)")
+        }
     }
 }

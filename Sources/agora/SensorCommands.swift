@@ -6,7 +6,7 @@ import ArgumentParser
 struct Sensor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register, list, freeze and unfreeze sensors.",
-        subcommands: [Add.self, Invite.self, List.self, Freeze.self, Unfreeze.self]
+        subcommands: [Add.self, AddMany.self, Invite.self, List.self, Freeze.self, Unfreeze.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -19,6 +19,35 @@ struct Sensor: AsyncParsableCommand {
             let registration = try fields.registration(id: id)
             let accepted = try await global.withGateway { try await $0.market.registerSensor(registration, actor: .operator) }
             print("registered sensor \(registration.sensor) for \(registration.owner) (ledger entry \(accepted.index))")
+        }
+    }
+
+    struct AddMany: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-many",
+            abstract: "Register sensors PREFIX0…PREFIX<N-1> with the same fields (test and benchmark set-ups).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Sensor id prefix.") var prefix: String
+        @Option(help: "How many sensors.") var count: Int
+        @OptionGroup var fields: RegistrationOptions
+
+        func run() async throws {
+            guard (1...100_000).contains(count) else { throw ValidationError("--count must be 1…100000") }
+            let registrations = try (0..<count).map { try fields.registration(id: "\(prefix)\($0)") }
+            try await global.withGateway { gateway in
+                // Concurrent submissions share group commits: one sync per batch, not per sensor.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for chunk in stride(from: 0, to: registrations.count, by: 64) {
+                        group.addTask {
+                            for registration in registrations[chunk..<min(chunk + 64, registrations.count)] {
+                                _ = try await gateway.market.registerSensor(registration, actor: .operator)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            print("registered \(count) sensors")
         }
     }
 

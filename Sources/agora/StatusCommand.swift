@@ -2,7 +2,9 @@ import AgoraApp
 import ArgumentParser
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the gateway's identity, ledger, market and store use.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the gateway's health, identity, ledger, market and store use.",
+        discussion: "Exits with status 1 when a health check fails; `agora ledger verify --replay` is the thorough check.")
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -10,9 +12,15 @@ struct Status: AsyncParsableCommand {
         let status = try await global.withGateway(unlockKeys: false) { try GatewayStatus(gateway: $0) }
         if json {
             print(try JSONOutput.line(status))
-            return
+        } else {
+            print(text(status))
         }
-        print("""
+        if !status.problems.isEmpty { throw ExitCode(1) }
+    }
+
+    private func text(_ status: GatewayStatus) -> String {
+        """
+        health       \(status.problems.isEmpty ? "ok" : status.problems.joined(separator: "; "))
         gateway      \(status.name) (\(status.origin))
         log key      \(status.logKey)
         ledger       \(status.ledgerEntries) entries, latest checkpoint at \(status.checkpointSize)
@@ -21,8 +29,8 @@ struct Status: AsyncParsableCommand {
         purchases    \(status.purchases)
         readings     \(status.readings)
         credits      \(status.totalMinted) minted, \(status.sumOfBalances) in balances
-        store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map
-        """)
+        store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map (may grow to \(status.maxMapSize / 1_048_576) MiB)
+        """
     }
 }
 

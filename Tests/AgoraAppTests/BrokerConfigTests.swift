@@ -22,7 +22,7 @@ import Testing
         mosquitto.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
         mosquitto.arguments = ["-c", broker + "/mosquitto.conf"]
         let log = FileHandle(forWritingAtPath: dir.file("mosquitto.log")) ?? {
-            FileManager.default.createFile(atPath: dir.file("mosquitto.log"), contents: nil)
+            _ = FileManager.default.createFile(atPath: dir.file("mosquitto.log"), contents: nil)
             return FileHandle(forWritingAtPath: dir.file("mosquitto.log"))!
         }()
         mosquitto.standardError = log
@@ -51,7 +51,7 @@ import Testing
         // leak would be among those two.
         subscriber.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
         subscriber.arguments = gateway + ["-t", "agora/#", "-v", "-q", "1", "-C", "2"]
-        FileManager.default.createFile(atPath: dir.file("received.txt"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("received.txt"), contents: nil)
         let received = FileHandle(forWritingAtPath: dir.file("received.txt"))!
         subscriber.standardOutput = received
         subscriber.standardError = received
@@ -105,5 +105,54 @@ import Testing
         #expect(!seen.contains("foreign-topic"), "the ACL let s1 publish as s2")
         #expect(!seen.contains("anonymous-reading"), "the bootstrap listener let a reading through")
         #expect(!seen.contains("no-certificate") && !seen.contains("rogue"))
+    }
+
+    /// `--install` against a copy of Debian's own /etc/mosquitto layout: the main config
+    /// includes conf.d, sets persistence itself and must still start with our listeners in it.
+    @Test func installWiresDebiansMosquittoThroughConfD() throws {
+        let dir = try TemporaryDirectory("agora-broker-install")
+        defer { dir.remove() }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        _ = try cli.ok(["init", "--domain", "gw1.example"])
+        // The state directory belongs to the service user; broker-config runs as root.
+        #expect(chown(dir.file("state"), 65534, 65534) == 0)
+
+        let etc = dir.file("etc-mosquitto")
+        try FileManager.default.createDirectory(atPath: etc + "/conf.d", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.file("persistence"), withIntermediateDirectories: true)
+        #expect(chmod(dir.file("persistence"), 0o777) == 0)
+        let debian = try String(contentsOfFile: "/etc/mosquitto/mosquitto.conf", encoding: .utf8)
+        #expect(debian.contains("include_dir /etc/mosquitto/conf.d") && debian.contains("persistence_location"))
+        let main = debian.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            if line.hasPrefix("include_dir ") { return "include_dir \(etc)/conf.d" }
+            if line.hasPrefix("pid_file ") { return "" }
+            if line.hasPrefix("log_dest ") { return "log_dest stderr" }
+            if line.hasPrefix("persistence_location ") { return "persistence_location \(dir.file("persistence"))/" }
+            return String(line)
+        }.joined(separator: "\n")
+        try main.write(toFile: etc + "/mosquitto.conf", atomically: true, encoding: .utf8)
+
+        let port = Int.random(in: 20_000..<40_000)
+        #expect(try cli.run(["broker-config", "--install", "--mosquitto-dir", dir.file("missing")]).status != 0)
+        let out = try cli.ok(["broker-config", "--install", "--mosquitto-dir", etc, "--host", "127.0.0.1",
+                              "--port-tls", String(port), "--port-pair", String(port + 1)])
+        #expect(out.contains("systemctl restart mosquitto"))
+        let snippet = try String(contentsOfFile: etc + "/conf.d/agora.conf", encoding: .utf8)
+        #expect(snippet.contains("listener \(port) 127.0.0.1") && snippet.contains("\(etc)/agora/acl"))
+        #expect(!snippet.contains("\npersistence_location"))
+        #expect(FileManager.default.fileExists(atPath: etc + "/agora/broker.key"))
+        for file in ["mqtt", "mqtt/gateway.key", "mqtt/gateway.pem"] {
+            #expect(try FileManager.default.attributesOfItem(atPath: dir.file("state/\(file)"))[.ownerAccountID] as? Int == 65534, "\(file)")
+        }
+
+        let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", etc + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
+        defer { stopHard(mosquitto) }
+        Thread.sleep(forTimeInterval: 0.7)
+        #expect(mosquitto.isRunning, "\((try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "")")
+        // The gateway's recorded identity gets through the installed TLS listener.
+        let published = try runProcess("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "--cafile", etc + "/agora/ca.pem",
+                                                                  "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key"),
+                                                                  "-q", "1", "-t", "agora/status/probe", "-m", "up"])
+        #expect(published.status == 0, "\(published.stderr)")
     }
 }
