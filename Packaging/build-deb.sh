@@ -37,7 +37,7 @@ install -d "$root/usr/share/doc/agora"
 } | gzip -9n > "$root/usr/share/doc/agora/changelog.gz"
 install -D -m 0644 Packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/agora"
 install -d "$root/usr/share/man/man1"
-Packaging/man-pages.sh "$binary" "$root/usr/share/man/man1"
+Packaging/man-pages.sh "$root/usr/share/man/man1" > /dev/null
 install -d "$root/DEBIAN"
 for script in postinst prerm postrm; do install -m 0755 "Packaging/debian/$script" "$root/DEBIAN/$script"; done
 echo "/etc/agora/agora.toml" > "$root/DEBIAN/conffiles"

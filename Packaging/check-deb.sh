@@ -36,6 +36,7 @@ if [ ! -f "$cache" ]; then
     rm -rf "$tmp"
 fi
 root="$(mktemp -d /var/tmp/agora-debroot-XXXXXX)"
+chmod 0755 "$root"   # a root filesystem: the agora user must reach /usr/bin
 cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT
 tar -C "$root" -xf "$cache"
@@ -46,10 +47,12 @@ in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root 
 # Install.
 if in_root dpkg -i /agora.deb > "$root/install.log" 2>&1; then ok "dpkg -i $(basename "$deb")"; else bad "dpkg -i: $(cat "$root/install.log")"; fi
 in_root getent passwd agora | grep -q '/var/lib/agora:/usr/sbin/nologin' && ok "user agora (system, no login)" || bad "user agora missing"
-[ "$(stat -c '%U %a' "$root/etc/agora/credentials/agora.kek" 2>/dev/null)" = "root 600" ] && ok "KEK root 0600" || bad "KEK: $(stat -c '%U %a' "$root/etc/agora/credentials/agora.kek" 2>&1)"
-[ "$(stat -c '%U %a' "$root/var/lib/agora" 2>/dev/null)" = "agora 700" ] && ok "store directory agora 0700" || bad "store directory: $(stat -c '%U %a' "$root/var/lib/agora" 2>&1)"
-owners="$(find "$root/var/lib/agora" -not -user agora | wc -l)"
-[ "$owners" -eq 0 ] && ok "every store file belongs to agora" || bad "$owners store files not owned by agora"
+# Owners as the Debian root names them (the agora user exists only there).
+owner_mode() { in_root stat -c '%U %a' "$1" 2>&1 || true; }
+[ "$(owner_mode /etc/agora/credentials/agora.kek)" = "root 600" ] && ok "KEK root 0600" || bad "KEK: $(owner_mode /etc/agora/credentials/agora.kek)"
+[ "$(owner_mode /var/lib/agora)" = "agora 700" ] && ok "store directory agora 0700" || bad "store directory: $(owner_mode /var/lib/agora)"
+others="$(in_root find /var/lib/agora -not -user agora 2>&1 || true)"
+[ -z "$others" ] && ok "every store file belongs to agora" || bad "not owned by agora: $others"
 if status="$(in_root setpriv --reuid=agora --regid=agora --clear-groups agora status --state-dir /var/lib/agora --config /etc/agora/agora.toml 2>&1)" \
         && grep -q "^health  *ok" <<< "$status" && in_root agora ledger verify --replay --state-dir /var/lib/agora > /dev/null 2>&1; then
     ok "agora status as the agora user: $(tr '\n' ' ' <<< "$status" | cut -c1-120)"

@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 source Scripts/env.sh
 out="$1"
 mkdir -p "$out"
-# Debug: the test command has that build warm already; the pages do not depend on optimisation.
-swift package plugin generate-manual --product agora --configuration debug --multi-page \
+rm -rf .build/plugins/GenerateManual/outputs/agora   # no stale pages of removed commands
+# It builds every product; debug: the test command has that build warm already; the pages do not depend on optimisation.
+swift package plugin generate-manual --configuration debug --multi-page \
     --authors "Agora developers" >&2
-pages="$(find .build/plugins/GenerateManual/outputs -name '*.1' | grep -v '/agora\.help\.1$' || true)"
+pages="$(find .build/plugins/GenerateManual/outputs/agora -name '*.1' | grep -v '/agora\.help\.1$' || true)"
 [ -n "$pages" ] || { echo "error: generate-manual wrote no pages" >&2; exit 1; }
 for page in $pages; do gzip -9n < "$page" > "$out/$(basename "$page").gz"; done

@@ -104,7 +104,10 @@ public final class Gateway: Sendable {
         let signer = try NoteSigner(name: origin, privateKey: logKey)
         let store = try Store(path: configuration.storePath, options: configuration.store,
                               writerOptions: configuration.writer, logger: logger)
-        defer { store.close() }
+        defer {
+            store.close()
+            Self.returnCreatedFiles(in: configuration.stateDirectory, logger: logger)
+        }
         let ledger = Ledger(tables: store.tables, origin: origin, signer: signer, checkpointInterval: configuration.checkpointInterval)
         let keys = KeyStore(kek: kek, tables: store.tables)
         let genesis = LedgerEntry(time: .now(), actor: .gateway, body: .genesis(.init(
@@ -143,10 +146,14 @@ public final class Gateway: Sendable {
             }
         }
         store.close()
-        // `sudo agora …` against the service's state directory: what root created there
-        // (the LMDB lock file, certificates, keys) goes back to the service user.
+        Self.returnCreatedFiles(in: configuration.stateDirectory, logger: logger)
+    }
+
+    /// `sudo agora …` against the service's state directory: what root created there (the
+    /// store and its lock file, certificates, keys) goes back to the directory's owner.
+    private static func returnCreatedFiles(in stateDirectory: String, logger: Logger) {
         do {
-            try FileSystem.returnCreatedFiles(in: configuration.stateDirectory)
+            try FileSystem.returnCreatedFiles(in: stateDirectory)
         } catch {
             logger.error("could not give new state files to the state directory's owner", metadata: ["error": "\(error)"])
         }

@@ -114,8 +114,12 @@ import Testing
         defer { dir.remove() }
         let cli = AgoraCLI(stateDirectory: dir.file("state"))
         _ = try cli.ok(["init", "--domain", "gw1.example"])
-        // The state directory belongs to the service user; broker-config runs as root.
+        // The state directory belongs to the service user; broker-config runs as root. What
+        // the service user may have planted there must not redirect the hand-back.
         #expect(chown(dir.file("state"), 65534, 65534) == 0)
+        try "root's".write(toFile: dir.file("outside"), atomically: true, encoding: .utf8)
+        #expect(link(dir.file("outside"), dir.file("state/hard-link")) == 0)
+        #expect(symlink(dir.file("outside"), dir.file("state/soft-link")) == 0)
 
         let etc = dir.file("etc-mosquitto")
         try FileManager.default.createDirectory(atPath: etc + "/conf.d", withIntermediateDirectories: true)
@@ -141,9 +145,10 @@ import Testing
         #expect(snippet.contains("listener \(port) 127.0.0.1") && snippet.contains("\(etc)/agora/acl"))
         #expect(!snippet.contains("\npersistence_location"))
         #expect(FileManager.default.fileExists(atPath: etc + "/agora/broker.key"))
-        for file in ["mqtt", "mqtt/gateway.key", "mqtt/gateway.pem"] {
+        for file in ["mqtt", "mqtt/gateway.key", "mqtt/gateway.pem", "agora.mdb", "agora.mdb-lock", "xmpp"] where FileManager.default.fileExists(atPath: dir.file("state/\(file)")) {
             #expect(try FileManager.default.attributesOfItem(atPath: dir.file("state/\(file)"))[.ownerAccountID] as? Int == 65534, "\(file)")
         }
+        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("outside"))[.ownerAccountID] as? Int == 0, "followed a planted link")
 
         let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", etc + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
         defer { stopHard(mosquitto) }
