@@ -2,7 +2,8 @@
 # The test command: installs what is needed, builds, and runs the whole test suite
 # (unit tests, the CLI against real stores, real XMPP/MQTT peers, the Python receipt
 # verifier), then builds the static binary and checks the shipped artefacts
-# (Packaging/check.sh: static, empty chroot, systemd unit, .deb). Set AGORA_SKIP_PACKAGING=1
+# (Packaging/check.sh: static, empty chroot, systemd unit, .deb; Packaging/check-deb.sh: the
+# .deb in a debootstrapped Debian 12, lintian). Set AGORA_SKIP_PACKAGING=1
 # to skip the second part while iterating (CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ if [ "${AGORA_SKIP_PACKAGING:-0}" != "1" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         Packaging/build-static.sh > /dev/null
         Packaging/check.sh
+        Packaging/check-deb.sh   # debootstrap (cached in /var/cache/agora-check), dpkg -i/-r/--purge, lintian
     else
         echo "packaging checks need root (chroot, mount): skipped" >&2
         exit 1

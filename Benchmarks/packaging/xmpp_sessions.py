@@ -126,15 +126,17 @@ class Session:
             self.parser.feed(data)
 
     async def expect(self, *tags: str) -> ET.Element:
-        elem = await asyncio.wait_for(self.element(), self.args.timeout)
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (SIGTERM).
+        async with asyncio.timeout(self.args.timeout):
+            elem = await self.element()
         if elem.tag not in tags:
             raise SessionFailed(f"expected {' or '.join(tags)}, got {elem.tag} {elem.text or ''}".strip())
         return elem
 
     async def login(self, ssl_context: ssl.SSLContext):
         args = self.args
-        self.reader, self.writer = await asyncio.wait_for(
-            asyncio.open_connection(args.host, args.port), args.timeout)
+        async with asyncio.timeout(args.timeout):
+            self.reader, self.writer = await asyncio.open_connection(args.host, args.port)
         self.step = "features"
         if (await self.restart()).find(TLS + "starttls") is None:
             raise SessionFailed("server offers no STARTTLS")
@@ -197,7 +199,8 @@ class Session:
         try:
             self.send("</stream:stream>")
             self.writer.close()
-            await asyncio.wait_for(self.writer.wait_closed(), 5)
+            async with asyncio.timeout(5):
+                await self.writer.wait_closed()
         except (OSError, asyncio.TimeoutError, ssl.SSLError):
             self.writer.transport.abort()
 
@@ -266,14 +269,15 @@ def parse_args():
     p.add_argument("--domain", help="the server's XMPP domain, checked against its certificate (required)")
     p.add_argument("--ca", help="PEM file of the CA that signed the server's certificate (required)")
     p.add_argument("--prefix", default="u", help="account names are PREFIX0, PREFIX1, ... (default u)")
-    p.add_argument("--users", type=int,
-                   help="how many accounts exist; session i logs in as PREFIX(i %% USERS) (default: --sessions)")
+    p.add_argument("--users", type=int, help="how many accounts exist; session i logs in as "
+                   "PREFIX(i %% USERS) (default: --sessions)")
     p.add_argument("--password", help="every account's password (required)")
     p.add_argument("--sessions", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=50, help="logins in flight at once (default 50)")
     p.add_argument("--hold", type=float, default=0,
                    help="seconds to hold once all are up; 0 = until SIGTERM/SIGINT")
-    p.add_argument("--timeout", type=float, default=30, help="seconds allowed for each login step (default 30)")
+    p.add_argument("--timeout", type=float, default=30,
+                   help="seconds allowed for each login step (default 30)")
     p.add_argument("--self-test", action="store_true",
                    help="check the SCRAM client against RFC 5802's example and exit")
     args = p.parse_args()
