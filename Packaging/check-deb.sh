@@ -36,10 +36,10 @@ if [ ! -f "$cache" ]; then
     rm -rf "$tmp"
 fi
 root="$(mktemp -d /var/tmp/agora-debroot-XXXXXX)"
-chmod 0755 "$root"   # a root filesystem: the agora user must reach /usr/bin
 cleanup() { umount "$root/proc" 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT
 tar -C "$root" -xf "$cache"
+chmod 0755 "$root"   # a root filesystem (the tarball's "." is mktemp's 0700): the agora user must reach /usr/bin
 mount -t proc proc "$root/proc"
 cp "$deb" "$root/agora.deb"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
