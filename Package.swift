@@ -107,10 +107,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // One file per application IQ namespace, registered on AgoraXMPP's router (DESIGN.md).
+        .target(
+            name: "AgoraServices",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraXMPP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["PROTOCOL.md"],
+            swiftSettings: strict
+        ),
         .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP", "CAgoraBuildInfo",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP", "AgoraServices", "CAgoraBuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 internal import AgoraMQTT
 internal import AgoraXMPP
+internal import AgoraServices
 internal import AgoraCore
 internal import Logging
 internal import ServiceLifecycle
@@ -46,8 +47,11 @@ public enum GatewayServer {
 
         var xmpp: XMPPServer?
         if configuration.xmppEnabled {
+            var iq = IQRouter()
+            AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
+                                                                      ledger: gateway.ledger, logger: logger))
             let server = try XMPPServer(configuration: try await XMPPSetup.configuration(for: gateway), store: gateway.store,
-                                        accounts: XMPPSetup.accountHooks(for: gateway), logger: logger)
+                                        accounts: XMPPSetup.accountHooks(for: gateway), services: iq, logger: logger)
             services.append(.init(service: server))
             xmpp = server
         }

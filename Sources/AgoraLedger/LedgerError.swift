@@ -8,6 +8,9 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The ledger index the failure concerns, when there is one.
     public let index: UInt64?
 
+    /// The entry or checkpoint asked for does not exist (yet): the asker's mistake, not the ledger's.
+    public var isNotFound: Bool { code == .indexOutOfRange || code == .noCheckpoint }
+
     init(_ code: Code, _ description: String, index: UInt64? = nil) {
         self.code = code
         self.description = description

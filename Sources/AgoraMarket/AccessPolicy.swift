@@ -37,3 +37,33 @@ public enum AccessPolicy {
         return .denied("\(reader) has no purchase of sensor \(id) covering \(time)")
     }
 }
+
+extension AccessPolicy {
+    /// "May X see ledger entry E?" — the entries (and receipts, which carry them) an account
+    /// may fetch over XMPP. Hashes, checkpoints and proofs are for everyone; an entry's content
+    /// names accounts and what they bought, so it goes to operators, and otherwise only to the
+    /// accounts it concerns: its actor, an account it names, or the owner of the sensor it is
+    /// about (a seller sees the purchases of its data, the owner its readings commitments).
+    public static func mayReadEntry(_ entry: LedgerEntry, reader: BareJID, in txn: ReadTransaction, tables: Tables) throws -> AccessDecision {
+        let state = MarketState(tables: tables, txn: txn)
+        guard let account = try state.account(reader) else { return .denied("no account \(reader)") }
+        if account.role == .operator { return .operator }
+        if entry.actor == .account(reader) { return .owner }
+        func owns(_ sensor: SensorID) throws -> Bool { try state.sensor(sensor)?.owner == reader }
+        let concerned: Bool
+        switch entry.body {
+        case .genesis, .caAdopt: concerned = true
+        case .accountOpen(let open), .accountRole(let open): concerned = open.jid == reader
+        case .creditMint(let mint): concerned = mint.to == reader
+        case .creditTransfer(let transfer): concerned = transfer.from == reader || transfer.to == reader
+        case .sensorRegister(let registration): concerned = registration.owner == reader
+        case .sensorUpdate(let update): concerned = try update.owner == reader || owns(update.sensor)
+        case .sensorFreeze(let change), .sensorUnfreeze(let change): concerned = try owns(change.sensor)
+        case .purchase(let purchase): concerned = try purchase.buyer == reader || owns(purchase.sensor)
+        case .certIssue(let issue): concerned = issue.subject == reader.description
+        case .certRevoke: concerned = false
+        case .readingsCommit(let commit): concerned = try owns(commit.sensor)
+        }
+        return concerned ? .owner : .denied("ledger entry of type \(entry.body.type) does not concern \(reader)")
+    }
+}

@@ -39,6 +39,21 @@ public struct MarketState {
         try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try PurchaseRecord(row: $0) }
     }
 
+    /// `buyer`'s purchases in purchase-id order after `after` (at most `limit`), and how many
+    /// there are in all. A scan of every purchase: there is no per-buyer index yet.
+    public func purchases(of buyer: BareJID, after: String?, limit: Int) throws -> (page: [PurchaseRecord], total: Int) {
+        var page: [PurchaseRecord] = []
+        var total = 0
+        try txn.scan(tables.purchases) { _, value in
+            let record = try PurchaseRecord(row: Array(value))
+            guard record.purchase.buyer == buyer else { return true }
+            total += 1
+            if page.count < limit, after.map({ record.purchase.id > $0 }) ?? true { page.append(record) }
+            return true
+        }
+        return (page, total)
+    }
+
     public func certificate(_ serial: String) throws -> CertificateRecord? {
         try txn.get(tables.certs, MarketKeys.certificate(serial)).map { try MarketKeys.decode(CertificateRecord.self, $0, table: "certs") }
     }

@@ -1,0 +1,11 @@
+public import AgoraXMPP
+
+/// The gateway's application namespaces, registered on the XMPP server's IQ router before it
+/// starts. One file per namespace; each lists its operations in its doc comment, and
+/// `PROTOCOL.md` has an example of each.
+public enum AgoraServices {
+    public static func register(into iq: inout IQRouter, context: ServiceContext) {
+        MarketService.register(into: &iq, context: context)
+        LedgerService.register(into: &iq, context: context)
+    }
+}

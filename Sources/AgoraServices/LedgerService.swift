@@ -1,0 +1,118 @@
+internal import AgoraCore
+internal import AgoraLedger
+internal import AgoraMarket
+internal import AgoraXMPP
+internal import FoundationEssentials
+
+/// `urn:agora:ledger:1`: the verifiable log, for clients that check the gateway instead of
+/// trusting it. Checkpoints and proofs are hashes and open to every account; entries and
+/// receipts carry the entry itself and follow `AccessPolicy.mayReadEntry`.
+///
+///     get <checkpoint/>                    → <checkpoint size='N'>signed note</checkpoint>
+///     get <entry index='i'/>               → <entry index='i'>base64 entry</entry>
+///     get <inclusion index='i' [size='n']/> → <inclusion index='i' size='n'><hash>base64</hash>…</inclusion>
+///     get <consistency old='m' [new='n']/>  → <consistency old='m' new='n'><hash>…</hash>…</consistency>
+///     get <receipt index='i'/>             → <receipt index='i'>receipt JSON</receipt>
+/// Sizes default to the latest signed checkpoint, so the proofs verify against a note the
+/// client can check.
+enum LedgerService {
+    static let namespace = "urn:agora:ledger:1"
+
+    static func register(into iq: inout IQRouter, context: ServiceContext) {
+        iq.register(namespace) { request in
+            guard !request.isSet else { return .error(StanzaError(.badRequest, "\(namespace) is get only")) }
+            let payload = IQPayload(request.payload)
+            return context.now {
+                switch request.payload.name {
+                case "checkpoint": try checkpoint(context)
+                case "entry": try entry(payload, reader: request.account, context)
+                case "inclusion": try inclusion(payload, context)
+                case "consistency": try consistency(payload, context)
+                case "receipt": try receipt(payload, reader: request.account, context)
+                case let name: throw StanzaError(.badRequest, "\(namespace) has no <\(name)/>; see PROTOCOL.md")
+                }
+            }
+        }
+    }
+
+    private static func latest(_ context: ServiceContext) throws -> (size: UInt64, note: String) {
+        guard let latest = try context.store.read({ try context.ledger.latestCheckpoint(in: $0) }) else {
+            throw StanzaError(.itemNotFound, "no checkpoint has been signed yet")
+        }
+        return latest
+    }
+
+    private static func checkpoint(_ context: ServiceContext) throws -> XMLElement {
+        let latest = try latest(context)
+        return XMLElement("checkpoint", namespace: namespace, attributes: [.init("size", String(latest.size))], text: latest.note)
+    }
+
+    private static func entry(_ payload: IQPayload, reader: BareJID, _ context: ServiceContext) throws -> XMLElement {
+        let index = try payload.index("index")
+        let bytes = try readableEntry(index, reader: reader, context)
+        return XMLElement("entry", namespace: namespace, attributes: [.init("index", String(index))],
+                          text: Data(bytes).base64EncodedString())
+    }
+
+    private static func receipt(_ payload: IQPayload, reader: BareJID, _ context: ServiceContext) throws -> XMLElement {
+        let index = try payload.index("index")
+        _ = try readableEntry(index, reader: reader, context)
+        return receiptElement(try context.store.read { try context.ledger.receipt(for: index, in: $0) })
+    }
+
+    private static func inclusion(_ payload: IQPayload, _ context: ServiceContext) throws -> XMLElement {
+        let index = try payload.index("index")
+        let size = try payload.optionalIndex("size") ?? latest(context).size
+        let proof = try context.store.read { txn throws -> [[UInt8]] in
+            let total = try context.ledger.size(in: txn)
+            guard index < size, size <= total else {
+                throw StanzaError(.itemNotFound, "an inclusion proof needs index < size ≤ \(total) (the ledger's size); got index \(index), size \(size)")
+            }
+            return try context.ledger.tree.inclusionProof(index: index, size: size, in: txn)
+        }
+        return hashes("inclusion", [.init("index", String(index)), .init("size", String(size))], proof)
+    }
+
+    private static func consistency(_ payload: IQPayload, _ context: ServiceContext) throws -> XMLElement {
+        let old = try payload.index("old")
+        let new = try payload.optionalIndex("new") ?? latest(context).size
+        let proof = try context.store.read { txn throws -> [[UInt8]] in
+            let total = try context.ledger.size(in: txn)
+            guard 0 < old, old <= new, new <= total else {
+                throw StanzaError(.itemNotFound, "a consistency proof needs 0 < old ≤ new ≤ \(total) (the ledger's size); got old \(old), new \(new)")
+            }
+            return try context.ledger.tree.consistencyProof(oldSize: old, newSize: new, in: txn)
+        }
+        return hashes("consistency", [.init("old", String(old)), .init("new", String(new))], proof)
+    }
+
+    /// The bytes of entry `index`, if `reader` may see them.
+    private static func readableEntry(_ index: UInt64, reader: BareJID, _ context: ServiceContext) throws -> [UInt8] {
+        try context.store.read { txn in
+            let bytes = try context.ledger.entry(at: index, in: txn)
+            let decision = try AccessPolicy.mayReadEntry(try LedgerEntry(decoding: bytes), reader: reader, in: txn, tables: context.store.tables)
+            if case .denied(let why) = decision { throw StanzaError(.forbidden, why) }
+            return bytes
+        }
+    }
+
+    private static func hashes(_ name: String, _ attributes: [XMLElement.Attribute], _ proof: [[UInt8]]) -> XMLElement {
+        XMLElement(name, namespace: namespace, attributes: attributes,
+                   children: proof.map { .element(XMLElement("hash", namespace: namespace, text: Data($0).base64EncodedString())) })
+    }
+
+    static func receiptElement(_ receipt: Receipt) -> XMLElement {
+        let json = (try? receipt.json()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return XMLElement("receipt", namespace: namespace, attributes: [.init("index", String(receipt.index))], text: json)
+    }
+}
+
+extension ServiceContext {
+    /// A receipt for a just-committed entry: signs a checkpoint now if none covers it yet, so
+    /// the client can verify what it was told at once.
+    func sealedReceipt(for index: UInt64) async throws -> Receipt {
+        let covered = try store.read { try (ledger.latestCheckpoint(in: $0)?.size ?? 0) > index }
+        if !covered { _ = try await store.write { [ledger] txn in try ledger.seal(in: txn) } }
+        return try store.read { try ledger.receipt(for: index, in: $0) }
+    }
+}

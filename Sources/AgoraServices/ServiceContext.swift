@@ -1,0 +1,21 @@
+public import AgoraLedger
+public import AgoraMarket
+public import AgoraStore
+public import Logging
+
+/// What every application namespace works with: the market (its rules and tables), the
+/// store and its ledger. Built once by the composition root (AgoraApp) and shared by all
+/// handlers; every member is thread-safe.
+public struct ServiceContext: Sendable {
+    public let market: Market
+    public let store: Store
+    public let ledger: Ledger
+    public let logger: Logger
+
+    public init(market: Market, store: Store, ledger: Ledger, logger: Logger) {
+        self.market = market
+        self.store = store
+        self.ledger = ledger
+        self.logger = logger
+    }
+}

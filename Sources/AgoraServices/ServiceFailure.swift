@@ -1,0 +1,52 @@
+internal import AgoraCore
+internal import AgoraLedger
+internal import AgoraMarket
+internal import AgoraXMPP
+internal import Logging
+
+/// Turns whatever a service operation threw into the stanza error its requester gets: the
+/// market's and the ledger's refusals keep their reason as `<text>`; anything unexpected is
+/// logged here and answered `internal-server-error` without details (they may name files).
+enum ServiceFailure {
+    static func stanzaError(for error: any Error, logger: Logger) -> StanzaError {
+        switch error {
+        case let error as StanzaError:
+            return error
+        case let refusal as MarketRefusal:
+            return StanzaError(condition(of: refusal.code), refusal.description)
+        case let error as ValidationError:
+            return StanzaError(.badRequest, error.description)
+        case let error as LedgerError where error.isNotFound:
+            return StanzaError(.itemNotFound, error.description)
+        default:
+            logger.error("service operation failed", metadata: ["error": "\(error)"])
+            return StanzaError(.internalServerError, "the gateway could not complete the request")
+        }
+    }
+
+    /// RFC 6120 §8.3.3 conditions for the market's refusals.
+    static func condition(of code: MarketRefusal.Code) -> StanzaError.Condition {
+        switch code {
+        case .invalidInput, .invalidWindow, .nothingToChange: .badRequest
+        case .unknownAccount, .unknownSensor: .itemNotFound
+        case .accountExists, .sensorExists, .requestConflict: .conflict
+        case .forbidden: .forbidden
+        case .insufficientCredits, .amountTooLarge: .notAcceptable
+        case .sensorFrozen, .sensorNotFrozen: .notAllowed
+        }
+    }
+}
+
+extension ServiceContext {
+    /// A reply computed off the event loop (writes, waits): refusals become stanza errors.
+    func later(_ body: @escaping @Sendable () async throws -> XMLElement?) -> IQReply {
+        .later { [logger] in
+            do { return .result(try await body()) } catch { return .error(ServiceFailure.stanzaError(for: error, logger: logger)) }
+        }
+    }
+
+    /// A reply computed at once (reads of the memory-mapped store take microseconds).
+    func now(_ body: () throws -> XMLElement?) -> IQReply {
+        do { return .result(try body()) } catch { return .error(ServiceFailure.stanzaError(for: error, logger: logger)) }
+    }
+}

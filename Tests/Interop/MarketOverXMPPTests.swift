@@ -1,0 +1,37 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `urn:agora:market:1` and `urn:agora:ledger:1` against slixmpp clients (`xmpp/market.py`),
+/// which verify every receipt and proof with the independent Python verifier.
+@Suite(.serialized) struct MarketOverXMPPTests {
+    @Test func consumersBuyOverXMPPWithVerifiableReceiptsAndBadRequestsChangeNothing() throws {
+        let gateway = try XMPPInteropTests.RunningGateway()
+        defer { gateway.stop() }
+        let state = gateway.dir.file("state")
+        // The CLI writes next to the running server: LMDB serialises the two writers.
+        let owner = try runProcess(agoraExecutable, ["user", "add", "owner@gw.test", "--role", "owner", "--password-stdin", "--state-dir", state],
+                                   stdin: "owner-secret-4444\n")
+        #expect(owner.status == 0, "\(owner.stderr)")
+        _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "5"])
+        _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
+        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
+        let logKey = try #require(status["logKey"] as? String)
+
+        let result = try runProcess("/usr/bin/python3", [
+            XMPPInteropTests.scripts + "/market.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+            "--ca", gateway.ca, "--log-key", logKey, "--sensor", "air-1",
+            "--buyer", "alice@gw.test", XMPPInteropTests.RunningGateway.passwords["alice"]!,
+            "--poor", "bob@gw.test", XMPPInteropTests.RunningGateway.passwords["bob"]!,
+            "--owner", "owner@gw.test", "owner-secret-4444",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
+
+        // What the clients were told is what the ledger holds: 100 − 10 − 8 − 5, +5, and the
+        // owner earned both purchases; a replay of the whole ledger reproduces the state.
+        for (account, credits) in [("alice", "77"), ("bob", "5"), ("owner", "18")] {
+            #expect(try gateway.cli.ok(["credit", "balance", "\(account)@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == credits, "\(account)")
+        }
+        _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+    }
+}

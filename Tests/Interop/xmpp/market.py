@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""The market and the ledger over XMPP (urn:agora:market:1, urn:agora:ledger:1), as slixmpp
+clients see them. Receipts, inclusion and consistency proofs are verified here, with the
+independent RFC 9162 + signed-note code of Tests/Interop/verify_receipt.py and the log key.
+
+usage: market.py --port P --domain D --ca CA --log-key VKEY --sensor S
+                 --buyer JID PW --poor JID PW --owner JID PW [--timeout 60]
+
+Expects: BUYER has 100 credits, POOR has none, OWNER owns sensor S at 5 credits per hour,
+BUYER holds no purchase yet. Prints one "market ok …" line and exits 0, or a reason and 1.
+"""
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from clients import Client, Fail, check  # noqa: E402
+import verify_receipt as vr  # noqa: E402
+from slixmpp.exceptions import IqError  # noqa: E402
+
+MARKET = 'urn:agora:market:1'
+LEDGER = 'urn:agora:ledger:1'
+RSM = 'http://jabber.org/protocol/rsm'
+
+
+def rfc3339(seconds):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(seconds))
+
+
+async def ask(client, kind, ns, name, attrs=None, children=()):
+    """One IQ to the domain; returns the payload element of the result."""
+    iq = client.Iq()
+    iq['type'] = kind
+    iq['to'] = client.args.domain
+    payload = ET.Element('{%s}%s' % (ns, name), {k: str(v) for k, v in (attrs or {}).items()})
+    for child in children:
+        payload.append(child)
+    iq.append(payload)
+    result = await iq.send(timeout=10)
+    found = result.xml.find('{%s}%s' % (ns, name))
+    check(found is not None, '%s %s: the result has no <%s/>' % (kind, name, name))
+    return found
+
+
+async def refused(client, condition, kind, ns, name, attrs=None, children=(), why=''):
+    """The IQ must fail with `condition` and a <text>; returns the text."""
+    try:
+        await ask(client, kind, ns, name, attrs, children)
+    except IqError as e:
+        got, text = e.iq['error']['condition'] or raw_condition(e.iq), e.iq['error']['text']
+        check(got == condition, '%s %s (%s): expected %s, got %s (%s)' % (kind, name, why, condition, got, text))
+        check(text, '%s %s (%s): the error has no <text>' % (kind, name, why))
+        return text
+    raise Fail('%s %s (%s): expected error %s, got a result' % (kind, name, why, condition))
+
+
+def raw_condition(iq):
+    """The condition element as sent: slixmpp 1.8 knows only RFC 3920's list (no policy-violation)."""
+    error = iq.xml.find('{jabber:client}error')
+    for child in (error if error is not None else []):
+        ns, _, name = child.tag[1:].partition('}')
+        if ns == 'urn:ietf:params:xml:ns:xmpp-stanzas' and name != 'text':
+            return name
+    return ''
+
+
+def rsm_max(n):
+    s = ET.Element('{%s}set' % RSM)
+    ET.SubElement(s, '{%s}max' % RSM).text = str(n)
+    return s
+
+
+def consistent(first, second, first_hash, second_hash, proof):
+    """RFC 9162 section 2.1.4.2: does `proof` show the tree of `first` leaves is a prefix?"""
+    if first == second:
+        return not proof and first_hash == second_hash
+    if first & (first - 1) == 0:
+        proof = [first_hash] + proof
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = vr.node(c, fr), vr.node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = vr.node(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_hash and sr == second_hash
+
+
+async def scenario(a):
+    key = vr.parse_vkey(a.log_key)
+
+    def checkpoint_root(element):
+        text = vr.open_note(element.text, *key)     # exits non-zero on a bad signature
+        origin, size, root = text.split('\n')[:3]
+        check(int(size) == int(element.get('size')), 'checkpoint size attribute differs from the note')
+        return int(size), base64.b64decode(root)
+
+    buyer = await Client(a, a.buyer[0], a.buyer[1]).login()
+    poor = await Client(a, a.poor[0], a.poor[1]).login()
+    owner = await Client(a, a.owner[0], a.owner[1]).login()
+
+    first_size, first_root = checkpoint_root(await ask(buyer, 'get', LEDGER, 'checkpoint'))
+    balance = int((await ask(buyer, 'get', MARKET, 'balance')).get('credits'))
+    check(balance == 100, 'buyer balance %d, expected 100' % balance)
+
+    # A purchase, with a receipt that verifies offline against the log key.
+    start = (int(time.time()) // 3600 - 5) * 3600
+    window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(start + 7200), 'request': 'order-1'}
+    bought = await ask(buyer, 'set', MARKET, 'purchase', window)
+    check(bought.get('credits') == '10' and bought.get('replayed') == 'false', 'first purchase: %s' % bought.attrib)
+    receipt = json.loads(bought.find('{%s}receipt' % LEDGER).text)
+    entry = json.loads(vr.verify_receipt(receipt, *key))
+    check(entry['type'] == 'purchase' and entry['buyer'] == a.buyer[0] and entry['sensor'] == a.sensor,
+          'the receipt is not of this purchase: %s' % entry)
+    check(receipt['index'] == int(bought.get('ledger-index')), 'receipt index differs from ledger-index')
+
+    # Idempotent by request id; the same id with other terms is a conflict.
+    again = await ask(buyer, 'set', MARKET, 'purchase', window)
+    check(again.get('replayed') == 'true' and again.get('id') == bought.get('id'), 'repeated request: %s' % again.attrib)
+    await refused(buyer, 'conflict', 'set', MARKET, 'purchase', dict(window, to=rfc3339(start + 3600)), why='same request id, other window')
+
+    # Bad input: each a stanza error with a reason, nothing charged.
+    await refused(poor, 'not-acceptable', 'set', MARKET, 'purchase', dict(window, request='poor-1'), why='no credits')
+    await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', dict(window, request='bad-1', **{'from': window['to'], 'to': window['from']}), why='from after to')
+    await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', dict(window, request='bad-2', to=rfc3339(start + 10 * 365 * 86400)), why='10-year window')
+    await refused(buyer, 'item-not-found', 'set', MARKET, 'purchase', dict(window, request='bad-3', sensor='no-such-sensor'), why='unknown sensor')
+    await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', {'sensor': a.sensor, 'from': 'yesterday', 'to': window['to']}, why='malformed time')
+    await refused(buyer, 'policy-violation', 'get', MARKET, 'purchases', children=[rsm_max(10 ** 6)], why='page of 10^6')
+    balance = int((await ask(buyer, 'get', MARKET, 'balance')).get('credits'))
+    check(balance == 90, 'after one purchase and refusals the balance is %d, expected 90' % balance)
+
+    # The price is the owner's to change, and a later purchase pays the new one.
+    await refused(buyer, 'forbidden', 'set', MARKET, 'price', {'sensor': a.sensor, 'credits': 1}, why='not the owner')
+    await ask(owner, 'set', MARKET, 'price', {'sensor': a.sensor, 'credits': 8})
+    second = await ask(buyer, 'set', MARKET, 'purchase', dict(window, request='order-2', **{'from': rfc3339(start + 7200), 'to': rfc3339(start + 10800)}))
+    check(second.get('credits') == '8', 'purchase after the price change cost %s, expected 8' % second.get('credits'))
+
+    # Own purchases, paged with XEP-0059.
+    page = await ask(buyer, 'get', MARKET, 'purchases', children=[rsm_max(1)])
+    items = page.findall('{%s}purchase' % MARKET)
+    rsm = page.find('{%s}set' % RSM)
+    check(len(items) == 1 and rsm.find('{%s}count' % RSM).text == '2', 'first page: %d items, set %s' % (len(items), ET.tostring(rsm)))
+    after = ET.Element('{%s}set' % RSM)
+    ET.SubElement(after, '{%s}after' % RSM).text = rsm.find('{%s}last' % RSM).text
+    rest = (await ask(buyer, 'get', MARKET, 'purchases', children=[after])).findall('{%s}purchase' % MARKET)
+    check(len(rest) == 1 and {items[0].get('id'), rest[0].get('id')} == {bought.get('id'), second.get('id')}, 'second page: %d items' % len(rest))
+    check(not (await ask(poor, 'get', MARKET, 'purchases')).findall('{%s}purchase' % MARKET), 'another account sees purchases')
+
+    # Transfer.
+    await ask(buyer, 'set', MARKET, 'transfer', {'to': a.poor[0], 'credits': 5})
+    await refused(poor, 'not-acceptable', 'set', MARKET, 'transfer', {'to': a.buyer[0], 'credits': 50}, why='overdraft')
+    check((await ask(poor, 'get', MARKET, 'balance')).get('credits') == '5', 'transfer did not arrive')
+    check((await ask(buyer, 'get', MARKET, 'balance')).get('credits') == '77', 'buyer balance after 10 + 8 + 5')
+
+    # The ledger: entries only to whom they concern; proofs for everyone, checked here.
+    index = int(bought.get('ledger-index'))
+    await refused(poor, 'forbidden', 'get', LEDGER, 'entry', {'index': index}, why="another account's purchase")
+    await refused(poor, 'forbidden', 'get', LEDGER, 'receipt', {'index': index}, why="another account's purchase")
+    for reader in (buyer, owner):
+        got = base64.b64decode((await ask(reader, 'get', LEDGER, 'entry', {'index': index})).text)
+        check(got == base64.b64decode(receipt['entry']), 'entry bytes differ from the receipt')
+    await refused(buyer, 'item-not-found', 'get', LEDGER, 'entry', {'index': 10 ** 9}, why='beyond the ledger')
+    size, root = checkpoint_root(await ask(poor, 'get', LEDGER, 'checkpoint'))
+    inclusion = await ask(poor, 'get', LEDGER, 'inclusion', {'index': index, 'size': size})
+    path = [base64.b64decode(h.text) for h in inclusion.findall('{%s}hash' % LEDGER)]
+    leaf = hashlib.sha256(b'\x00' + base64.b64decode(receipt['entry'])).digest()
+    check(vr.root_from_inclusion(leaf, index, size, path) == root, 'inclusion proof does not reach the checkpoint root')
+    proof = await ask(poor, 'get', LEDGER, 'consistency', {'old': first_size, 'new': size})
+    hashes = [base64.b64decode(h.text) for h in proof.findall('{%s}hash' % LEDGER)]
+    check(consistent(first_size, size, first_root, root, hashes), 'consistency %d -> %d does not verify' % (first_size, size))
+    check(not consistent(first_size, size, first_root, hashlib.sha256(b'forged').digest(), hashes), 'the consistency check accepts anything')
+    await refused(poor, 'item-not-found', 'get', LEDGER, 'consistency', {'old': size, 'new': size + 1000}, why='beyond the ledger')
+
+    for c in (buyer, poor, owner):
+        await c.logout()
+    return 'market ok: purchases %s/%s, receipts and proofs verified, tree %d -> %d' % (
+        bought.get('credits'), second.get('credits'), first_size, size)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, required=True)
+    p.add_argument('--domain', required=True)
+    p.add_argument('--ca', required=True)
+    p.add_argument('--log-key', required=True)
+    p.add_argument('--sensor', required=True)
+    p.add_argument('--buyer', nargs=2, required=True)
+    p.add_argument('--poor', nargs=2, required=True)
+    p.add_argument('--owner', nargs=2, required=True)
+    p.add_argument('--timeout', type=float, default=60)
+    p.add_argument('--debug', action='store_true')
+    a = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
+    except asyncio.TimeoutError:
+        print('market: FAIL: overall timeout', file=sys.stderr)
+        os._exit(2)
+    except Fail as e:
+        print('market: FAIL: %s' % e, file=sys.stderr)
+        os._exit(1)
+    except Exception as e:
+        print('market: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
+        os._exit(3)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == '__main__':
+    main()
