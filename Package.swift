@@ -81,10 +81,21 @@ let package = Package(
             dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger"],
             swiftSettings: strict
         ),
+        // Readings at rest: their keys, the batches committed to the ledger, queries with
+        // proofs, retention. Fed by AgoraMQTT, read by AgoraServices and the CLI.
+        .target(
+            name: "AgoraReadings",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "AgoraMQTT",
             dependencies: [
-                "CMosquitto", "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket",
+                "CMosquitto", "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraReadings",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,7 +122,7 @@ let package = Package(
         .target(
             name: "AgoraServices",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraXMPP",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraReadings", "AgoraXMPP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["PROTOCOL.md"],
@@ -120,7 +131,7 @@ let package = Package(
         .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraXMPP", "AgoraServices", "CAgoraBuildInfo",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraReadings", "AgoraXMPP", "AgoraServices", "CAgoraBuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "agora",
             dependencies: [
-                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT",
+                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraReadings",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -174,6 +185,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .testTarget(name: "AgoraReadingsTests", dependencies: ["AgoraReadings", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
+                                                             .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgoraMQTTTests", dependencies: ["AgoraMQTT", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
                                                          .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(

@@ -1,4 +1,5 @@
 internal import AgoraMQTT
+internal import AgoraReadings
 internal import AgoraXMPP
 internal import AgoraServices
 internal import AgoraCore

@@ -1,4 +1,5 @@
 internal import AgoraCore
+public import AgoraReadings
 public import Logging
 public import ServiceLifecycle
 internal import Synchronization

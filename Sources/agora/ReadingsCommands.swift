@@ -2,6 +2,7 @@ import AgoraApp
 import AgoraCore
 import AgoraMarket
 import AgoraMQTT
+import AgoraReadings
 import ArgumentParser
 import FoundationEssentials
 

@@ -1,6 +1,6 @@
 import AgoraCore
 import AgoraLedger
-import AgoraMQTT
+import AgoraReadings
 import AgoraStore
 import Testing
 

@@ -1,7 +1,7 @@
 import AgoraCore
 import AgoraLedger
 import AgoraMarket
-import AgoraMQTT
+import AgoraReadings
 import AgoraStore
 import AgoraTestSupport
 import Crypto
