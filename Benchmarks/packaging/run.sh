@@ -36,7 +36,7 @@ for p in python3-paho-mqtt prosody mosquitto; do
         || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p" >/dev/null; }
 done
 systemctl stop prosody mosquitto 2>/dev/null || true
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"   # 2 descriptors per session (client and server side), plus the rest
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # VmRSS, RssAnon and RssFile of PID in MB: "rss anon file".
