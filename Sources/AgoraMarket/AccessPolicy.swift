@@ -67,3 +67,31 @@ extension AccessPolicy {
         return concerned ? .owner : .denied("ledger entry of type \(entry.body.type) does not concern \(reader)")
     }
 }
+
+extension AccessPolicy {
+    /// "May X read sensor S over the whole window [from, to)?" — owner and operators always;
+    /// a buyer when its purchases of S, taken together, cover the window.
+    public static func mayRead(_ reader: BareJID, sensor id: SensorID, from: Timestamp, to: Timestamp,
+                               in txn: ReadTransaction, tables: Tables) throws -> AccessDecision {
+        let state = MarketState(tables: tables, txn: txn)
+        guard let sensor = try state.sensor(id) else { return .denied("no sensor \(id)") }
+        if sensor.owner == reader { return .owner }
+        guard let account = try state.account(reader) else { return .denied("no account \(reader)") }
+        if account.role == .operator { return .operator }
+        // Grants sorted by window start: extend the covered prefix of [from, to) while they touch it.
+        var covered = UInt64(max(from.seconds, 0))
+        let end = UInt64(max(to.seconds, 0))
+        var purchase: String?
+        let prefix = MarketKeys.grantPrefix(sensor: id, buyer: reader).bytes
+        try txn.scan(tables.grants, prefix: prefix) { key, value in
+            guard let start = StoreKey.readU64(key, at: prefix.count), start <= covered else { return false }
+            if let stop = StoreKey.readU64(value), stop > covered {
+                covered = stop
+                purchase = String(decoding: value.dropFirst(8), as: UTF8.self)
+            }
+            return covered < end
+        }
+        if covered >= end, let purchase { return .purchased(purchaseID: purchase) }
+        return .denied("\(reader) has not bought \(id) for all of [\(from), \(to)); buy the window first (urn:agora:market:1 purchase)")
+    }
+}

@@ -7,5 +7,6 @@ public enum AgoraServices {
     public static func register(into iq: inout IQRouter, context: ServiceContext) {
         MarketService.register(into: &iq, context: context)
         LedgerService.register(into: &iq, context: context)
+        ReadingsService.register(into: &iq, context: context)
     }
 }

@@ -1,0 +1,39 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `urn:agora:readings:1` against slixmpp clients (`xmpp/readings.py`), which check every
+/// reading's proof with the independent Python verifier.
+@Suite(.serialized) struct ReadingsOverXMPPTests {
+    @Test func buyersReadProvenPagesOfWhatTheyBoughtAndNothingElse() throws {
+        let gateway = try XMPPInteropTests.RunningGateway()
+        defer { gateway.stop() }
+        let state = gateway.dir.file("state")
+        let owner = try runProcess(agoraExecutable, ["user", "add", "owner@gw.test", "--role", "owner", "--password-stdin", "--state-dir", state],
+                                   stdin: "owner-secret-4444\n")
+        #expect(owner.status == 0, "\(owner.stderr)")
+        _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "1"])
+        _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
+        // An hour of readings, one a second, value i/4, in four backfilled packs (four commits).
+        let start = (Int(Date().timeIntervalSince1970) / 3600 - 3) * 3600
+        for pack in 0..<4 {
+            let records = (pack * 900..<(pack + 1) * 900).map { #"{"t":\#($0),"v":\#(Double($0) / 4)}"# }
+            let file = gateway.dir.file("pack\(pack).json")
+            try (#"[{"bn":"air-1:","bt":\#(start),"n":"pm25","t":\#(pack * 900),"v":\#(Double(pack * 900) / 4)},"#
+                 + records.dropFirst().joined(separator: ",") + "]").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try gateway.cli.ok(["readings", "ingest", "--sensor", "air-1", file])
+        }
+        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
+        let logKey = try #require(status["logKey"] as? String)
+
+        let result = try runProcess("/usr/bin/python3", [
+            XMPPInteropTests.scripts + "/readings.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+            "--ca", gateway.ca, "--log-key", logKey, "--sensor", "air-1", "--start", String(start), "--count", "3600",
+            "--buyer", "alice@gw.test", XMPPInteropTests.RunningGateway.passwords["alice"]!,
+            "--outsider", "bob@gw.test", XMPPInteropTests.RunningGateway.passwords["bob"]!,
+            "--owner", "owner@gw.test", "owner-secret-4444",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
+        #expect(result.stdout.contains("readings ok"), "\(result.stdout)")
+    }
+}

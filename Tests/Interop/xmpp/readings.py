@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Readings over XMPP (urn:agora:readings:1) as slixmpp clients see them: access by purchase,
+XEP-0059 pages, and every reading's proof checked here against its readings.commit receipt
+with the independent verifier (Tests/Interop/verify_receipt.py) and the log key.
+
+usage: readings.py --port P --domain D --ca CA --log-key VKEY --sensor S --start EPOCH --count N
+                   --buyer JID PW --outsider JID PW --owner JID PW
+
+Expects: sensor S (owned by OWNER, 1 credit/hour) holds N readings at START + i seconds with
+value i/4 (i < N, N ≤ 3600); BUYER has credits and no purchase of S; OUTSIDER has no purchase.
+"""
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from clients import Client, Fail, check  # noqa: E402
+from market import ask, refused, rfc3339, RSM  # noqa: E402
+import verify_receipt as vr  # noqa: E402
+
+READINGS = 'urn:agora:readings:1'
+MARKET = 'urn:agora:market:1'
+LEDGER = 'urn:agora:ledger:1'
+
+
+def seconds(t):
+    """'2026-11-22T07:00:01.000000000Z' -> epoch seconds (whole seconds only here)."""
+    import calendar
+    import time
+    return calendar.timegm(time.strptime(t.split('.')[0].rstrip('Z'), '%Y-%m-%dT%H:%M:%S'))
+
+
+async def read_all(client, sensor, start, end, page, proofs):
+    """Every reading of [start, end) page by page; returns (readings, receipts by index, pages)."""
+    readings, receipts, pages, after = [], {}, 0, None
+    while True:
+        s = ET.Element('{%s}set' % RSM)
+        ET.SubElement(s, '{%s}max' % RSM).text = str(page)
+        if after:
+            ET.SubElement(s, '{%s}after' % RSM).text = after
+        attrs = {'sensor': sensor, 'from': rfc3339(start), 'to': rfc3339(end)}
+        if proofs:
+            attrs['proofs'] = 'true'
+        reply = await ask(client, 'get', READINGS, 'readings', attrs, [s])
+        pages += 1
+        items = reply.findall('{%s}r' % READINGS)
+        check(len(items) <= page, 'page of %d items, asked for at most %d' % (len(items), page))
+        readings += items
+        for r in reply.findall('{%s}receipt' % LEDGER):
+            receipts[int(r.get('index'))] = json.loads(r.text)
+        if reply.get('more') != 'true':
+            return readings, receipts, pages
+        after = reply.find('{%s}set' % RSM).find('{%s}last' % RSM).text
+
+
+def verify_all(readings, receipts, key):
+    """Each reading: its record hashes up its batch path to the commit root in a verified receipt."""
+    roots = {}
+    for index, receipt in receipts.items():
+        entry = json.loads(vr.verify_receipt(receipt, *key))    # exits non-zero if it does not verify
+        check(entry['type'] == 'readings.commit' and receipt['index'] == index, 'receipt %d is not a readings.commit' % index)
+        roots[index] = (base64.b64decode(entry['root']), entry['count'])
+    for r in readings:
+        commit = int(r.get('commit'))
+        check(commit in roots, 'reading at %s: no receipt for its commit %d in the page' % (r.get('t'), commit))
+        root, count = roots[commit]
+        record = base64.b64decode(r.get('record'))
+        check(int(r.get('size')) == count, 'batch size differs from the commit count')
+        leaf = hashlib.sha256(b'\x00' + record).digest()
+        path = [base64.b64decode(h.text) for h in r.findall('{%s}hash' % READINGS)]
+        check(vr.root_from_inclusion(leaf, int(r.get('leaf')), count, path) == root, 'reading at %s is not in its batch' % r.get('t'))
+        fields = json.loads(record)
+        check(float(fields['v']) == float(r.get('v')) and fields['t'] // 10 ** 9 == seconds(r.get('t')),
+              'the record %s does not say what the attributes say (%s)' % (record, r.attrib))
+
+
+async def scenario(a):
+    key = vr.parse_vkey(a.log_key)
+    start, half, end = a.start, a.start + a.count // 2, a.start + a.count
+    buyer = await Client(a, a.buyer[0], a.buyer[1]).login()
+    outsider = await Client(a, a.outsider[0], a.outsider[1]).login()
+    owner = await Client(a, a.owner[0], a.owner[1]).login()
+    window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(half)}
+
+    await refused(buyer, 'forbidden', 'get', READINGS, 'readings', window, why='before buying')
+    await ask(buyer, 'set', MARKET, 'purchase', dict(window, request='readings-1'))
+
+    # The bought half, with proofs, in pages of 500: every reading exact and proven.
+    got, receipts, pages = await read_all(buyer, a.sensor, start, half, 500, True)
+    check(len(got) == half - start, 'bought window: %d readings, expected %d' % (len(got), half - start))
+    check([seconds(r.get('t')) for r in got] == list(range(start, half)), 'times are not exactly START + i')
+    check([float(r.get('v')) for r in got] == [i / 4 for i in range(half - start)], 'values are not exactly i/4')
+    verify_all(got, receipts, key)
+
+    # Outside what was bought: refused, with a reason.
+    await refused(buyer, 'forbidden', 'get', READINGS, 'readings', dict(window, to=rfc3339(end)), why='window larger than bought')
+    await refused(buyer, 'forbidden', 'get', READINGS, 'readings', dict(window, **{'from': rfc3339(half), 'to': rfc3339(end)}), why='the other half')
+    await refused(outsider, 'forbidden', 'get', READINGS, 'readings', window, why='no purchase')
+    # Bad requests.
+    big = ET.Element('{%s}set' % RSM)
+    ET.SubElement(big, '{%s}max' % RSM).text = str(10 ** 6)
+    await refused(buyer, 'policy-violation', 'get', READINGS, 'readings', window, [big], why='page of 10^6')
+    await refused(buyer, 'bad-request', 'get', READINGS, 'readings', dict(window, **{'from': rfc3339(half), 'to': rfc3339(start)}), why='from after to')
+    await refused(buyer, 'item-not-found', 'get', READINGS, 'readings', dict(window, sensor='no-such-sensor'), why='unknown sensor')
+
+    # The owner reads everything without buying; without proofs, in pages of 1000.
+    everything, receipts, owner_pages = await read_all(owner, a.sensor, start, end, 1000, False)
+    check(len(everything) == a.count and not receipts, 'owner: %d readings, %d receipts' % (len(everything), len(receipts)))
+    check(all(r.get('record') is None for r in everything), 'readings without proofs carry records')
+
+    for c in (buyer, outsider, owner):
+        await c.logout()
+    return 'readings ok: %d proven readings in %d pages over %d commits; owner read %d in %d pages' % (
+        len(got), pages, len(receipts) or len({r.get('commit') for r in got}), len(everything), owner_pages)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, required=True)
+    p.add_argument('--domain', required=True)
+    p.add_argument('--ca', required=True)
+    p.add_argument('--log-key', required=True)
+    p.add_argument('--sensor', required=True)
+    p.add_argument('--start', type=int, required=True)
+    p.add_argument('--count', type=int, required=True)
+    for role in ('buyer', 'outsider', 'owner'):
+        p.add_argument('--' + role, nargs=2, required=True)
+    p.add_argument('--timeout', type=float, default=90)
+    p.add_argument('--debug', action='store_true')
+    a = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
+    except asyncio.TimeoutError:
+        print('readings: FAIL: overall timeout', file=sys.stderr)
+        os._exit(2)
+    except Fail as e:
+        print('readings: FAIL: %s' % e, file=sys.stderr)
+        os._exit(1)
+    except Exception as e:
+        print('readings: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
+        os._exit(3)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == '__main__':
+    main()
