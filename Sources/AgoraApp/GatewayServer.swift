@@ -48,10 +48,12 @@ public enum GatewayServer {
 
         var xmpp: XMPPServer?
         if configuration.xmppEnabled {
+            let xmppConfiguration = try await XMPPSetup.configuration(for: gateway)
             var iq = IQRouter()
             AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
-                                                                      ledger: gateway.ledger, logger: logger))
-            let server = try XMPPServer(configuration: try await XMPPSetup.configuration(for: gateway), store: gateway.store,
+                                                                      ledger: gateway.ledger, logger: logger),
+                                   domain: xmppConfiguration.domain)
+            let server = try XMPPServer(configuration: xmppConfiguration, store: gateway.store,
                                         accounts: XMPPSetup.accountHooks(for: gateway), services: iq, logger: logger)
             services.append(.init(service: server))
             xmpp = server

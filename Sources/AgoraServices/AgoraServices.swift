@@ -4,9 +4,10 @@ public import AgoraXMPP
 /// starts. One file per namespace; each lists its operations in its doc comment, and
 /// `PROTOCOL.md` has an example of each.
 public enum AgoraServices {
-    public static func register(into iq: inout IQRouter, context: ServiceContext) {
+    public static func register(into iq: inout IQRouter, context: ServiceContext, domain: String) {
         MarketService.register(into: &iq, context: context)
         LedgerService.register(into: &iq, context: context)
         ReadingsService.register(into: &iq, context: context)
+        DiscoveryService.register(into: &iq, context: context, domain: domain)
     }
 }

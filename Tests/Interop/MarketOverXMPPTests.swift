@@ -2,7 +2,7 @@ import AgoraTestSupport
 import Foundation
 import Testing
 
-/// `urn:agora:market:1` and `urn:agora:ledger:1` against slixmpp clients (`xmpp/market.py`),
+/// XEP-0347 discovery, `urn:agora:market:1` and `urn:agora:ledger:1` against slixmpp clients (`xmpp/market.py`),
 /// which verify every receipt and proof with the independent Python verifier.
 @Suite(.serialized) struct MarketOverXMPPTests {
     @Test func consumersBuyOverXMPPWithVerifiableReceiptsAndBadRequestsChangeNothing() throws {
@@ -14,6 +14,10 @@ import Testing
                                    stdin: "owner-secret-4444\n")
         #expect(owner.status == 0, "\(owner.stderr)")
         _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "5"])
+        _ = try gateway.cli.ok(["sensor", "add", "air-2", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "20"])
+        _ = try gateway.cli.ok(["sensor", "add", "noise-1", "--owner", "owner@gw.test", "--kind", "noise", "--price", "2", "--lat", "48.1", "--lon", "11.5"])
+        _ = try gateway.cli.ok(["sensor", "add", "frozen-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "1"])
+        _ = try gateway.cli.ok(["sensor", "freeze", "frozen-1", "--reason", "test"])
         _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
         let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
         let logKey = try #require(status["logKey"] as? String)

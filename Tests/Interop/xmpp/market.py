@@ -6,8 +6,9 @@ independent RFC 9162 + signed-note code of Tests/Interop/verify_receipt.py and t
 usage: market.py --port P --domain D --ca CA --log-key VKEY --sensor S
                  --buyer JID PW --poor JID PW --owner JID PW [--timeout 60]
 
-Expects: BUYER has 100 credits, POOR has none, OWNER owns sensor S at 5 credits per hour,
-BUYER holds no purchase yet. Prints one "market ok …" line and exits 0, or a reason and 1.
+Expects: BUYER has 100 credits, POOR has none, OWNER owns sensor S (pm25, 5 credits per hour,
+no location) and also air-2 (pm25, 20 credits), noise-1 (noise, 2 credits, at 48.1, 11.5) and
+frozen-1 (pm25, frozen); BUYER holds no purchase yet. Prints one "market ok …" line and exits 0, or a reason and 1.
 """
 import argparse
 import asyncio
@@ -36,8 +37,8 @@ def rfc3339(seconds):
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(seconds))
 
 
-async def ask(client, kind, ns, name, attrs=None, children=()):
-    """One IQ to the domain; returns the payload element of the result."""
+async def ask(client, kind, ns, name, attrs=None, children=(), reply=None):
+    """One IQ to the domain; returns the result's payload element (named `reply`, or like the request)."""
     iq = client.Iq()
     iq['type'] = kind
     iq['to'] = client.args.domain
@@ -46,8 +47,9 @@ async def ask(client, kind, ns, name, attrs=None, children=()):
         payload.append(child)
     iq.append(payload)
     result = await iq.send(timeout=10)
-    found = result.xml.find('{%s}%s' % (ns, name))
-    check(found is not None, '%s %s: the result has no <%s/>' % (kind, name, name))
+    reply = reply or name
+    found = result.xml.find('{%s}%s' % (ns, reply))
+    check(found is not None, '%s %s: the result has no <%s/>' % (kind, name, reply))
     return found
 
 
@@ -105,6 +107,42 @@ def consistent(first, second, first_hash, second_hash, proof):
     return sn == 0 and fr == first_hash and sr == second_hash
 
 
+DISCOVERY = 'urn:xmpp:iot:discovery'
+
+
+async def discovery(client, a):
+    """XEP-0347 search: meta tags, filters, a location box, paging; frozen sensors never appear."""
+    def search(filters, offset=0, count=20):
+        children = [ET.Element('{%s}%s' % (DISCOVERY, kind), {k: str(v) for k, v in attrs.items()}) for kind, attrs in filters]
+        return ask(client, 'get', DISCOVERY, 'search', {'offset': offset, 'maxCount': count}, children, reply='found')
+
+    def ids(found):
+        return sorted(t.get('nodeId') for t in found.findall('{%s}thing' % DISCOVERY))
+
+    everything = await search([])
+    check(ids(everything) == sorted([a.sensor, 'air-2', 'noise-1']), 'all unfrozen sensors: %s' % ids(everything))
+    thing = next(t for t in everything.findall('{%s}thing' % DISCOVERY) if t.get('nodeId') == 'noise-1')
+    tags = {m.get('name'): m.get('value') for m in thing}
+    check(thing.get('jid') == a.domain and thing.get('owner') == a.owner[0], 'thing attributes: %s' % thing.attrib)
+    check(tags.get('CLASS') == 'noise' and float(tags.get('PRICE')) == 2 and float(tags.get('LAT')) == 48.1, 'meta tags: %s' % tags)
+    pm25 = await search([('strEq', {'name': 'CLASS', 'value': 'pm25'})])
+    check(ids(pm25) == sorted([a.sensor, 'air-2']), 'CLASS=pm25: %s' % ids(pm25))
+    cheap = await search([('strEq', {'name': 'CLASS', 'value': 'pm25'}), ('numRange', {'name': 'PRICE', 'min': 0, 'max': 10})])
+    check(ids(cheap) == [a.sensor], 'pm25 at most 10 credits: %s' % ids(cheap))
+    box = await search([('numRange', {'name': 'LAT', 'min': 48, 'max': 48.5}), ('numRange', {'name': 'LON', 'min': 11, 'max': 12})])
+    check(ids(box) == ['noise-1'], 'location box: %s' % ids(box))
+    masked = await search([('strMask', {'name': 'OWNER', 'value': 'own*@*', 'wildcard': '*'})])
+    check(len(ids(masked)) == 3, 'owner mask: %s' % ids(masked))
+    first = await search([], 0, 2)
+    rest = await search([], 2, 2)
+    check(first.get('more') == 'true' and rest.get('more') == 'false' and len(ids(first)) == 2 and len(ids(rest)) == 1
+          and set(ids(first)) | set(ids(rest)) == set(ids(everything)), 'offset/maxCount paging')
+    await refused(client, 'feature-not-implemented', 'get', DISCOVERY, 'search', {'offset': 0, 'maxCount': 5},
+                  [ET.Element('{%s}notAFilter' % DISCOVERY, {'name': 'X', 'value': '1'})], why='unknown filter')
+    await refused(client, 'policy-violation', 'get', DISCOVERY, 'search', {'offset': 0, 'maxCount': 10 ** 6}, why='maxCount 10^6')
+    await refused(client, 'bad-request', 'get', DISCOVERY, 'search', {'maxCount': 5}, why='no offset')
+
+
 async def scenario(a):
     key = vr.parse_vkey(a.log_key)
 
@@ -118,6 +156,7 @@ async def scenario(a):
     poor = await Client(a, a.poor[0], a.poor[1]).login()
     owner = await Client(a, a.owner[0], a.owner[1]).login()
 
+    await discovery(buyer, a)
     first_size, first_root = checkpoint_root(await ask(buyer, 'get', LEDGER, 'checkpoint'))
     balance = int((await ask(buyer, 'get', MARKET, 'balance')).get('credits'))
     check(balance == 100, 'buyer balance %d, expected 100' % balance)

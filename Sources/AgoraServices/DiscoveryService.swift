@@ -1,0 +1,143 @@
+internal import AgoraCore
+internal import AgoraMarket
+internal import AgoraXMPP
+
+/// `urn:xmpp:iot:discovery` (XEP-0347) `search` over the registered, unfrozen sensors.
+///
+/// Each sensor is a `thing` of the gateway (`jid` = the domain, `nodeId` = the sensor id)
+/// with meta tags: the XEP's reserved `NAME`, `CLASS` (kind), `LAT`, `LON`, `PURL` (url), and
+/// `OWNER`, `PRICE` (credits per hour), `UNIT`. Filters (all must hold): `strEq`, `strNEq`,
+/// `strRange`, `strNRange`, `strMask`, `numEq`, `numNEq`, `numRange`, `numNRange`, `numGt`,
+/// `numGte`, `numLt`, `numLte`. A location box is `numRange` on `LAT` and on `LON`. Paging is
+/// the XEP's `offset`/`maxCount`, with `more` on `found`.
+enum DiscoveryService {
+    static let namespace = "urn:xmpp:iot:discovery"
+    static let maxCount = 100
+    static let maxFilters = 32
+
+    static func register(into iq: inout IQRouter, context: ServiceContext, domain: String) {
+        iq.register(namespace) { request in
+            guard !request.isSet || request.payload.name == "search", request.payload.name == "search" else {
+                return .error(StanzaError(.featureNotImplemented, "this gateway answers XEP-0347 search only; things are registered with agora sensor invite"))
+            }
+            return context.now { try search(IQPayload(request.payload), domain: domain, context) }
+        }
+    }
+
+    static func search(_ payload: IQPayload, domain: String, _ context: ServiceContext) throws -> XMLElement {
+        let offset = try count(payload, "offset", max: Int.max)
+        let limit = try count(payload, "maxCount", max: maxCount)
+        let filters = Array(payload.element.elements)
+        guard filters.count <= maxFilters else { throw StanzaError(.policyViolation, "at most \(maxFilters) filters per search") }
+        let predicates = try filters.map(Filter.init)
+        let matching = try context.market.read { try $0.sensors() }
+            .filter { !$0.frozen }
+            .sorted { $0.id.rawValue < $1.id.rawValue }
+            .map { (record: $0, tags: tags(of: $0)) }
+            .filter { thing in predicates.allSatisfy { $0.matches(thing.tags) } }
+        let page = matching.dropFirst(offset).prefix(limit)
+        var found = XMLElement("found", namespace: namespace, attributes: [.init("more", offset + page.count < matching.count ? "true" : "false")])
+        for thing in page {
+            var element = XMLElement("thing", namespace: namespace, attributes: [
+                .init("owner", thing.record.owner.description), .init("jid", domain), .init("nodeId", thing.record.id.rawValue),
+            ])
+            for (name, value) in thing.tags.sorted(by: { $0.key < $1.key }) {
+                switch value {
+                case .text(let text): element.append(XMLElement("str", namespace: namespace, attributes: [.init("name", name), .init("value", text)]))
+                case .number(let number): element.append(XMLElement("num", namespace: namespace, attributes: [.init("name", name), .init("value", String(number))]))
+                }
+            }
+            found.append(element)
+        }
+        return found
+    }
+
+    enum Tag: Equatable {
+        case text(String)
+        case number(Double)
+    }
+
+    static func tags(of sensor: SensorRecord) -> [String: Tag] {
+        let r = sensor.registration
+        var tags: [String: Tag] = ["CLASS": .text(r.kind), "OWNER": .text(r.owner.description), "PRICE": .number(Double(r.price.value))]
+        if !r.name.isEmpty { tags["NAME"] = .text(r.name) }
+        if !r.unit.isEmpty { tags["UNIT"] = .text(r.unit) }
+        if !r.url.isEmpty { tags["PURL"] = .text(r.url) }
+        if let lat = r.lat { tags["LAT"] = .number(lat.degrees) }
+        if let lon = r.lon { tags["LON"] = .number(lon.degrees) }
+        return tags
+    }
+
+    private static func count(_ payload: IQPayload, _ name: String, max: Int) throws(StanzaError) -> Int {
+        let text = try payload.required(name)
+        guard let value = Int(text), value >= 0 else { throw StanzaError(.badRequest, "'\(name)' must be a non-negative integer") }
+        guard value <= max else { throw StanzaError(.policyViolation, "'\(name)' may be at most \(max)") }
+        return value
+    }
+
+    /// One XEP-0347 filter, parsed once and applied to every thing.
+    struct Filter {
+        let matches: ([String: Tag]) -> Bool
+
+        func matches(_ tags: [String: Tag]) -> Bool { matches(tags) }
+
+        init(_ element: XMLElement) throws(StanzaError) {
+            let payload = IQPayload(element)
+            let name = try payload.required("name")
+            func text(_ attribute: String) throws(StanzaError) -> String {
+                guard let value = element[attribute: attribute] else { throw StanzaError(.badRequest, "<\(element.name)/> needs '\(attribute)'") }
+                return value
+            }
+            func number(_ attribute: String) throws(StanzaError) -> Double {
+                guard let value = Double(try text(attribute)), value.isFinite else {
+                    throw StanzaError(.badRequest, "<\(element.name)/> '\(attribute)' must be a number")
+                }
+                return value
+            }
+            func included(_ attribute: String) -> Bool { element[attribute: attribute] != "false" }
+            func string(_ tags: [String: Tag]) -> String? { if case .text(let s)? = tags[name] { s } else { nil } }
+            func numeric(_ tags: [String: Tag]) -> Double? { if case .number(let n)? = tags[name] { n } else { nil } }
+            func inRange<T: Comparable>(_ v: T, _ min: T, _ max: T, _ minIn: Bool, _ maxIn: Bool) -> Bool {
+                (minIn ? v >= min : v > min) && (maxIn ? v <= max : v < max)
+            }
+            switch element.name {
+            case "strEq": let v = try text("value"); matches = { string($0) == v }
+            case "strNEq": let v = try text("value"); matches = { string($0).map { $0 != v } ?? false }
+            case "strRange", "strNRange":
+                let (lo, hi, a, b) = (try text("min"), try text("max"), included("minIncluded"), included("maxIncluded"))
+                let negate = element.name == "strNRange"
+                matches = { tags in string(tags).map { inRange($0, lo, hi, a, b) != negate } ?? false }
+            case "strMask":
+                let mask = try text("value"), wildcard = element[attribute: "wildcard"] ?? "*"
+                guard wildcard.count == 1, mask.count <= 256 else { throw StanzaError(.badRequest, "strMask: one wildcard character, a mask of at most 256") }
+                matches = { tags in string(tags).map { Self.mask(mask, wildcard: wildcard.first!, matches: $0) } ?? false }
+            case "numEq": let v = try number("value"); matches = { numeric($0) == v }
+            case "numNEq": let v = try number("value"); matches = { numeric($0).map { $0 != v } ?? false }
+            case "numGt": let v = try number("value"); matches = { numeric($0).map { $0 > v } ?? false }
+            case "numGte": let v = try number("value"); matches = { numeric($0).map { $0 >= v } ?? false }
+            case "numLt": let v = try number("value"); matches = { numeric($0).map { $0 < v } ?? false }
+            case "numLte": let v = try number("value"); matches = { numeric($0).map { $0 <= v } ?? false }
+            case "numRange", "numNRange":
+                let (lo, hi, a, b) = (try number("min"), try number("max"), included("minIncluded"), included("maxIncluded"))
+                let negate = element.name == "numNRange"
+                matches = { tags in numeric(tags).map { inRange($0, lo, hi, a, b) != negate } ?? false }
+            case let other:
+                throw StanzaError(.featureNotImplemented, "filter <\(other)/> is not supported")
+            }
+        }
+
+        /// `*`-style masks: the wildcard matches any run of characters (including none).
+        static func mask(_ mask: String, wildcard: Character, matches text: String) -> Bool {
+            let parts = mask.split(separator: wildcard, omittingEmptySubsequences: false)
+            guard parts.count > 1 else { return mask == text }
+            // Prefix, then suffix of what remains (so they cannot overlap), then the middle parts in order.
+            guard text.hasPrefix(parts.first!), text.dropFirst(parts.first!.count).hasSuffix(parts.last!) else { return false }
+            var rest = text.dropFirst(parts.first!.count).dropLast(parts.last!.count)
+            for part in parts.dropFirst().dropLast() where !part.isEmpty {
+                guard let range = rest.firstRange(of: part) else { return false }
+                rest = rest[range.upperBound...]
+            }
+            return true
+        }
+    }
+}
