@@ -106,3 +106,35 @@ public struct ReadingsQuery: Sendable {
         }
     }
 }
+
+extension ReadingsQuery {
+    /// The newest readings of `sensor`: all of those at its newest time, or with `names`, the
+    /// newest of each name — looking back over at most `lookback` readings, so a field the
+    /// sensor stopped sending costs a bounded walk.
+    public func latest(of sensor: SensorID, names: Set<String>? = nil, lookback: Int = 1000) throws -> [Reading] {
+        let tables = store.tables
+        return try store.read { txn in
+            guard let record = try MarketState(tables: tables, txn: txn).sensor(sensor) else { throw MarketRefusal.unknownSensor(sensor) }
+            let cursor = try Cursor(transaction: txn, database: tables.readings)
+            // The first key past this sensor, then step back into its readings.
+            var entry = try cursor.seek(atLeast: ReadingsKey.key(sensor: record.index &+ 1, time: 0, seq: 0)) != nil ? try cursor.previous() : try cursor.last()
+            var found: [String: Reading] = [:]
+            var newest: Int64?
+            var seen = 0
+            while let (key, value) = entry, ReadingsKey.sensor(of: key) == record.index, seen < lookback {
+                seen += 1
+                let reading = try Reading(canonical: Array(value.dropFirst(8)))
+                if let names {
+                    if names.contains(reading.name), found[reading.name] == nil { found[reading.name] = reading }
+                    if found.count == names.count { break }
+                } else {
+                    if let newest, reading.time != newest { break }
+                    newest = reading.time
+                    if found[reading.name] == nil { found[reading.name] = reading }
+                }
+                entry = try cursor.previous()
+            }
+            return found.values.sorted { ($0.time, $0.name) < ($1.time, $1.name) }
+        }
+    }
+}

@@ -9,5 +9,6 @@ public enum AgoraServices {
         LedgerService.register(into: &iq, context: context)
         ReadingsService.register(into: &iq, context: context)
         DiscoveryService.register(into: &iq, context: context, domain: domain)
+        SensorDataService.register(into: &iq, context: context)
     }
 }

@@ -23,6 +23,7 @@ public final class Cursor {
     public func first() throws(StoreError) -> Entry? { try get(MDB_FIRST) }
     public func last() throws(StoreError) -> Entry? { try get(MDB_LAST) }
     public func next() throws(StoreError) -> Entry? { try get(MDB_NEXT) }
+    public func previous() throws(StoreError) -> Entry? { try get(MDB_PREV) }
 
     /// Moves to the first key ≥ `key`.
     public func seek(atLeast key: [UInt8]) throws(StoreError) -> Entry? {

@@ -19,6 +19,11 @@ public enum IQReply: Sendable {
     case result(XMLElement?)
     case error(StanzaError)
     case later(@Sendable () async -> IQReply)
+    /// The result now, then more stanzas to the requester (XEP-0323 read-outs: `accepted`,
+    /// then `fields` messages). `send` stamps `from` (the IQ's `to`) and `to` (the requester's
+    /// full JID) and returns false once the session is gone; the follow-up starts only after
+    /// the result is on its way, so the client sees them in that order.
+    case resultThen(XMLElement?, followUp: @Sendable (_ send: @escaping @Sendable (XMLElement) -> Bool) async -> Void)
 }
 
 public typealias IQHandler = @Sendable (IQRequest) -> IQReply

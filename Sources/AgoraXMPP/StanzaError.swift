@@ -32,10 +32,14 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let condition: Condition
     public let text: String
+    /// An application element sent in place of the echoed request payload (XEP-0323's
+    /// `<rejected/>`, which its clients look for as the IQ's child).
+    public let payload: XMLElement?
 
-    public init(_ condition: Condition, _ text: String) {
+    public init(_ condition: Condition, _ text: String, payload: XMLElement? = nil) {
         self.condition = condition
         self.text = text
+        self.payload = payload
     }
 
     public static func badRequest(_ text: String) -> StanzaError { .init(.badRequest, text) }
@@ -58,7 +62,7 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
         reply[attribute: "type"] = "error"
         if let from = stanza[attribute: "to"] { reply[attribute: "from"] = from }
         if let to = stanza[attribute: "from"] { reply[attribute: "to"] = to }
-        if stanza.name == "iq", let payload = stanza.firstElement { reply.append(payload) }
+        if let payload { reply.append(payload) } else if stanza.name == "iq", let original = stanza.firstElement { reply.append(original) }
         reply.append(element)
         return reply
     }

@@ -101,13 +101,33 @@ public final class StanzaRouter: Sendable {
             Task {
                 var outcome = await work()
                 while case .later(let more) = outcome { outcome = await more() }
-                if let reply = self.resolve(outcome, for: request, session: session) {
+                if case .resultThen(let payload, let followUp) = outcome {
+                    session.deliver(Self.result(for: request.stanza, from: request.to, payload: payload))
+                    await followUp(Self.sender(for: request, session: session))
+                } else if let reply = self.resolve(outcome, for: request, session: session) {
                     session.deliver(reply)
                 } else {
                     logger.debug("asynchronous IQ produced no reply")
                 }
             }
             return nil
+        case .resultThen(let payload, let followUp):
+            // The task's deliveries go through the session's event loop, behind the result
+            // the caller writes on return.
+            let send = Self.sender(for: request, session: session)
+            Task { await followUp(send) }
+            return Self.result(for: request.stanza, from: request.to, payload: payload)
+        }
+    }
+
+    /// Sends follow-up stanzas of an IQ to its requester, from the IQ's addressee.
+    private static func sender(for request: IQRequest, session: Session) -> @Sendable (XMLElement) -> Bool {
+        let from = request.to.description, to = request.from.description
+        return { stanza in
+            var stanza = stanza
+            stanza[attribute: "from"] = from
+            stanza[attribute: "to"] = to
+            return session.deliver(stanza)
         }
     }
 

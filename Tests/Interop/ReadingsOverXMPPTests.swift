@@ -17,9 +17,9 @@ import Testing
         // An hour of readings, one a second, value i/4, in four backfilled packs (four commits).
         let start = (Int(Date().timeIntervalSince1970) / 3600 - 3) * 3600
         for pack in 0..<4 {
-            let records = (pack * 900..<(pack + 1) * 900).map { #"{"t":\#($0),"v":\#(Double($0) / 4)}"# }
+            let records = (pack * 900..<(pack + 1) * 900).map { #"{"n":"pm25","t":\#($0),"v":\#(Double($0) / 4)}"# }
             let file = gateway.dir.file("pack\(pack).json")
-            try (#"[{"bn":"air-1:","bt":\#(start),"n":"pm25","t":\#(pack * 900),"v":\#(Double(pack * 900) / 4)},"#
+            try (#"[{"bt":\#(start),"n":"pm25","t":\#(pack * 900),"v":\#(Double(pack * 900) / 4)},"#
                  + records.dropFirst().joined(separator: ",") + "]").write(toFile: file, atomically: true, encoding: .utf8)
             _ = try gateway.cli.ok(["readings", "ingest", "--sensor", "air-1", file])
         }

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Readings over XMPP (urn:agora:readings:1) as slixmpp clients see them: access by purchase,
+"""Readings over XMPP (urn:agora:readings:1, and XEP-0323 through slixmpp's xep_0323 client)
+as slixmpp clients see them: access by purchase,
 XEP-0059 pages, and every reading's proof checked here against its readings.commit receipt
 with the independent verifier (Tests/Interop/verify_receipt.py) and the log key.
 
@@ -82,12 +83,52 @@ def verify_all(readings, receipts, key):
               'the record %s does not say what the attributes say (%s)' % (record, r.attrib))
 
 
+async def readout(client, a, flags, fields=None):
+    """A XEP-0323 read-out through slixmpp's own xep_0323 client: (outcome, fields, error)."""
+    done = asyncio.get_running_loop().create_future()
+    got = {'accepted': False, 'fields': [], 'error': None}
+
+    def callback(from_jid, result, nodeId=None, timestamp=None, fields=None, error_msg=None):
+        if result == 'accepted':
+            got['accepted'] = True
+        elif result == 'fields':
+            got['fields'] += [(seconds(timestamp), f) for f in fields]
+        elif not done.done() and result in ('done', 'rejected', 'failure'):
+            got['error'] = error_msg
+            done.set_result(result)
+
+    client['xep_0323'].request_data(client.boundjid.full, a.domain, callback, nodeIds=[a.sensor], fields=fields, flags=flags)
+    outcome = await asyncio.wait_for(done, 15)
+    return outcome, got
+
+
+async def sensordata(buyer, outsider, owner, a, start, half, end):
+    """XEP-0323: momentary and historical read-outs, accepted then fields messages, or rejected."""
+    outcome, got = await readout(owner, a, {'momentary': 'true'})
+    check(outcome == 'done' and got['accepted'], 'owner momentary: %s %s' % (outcome, got['error']))
+    check([(t, f['name'], float(f['value'])) for t, f in got['fields']] == [(end - 1, 'pm25', (end - 1 - start) / 4)],
+          'owner momentary read-out: %s' % got['fields'][:3])
+    check(got['fields'][0][1].get('flags', {}).get('momentary') == 'true', 'momentary flag missing')
+    # The newest reading lies outside what the buyer bought: accepted, but nothing in it.
+    outcome, got = await readout(buyer, a, {'momentary': 'true'})
+    check(outcome == 'done' and got['fields'] == [], 'buyer momentary outside its window: %s' % got['fields'][:3])
+    outcome, got = await readout(buyer, a, {'historical': 'true', 'from': rfc3339(start + 10), 'to': rfc3339(start + 260)}, fields=['pm25'])
+    check(outcome == 'done', 'buyer historical: %s %s' % (outcome, got['error']))
+    check([(t, float(f['value'])) for t, f in got['fields']] == [(start + i, i / 4) for i in range(10, 260)],
+          'historical read-out: %d fields, first %s' % (len(got['fields']), got['fields'][:2]))
+    outcome, got = await readout(buyer, a, {'historical': 'true', 'from': rfc3339(half), 'to': rfc3339(end)})
+    check(outcome == 'rejected' and got['error'], 'buyer historical outside its purchase: %s' % outcome)
+    outcome, got = await readout(outsider, a, {'historical': 'true', 'from': rfc3339(start), 'to': rfc3339(start + 10)})
+    check(outcome == 'rejected', 'outsider historical: %s' % outcome)
+    return len(got['fields'])
+
+
 async def scenario(a):
     key = vr.parse_vkey(a.log_key)
     start, half, end = a.start, a.start + a.count // 2, a.start + a.count
-    buyer = await Client(a, a.buyer[0], a.buyer[1]).login()
-    outsider = await Client(a, a.outsider[0], a.outsider[1]).login()
-    owner = await Client(a, a.owner[0], a.owner[1]).login()
+    buyer = await Client(a, a.buyer[0], a.buyer[1], plugins=('xep_0323',)).login()
+    outsider = await Client(a, a.outsider[0], a.outsider[1], plugins=('xep_0323',)).login()
+    owner = await Client(a, a.owner[0], a.owner[1], plugins=('xep_0323',)).login()
     window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(half)}
 
     await refused(buyer, 'forbidden', 'get', READINGS, 'readings', window, why='before buying')
@@ -115,6 +156,8 @@ async def scenario(a):
     everything, receipts, owner_pages = await read_all(owner, a.sensor, start, end, 1000, False)
     check(len(everything) == a.count and not receipts, 'owner: %d readings, %d receipts' % (len(everything), len(receipts)))
     check(all(r.get('record') is None for r in everything), 'readings without proofs carry records')
+
+    await sensordata(buyer, outsider, owner, a, start, half, end)
 
     for c in (buyer, outsider, owner):
         await c.logout()
