@@ -122,8 +122,9 @@ let package = Package(
         .target(
             name: "AgoraServices",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraReadings", "AgoraXMPP",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraReadings", "AgoraXMPP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             exclude: ["PROTOCOL.md"],
             swiftSettings: strict

@@ -4,11 +4,12 @@ public import AgoraXMPP
 /// starts. One file per namespace; each lists its operations in its doc comment, and
 /// `PROTOCOL.md` has an example of each.
 public enum AgoraServices {
-    public static func register(into iq: inout IQRouter, context: ServiceContext, domain: String) {
+    public static func register(into iq: inout IQRouter, context: ServiceContext, domain: String, certificates: any CertificateDesk) {
         MarketService.register(into: &iq, context: context)
         LedgerService.register(into: &iq, context: context)
         ReadingsService.register(into: &iq, context: context)
         DiscoveryService.register(into: &iq, context: context, domain: domain)
         SensorDataService.register(into: &iq, context: context)
+        PKIService.register(into: &iq, context: context, desk: certificates)
     }
 }

@@ -37,7 +37,7 @@ def rfc3339(seconds):
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(seconds))
 
 
-async def ask(client, kind, ns, name, attrs=None, children=(), reply=None):
+async def ask(client, kind, ns, name, attrs=None, children=(), reply=None, text=None):
     """One IQ to the domain; returns the result's payload element (named `reply`, or like the request)."""
     iq = client.Iq()
     iq['type'] = kind
@@ -45,6 +45,7 @@ async def ask(client, kind, ns, name, attrs=None, children=(), reply=None):
     payload = ET.Element('{%s}%s' % (ns, name), {k: str(v) for k, v in (attrs or {}).items()})
     for child in children:
         payload.append(child)
+    payload.text = text
     iq.append(payload)
     result = await iq.send(timeout=10)
     reply = reply or name
@@ -53,10 +54,10 @@ async def ask(client, kind, ns, name, attrs=None, children=(), reply=None):
     return found
 
 
-async def refused(client, condition, kind, ns, name, attrs=None, children=(), why=''):
+async def refused(client, condition, kind, ns, name, attrs=None, children=(), why='', text=None):
     """The IQ must fail with `condition` and a <text>; returns the text."""
     try:
-        await ask(client, kind, ns, name, attrs, children)
+        await ask(client, kind, ns, name, attrs, children, text=text)
     except IqError as e:
         got, text = e.iq['error']['condition'] or raw_condition(e.iq), e.iq['error']['text']
         check(got == condition, '%s %s (%s): expected %s, got %s (%s)' % (kind, name, why, condition, got, text))
@@ -141,6 +142,55 @@ async def discovery(client, a):
                   [ET.Element('{%s}notAFilter' % DISCOVERY, {'name': 'X', 'value': '1'})], why='unknown filter')
     await refused(client, 'policy-violation', 'get', DISCOVERY, 'search', {'offset': 0, 'maxCount': 10 ** 6}, why='maxCount 10^6')
     await refused(client, 'bad-request', 'get', DISCOVERY, 'search', {'maxCount': 5}, why='no offset')
+
+
+PKI = 'urn:agora:pki:1'
+
+
+async def pki(client, a):
+    """A certificate by CSR over IQ, then a SASL EXTERNAL login with it; CA, CRL and look-ups."""
+    import tempfile
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def csr_for(jid, key):
+        return x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, jid)])).sign(key, hashes.SHA256())
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    other = csr_for(a.poor[0], key).public_bytes(serialization.Encoding.PEM).decode()
+    await refused(client, 'forbidden', 'set', PKI, 'csr', why="a CSR for someone else's JID", text=other)
+    await refused(client, 'bad-request', 'set', PKI, 'csr', why='not a CSR',
+                  text='-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')
+    mine = csr_for(a.buyer[0], key).public_bytes(serialization.Encoding.PEM).decode()
+    issued = await ask(client, 'set', PKI, 'csr', reply='certificate', text=mine)
+    blocks = issued.text.split('-----END CERTIFICATE-----')[:-1]
+    chain = [x509.load_pem_x509_certificate((b + '-----END CERTIFICATE-----\n').strip().encode()) for b in blocks]
+    ca_pem = (await ask(client, 'get', PKI, 'ca')).text
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    check(chain[0].issuer == ca.subject and chain[-1] == ca, 'the chain does not end in the CA')
+    check(ca == x509.load_pem_x509_certificate(open(a.ca, 'rb').read()), 'pki:1 ca differs from the CA the TLS check used')
+    check(chain[0].public_key().public_numbers() == key.public_key().public_numbers(), 'the certificate is not for the CSR key')
+    crl = x509.load_der_x509_crl(base64.b64decode((await ask(client, 'get', PKI, 'crl')).text))
+    check(crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key()), 'the CRL is not signed by the CA')
+    found = await ask(client, 'get', PKI, 'cert', {'serial': issued.get('serial')})
+    check(found.get('subject') == a.buyer[0] and found.get('revoked') == 'false', 'cert look-up: %s' % found.attrib)
+    await refused(client, 'item-not-found', 'get', PKI, 'cert', {'serial': '00'}, why='unknown serial')
+
+    with tempfile.TemporaryDirectory() as d:
+        cert_file, key_file = os.path.join(d, 'me.pem'), os.path.join(d, 'me.key')
+        open(cert_file, 'w').write(issued.text)
+        open(key_file, 'wb').write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+        external = Client(a, a.buyer[0], '', mech='EXTERNAL')
+        external.certfile, external.keyfile = cert_file, key_file
+        await external.login()
+        check(external.mech == 'EXTERNAL' and external.boundjid.bare == a.buyer[0], 'EXTERNAL login as %s' % external.boundjid)
+        balance = (await ask(external, 'get', MARKET, 'balance')).get('credits')
+        await external.logout()
+    return issued.get('serial'), balance
 
 
 async def scenario(a):
@@ -228,6 +278,9 @@ async def scenario(a):
     check(consistent(first_size, size, first_root, root, hashes), 'consistency %d -> %d does not verify' % (first_size, size))
     check(not consistent(first_size, size, first_root, hashlib.sha256(b'forged').digest(), hashes), 'the consistency check accepts anything')
     await refused(poor, 'item-not-found', 'get', LEDGER, 'consistency', {'old': size, 'new': size + 1000}, why='beyond the ledger')
+
+    serial, balance = await pki(buyer, a)
+    check(balance == '77', 'the EXTERNAL session sees balance %s' % balance)
 
     for c in (buyer, poor, owner):
         await c.logout()
