@@ -52,7 +52,8 @@ public enum GatewayServer {
             var iq = IQRouter()
             AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
                                                                       ledger: gateway.ledger, logger: logger),
-                                   domain: xmppConfiguration.domain, certificates: try CertificateService(gateway: gateway))
+                                   domain: xmppConfiguration.domain, certificates: try CertificateService(gateway: gateway),
+                                   operators: GatewayOperatorDesk(gateway: gateway))
             let server = try XMPPServer(configuration: xmppConfiguration, store: gateway.store,
                                         accounts: XMPPSetup.accountHooks(for: gateway), services: iq, logger: logger)
             services.append(.init(service: server))

@@ -29,7 +29,6 @@ public struct PairingService: Sendable {
     /// Stores an invitation for `registration.sensor` and returns its one-time code.
     public func invite(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: Actor) async throws -> (code: String, expires: Timestamp) {
         let registration = try Self.validated(registration)
-        guard actor == .operator else { throw MarketRefusal.forbidden("only operators invite sensors") }
         guard (60...30 * 86_400).contains(ttlSeconds) else {
             throw MarketRefusal.invalid(.outOfRange("ttl", reason: "an invitation lasts from 1 minute to 30 days"))
         }
@@ -40,6 +39,7 @@ public struct PairingService: Sendable {
         let row = try CanonicalJSON.encode(invitation)
         try await gateway.store.write { txn in
             let state = MarketState(tables: tables, txn: txn)
+            guard try state.isOperator(actor) else { throw MarketRefusal.forbidden("only operators invite sensors") }
             guard try state.sensor(registration.sensor) == nil else { throw MarketRefusal.sensorExists(registration.sensor) }
             guard let owner = try state.account(registration.owner) else { throw MarketRefusal.unknownAccount(registration.owner) }
             guard owner.role.mayOwnSensors else { throw MarketRefusal.forbidden("\(registration.owner) is a consumer; only owners and operators own sensors") }

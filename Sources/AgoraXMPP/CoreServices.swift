@@ -18,16 +18,27 @@ enum CoreServices {
             let router = router()
             return request.isSet ? setRoster(request, router: router) : getRoster(request, router: router)
         }
+        let discoNodes = iq.discoNodes
         iq.register(Namespace.discoItems, forAccounts: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#items is get only")) }
-            return .result(XMLElement("query", namespace: Namespace.discoItems))
+            var query = XMLElement("query", namespace: Namespace.discoItems)
+            if let node = request.payload[attribute: "node"] {
+                guard request.to.localpart == nil, let provider = discoNodes[node] else { return .error(.itemNotFound("no such node")) }
+                query[attribute: "node"] = node
+                for item in provider.items(request) { query.append(item) }
+            }
+            return .result(query)
         }
         iq.advertise(Namespace.discoInfo)
         iq.advertise(Namespace.streamManagement)
         let features = iq.features
         iq.register(Namespace.discoInfo, forAccounts: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#info is get only")) }
-            if request.payload[attribute: "node"] != nil { return .error(.itemNotFound("no such node")) }
+            if let node = request.payload[attribute: "node"] {
+                guard request.to.localpart == nil,
+                      let children = discoNodes.values.lazy.compactMap({ $0.info(request, node) }).first else { return .error(.itemNotFound("no such node")) }
+                return .result(XMLElement("query", namespace: Namespace.discoInfo, attributes: [.init("node", node)], children: children.map { .element($0) }))
+            }
             var query = XMLElement("query", namespace: Namespace.discoInfo)
             if request.to.localpart == nil {
                 query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [

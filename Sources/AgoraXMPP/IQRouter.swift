@@ -38,7 +38,19 @@ public struct IQRouter: Sendable {
         public let forAccounts: Bool
     }
 
+    /// A XEP-0030 node a service answers for: its items (disco#items with `node`), and the
+    /// identity and features of nodes it names (disco#info with `node`; nil: not one of its).
+    public struct DiscoNode: Sendable {
+        public let items: @Sendable (IQRequest) -> [XMLElement]
+        public let info: @Sendable (IQRequest, _ node: String) -> [XMLElement]?
+        public init(items: @escaping @Sendable (IQRequest) -> [XMLElement], info: @escaping @Sendable (IQRequest, String) -> [XMLElement]?) {
+            self.items = items
+            self.info = info
+        }
+    }
+
     private(set) var routes: [String: Route] = [:]
+    private(set) var discoNodes: [String: DiscoNode] = [:]
     /// disco#info features beyond the registered namespaces (e.g. `urn:xmpp:sm:3`).
     public private(set) var extraFeatures: [String] = []
 
@@ -50,6 +62,12 @@ public struct IQRouter: Sendable {
     }
 
     public mutating func advertise(_ feature: String) { extraFeatures.append(feature) }
+
+    /// Answers disco#items for `node`, and disco#info for the nodes `disco.info` recognises.
+    public mutating func registerDisco(node: String, _ disco: DiscoNode) {
+        precondition(discoNodes[node] == nil, "two disco providers for \(node)")
+        discoNodes[node] = disco
+    }
 
     func route(for namespace: String) -> Route? { routes[namespace] }
 
