@@ -23,6 +23,7 @@ sensors="${PACKAGING_BENCH_SENSORS:-1000}"
 arch="$(uname -m)"
 binary="Packaging/out/$arch/agora"
 work="$(mktemp -d /var/tmp/agora-pkgbench-XXXXXX)"
+chmod 0755 "$work"   # the broker drops to its own user and reads its files here
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
