@@ -16,10 +16,14 @@ import Testing
         let c2sPort: Int
         let tlsPort: Int
         let serve: Process
+        /// Peers `prepare` started (a broker), stopped with the gateway.
+        private(set) var peers: [Process] = []
         var ca: String { dir.file("state/xmpp/ca.pem") }
         static let passwords = ["alice": "alice-secret-1", "bob": "bob-secret-22", "carol": "carol-secret-333"]
 
-        init(environment: [String: String] = [:]) throws {
+        /// - Parameter prepare: runs after the accounts exist and before `serve` starts (e.g.
+        ///   `broker-config` and a broker); the processes it returns are stopped with the gateway.
+        init(environment: [String: String] = [:], prepare: (AgoraCLI, TemporaryDirectory) throws -> [Process] = { _, _ in [] }) throws {
             dir = try TemporaryDirectory("agora-xmpp")
             cli = AgoraCLI(stateDirectory: dir.file("state"))
             try cli.ok(["init", "--domain", XMPPInteropTests.domain])
@@ -28,6 +32,7 @@ import Testing
                                                               "--password-stdin", "--state-dir", dir.file("state")], stdin: password + "\n")
                 guard result.status == 0 else { throw AgoraCLI.Failure(description: result.stderr) }
             }
+            peers = try prepare(cli, dir)
             // A random port pair; another process may hold it, so try a few.
             var attempt = 0
             while true {
@@ -82,6 +87,7 @@ import Testing
 
         func stop() {
             stopHard(serve)
+            peers.forEach(stopHard)
             dir.remove()
         }
     }

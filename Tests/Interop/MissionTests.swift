@@ -1,0 +1,40 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// Issue 6's whole mission with real peers: `agora serve` with a test-started Mosquitto, an
+/// operator, an owner and a consumer on slixmpp, a sensor played by OpenSSL and
+/// mosquitto_pub/sub (`xmpp/mission.py`). The ledger must agree with what the clients were told.
+@Suite(.serialized) struct MissionTests {
+    @Test func aSensorPairsSellsItsDataAndTheBuyerProvesWhatItBoughtAndReceived() throws {
+        let mqttPort = Int.random(in: 40_000..<50_000)
+        let gateway = try XMPPInteropTests.RunningGateway { cli, dir in
+            let admin = try runProcess(agoraExecutable, ["user", "add", "admin@gw.test", "--role", "operator", "--password-stdin",
+                                                         "--state-dir", dir.file("state")], stdin: "admin-secret-7777\n")
+            guard admin.status == 0 else { throw AgoraCLI.Failure(description: admin.stderr) }
+            _ = try cli.ok(["broker-config", "--out", dir.file("broker"), "--host", "127.0.0.1",
+                            "--port-tls", String(mqttPort), "--port-pair", String(mqttPort + 1)])
+            let broker = try spawn("/usr/sbin/mosquitto", ["-c", dir.file("broker/mosquitto.conf")], log: dir.file("mosquitto.log"))
+            Thread.sleep(forTimeInterval: 0.5)
+            return [broker]
+        }
+        defer { gateway.stop() }
+        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
+        let logKey = try #require(status["logKey"] as? String)
+
+        let result = try runProcess("/usr/bin/python3", [
+            XMPPInteropTests.scripts + "/mission.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+            "--ca", gateway.ca, "--log-key", logKey, "--operator", "admin@gw.test", "admin-secret-7777",
+            "--mqtt-port", String(mqttPort), "--pair-port", String(mqttPort + 1), "--work", gateway.dir.path,
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
+        #expect(result.stdout.contains("mission ok consumer=93 owner=7"), "\(result.stdout)")
+
+        // Balances as the ledger has them equal what the clients were told; the ledger replays.
+        #expect(try gateway.cli.ok(["credit", "balance", "carl@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == "93")
+        #expect(try gateway.cli.ok(["credit", "balance", "olga@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
+        let after = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
+        #expect(after["sumOfBalances"] as? Int == after["totalMinted"] as? Int)
+        _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+    }
+}
