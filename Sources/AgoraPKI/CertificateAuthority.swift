@@ -1,5 +1,8 @@
 public import AgoraCore
 public import Crypto
+#if canImport(Glibc)
+internal import Glibc
+#endif
 internal import _CryptoExtras
 internal import FoundationEssentials
 internal import SwiftASN1
@@ -81,7 +84,21 @@ public struct CertificateAuthority: Sendable {
     public func serverCertificate(dnsNames: [String], publicKey: Certificate.PublicKey, days: Int, now: Timestamp) throws -> Certificate {
         guard let first = dnsNames.first else { throw CertificateRefusal.badRequest("a server certificate needs at least one DNS name") }
         return try endEntity(commonName: first, publicKey: publicKey, usage: KeyUsage(digitalSignature: true), purpose: .serverAuth,
-                             names: dnsNames.map { .dnsName($0) }, days: days, now: now)
+                             names: dnsNames.map(Self.subjectName), days: days, now: now)
+    }
+
+    /// An address literal is an iPAddress name (RFC 5280 §4.2.1.6), which clients that check
+    /// `127.0.0.1` against the certificate look for; anything else is a dNSName.
+    static func subjectName(_ name: String) -> GeneralName {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 {
+            return .ipAddress(ASN1OctetString(contentBytes: withUnsafeBytes(of: &v4) { ArraySlice($0) }))
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            return .ipAddress(ASN1OctetString(contentBytes: withUnsafeBytes(of: &v6) { ArraySlice($0) }))
+        }
+        return .dnsName(name)
     }
 
     /// The gateway's own client certificate (to its MQTT broker): `CN=<cn>`, clientAuth.

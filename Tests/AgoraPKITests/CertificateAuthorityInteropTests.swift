@@ -65,6 +65,24 @@ import X509
         #expect(text.contains("TLS Web Server Authentication"))
     }
 
+    /// A broker reached as 127.0.0.1 or ::1: clients that check the address against the
+    /// certificate (OpenSSL -verify_ip, Python's ssl) need iPAddress names, not dNSNames.
+    @Test func addressLiteralsBecomeIPAddressNamesThatOpenSSLAccepts() throws {
+        let peer = try OpenSSLPeer()
+        defer { peer.close() }
+        let ca = try CertificateAuthority.create(name: "gw1", now: Timestamp.now())
+        let caPath = try peer.write(ca.certificate, as: "ca.pem")
+        let key = Certificate.PrivateKey(P256Key.make())
+        let certificate = try ca.serverCertificate(dnsNames: ["127.0.0.1", "gw1.example", "::1"], publicKey: key.publicKey, days: 365, now: Timestamp.now())
+        let path = try peer.write(certificate, as: "server.pem")
+        #expect(try peer.openssl(["verify", "-CAfile", caPath, "-verify_ip", "127.0.0.1", path]).status == 0)
+        #expect(try peer.openssl(["verify", "-CAfile", caPath, "-verify_ip", "::1", path]).status == 0)
+        #expect(try peer.openssl(["verify", "-CAfile", caPath, "-verify_hostname", "gw1.example", path]).status == 0)
+        #expect(try peer.openssl(["verify", "-CAfile", caPath, "-verify_ip", "127.0.0.2", path]).status != 0)
+        let text = try peer.openssl(["x509", "-in", path, "-noout", "-text"]).stdout
+        #expect(text.contains("IP Address:127.0.0.1") && !text.contains("DNS:127.0.0.1"))
+    }
+
     @Test(arguments: 0..<4)
     func revokedCertificateIsRefusedByOpenSSLWithTheCRL(_ attempt: Int) throws {
         // Several rounds: half of all serials have their top bit set and need a 0x00 in the CRL.
