@@ -64,7 +64,7 @@ echo bench-password-1 | a user add-many --prefix u --count "$sessions" --role co
 a user add owner@bench.test --role owner --password-stdin <<< owner-password-1 > /dev/null
 a sensor add-many --prefix s --count "$sensors" --owner owner@bench.test --kind pm25 --price 1 > /dev/null
 port=$((20000 + RANDOM % 20000))
-a broker-config --out "$work/broker" --host 127.0.0.1 --port-tls "$((port + 10))" --port-pair "$((port + 11))" > /dev/null
+a broker-config --out "$work/broker" --host 127.0.0.1 --dns localhost --port-tls "$((port + 10))" --port-pair "$((port + 11))" > /dev/null
 mosquitto -c "$work/broker/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 pids+=("$!")
 wait_port "$((port + 10))"
@@ -99,7 +99,7 @@ import sys, time, paho.mqtt.client as mqtt
 port, d, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 c = mqtt.Client(client_id="bench-publisher")
 c.tls_set(ca_certs=d + "/ca.pem", certfile=d + "/gateway.pem", keyfile=d + "/gateway.key")
-c.connect("127.0.0.1", port)
+c.connect("localhost", port)
 c.loop_start()
 now = int(time.time()) - 60
 infos = [c.publish("agora/sensors/s%d/senml" % i, '[{"bn":"s%d:","bt":%d,"n":"pm25","v":%d}' % (i, now, i)
