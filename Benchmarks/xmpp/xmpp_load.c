@@ -16,16 +16,36 @@
 //                                                 messages to the receiver's full JID unreceived
 //   idle     --sessions S --conc C [--hold T]     log in S sessions (C logins in progress at most), read
 //                                                 the server's VmRSS before and after (--server-pid)
+//   readings --sessions S --sensor ID --from EPOCH --count N --page P [--proofs] --seconds T
+//                                                 Agora's urn:agora:readings:1: each session keeps one
+//                                                 page request outstanding; page k asks for the window
+//                                                 [EPOCH + kP, EPOCH + (k+1)P) s (RFC 3339, whole seconds)
+//                                                 with RSM max P, k cycling over 0..N/P-1. The server
+//                                                 holds one reading per second, so every reply must
+//                                                 hold exactly P <r elements (else: exit 2). rate =
+//                                                 readings/s; also pages/s and MB/s received
+//   purchases --sessions S --sensor ID [--hours-per-session H] --seconds T
+//                                                 Agora's urn:agora:market:1: each session keeps one
+//                                                 purchase outstanding, a one-hour window per request
+//                                                 (session i buys hour BASE + H*i + h, h = 0, 1, ...,
+//                                                 BASE = now - 300 days rounded to the hour, H 2000 by
+//                                                 default: at most H purchases per session, else exit 2),
+//                                                 request id <pid>.<time>-<session>-<seq> (unique across
+//                                                 runs). rate = purchases/s (durable ledger writes on the
+//                                                 server); a replayed purchase is an error
 // Common: --host 127.0.0.1 --port P --domain D --user-prefix u --users K --password PW
 //         --mech SCRAM-SHA-1|SCRAM-SHA-256 --warmup 2 --server-pid PID --settle 3 --key-cache FILE
 //         --presence --verbose
+// Elements may be large (a readings page of 500 with proofs is ~350 KB): the read buffer grows to
+// hold one top-level element of up to 16 MB; a larger one is a clear error (exit 2).
 // Session i logs in as <prefix>(i % K) with resource r<i / K>-<pid> (unique across runs, so a new run
 // never conflicts with sessions the server has not yet torn down); so 5000 sessions over 500 users are
 // 10 resources per user. The client caches SaltedPassword per user and salt (as RFC 5802 allows), so
 // PBKDF2 runs once per user, not once per login: the generator measures the server, not itself.
 //
 // Output: one line "RESULT mode=... rate=... gen_cpu=..% server_cpu=..% other_cpu=..% steal=..%" (idle:
-// rss_before_kb, rss_after_kb, per_session_kb instead of rate), CPU in % of one core over the measured
+// rss_before_kb, rss_after_kb, per_session_kb instead of rate; readings: also pages=<pages/s>
+// mbps=<MB/s received>), CPU in % of one core over the measured
 // window; other_cpu is the rest of the machine (/proc/stat) and should be ~0 on a quiet machine.
 // Exit status 0 on success, 1 on usage error, 2 on a protocol error or timeout.
 
@@ -53,19 +73,25 @@
 // ---------------------------------------------------------------------------------------------
 // Options
 
-enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE };
+enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES };
 
 static struct {
     enum mode mode;
-    const char *host, *domain, *prefix, *password, *mech, *key_cache;
-    int port, users, n, conc, sessions, inflight, pairs, server_pid;
+    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor;
+    int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session;
+    long long from;
     double seconds, warmup, hold, settle;
-    bool presence, verbose;
+    bool presence, verbose, proofs;
 } opt = {
     .host = "127.0.0.1", .domain = "localhost", .prefix = "u", .password = "bench-password",
     .mech = "SCRAM-SHA-1", .port = 5222, .users = 500, .n = 1000, .conc = -1, .sessions = -1,
-    .inflight = 16, .pairs = 25, .seconds = 10, .warmup = 2, .hold = 0, .settle = 3,
+    .inflight = 16, .pairs = 25, .seconds = 10, .warmup = 2, .hold = 0, .settle = 3, .count = 100000, .page = 500,
+    .hours_per_session = 2000,
 };
+
+// Largest top-level element the read buffer grows to hold.
+#define MAX_ELEMENT (16u << 20)
+
 
 static const EVP_MD *md;  // SHA-1 or SHA-256
 static int md_len;
@@ -273,6 +299,7 @@ struct conn {
     struct conn *peer;     // messages: the receiver of a sender, the sender of a receiver
     bool sender;
     unsigned long next_id;
+    unsigned long expect_id;  // readings, purchases: id number of the outstanding request
 };
 
 static int ep;
@@ -284,6 +311,9 @@ static struct sockaddr_in addr;
 
 // counters
 static long logins_started, logins_done, ready_count, completed;
+static long long items_measured, bytes_measured;  // readings: <r> elements and bytes received while measuring
+static long long purchase_base;                    // purchases: first hour's start, Unix seconds
+static long npages;                                // readings: pages in the cycle (count / page)
 static int *restart_slots;  // slots whose login finished: reconnect from the main loop
 static int nrestart;
 static bool measuring, all_ready, stop_new;
@@ -549,6 +579,89 @@ static void send_message(struct conn *c) {
     c->outstanding++;
 }
 
+// Unix seconds as RFC 3339 UTC, whole seconds ("2026-11-22T07:00:00Z").
+static void rfc3339(long long t, char *buf, size_t cap) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+// readings: page k of the cycle; sessions start at different pages.
+static void send_readings(struct conn *c) {
+    long k = (long)((c->next_id + (unsigned long)c->slot) % (unsigned long)npages);
+    char from[40], to[40];
+    rfc3339(opt.from + (long long)k * opt.page, from, sizeof from);
+    rfc3339(opt.from + (long long)(k + 1) * opt.page, to, sizeof to);
+    c->expect_id = c->next_id;
+    out_printf(c,
+               "<iq type='get' id='h%lu' to='%s'><readings xmlns='urn:agora:readings:1' sensor='%s' from='%s' to='%s'%s>"
+               "<set xmlns='http://jabber.org/protocol/rsm'><max>%d</max></set></readings></iq>",
+               c->next_id++, opt.domain, opt.sensor, from, to, opt.proofs ? " proofs='true'" : "", opt.page);
+    c->outstanding++;
+}
+
+// purchases: the next hour of this session's range, under a request id no other run uses.
+static void send_purchase(struct conn *c) {
+    if (c->next_id >= (unsigned long)opt.hours_per_session)
+        die("session %d made %d purchases, as many as its range of one-hour windows holds (raise --hours-per-session "
+            "or shorten --seconds)", c->slot, opt.hours_per_session);
+    long long start = purchase_base + ((long long)c->slot * opt.hours_per_session + (long long)c->next_id) * 3600;
+    char from[40], to[40];
+    rfc3339(start, from, sizeof from);
+    rfc3339(start + 3600, to, sizeof to);
+    static long run_tag;
+    if (!run_tag) run_tag = (long)time(NULL);
+    c->expect_id = c->next_id;
+    out_printf(c,
+               "<iq type='set' id='p%lu' to='%s'><purchase xmlns='urn:agora:market:1' sensor='%s' from='%s' to='%s' "
+               "request='%d.%ld-%d-%lu'/></iq>",
+               c->next_id, opt.domain, opt.sensor, from, to, (int)getpid(), run_tag, c->slot, c->next_id);
+    c->next_id++;
+    c->outstanding++;
+}
+
+// The first 300 bytes of a bad reply (and its <error> child, which an error reply puts after the
+// echoed request), then exit 2.
+static void bad_reply(struct conn *c, const char *what, const char *s, const char *e) {
+    int len = (int)(e - s);
+    fprintf(stderr, "xmpp_load: slot %d (%s%d/%s): %s (%d bytes): %.*s%s\n", c->slot, opt.prefix, c->user, c->resource,
+            what, len, len > 300 ? 300 : len, s, len > 300 ? "..." : "");
+    const char *err = len > 300 ? memmem(s, len, "<error ", 7) : NULL;
+    if (err) fprintf(stderr, "xmpp_load:   its error: %.*s\n", (int)(e - err) > 600 ? 600 : (int)(e - err), err);
+    exit(2);
+}
+
+// A readings or purchases reply (an <iq type='result'|'error'>).
+static void on_service_reply(struct conn *c, const char *s, const char *e, const char *type) {
+    char id[32], want[32];
+    attr(s, e, "id", id, sizeof id);
+    snprintf(want, sizeof want, "%c%lu", opt.mode == M_READINGS ? 'h' : 'p', c->expect_id);
+    if (strcmp(type, "error") == 0) bad_reply(c, "error reply", s, e);
+    if (c->outstanding != 1 || strcmp(id, want) != 0) bad_reply(c, "reply to a request not outstanding", s, e);
+    c->outstanding--;
+    if (opt.mode == M_READINGS) {
+        long n = 0;
+        for (const char *p = s; (p = memmem(p, e - p, "<r ", 3)); p += 3) n++;
+        if (n != opt.page) {
+            char what[80];
+            snprintf(what, sizeof what, "page holds %ld readings, expected %d", n, opt.page);
+            bad_reply(c, what, s, e);
+        }
+        if (measuring) {
+            completed++;
+            items_measured += n;
+        }
+        if (!stop_new) send_readings(c);
+    } else {
+        if (!has(s, e, "<purchase ")) bad_reply(c, "result without <purchase>", s, e);
+        if (has(s, e, "replayed='true'") || has(s, e, "replayed=\"true\""))
+            bad_reply(c, "purchase replayed (request id reused)", s, e);
+        if (measuring) completed++;
+        if (!stop_new) send_purchase(c);
+    }
+}
+
 static void on_element(struct conn *c, const char *s, const char *e) {
     char name[64];
     element_name(s, e, name, sizeof name);
@@ -611,7 +724,10 @@ static void on_element(struct conn *c, const char *s, const char *e) {
         if (name[0] == 'i' && name[1] == 'q' && name[2] == 0) {
             char type[16];
             attr(s, e, "type", type, sizeof type);
-            if (strcmp(type, "result") == 0) {
+            if ((opt.mode == M_READINGS || opt.mode == M_PURCHASES) &&
+                (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
+                on_service_reply(c, s, e, type);
+            } else if (strcmp(type, "result") == 0) {
                 if (opt.mode == M_PINGS) {
                     c->outstanding--;
                     if (measuring) completed++;
@@ -722,8 +838,16 @@ static void parse(struct conn *c) {
 static void on_readable(struct conn *c) {
     for (;;) {
         if (c->in_cap - c->in_len < 16384) {
-            c->in_cap = c->in_cap ? c->in_cap * 2 : 32768;
-            c->in = realloc(c->in, c->in_cap);
+            // parse() keeps only an unfinished element (and what follows it): the buffer holds
+            // at most one element plus one read
+            if (c->in_len >= MAX_ELEMENT)
+                die("slot %d: an element of more than %u KiB (the most this client buffers); it starts: %.200s", c->slot,
+                    MAX_ELEMENT >> 10, c->in);
+            size_t cap = c->in_cap ? c->in_cap * 2 : 32768;
+            if (cap > MAX_ELEMENT + 65536) cap = MAX_ELEMENT + 65536;
+            c->in = realloc(c->in, cap);
+            if (!c->in) die("out of memory (read buffer of %zu bytes)", cap);
+            c->in_cap = cap;
         }
         size_t avail = c->in_cap - c->in_len;
         ssize_t r = read(c->fd, c->in + c->in_len, avail);
@@ -744,6 +868,7 @@ static void on_readable(struct conn *c) {
             protocol_error(c, "connection closed by server", c->in, c->in + c->in_len);
         }
         c->in_len += r;
+        if (measuring) bytes_measured += r;
         last_progress = now();
         parse(c);
         if (c->state == S_FREE) return;
@@ -816,6 +941,8 @@ static void on_bound(struct conn *c) {
         return;
     case M_PINGS:
     case M_MESSAGES:
+    case M_READINGS:
+    case M_PURCHASES:
         if (opt.presence || opt.mode == M_MESSAGES) out_printf(c, "<presence/>");
         c->state = S_READY;
         ready_count++;
@@ -825,10 +952,12 @@ static void on_bound(struct conn *c) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: xmpp_load logins|cycles|pings|messages|idle [--host H] [--port P] [--domain D]\n"
-            "  [--user-prefix u] [--users K] [--password PW] [--mech SCRAM-SHA-1|SCRAM-SHA-256]\n"
+            "usage: xmpp_load logins|cycles|pings|messages|idle|readings|purchases [--host H] [--port P]\n"
+            "  [--domain D] [--user-prefix u] [--users K] [--password PW] [--mech SCRAM-SHA-1|SCRAM-SHA-256]\n"
             "  [--n N] [--conc C] [--sessions S] [--inflight F] [--pairs P] [--seconds T] [--warmup T]\n"
-            "  [--hold T] [--settle T] [--server-pid PID] [--key-cache FILE] [--presence] [--verbose]\n");
+            "  [--hold T] [--settle T] [--server-pid PID] [--key-cache FILE] [--presence] [--verbose]\n"
+            "  readings: --sensor ID --from EPOCH [--count N] [--page P] [--proofs]\n"
+            "  purchases: --sensor ID [--hours-per-session H]\n");
     exit(1);
 }
 
@@ -839,6 +968,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "pings")) opt.mode = M_PINGS;
     else if (!strcmp(argv[1], "messages")) opt.mode = M_MESSAGES;
     else if (!strcmp(argv[1], "idle")) opt.mode = M_IDLE;
+    else if (!strcmp(argv[1], "readings")) opt.mode = M_READINGS;
+    else if (!strcmp(argv[1], "purchases")) opt.mode = M_PURCHASES;
     else usage();
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -846,12 +977,15 @@ int main(int argc, char **argv) {
 #define STR(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = v; i++; continue; }
 #define INT(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = atoi(v); i++; continue; }
 #define DBL(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = atof(v); i++; continue; }
+#define LL(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = atoll(v); i++; continue; }
         STR("--host", host) STR("--domain", domain) STR("--user-prefix", prefix) STR("--password", password)
         STR("--mech", mech) STR("--key-cache", key_cache) INT("--port", port) INT("--users", users) INT("--n", n) INT("--conc", conc)
         INT("--sessions", sessions) INT("--inflight", inflight) INT("--pairs", pairs)
         INT("--server-pid", server_pid) DBL("--seconds", seconds) DBL("--warmup", warmup) DBL("--hold", hold)
-        DBL("--settle", settle)
+        DBL("--settle", settle) STR("--sensor", sensor) LL("--from", from) INT("--count", count) INT("--page", page)
+        INT("--hours-per-session", hours_per_session)
         if (!strcmp(a, "--presence")) { opt.presence = true; continue; }
+        if (!strcmp(a, "--proofs")) { opt.proofs = true; continue; }
         if (!strcmp(a, "--verbose")) { opt.verbose = true; continue; }
         fprintf(stderr, "unknown option %s\n", a);
         usage();
@@ -861,6 +995,17 @@ int main(int argc, char **argv) {
     else usage();
     md_len = EVP_MD_get_size(md);
     if (opt.users <= 0) usage();
+    if ((opt.mode == M_READINGS || opt.mode == M_PURCHASES) && (!opt.sensor || !opt.sensor[0] || strchr(opt.sensor, '\'')))
+        die("%s needs --sensor ID", argv[1]);
+    if (opt.mode == M_READINGS) {
+        if (opt.from <= 0 || opt.page <= 0 || opt.count < opt.page)
+            die("readings needs --from EPOCH > 0, --page P > 0 and --count N >= P");
+        npages = opt.count / opt.page;
+    }
+    if (opt.mode == M_PURCHASES) {
+        if (opt.hours_per_session <= 0) die("--hours-per-session must be positive");
+        purchase_base = ((long long)time(NULL) - 300LL * 86400) / 3600 * 3600;
+    }
 
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -879,6 +1024,8 @@ int main(int argc, char **argv) {
     case M_PINGS: sessions = opt.sessions > 0 ? opt.sessions : 50; nslots = sessions; target_logins = sessions; break;
     case M_MESSAGES: sessions = 2 * opt.pairs; nslots = sessions; target_logins = sessions; break;
     case M_IDLE: sessions = opt.sessions > 0 ? opt.sessions : 5000; nslots = sessions; target_logins = sessions; break;
+    case M_READINGS: sessions = opt.sessions > 0 ? opt.sessions : 1; nslots = sessions; target_logins = sessions; break;
+    case M_PURCHASES: sessions = opt.sessions > 0 ? opt.sessions : 20; nslots = sessions; target_logins = sessions; break;
     }
     if (nslots > target_logins && (opt.mode == M_LOGINS || opt.mode == M_CYCLES)) nslots = (int)target_logins;
     if ((opt.mode == M_MESSAGES || opt.mode == M_PINGS) && sessions > opt.users)
@@ -934,11 +1081,15 @@ int main(int argc, char **argv) {
         if (!all_ready && sessions > 0 && ready_count == sessions) {
             all_ready = true;
             t_ready = now();
-            if (opt.mode == M_PINGS || opt.mode == M_MESSAGES)
+            if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES)
                 for (int i = 0; i < nslots; i++) {
                     struct conn *c = &conns[i];
                     if (opt.mode == M_PINGS)
                         for (int k = 0; k < opt.inflight; k++) send_ping(c);
+                    else if (opt.mode == M_READINGS)
+                        send_readings(c);  // one request outstanding per session
+                    else if (opt.mode == M_PURCHASES)
+                        send_purchase(c);
                     else if (c->sender)
                         for (int k = 0; k < opt.inflight; k++) send_message(c);
                 }
@@ -955,7 +1106,7 @@ int main(int argc, char **argv) {
         nto_free = 0;
 
         double t = now();
-        if (opt.mode == M_PINGS || opt.mode == M_MESSAGES) {
+        if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES) {
             if (all_ready && !measuring && t_measure == 0 && t - t_ready >= opt.warmup) {
                 measuring = true;
                 t_measure = t;
@@ -997,11 +1148,22 @@ int main(int argc, char **argv) {
     if (opt.mode == M_IDLE && rss_after < 0) rss_after = server_rss_kb();
 
     const char *name = opt.mode == M_LOGINS ? "logins" : opt.mode == M_CYCLES ? "cycles" : opt.mode == M_PINGS ? "pings"
-                     : opt.mode == M_MESSAGES ? "messages" : "idle";
+                     : opt.mode == M_MESSAGES ? "messages" : opt.mode == M_READINGS ? "readings"
+                     : opt.mode == M_PURCHASES ? "purchases" : "idle";
     if (opt.mode == M_LOGINS || opt.mode == M_CYCLES) {
         double el = t_end - t_start;
         printf("RESULT mode=%s n=%ld conc=%d seconds=%.2f rate=%.0f pbkdf2=%ld %s\n", name, logins_done, nslots, el,
                logins_done / el, pbkdf2_runs, cpu_report(s0, s1));
+    } else if (opt.mode == M_READINGS) {
+        double el = t_end - t_measure;
+        printf("RESULT mode=readings sessions=%d page=%d proofs=%s seconds=%.2f count=%lld rate=%.0f pages=%.1f "
+               "mbps=%.1f %s\n",
+               sessions, opt.page, opt.proofs ? "true" : "false", el, items_measured, items_measured / el,
+               completed / el, bytes_measured / el / 1e6, cpu_report(s0, s1));
+    } else if (opt.mode == M_PURCHASES) {
+        double el = t_end - t_measure;
+        printf("RESULT mode=purchases sessions=%d seconds=%.2f count=%ld rate=%.0f %s\n", sessions, el, completed,
+               completed / el, cpu_report(s0, s1));
     } else if (opt.mode == M_PINGS || opt.mode == M_MESSAGES) {
         double el = t_end - t_measure;
         printf("RESULT mode=%s sessions=%d inflight=%d seconds=%.2f count=%ld rate=%.0f %s\n", name, sessions,
