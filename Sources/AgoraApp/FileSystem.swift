@@ -71,29 +71,44 @@ extension FileSystem {
 extension FileSystem {
     /// Run as root against a state directory that belongs to someone else (the service user),
     /// gives that owner every file and directory in it that root owns, so the service can still
-    /// open them. Only entries owned by us, never through a link (`lchown`, `lstat`), and never
-    /// a file with a second hard link: nothing the service user planted can redirect the change.
+    /// open them.
+    ///
+    /// The service user can rename and replace entries while this runs, so nothing is done by
+    /// path: each entry is opened relative to its already-open parent with `O_NOFOLLOW`, checked
+    /// with `fstat` on that descriptor (root's, a directory or a regular file with one link), and
+    /// changed with `fchown` on it. A link swapped in is never followed; a file swapped in is
+    /// checked as what it is.
     static func returnCreatedFiles(in stateDirectory: String) throws(GatewayError) {
+        guard geteuid() == 0 else { return }
+        let top = open(stateDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard top >= 0 else { return }
+        defer { close(top) }
         var owner = stat()
-        guard geteuid() == 0, stat(stateDirectory, &owner) == 0, owner.st_uid != 0 else { return }
-        try returnCreatedFiles(in: stateDirectory, to: owner.st_uid, owner.st_gid, depth: 3)
+        guard fstat(top, &owner) == 0, owner.st_uid != 0 else { return }
+        try returnCreatedFiles(directory: top, path: stateDirectory, to: owner.st_uid, owner.st_gid, depth: 3)
     }
 
-    private static func returnCreatedFiles(in directory: String, to uid: uid_t, _ gid: gid_t, depth: Int) throws(GatewayError) {
-        guard depth > 0, let handle = opendir(directory) else { return }
+    private static func returnCreatedFiles(directory: Int32, path: String, to uid: uid_t, _ gid: gid_t, depth: Int) throws(GatewayError) {
+        // fdopendir takes the descriptor; walk a duplicate so the caller's stays open.
+        let listing = dup(directory)
+        guard listing >= 0, let handle = fdopendir(listing) else { return }
         defer { closedir(handle) }
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             if name == "." || name == ".." { continue }
-            let path = directory + "/" + name
+            let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+            guard fd >= 0 else { continue }   // a link (ELOOP), a socket, gone: not ours to touch
+            defer { close(fd) }
             var info = stat()
-            guard lstat(path, &info) == 0, info.st_uid == 0 else { continue }
+            guard fstat(fd, &info) == 0 else { continue }
             let isDirectory = info.st_mode & S_IFMT == S_IFDIR
             guard isDirectory || (info.st_mode & S_IFMT == S_IFREG && info.st_nlink == 1) else { continue }
-            guard lchown(path, uid, gid) == 0 else {
-                throw .file(path, "cannot give it to the state directory's owner: \(String(cString: strerror(errno)))")
+            if info.st_uid == 0 {
+                guard fchown(fd, uid, gid) == 0 else {
+                    throw .file(path + "/" + name, "cannot give it to the state directory's owner: \(String(cString: strerror(errno)))")
+                }
             }
-            if isDirectory { try returnCreatedFiles(in: path, to: uid, gid, depth: depth - 1) }
+            if isDirectory, depth > 1 { try returnCreatedFiles(directory: fd, path: path + "/" + name, to: uid, gid, depth: depth - 1) }
         }
     }
 }

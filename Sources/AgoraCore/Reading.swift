@@ -50,10 +50,17 @@ extension Reading {
         return base + "." + String(repeating: "0", count: 9 - fraction.count) + fraction + "Z"
     }
 
-    /// Parses RFC 3339 with or without fractional seconds into nanoseconds.
+    /// Parses RFC 3339 with or without fractional seconds into nanoseconds. Times that do not
+    /// fit (nanoseconds since 1970 overflow a 64-bit integer after 2262-04-11) are refused.
     public static func parseTime(_ text: String) throws(ValidationError) -> Int64 {
+        func nanoseconds(_ seconds: Int64, plus fraction: Int64 = 0) throws(ValidationError) -> Int64 {
+            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            let (sum, overflow2) = scaled.addingReportingOverflow(fraction)
+            guard !overflow, !overflow2 else { throw .outOfRange("time", reason: "must be between 1677 and 2262 (\(text))") }
+            return sum
+        }
         guard let dot = text.firstIndex(of: "."), text.hasSuffix("Z") else {
-            return try Timestamp(rfc3339: text).seconds * 1_000_000_000
+            return try nanoseconds(try Timestamp(rfc3339: text).seconds)
         }
         let digits = text[text.index(after: dot)..<text.index(before: text.endIndex)]
         guard (1...9).contains(digits.count), digits.allSatisfy(\.isNumber), let fraction = Int64(digits) else {
@@ -62,7 +69,7 @@ extension Reading {
         let seconds = try Timestamp(rfc3339: String(text[..<dot]) + "Z").seconds
         var scale: Int64 = 1
         for _ in 0..<(9 - digits.count) { scale *= 10 }
-        return seconds * 1_000_000_000 + fraction * scale
+        return try nanoseconds(seconds, plus: fraction * scale)
     }
 
     /// The canonical record back as a reading (what `export` and `prove` read from the store).

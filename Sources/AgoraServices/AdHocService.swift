@@ -34,7 +34,7 @@ enum AdHocService {
             text("ttl", "Code valid for (30m, 24h, 7d)", required: false),
         ]
         return [
-            Command(node: "add-user", name: "Add a user", instructions: "Open an account with an XMPP password (at least 12 characters).", fields: [
+            Command(node: "add-user", name: "Add a user", instructions: "Open an account with an XMPP password (at least 8 characters).", fields: [
                 DataForm.Field(name: "jid", type: "jid-single", label: "Bare JID", required: true),
                 DataForm.Field(name: "role", type: "list-single", label: "Role", required: true, options: Role.allCases.map(\.rawValue), value: "consumer"),
                 DataForm.Field(name: "password", type: "text-private", label: "Password", required: true),
@@ -112,7 +112,10 @@ enum AdHocService {
             }
             guard let command = byNode[node] else { return .error(StanzaError(.itemNotFound, "no command \(node)")) }
             guard isOperator(request.account) else { return .error(StanzaError(.forbidden, "ad-hoc commands are for operators; \(request.account) is not one")) }
-            let action = request.payload[attribute: "action"] ?? "execute"
+            // A submitted form means "run it", whatever the action says: XEP-0050's default
+            // action is the advertised one (complete), and some clients send execute.
+            let submitted = request.payload.child("x", namespace: DataForm.namespace)?[attribute: "type"] == "submit"
+            let action = submitted ? "complete" : request.payload[attribute: "action"] ?? "execute"
             let session = request.payload[attribute: "sessionid"] ?? randomSession()
             @Sendable func reply(_ status: String, _ children: [XMLElement]) -> XMLElement {
                 XMLElement("command", namespace: namespace, attributes: [.init("node", node), .init("sessionid", session), .init("status", status)],

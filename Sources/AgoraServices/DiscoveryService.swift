@@ -17,10 +17,11 @@ enum DiscoveryService {
 
     static func register(into iq: inout IQRouter, context: ServiceContext, domain: String) {
         iq.register(namespace) { request in
-            guard !request.isSet || request.payload.name == "search", request.payload.name == "search" else {
+            guard !request.isSet, request.payload.name == "search" else {
                 return .error(StanzaError(.featureNotImplemented, "this gateway answers XEP-0347 search only; things are registered with agora sensor invite"))
             }
-            return context.now { try search(IQPayload(request.payload), domain: domain, context) }
+            // Decodes every sensor: off the event loop.
+            return context.later { try search(IQPayload(request.payload), domain: domain, context) }
         }
     }
 
@@ -94,7 +95,7 @@ enum DiscoveryService {
                 }
                 return value
             }
-            func included(_ attribute: String) -> Bool { element[attribute: attribute] != "false" }
+            func included(_ attribute: String) -> Bool { !["false", "0"].contains(element[attribute: attribute]) }
             func string(_ tags: [String: Tag]) -> String? { if case .text(let s)? = tags[name] { s } else { nil } }
             func numeric(_ tags: [String: Tag]) -> Double? { if case .number(let n)? = tags[name] { n } else { nil } }
             func inRange<T: Comparable>(_ v: T, _ min: T, _ max: T, _ minIn: Bool, _ maxIn: Bool) -> Bool {

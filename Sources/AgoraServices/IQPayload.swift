@@ -10,6 +10,9 @@ struct IQPayload {
 
     func optional(_ name: String) -> String? { element[attribute: name] }
 
+    /// xs:boolean: "true" or "1".
+    static func isTrue(_ value: String?) -> Bool { value == "true" || value == "1" }
+
     func required(_ name: String) throws(StanzaError) -> String {
         guard let value = element[attribute: name], !value.isEmpty else {
             throw StanzaError(.badRequest, "<\(element.name)/> needs the attribute '\(name)'")

@@ -63,7 +63,8 @@ enum MarketService {
     }
 
     private static func purchases(_ buyer: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
-        context.now {
+        // A scan of every purchase (no per-buyer index yet): off the event loop.
+        context.later {
             let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
             let (page, total) = try context.market.read { try $0.purchases(of: buyer, after: set.after, limit: set.max) }
             var list = XMLElement("purchases", namespace: namespace)

@@ -23,7 +23,8 @@ enum PKIService {
             switch (request.payload.name, request.isSet) {
             case ("csr", true):
                 let account = request.account
-                let pem = Array(request.payload.text.utf8)
+                // A pretty-printed <csr> starts with a line break; PEM detection wants "-----" first.
+                let pem = Array(request.payload.text.drop(while: \.isWhitespace).utf8)
                 return context.later {
                     do {
                         let issued = try await desk.signCSR(pem, for: account)
@@ -35,7 +36,7 @@ enum PKIService {
                     }
                 }
             case ("cert", false):
-                return context.now { try lookup(IQPayload(request.payload), context) }
+                return context.later { try lookup(IQPayload(request.payload), context) }
             case ("ca", false):
                 return context.now {
                     let pem = try desk.authorityPEM()

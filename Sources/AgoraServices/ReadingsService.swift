@@ -28,10 +28,11 @@ enum ReadingsService {
                 return .error(StanzaError(.badRequest, "\(namespace) has only get <readings/>; see PROTOCOL.md"))
             }
             let payload = IQPayload(request.payload)
-            return context.now {
+            // Proof pages rebuild batch trees: off the event loop.
+            return context.later {
                 let sensor = try payload.sensor()
                 let (from, to) = try window(payload)
-                let proofs = payload.optional("proofs") == "true"
+                let proofs = IQPayload.isTrue(payload.optional("proofs"))
                 let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
                 try requireAccess(request.account, sensor: sensor, from: from, to: to, context)
                 let page = try query.page(of: sensor, from: from, to: to, after: set.after, limit: set.max, proofs: proofs)

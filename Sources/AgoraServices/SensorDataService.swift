@@ -39,12 +39,9 @@ enum SensorDataService {
                 return .resultThen(XMLElement("accepted", namespace: namespace, attributes: [.init("seqnr", seqnr)])) { send in
                     plan.readOut(seqnr: seqnr, query: query, send: send)
                 }
-            } catch let error as StanzaError {
-                return rejected(error.condition, error.text)
-            } catch let refusal as MarketRefusal {
-                return rejected(ServiceFailure.condition(of: refusal.code), refusal.description)
             } catch {
-                return rejected(.internalServerError, "the read-out could not be prepared")
+                let failure = ServiceFailure.stanzaError(for: error, logger: context.logger)
+                return rejected(failure.condition, failure.text)
             }
         }
     }
@@ -70,7 +67,7 @@ enum SensorDataService {
             let names = req.elements.filter { $0.name == "field" }.compactMap { $0[attribute: "name"] }
             fields = names.isEmpty ? nil : Set(names)
             let payload = IQPayload(req)
-            if req[attribute: "historical"] == "true" || req[attribute: "from"] != nil || req[attribute: "to"] != nil {
+            if IQPayload.isTrue(req[attribute: "historical"]) || req[attribute: "from"] != nil || req[attribute: "to"] != nil {
                 let window = try ReadingsService.window(payload)
                 for sensor in sensors { try ReadingsService.requireAccess(reader, sensor: sensor, from: window.from, to: window.to, context) }
                 self.window = window
@@ -86,9 +83,16 @@ enum SensorDataService {
 
         func readOut(seqnr: String, query: ReadingsQuery, send: @Sendable (XMLElement) -> Bool) {
             var messages: [XMLElement] = []
+            var total = 0
             do {
                 for sensor in sensors {
                     let readings = try collect(sensor, query: query)
+                    // One budget for the whole request, not per sensor: the messages are built
+                    // before they are sent.
+                    total += readings.count
+                    guard total <= SensorDataService.maxReadings else {
+                        throw StanzaError(.resourceConstraint, "more than \(SensorDataService.maxReadings) readings in this read-out: ask for fewer sensors or a narrower window, or page through urn:agora:readings:1")
+                    }
                     let groups = Dictionary(grouping: readings, by: \.time).sorted { $0.key < $1.key }
                     for chunk in stride(from: 0, to: max(groups.count, 1), by: SensorDataService.batch) {
                         var node = XMLElement("node", namespace: namespace, attributes: [.init("nodeId", sensor.rawValue)])

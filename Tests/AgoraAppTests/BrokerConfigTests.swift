@@ -120,6 +120,9 @@ import Testing
         try "root's".write(toFile: dir.file("outside"), atomically: true, encoding: .utf8)
         #expect(link(dir.file("outside"), dir.file("state/hard-link")) == 0)
         #expect(symlink(dir.file("outside"), dir.file("state/soft-link")) == 0)
+        try FileManager.default.createDirectory(atPath: dir.file("outside-dir"), withIntermediateDirectories: false)
+        try "root's too".write(toFile: dir.file("outside-dir/file"), atomically: true, encoding: .utf8)
+        #expect(symlink(dir.file("outside-dir"), dir.file("state/dir-link")) == 0)
 
         let etc = dir.file("etc-mosquitto")
         try FileManager.default.createDirectory(atPath: etc + "/conf.d", withIntermediateDirectories: true)
@@ -148,7 +151,9 @@ import Testing
         for file in ["mqtt", "mqtt/gateway.key", "mqtt/gateway.pem", "agora.mdb", "agora.mdb-lock", "xmpp"] where FileManager.default.fileExists(atPath: dir.file("state/\(file)")) {
             #expect(try FileManager.default.attributesOfItem(atPath: dir.file("state/\(file)"))[.ownerAccountID] as? Int == 65534, "\(file)")
         }
-        #expect(try FileManager.default.attributesOfItem(atPath: dir.file("outside"))[.ownerAccountID] as? Int == 0, "followed a planted link")
+        for planted in ["outside", "outside-dir", "outside-dir/file"] {
+            #expect(try FileManager.default.attributesOfItem(atPath: dir.file(planted))[.ownerAccountID] as? Int == 0, "followed a planted link to \(planted)")
+        }
 
         let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", etc + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
         defer { stopHard(mosquitto) }

@@ -90,7 +90,11 @@ async def scenario(a):
     done = await run(op, 'add-user', {'jid': dave, 'role': 'owner', 'password': 'dave-secret-5555'})
     check('dave-secret-5555' not in ET.tostring(done).decode(), 'the password is echoed in the reply')
     dave_client = await Client(a, dave, 'dave-secret-5555').login()
-    await run(op, 'mint', {'jid': dave, 'amount': 50, 'memo': 'welcome'})
+    await run(op, 'mint', {'jid': dave, 'amount': 40, 'memo': 'welcome'})
+    # A client that submits the form with action='execute' (the default) gets it run, not a new form.
+    direct = await ask(op, 'set', COMMANDS, 'command', {'node': 'mint', 'action': 'execute', 'sessionid': 'y'},
+                       [form({'jid': dave, 'amount': 10, 'memo': 'top-up'})])
+    check(direct.get('status') == 'completed', 'execute with a submitted form: status %s' % direct.get('status'))
     check((await ask(dave_client, 'get', MARKET, 'balance')).get('credits') == '50', 'minted credits did not arrive')
     await refused(op, 'item-not-found', 'set', COMMANDS, 'command', {'node': 'mint', 'action': 'complete', 'sessionid': 'x'},
                   [form({'jid': 'nobody@' + a.domain, 'amount': 5})], why='mint to a missing account')
