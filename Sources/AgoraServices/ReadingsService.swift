@@ -20,6 +20,20 @@ enum ReadingsService {
     static let namespace = "urn:agora:readings:1"
     static let defaultPage = 100
     static let maxPage = 1000
+    /// Largest page reply: half of what a client connection may have buffered (4 MiB).
+    static let maxReplyBytes = 2 << 20
+
+    /// Bytes `item` adds to a reply, a little over: attributes, and with proofs the base64
+    /// record and its hashes.
+    static func estimatedSize(_ item: ReadingsPage.Item) -> Int {
+        var size = 160 + item.reading.name.utf8.count + item.reading.unit.utf8.count
+        switch item.reading.value {
+        case .string(let v), .data(let v): size += v.utf8.count * 6   // escaped, worst case
+        case .number, .boolean: size += 24
+        }
+        if let path = item.path { size += item.record.count * 2 + path.count * 64 }
+        return size
+    }
 
     static func register(into iq: inout IQRouter, context: ServiceContext) {
         let query = ReadingsQuery(store: context.store, ledger: context.ledger)
@@ -36,13 +50,22 @@ enum ReadingsService {
                 let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
                 try requireAccess(request.account, sensor: sensor, from: from, to: to, context)
                 let page = try query.page(of: sensor, from: from, to: to, after: set.after, limit: set.max, proofs: proofs)
+                // A page ends early rather than outgrow what a connection may buffer (readings
+                // with large vs/vd values): the client just asks for the next one.
+                var bytes = 0
+                let items = page.items.prefix { item in
+                    bytes += estimatedSize(item)
+                    return bytes <= maxReplyBytes
+                }
+                let kept = items.isEmpty ? Array(page.items.prefix(1)) : Array(items)
+                let commits = Set(kept.map(\.commit))
                 var reply = XMLElement("readings", namespace: namespace, attributes: [.init("sensor", sensor.rawValue)])
-                for item in page.items { reply.append(element(item)) }
-                for receipt in page.receipts.sorted(by: { $0.key < $1.key }).map(\.value) {
+                for item in kept { reply.append(element(item)) }
+                for (index, receipt) in page.receipts.sorted(by: { $0.key < $1.key }) where commits.contains(index) {
                     reply.append(LedgerService.receiptElement(receipt))
                 }
-                reply.append(ResultSet.page(first: page.items.first?.cursor, last: page.items.last?.cursor, count: nil))
-                if page.more { reply.attributes.append(.init("more", "true")) }
+                reply.append(ResultSet.page(first: kept.first?.cursor, last: kept.last?.cursor, count: nil))
+                if page.more || kept.count < page.items.count { reply.attributes.append(.init("more", "true")) }
                 return reply
             }
         }

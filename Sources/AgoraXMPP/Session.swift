@@ -36,6 +36,8 @@ public final class Session: @unchecked Sendable {
         var available = false
         var presence: XMLElement?
         var requestedRoster = false
+        /// IQs of this session being answered asynchronously (`IQReply.later`, `.resultThen`).
+        var iqsInFlight = 0
         var offlineDelivered = false
         // XEP-0198.
         var smEnabled = false

@@ -90,7 +90,37 @@ public final class StanzaRouter: Sendable {
         return resolve(route.handler(request), for: request, session: session)
     }
 
+    /// Asynchronous IQs one session may have in progress: a client cannot queue unbounded
+    /// work (scans, proof pages, read-outs) by not waiting for its replies.
+    static let maxIQsInFlight = 16
+
+    /// Counts an asynchronous IQ in for `session`, or answers why not.
+    private func admit(_ session: Session) -> Bool {
+        session.state.withLockedValue { state in
+            guard state.iqsInFlight < Self.maxIQsInFlight else { return false }
+            state.iqsInFlight += 1
+            return true
+        }
+    }
+
+    private func done(_ session: Session) {
+        session.state.withLockedValue { $0.iqsInFlight -= 1 }
+    }
+
     private func resolve(_ reply: IQReply, for request: IQRequest, session: Session) -> XMLElement? {
+        switch reply {
+        case .later, .resultThen:
+            guard admit(session) else {
+                return StanzaError(.resourceConstraint, "\(Self.maxIQsInFlight) requests of this session are still being answered; wait for their replies")
+                    .reply(to: request.stanza)
+            }
+            return resolveAdmitted(reply, for: request, session: session)
+        case .result, .error:
+            return resolveAdmitted(reply, for: request, session: session)
+        }
+    }
+
+    private func resolveAdmitted(_ reply: IQReply, for request: IQRequest, session: Session) -> XMLElement? {
         switch reply {
         case .result(let payload):
             return Self.result(for: request.stanza, from: request.to, payload: payload)
@@ -99,12 +129,13 @@ public final class StanzaRouter: Sendable {
         case .later(let work):
             let logger = logger
             Task {
+                defer { self.done(session) }
                 var outcome = await work()
                 while case .later(let more) = outcome { outcome = await more() }
                 if case .resultThen(let payload, let followUp) = outcome {
                     session.deliver(Self.result(for: request.stanza, from: request.to, payload: payload))
                     await followUp(Self.sender(for: request, session: session))
-                } else if let reply = self.resolve(outcome, for: request, session: session) {
+                } else if let reply = self.resolveAdmitted(outcome, for: request, session: session) {
                     session.deliver(reply)
                 } else {
                     logger.debug("asynchronous IQ produced no reply")
@@ -115,7 +146,10 @@ public final class StanzaRouter: Sendable {
             // The task's deliveries go through the session's event loop, behind the result
             // the caller writes on return.
             let send = Self.sender(for: request, session: session)
-            Task { await followUp(send) }
+            Task {
+                defer { self.done(session) }
+                await followUp(send)
+            }
             return Self.result(for: request.stanza, from: request.to, payload: payload)
         }
     }

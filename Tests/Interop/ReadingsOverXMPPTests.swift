@@ -23,6 +23,16 @@ import Testing
                  + records.dropFirst().joined(separator: ",") + "]").write(toFile: file, atomically: true, encoding: .utf8)
             _ = try gateway.cli.ok(["readings", "ingest", "--sensor", "air-1", file])
         }
+        // A second sensor with 600 readings of 1000-character strings (SenML's vs limit is
+        // 1024 bytes): pages of them end early rather than outgrow the reply budget.
+        _ = try gateway.cli.ok(["sensor", "add", "big-1", "--owner", "owner@gw.test", "--kind", "text", "--price", "1"])
+        let big = String(repeating: "x", count: 1000)
+        for pack in 0..<10 {
+            let records = (pack * 60..<(pack + 1) * 60).map { #"{"n":"note","t":\#(start + $0),"vs":"\#(big)"}"# }
+            let file = gateway.dir.file("big\(pack).json")
+            try ("[" + records.joined(separator: ",") + "]").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try gateway.cli.ok(["readings", "ingest", "--sensor", "big-1", file])
+        }
         let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
         let logKey = try #require(status["logKey"] as? String)
 
@@ -31,7 +41,7 @@ import Testing
             "--ca", gateway.ca, "--log-key", logKey, "--sensor", "air-1", "--start", String(start), "--count", "3600",
             "--buyer", "alice@gw.test", XMPPInteropTests.RunningGateway.passwords["alice"]!,
             "--outsider", "bob@gw.test", XMPPInteropTests.RunningGateway.passwords["bob"]!,
-            "--owner", "owner@gw.test", "owner-secret-4444",
+            "--owner", "owner@gw.test", "owner-secret-4444", "--big-sensor", "big-1", "--big-count", "600",
         ])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
         #expect(result.stdout.contains("readings ok"), "\(result.stdout)")

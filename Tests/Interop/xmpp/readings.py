@@ -54,6 +54,7 @@ async def read_all(client, sensor, start, end, page, proofs):
         pages += 1
         items = reply.findall('{%s}r' % READINGS)
         check(len(items) <= page, 'page of %d items, asked for at most %d' % (len(items), page))
+        check(items or reply.get('more') != 'true', 'an empty page that says more')
         readings += items
         for r in reply.findall('{%s}receipt' % LEDGER):
             receipts[int(r.get('index'))] = json.loads(r.text)
@@ -123,6 +124,32 @@ async def sensordata(buyer, outsider, owner, a, start, half, end):
     return len(got['fields'])
 
 
+async def limits(owner, a, start, end):
+    """Per-session and per-reply limits: requests beyond 16 in progress are refused with
+    resource-constraint (the others are answered); pages of large readings end early with
+    more='true' instead of outgrowing the connection's buffer, and paging still gets them all."""
+    attrs = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(end), 'proofs': 'true'}
+    page = ET.Element('{%s}set' % RSM)
+    ET.SubElement(page, '{%s}max' % RSM).text = '1000'
+
+    async def one():
+        try:
+            await ask(owner, 'get', READINGS, 'readings', attrs, [page])
+            return 'ok'
+        except Exception as e:
+            return getattr(e, 'iq', None) is not None and (e.iq['error']['condition'] or 'resource-constraint') or repr(e)
+    outcomes = await asyncio.gather(*[one() for _ in range(48)])
+    check(set(outcomes) <= {'ok', 'resource-constraint'}, 'burst outcomes: %s' % set(outcomes))
+    check(outcomes.count('resource-constraint') >= 1 and outcomes.count('ok') >= 16, 'burst of 48: %d answered, %d refused' % (
+        outcomes.count('ok'), outcomes.count('resource-constraint')))
+    await ask(owner, 'get', READINGS, 'readings', attrs, [page])   # and it answers again
+
+    if a.big_sensor:
+        got, _, pages = await read_all(owner, a.big_sensor, start, end, 1000, True)
+        check(len(got) == a.big_count and pages > 1, 'large readings: %d of %d in %d pages' % (len(got), a.big_count, pages))
+        check(all(len(r.get('vs', '')) == 1000 for r in got), 'large values came back altered')
+
+
 async def scenario(a):
     key = vr.parse_vkey(a.log_key)
     start, half, end = a.start, a.start + a.count // 2, a.start + a.count
@@ -160,6 +187,7 @@ async def scenario(a):
     check(all(r.get('record') is None for r in everything), 'readings without proofs carry records')
 
     await sensordata(buyer, outsider, owner, a, start, half, end)
+    await limits(owner, a, start, end)
 
     for c in (buyer, outsider, owner):
         await c.logout()
@@ -177,6 +205,8 @@ def main():
     p.add_argument('--sensor', required=True)
     p.add_argument('--start', type=int, required=True)
     p.add_argument('--count', type=int, required=True)
+    p.add_argument('--big-sensor', help='a sensor with BIG_COUNT readings of 1000-character strings, owned by OWNER')
+    p.add_argument('--big-count', type=int, default=0)
     for role in ('buyer', 'outsider', 'owner'):
         p.add_argument('--' + role, nargs=2, required=True)
     p.add_argument('--timeout', type=float, default=90)
