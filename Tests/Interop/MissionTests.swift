@@ -8,7 +8,8 @@ import Testing
 @Suite(.serialized) struct MissionTests {
     @Test func aSensorPairsSellsItsDataAndTheBuyerProvesWhatItBoughtAndReceived() throws {
         let mqttPort = Int.random(in: 40_000..<50_000)
-        let gateway = try XMPPInteropTests.RunningGateway { cli, dir in
+        // Trace logging: the secrets check below covers every level.
+        let gateway = try XMPPInteropTests.RunningGateway(environment: ["AGORA_LOG_LEVEL": "trace"]) { cli, dir in
             let admin = try runProcess(agoraExecutable, ["user", "add", "admin@gw.test", "--role", "operator", "--password-stdin",
                                                          "--state-dir", dir.file("state")], stdin: "admin-secret-7777\n")
             guard admin.status == 0 else { throw AgoraCLI.Failure(description: admin.stderr) }
@@ -36,5 +37,16 @@ import Testing
         let after = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
         #expect(after["sumOfBalances"] as? Int == after["totalMinted"] as? Int)
         _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+
+        // No secret of the whole mission reached the gateway's log, at trace level: passwords,
+        // the pairing code, private keys, the key-encryption key.
+        let log = gateway.log
+        #expect(log.contains("trace") || log.contains("debug"), "the log was not at trace level")
+        let code = try #require(result.stdout.split(separator: " ").first { $0.hasPrefix("code=") }?.dropFirst(5))
+        let kek = try Data(contentsOf: URL(fileURLWithPath: gateway.dir.file("state/agora.kek")))
+        for secret in ["admin-secret-7777", "olga-secret-1234", "carl-secret-5678", String(code).trimmingCharacters(in: .whitespacesAndNewlines),
+                       "PRIVATE KEY", kek.base64EncodedString(), kek.map { String(format: "%02x", $0) }.joined()] {
+            #expect(!log.contains(secret), "the log holds a secret (\(secret.prefix(4))…)")
+        }
     }
 }
