@@ -86,6 +86,7 @@ public enum GatewayServer {
                 "xmpp.auth_throttled": "\(counts.authThrottled)", "xmpp.refused_connections": "\(counts.refusedConnections)",
                 "xmpp.resumptions": "\(counts.resumptions)",
                 "xmpp.stream_errors": "\(counts.streamErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+                "xmpp.iq_errors": "\(counts.iqErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
             ]) { $1 }
         }
         logger.notice("agora serve stopped", metadata: summary)

@@ -9,6 +9,7 @@ internal import NIOConcurrencyHelpers
 public final class StanzaRouter: Sendable {
     public let domain: String
     public let sessions: SessionRegistry
+    let metrics: XMPPMetrics
     let iq: IQRouter
     let roster: RosterStore
     let offline: OfflineStore
@@ -18,7 +19,8 @@ public final class StanzaRouter: Sendable {
     private let offlineWrites = NIOLockedValueBox(0)
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, roster: RosterStore, offline: OfflineStore,
-         accountExists: @escaping @Sendable (BareJID) -> Bool, logger: Logger) {
+         accountExists: @escaping @Sendable (BareJID) -> Bool, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+        self.metrics = metrics
         self.domain = domain
         self.sessions = sessions
         self.iq = iq
@@ -111,6 +113,7 @@ public final class StanzaRouter: Sendable {
         switch reply {
         case .later, .resultThen:
             guard admit(session) else {
+                metrics.record { $0.iqErrors[StanzaError.Condition.resourceConstraint.rawValue, default: 0] += 1 }
                 return StanzaError(.resourceConstraint, "\(Self.maxIQsInFlight) requests of this session are still being answered; wait for their replies")
                     .reply(to: request.stanza)
             }
@@ -125,6 +128,7 @@ public final class StanzaRouter: Sendable {
         case .result(let payload):
             return Self.result(for: request.stanza, from: request.to, payload: payload)
         case .error(let error):
+            metrics.record { $0.iqErrors[error.condition.rawValue, default: 0] += 1 }
             return error.reply(to: request.stanza)
         case .later(let work):
             let logger = logger

@@ -11,6 +11,8 @@ public final class XMPPMetrics: Sendable {
         public var streamErrors: [String: Int] = [:]
         public var refusedConnections = 0
         public var resumptions = 0
+        /// IQs answered with a stanza error, by condition (refused requests, bad input).
+        public var iqErrors: [String: Int] = [:]
     }
 
     private let counts = NIOLockedValueBox(Counts())

@@ -31,7 +31,7 @@ public final class XMPPServer: Service, Sendable {
         CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit),
-                                  accountExists: accounts.exists, logger: logger)
+                                  accountExists: accounts.exists, metrics: metrics, logger: logger)
         box.router = router
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)

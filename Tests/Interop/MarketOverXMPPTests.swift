@@ -37,5 +37,14 @@ import Testing
             #expect(try gateway.cli.ok(["credit", "balance", "\(account)@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == credits, "\(account)")
         }
         _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+
+        // The refusals were counted: the script drew at least 4 forbidden and 2 not-acceptable.
+        let log = gateway.stopGracefully()
+        let errors = try #require(log.split(separator: "\n").first { $0.contains("agora serve stopped") }?
+            .split(separator: " ").first { $0.hasPrefix("xmpp.iq_errors=") })
+        let counts = Dictionary(uniqueKeysWithValues: errors.dropFirst("xmpp.iq_errors=".count).split(separator: ",").map {
+            let pair = $0.split(separator: "="); return (String(pair[0]), Int(pair[1]) ?? 0)
+        })
+        #expect((counts["forbidden"] ?? 0) >= 4 && (counts["not-acceptable"] ?? 0) >= 2 && (counts["policy-violation"] ?? 0) >= 2, "\(errors)")
     }
 }
