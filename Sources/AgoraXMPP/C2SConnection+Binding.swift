@@ -78,6 +78,8 @@ extension C2SConnection {
             return (previous, state.inbound, state.unacked.map(\.stanza), queued)
         }
         guard let (previous, inbound, unacked, queued) = takeover else { return failed("the session expired") }
+        server.logger.debug("stream resumed", metadata: ["xmpp.handled": "\(handled)", "xmpp.resent": "\(unacked.count)",
+                                                          "xmpp.queued": "\(queued.count)", "xmpp.previous_attached": "\(previous != nil)"])
         if let previous {
             previous.eventLoop.execute { (previous.value as? any SessionConnection)?.abandon() }
         }

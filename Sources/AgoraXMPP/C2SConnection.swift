@@ -100,6 +100,11 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         }
         if let session {
             self.session = nil
+            // Deliveries already dispatched to this connection still arrive after this point;
+            // they go back to the session (queued for a resumption, or offline), not to the
+            // closed channel. Without this a message sent as the connection died was lost.
+            handedOver = session
+            closing = true
             SessionLifecycle(server: server).connectionLost(session, connection: self, clean: cleanEnd, on: context.eventLoop)
         }
         context.fireChannelInactive()
