@@ -50,7 +50,7 @@ enum AdHocService {
                     sensor: try SensorID(values["sensor"] ?? ""), owner: try jid(values, "owner"), kind: values["kind"] ?? "",
                     name: values["name"] ?? "", unit: values["unit"] ?? "", price: try Credits(parsing: values["price"] ?? ""),
                     frequency: 0, lat: nil, lon: nil, url: "")
-                let ttl = try ttlSeconds(values["ttl"].flatMap { $0.isEmpty ? nil : $0 } ?? "24h")
+                let ttl = try TimeSpan.seconds(parsing: values["ttl"].flatMap { $0.isEmpty ? nil : $0 } ?? "24h", field: "ttl", maxSeconds: 30 * 86_400)
                 let (code, expires) = try await desk.inviteSensor(registration, ttlSeconds: ttl, actor: .account(actor))
                 return ("Invited \(registration.sensor); give it the one-time code (shown only now).",
                         DataForm.result(title: "Sensor invitation", fields: [
@@ -150,15 +150,6 @@ enum AdHocService {
 
     private static func jid(_ values: [String: String], _ name: String) throws -> BareJID {
         do { return try BareJID(values[name] ?? "") } catch { throw StanzaError(.jidMalformed, "'\(name)': \(error.description)") }
-    }
-
-    private static func ttlSeconds(_ text: String) throws -> Int64 {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
-        guard let value = Int64(digits), value > 0, value <= 30 * 86_400 / unit else {
-            throw StanzaError(.badRequest, "'ttl' must be like 30m, 24h or 7d, at most 30 days")
-        }
-        return value * unit
     }
 
     private static func randomSession() -> String {

@@ -80,8 +80,6 @@ enum DiscoveryService {
     struct Filter {
         let matches: ([String: Tag]) -> Bool
 
-        func matches(_ tags: [String: Tag]) -> Bool { matches(tags) }
-
         init(_ element: XMLElement) throws(StanzaError) {
             let payload = IQPayload(element)
             let name = try payload.required("name")

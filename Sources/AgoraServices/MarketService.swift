@@ -55,7 +55,7 @@ enum MarketService {
             let result = try await context.market.purchase(buyer: buyer, sensor: sensor, from: from, to: to,
                                                            requestID: requestID, actor: .account(buyer))
             let receipt = try await context.sealedReceipt(for: result.record.ledgerIndex)
-            var element = element(result.record, name: "purchase")
+            var element = element(result.record)
             element.attributes.append(.init("replayed", result.replayed ? "true" : "false"))
             element.append(LedgerService.receiptElement(receipt))
             return element
@@ -68,7 +68,7 @@ enum MarketService {
             let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
             let (page, total) = try context.market.read { try $0.purchases(of: buyer, after: set.after, limit: set.max) }
             var list = XMLElement("purchases", namespace: namespace)
-            for record in page { list.append(element(record, name: "purchase")) }
+            for record in page { list.append(element(record)) }
             list.append(ResultSet.page(first: page.first?.purchase.id, last: page.last?.purchase.id, count: total))
             return list
         }
@@ -102,9 +102,9 @@ enum MarketService {
         }
     }
 
-    static func element(_ record: PurchaseRecord, name: String) -> XMLElement {
+    static func element(_ record: PurchaseRecord) -> XMLElement {
         let p = record.purchase
-        return XMLElement(name, namespace: namespace, attributes: [
+        return XMLElement("purchase", namespace: namespace, attributes: [
             .init("id", p.id), .init("sensor", p.sensor.rawValue), .init("from", p.from.rfc3339), .init("to", p.to.rfc3339),
             .init("credits", String(p.amount.value)), .init("request", p.request), .init("ledger-index", String(record.ledgerIndex)),
         ])

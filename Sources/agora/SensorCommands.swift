@@ -62,7 +62,8 @@ struct Sensor: AsyncParsableCommand {
 
         func run() async throws {
             let registration = try fields.registration(id: id)
-            let ttl = try Duration.parse(ttl)
+            let ttl: Int64
+            do { ttl = try TimeSpan.seconds(parsing: self.ttl, field: "ttl", maxSeconds: 365 * 86_400) } catch { throw MarketRefusal.invalid(error) }
             let (code, expires) = try await global.withGateway { gateway in
                 try await PairingService(gateway: gateway).invite(registration, ttlSeconds: ttl, actor: .operator)
             }
@@ -132,17 +133,5 @@ struct RegistrationOptions: ParsableArguments {
             sensor: try Parse.sensor(id), owner: try Parse.jid(owner), kind: kind, name: name, unit: unit,
             price: try Parse.amount(price), frequency: frequency,
             lat: try Parse.latitude(lat), lon: try Parse.longitude(lon), url: url)
-    }
-}
-
-extension Duration {
-    /// `90s`, `30m`, `24h`, `7d`, or plain seconds; in seconds.
-    static func parse(_ text: String) throws -> Int64 {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
-        guard let value = Int64(digits), value > 0, value <= 365 * 86_400 / unit else {
-            throw MarketRefusal.invalid(.malformed("ttl", text, reason: "expected a duration like 30m, 24h or 7d"))
-        }
-        return value * unit
     }
 }

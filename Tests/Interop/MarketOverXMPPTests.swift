@@ -8,19 +8,15 @@ import Testing
     @Test func consumersBuyOverXMPPWithVerifiableReceiptsAndBadRequestsChangeNothing() throws {
         let gateway = try XMPPInteropTests.RunningGateway()
         defer { gateway.stop() }
-        let state = gateway.dir.file("state")
         // The CLI writes next to the running server: LMDB serialises the two writers.
-        let owner = try runProcess(agoraExecutable, ["user", "add", "owner@gw.test", "--role", "owner", "--password-stdin", "--state-dir", state],
-                                   stdin: "owner-secret-4444\n")
-        #expect(owner.status == 0, "\(owner.stderr)")
+        try gateway.cli.addAccount("owner@gw.test", role: "owner", password: "owner-secret-4444")
         _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "5"])
         _ = try gateway.cli.ok(["sensor", "add", "air-2", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "20"])
         _ = try gateway.cli.ok(["sensor", "add", "noise-1", "--owner", "owner@gw.test", "--kind", "noise", "--price", "2", "--lat", "48.1", "--lon", "11.5"])
         _ = try gateway.cli.ok(["sensor", "add", "frozen-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "1"])
         _ = try gateway.cli.ok(["sensor", "freeze", "frozen-1", "--reason", "test"])
         _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
-        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
-        let logKey = try #require(status["logKey"] as? String)
+        let logKey = try gateway.cli.logKey()
 
         let result = try runProcess("/usr/bin/python3", [
             XMPPInteropTests.scripts + "/market.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,

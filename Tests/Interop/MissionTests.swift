@@ -10,9 +10,7 @@ import Testing
         let mqttPort = Int.random(in: 40_000..<50_000)
         // Trace logging: the secrets check below covers every level.
         let gateway = try XMPPInteropTests.RunningGateway(environment: ["AGORA_LOG_LEVEL": "trace"]) { cli, dir in
-            let admin = try runProcess(agoraExecutable, ["user", "add", "admin@gw.test", "--role", "operator", "--password-stdin",
-                                                         "--state-dir", dir.file("state")], stdin: "admin-secret-7777\n")
-            guard admin.status == 0 else { throw AgoraCLI.Failure(description: admin.stderr) }
+            try cli.addAccount("admin@gw.test", role: "operator", password: "admin-secret-7777")
             _ = try cli.ok(["broker-config", "--out", dir.file("broker"), "--host", "127.0.0.1",
                             "--port-tls", String(mqttPort), "--port-pair", String(mqttPort + 1)])
             let broker = try spawn("/usr/sbin/mosquitto", ["-c", dir.file("broker/mosquitto.conf")], log: dir.file("mosquitto.log"))
@@ -20,8 +18,7 @@ import Testing
             return [broker]
         }
         defer { gateway.stop() }
-        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
-        let logKey = try #require(status["logKey"] as? String)
+        let logKey = try gateway.cli.logKey()
 
         let result = try runProcess("/usr/bin/python3", [
             XMPPInteropTests.scripts + "/mission.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,

@@ -7,10 +7,7 @@ import Testing
     @Test func operatorsRunCommandsWithFormsAndNobodyElseSeesThem() throws {
         let gateway = try XMPPInteropTests.RunningGateway()
         defer { gateway.stop() }
-        let state = gateway.dir.file("state")
-        let admin = try runProcess(agoraExecutable, ["user", "add", "admin@gw.test", "--role", "operator", "--password-stdin", "--state-dir", state],
-                                   stdin: "admin-secret-7777\n")
-        #expect(admin.status == 0, "\(admin.stderr)")
+        try gateway.cli.addAccount("admin@gw.test", role: "operator", password: "admin-secret-7777")
         _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "admin@gw.test", "--kind", "pm25", "--price", "5"])
 
         let result = try runProcess("/usr/bin/python3", [

@@ -8,10 +8,7 @@ import Testing
     @Test func buyersReadProvenPagesOfWhatTheyBoughtAndNothingElse() throws {
         let gateway = try XMPPInteropTests.RunningGateway()
         defer { gateway.stop() }
-        let state = gateway.dir.file("state")
-        let owner = try runProcess(agoraExecutable, ["user", "add", "owner@gw.test", "--role", "owner", "--password-stdin", "--state-dir", state],
-                                   stdin: "owner-secret-4444\n")
-        #expect(owner.status == 0, "\(owner.stderr)")
+        try gateway.cli.addAccount("owner@gw.test", role: "owner", password: "owner-secret-4444")
         _ = try gateway.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw.test", "--kind", "pm25", "--price", "1"])
         _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
         // An hour of readings, one a second, value i/4, in four backfilled packs (four commits).
@@ -33,8 +30,7 @@ import Testing
             try ("[" + records.joined(separator: ",") + "]").write(toFile: file, atomically: true, encoding: .utf8)
             _ = try gateway.cli.ok(["readings", "ingest", "--sensor", "big-1", file])
         }
-        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as! [String: Any]
-        let logKey = try #require(status["logKey"] as? String)
+        let logKey = try gateway.cli.logKey()
 
         let result = try runProcess("/usr/bin/python3", [
             XMPPInteropTests.scripts + "/readings.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,

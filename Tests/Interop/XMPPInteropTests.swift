@@ -28,9 +28,7 @@ import Testing
             cli = AgoraCLI(stateDirectory: dir.file("state"))
             try cli.ok(["init", "--domain", XMPPInteropTests.domain])
             for (user, password) in Self.passwords.sorted(by: { $0.key < $1.key }) {
-                let result = try runProcess(agoraExecutable, ["user", "add", "\(user)@\(XMPPInteropTests.domain)", "--role", "consumer",
-                                                              "--password-stdin", "--state-dir", dir.file("state")], stdin: password + "\n")
-                guard result.status == 0 else { throw AgoraCLI.Failure(description: result.stderr) }
+                try cli.addAccount("\(user)@\(XMPPInteropTests.domain)", role: "consumer", password: password)
             }
             peers = try prepare(cli, dir)
             // A random port pair; another process may hold it, so try a few.

@@ -48,6 +48,20 @@ public struct AgoraCLI: Sendable {
         guard result.status == 0 else { throw Failure(description: "agora \(arguments): \(result.stderr)") }
         return result.stdout
     }
+
+    /// `agora user add JID --role ROLE` with `password` on stdin; throws when refused.
+    public func addAccount(_ jid: String, role: String, password: String) throws {
+        let result = try runProcess(agoraExecutable, ["user", "add", jid, "--role", role, "--password-stdin", "--state-dir", stateDirectory],
+                                    stdin: password + "\n")
+        guard result.status == 0 else { throw Failure(description: "agora user add \(jid): \(result.stderr)") }
+    }
+
+    /// The ledger's verifier key (`agora status --json`), for the independent receipt verifier.
+    public func logKey() throws -> String {
+        let status = try JSONSerialization.jsonObject(with: Data(try ok(["status", "--json"]).utf8)) as? [String: Any]
+        guard let key = status?["logKey"] as? String else { throw Failure(description: "agora status has no logKey") }
+        return key
+    }
 }
 
 /// `agora serve` for tests of MQTT alone: no XMPP listeners to collide with parallel tests.

@@ -6,16 +6,12 @@ usage: adhoc.py --port P --domain D --ca CA --operator JID PW --user JID PW --se
 Expects: OPERATOR is an operator account, USER a consumer; sensor S exists, unfrozen, owned
 by OPERATOR. Creates dave@DOMAIN (owner) through the commands and logs in as dave.
 """
-import argparse
-import asyncio
-import logging
-import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import Client, Fail, check  # noqa: E402
+from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
 from market import ask, refused  # noqa: E402
 
 COMMANDS = 'http://jabber.org/protocol/commands'
@@ -121,33 +117,11 @@ async def scenario(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--host', default='127.0.0.1')
-    p.add_argument('--port', type=int, required=True)
-    p.add_argument('--domain', required=True)
-    p.add_argument('--ca', required=True)
+    p = scenario_parser(__doc__, timeout=60)
     p.add_argument('--sensor', required=True)
     p.add_argument('--operator', nargs=2, required=True)
     p.add_argument('--user', nargs=2, required=True)
-    p.add_argument('--timeout', type=float, default=60)
-    p.add_argument('--debug', action='store_true')
-    a = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
-    except asyncio.TimeoutError:
-        print('adhoc: FAIL: overall timeout', file=sys.stderr)
-        os._exit(2)
-    except Fail as e:
-        print('adhoc: FAIL: %s' % e, file=sys.stderr)
-        os._exit(1)
-    except Exception as e:
-        print('adhoc: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
-        os._exit(3)
-    sys.stdout.flush()
-    os._exit(0)
+    run_scenario('adhoc', scenario, p.parse_args())
 
 
 if __name__ == '__main__':

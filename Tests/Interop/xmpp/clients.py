@@ -378,13 +378,47 @@ SCENARIOS = {
 }
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('scenario', choices=sorted(SCENARIOS))
+def scenario_parser(description, timeout):
+    """The arguments every scenario script takes: where the server is and how long to wait."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--host', default='127.0.0.1')
     p.add_argument('--port', type=int, required=True)
     p.add_argument('--domain', required=True)
     p.add_argument('--ca', required=True, help='CA certificate (PEM) the server certificate must chain to')
+    p.add_argument('--timeout', type=float, default=timeout)
+    p.add_argument('--debug', action='store_true')
+    return p
+
+
+def run_scenario(name, scenario, a):
+    """Runs `scenario(a)` under the overall timeout; prints its line and exits 0, or prints
+    the reason and exits 2 (timeout), 1 (a failed check) or 3 (anything else)."""
+    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL,
+                        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        msg = loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout))
+    except asyncio.TimeoutError:
+        sys.stderr.write('%s: FAIL: overall timeout %.0fs\n' % (name, a.timeout))
+        sys.stderr.flush()
+        os._exit(2)
+    except Fail as e:
+        sys.stderr.write('%s: FAIL: %s\n' % (name, e))
+        sys.stderr.flush()
+        os._exit(1)
+    except Exception as e:
+        sys.stderr.write('%s: FAIL: %s: %s\n' % (name, type(e).__name__, e))
+        sys.stderr.flush()
+        os._exit(3)
+    print(msg)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def main():
+    p = scenario_parser(__doc__, timeout=30)
+    p.add_argument('scenario', choices=sorted(SCENARIOS))
     p.add_argument('--jid', required=True)
     p.add_argument('--password', default='')
     p.add_argument('--jid2')
@@ -392,8 +426,6 @@ def main():
     p.add_argument('--direct-tls', action='store_true', help='login: XEP-0368 direct TLS to --port')
     p.add_argument('--cert', help='external: client certificate PEM')
     p.add_argument('--key', help='external: client key PEM')
-    p.add_argument('--timeout', type=float, default=30)
-    p.add_argument('--debug', action='store_true')
     a = p.parse_args()
     if a.scenario in ('chat', 'offline', 'sm-resume') and not a.jid2:
         p.error('%s needs --jid2/--password2' % a.scenario)
@@ -403,27 +435,7 @@ def main():
         a.jid = '%s@%s' % (a.jid, a.domain)
     if a.jid2 and not a.jid2.count('@'):
         a.jid2 = '%s@%s' % (a.jid2, a.domain)
-    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL,
-                        format='%(asctime)s %(levelname)s %(name)s %(message)s')
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        msg = loop.run_until_complete(asyncio.wait_for(SCENARIOS[a.scenario](a), a.timeout))
-    except asyncio.TimeoutError:
-        sys.stderr.write('%s: FAIL: overall timeout %.0fs\n' % (a.scenario, a.timeout))
-        sys.stderr.flush()
-        os._exit(2)
-    except Fail as e:
-        sys.stderr.write('%s: FAIL: %s\n' % (a.scenario, e))
-        sys.stderr.flush()
-        os._exit(1)
-    except Exception as e:
-        sys.stderr.write('%s: FAIL: %s: %s\n' % (a.scenario, type(e).__name__, e))
-        sys.stderr.flush()
-        os._exit(3)
-    print(msg)
-    sys.stdout.flush()
-    os._exit(0)
+    run_scenario(a.scenario, SCENARIOS[a.scenario], a)
 
 
 if __name__ == '__main__':

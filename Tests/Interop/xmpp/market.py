@@ -10,12 +10,9 @@ Expects: BUYER has 100 credits, POOR has none, OWNER owns sensor S (pm25, 5 cred
 no location) and also air-2 (pm25, 20 credits), noise-1 (noise, 2 credits, at 48.1, 11.5) and
 frozen-1 (pm25, frozen); BUYER holds no purchase yet. Prints one "market ok …" line and exits 0, or a reason and 1.
 """
-import argparse
-import asyncio
 import base64
 import hashlib
 import json
-import logging
 import os
 import sys
 import time
@@ -24,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from clients import Client, Fail, check  # noqa: E402
+from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
 import verify_receipt as vr  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
 
@@ -147,7 +144,7 @@ async def discovery(client, a):
 PKI = 'urn:agora:pki:1'
 
 
-async def pki(client, a):
+async def pki(client, a, me, other):
     """A certificate by CSR over IQ, then a SASL EXTERNAL login with it; CA, CRL and look-ups."""
     import tempfile
     from cryptography import x509
@@ -160,11 +157,11 @@ async def pki(client, a):
             x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, jid)])).sign(key, hashes.SHA256())
 
     key = ec.generate_private_key(ec.SECP256R1())
-    other = csr_for(a.poor[0], key).public_bytes(serialization.Encoding.PEM).decode()
+    other = csr_for(other, key).public_bytes(serialization.Encoding.PEM).decode()
     await refused(client, 'forbidden', 'set', PKI, 'csr', why="a CSR for someone else's JID", text=other)
     await refused(client, 'bad-request', 'set', PKI, 'csr', why='not a CSR',
                   text='-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')
-    mine = csr_for(a.buyer[0], key).public_bytes(serialization.Encoding.PEM).decode()
+    mine = csr_for(me, key).public_bytes(serialization.Encoding.PEM).decode()
     issued = await ask(client, 'set', PKI, 'csr', reply='certificate', text=mine)
     blocks = issued.text.split('-----END CERTIFICATE-----')[:-1]
     chain = [x509.load_pem_x509_certificate((b + '-----END CERTIFICATE-----\n').strip().encode()) for b in blocks]
@@ -176,7 +173,7 @@ async def pki(client, a):
     crl = x509.load_der_x509_crl(base64.b64decode((await ask(client, 'get', PKI, 'crl')).text))
     check(crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key()), 'the CRL is not signed by the CA')
     found = await ask(client, 'get', PKI, 'cert', {'serial': issued.get('serial')})
-    check(found.get('subject') == a.buyer[0] and found.get('revoked') == 'false', 'cert look-up: %s' % found.attrib)
+    check(found.get('subject') == me and found.get('revoked') == 'false', 'cert look-up: %s' % found.attrib)
     await refused(client, 'item-not-found', 'get', PKI, 'cert', {'serial': '00'}, why='unknown serial')
 
     with tempfile.TemporaryDirectory() as d:
@@ -184,10 +181,10 @@ async def pki(client, a):
         open(cert_file, 'w').write(issued.text)
         open(key_file, 'wb').write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption()))
-        external = Client(a, a.buyer[0], '', mech='EXTERNAL')
+        external = Client(a, me, '', mech='EXTERNAL')
         external.certfile, external.keyfile = cert_file, key_file
         await external.login()
-        check(external.mech == 'EXTERNAL' and external.boundjid.bare == a.buyer[0], 'EXTERNAL login as %s' % external.boundjid)
+        check(external.mech == 'EXTERNAL' and external.boundjid.bare == me, 'EXTERNAL login as %s' % external.boundjid)
         balance = (await ask(external, 'get', MARKET, 'balance')).get('credits')
         await external.logout()
     return issued.get('serial'), balance
@@ -279,7 +276,7 @@ async def scenario(a):
     check(not consistent(first_size, size, first_root, hashlib.sha256(b'forged').digest(), hashes), 'the consistency check accepts anything')
     await refused(poor, 'item-not-found', 'get', LEDGER, 'consistency', {'old': size, 'new': size + 1000}, why='beyond the ledger')
 
-    serial, balance = await pki(buyer, a)
+    serial, balance = await pki(buyer, a, a.buyer[0], a.poor[0])
     check(balance == '77', 'the EXTERNAL session sees balance %s' % balance)
 
     for c in (buyer, poor, owner):
@@ -289,35 +286,13 @@ async def scenario(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--host', default='127.0.0.1')
-    p.add_argument('--port', type=int, required=True)
-    p.add_argument('--domain', required=True)
-    p.add_argument('--ca', required=True)
+    p = scenario_parser(__doc__, timeout=60)
     p.add_argument('--log-key', required=True)
     p.add_argument('--sensor', required=True)
     p.add_argument('--buyer', nargs=2, required=True)
     p.add_argument('--poor', nargs=2, required=True)
     p.add_argument('--owner', nargs=2, required=True)
-    p.add_argument('--timeout', type=float, default=60)
-    p.add_argument('--debug', action='store_true')
-    a = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
-    except asyncio.TimeoutError:
-        print('market: FAIL: overall timeout', file=sys.stderr)
-        os._exit(2)
-    except Fail as e:
-        print('market: FAIL: %s' % e, file=sys.stderr)
-        os._exit(1)
-    except Exception as e:
-        print('market: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
-        os._exit(3)
-    sys.stdout.flush()
-    os._exit(0)
+    run_scenario('market', scenario, p.parse_args())
 
 
 if __name__ == '__main__':

@@ -16,13 +16,11 @@ Prints the final balances as "mission ok consumer=N owner=M".
 usage: mission.py --port P --domain D --ca CA --log-key VKEY --operator JID PW
                   --mqtt-port P --pair-port P --work DIR
 """
-import argparse
 import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import logging
 import os
 import ssl
 import subprocess
@@ -32,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from clients import Client, Fail, check  # noqa: E402
+from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
 from market import ask, refused, rfc3339, pki, LEDGER, MARKET, DISCOVERY  # noqa: E402
 from readings import READINGS, read_all, readout, verify_all  # noqa: E402
 from adhoc import run, result_fields  # noqa: E402
@@ -118,7 +116,7 @@ async def scenario(a):
     pages, receipts, count = await read_all(carl, SENSOR, start, start + 3600, 100, True)
     check(len(pages) == 360 and [float(r.get('v')) for r in pages] == [i / 8 for i in range(360)], 'readings:1 pages')
     verify_all(pages, receipts, key)
-    outcome, got = await readout(carl, _args(a), {'historical': 'true', 'from': rfc3339(start), 'to': rfc3339(start + 3600)})
+    outcome, got = await readout(carl, SENSOR, {'historical': 'true', 'from': rfc3339(start), 'to': rfc3339(start + 3600)})
     check(outcome == 'done' and len(got['fields']) == 360, 'XEP-0323 read-out: %s, %d fields' % (outcome, len(got['fields'])))
 
     # 4. A new price for the next purchase; outside the bought windows stays refused.
@@ -128,12 +126,11 @@ async def scenario(a):
     check(second.get('credits') == '5', 'second purchase cost %s, expected the new price 5' % second.get('credits'))
     await refused(carl, 'forbidden', 'get', READINGS, 'readings', {'sensor': SENSOR, 'from': rfc3339(start - 3600), 'to': rfc3339(start)},
                   why='the hour before the purchase')
-    outcome, _ = await readout(carl, _args(a), {'historical': 'true', 'from': rfc3339(start - 600), 'to': rfc3339(start + 600)})
+    outcome, _ = await readout(carl, SENSOR, {'historical': 'true', 'from': rfc3339(start - 600), 'to': rfc3339(start + 600)})
     check(outcome == 'rejected', 'XEP-0323 across the window edge: %s' % outcome)
 
     # 5. A certificate by CSR over IQ, then SASL EXTERNAL (pki() does both).
-    a.buyer, a.poor = consumer, owner
-    _, balance = await pki(carl, a)
+    _, balance = await pki(carl, a, consumer[0], owner[0])
     check(balance == '93', 'consumer balance after 2 + 5 credits: %s' % balance)
     owner_balance = (await ask(olga, 'get', MARKET, 'balance')).get('credits')
     check(owner_balance == '7', 'owner earned %s, expected 7' % owner_balance)
@@ -150,41 +147,14 @@ def _filter(kind, **attrs):
     return ET.Element('{%s}%s' % (DISCOVERY, kind), attrs)
 
 
-def _args(a):
-    a.sensor = SENSOR
-    return a
-
-
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--host', default='127.0.0.1')
-    p.add_argument('--port', type=int, required=True)
-    p.add_argument('--domain', required=True)
-    p.add_argument('--ca', required=True)
+    p = scenario_parser(__doc__, timeout=120)
     p.add_argument('--log-key', required=True)
     p.add_argument('--operator', nargs=2, required=True)
     p.add_argument('--mqtt-port', type=int, required=True)
     p.add_argument('--pair-port', type=int, required=True)
     p.add_argument('--work', required=True)
-    p.add_argument('--timeout', type=float, default=120)
-    p.add_argument('--debug', action='store_true')
-    a = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
-    except asyncio.TimeoutError:
-        print('mission: FAIL: overall timeout', file=sys.stderr)
-        os._exit(2)
-    except Fail as e:
-        print('mission: FAIL: %s' % e, file=sys.stderr)
-        os._exit(1)
-    except Exception as e:
-        print('mission: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
-        os._exit(3)
-    sys.stdout.flush()
-    os._exit(0)
+    run_scenario('mission', scenario, p.parse_args())
 
 
 if __name__ == '__main__':

@@ -10,20 +10,19 @@ usage: readings.py --port P --domain D --ca CA --log-key VKEY --sensor S --start
 Expects: sensor S (owned by OWNER, 1 credit/hour) holds N readings at START + i seconds with
 value i/4 (i < N, N ≤ 3600); BUYER has credits and no purchase of S; OUTSIDER has no purchase.
 """
-import argparse
 import asyncio
 import base64
+import calendar
 import hashlib
 import json
-import logging
-import os
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from clients import Client, Fail, check  # noqa: E402
+from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
 from market import ask, refused, rfc3339, RSM  # noqa: E402
 import verify_receipt as vr  # noqa: E402
 
@@ -34,8 +33,6 @@ LEDGER = 'urn:agora:ledger:1'
 
 def seconds(t):
     """'2026-11-22T07:00:01.000000000Z' -> epoch seconds (whole seconds only here)."""
-    import calendar
-    import time
     return calendar.timegm(time.strptime(t.split('.')[0].rstrip('Z'), '%Y-%m-%dT%H:%M:%S'))
 
 
@@ -84,7 +81,7 @@ def verify_all(readings, receipts, key):
               'the record %s does not say what the attributes say (%s)' % (record, r.attrib))
 
 
-async def readout(client, a, flags, fields=None):
+async def readout(client, sensor, flags, fields=None):
     """A XEP-0323 read-out through slixmpp's own xep_0323 client: (outcome, fields, error)."""
     done = asyncio.get_running_loop().create_future()
     got = {'accepted': False, 'fields': [], 'error': None}
@@ -98,28 +95,28 @@ async def readout(client, a, flags, fields=None):
             got['error'] = error_msg
             done.set_result(result)
 
-    client['xep_0323'].request_data(client.boundjid.full, a.domain, callback, nodeIds=[a.sensor], fields=fields, flags=flags)
+    client['xep_0323'].request_data(client.boundjid.full, client.args.domain, callback, nodeIds=[sensor], fields=fields, flags=flags)
     outcome = await asyncio.wait_for(done, 15)
     return outcome, got
 
 
 async def sensordata(buyer, outsider, owner, a, start, half, end):
     """XEP-0323: momentary and historical read-outs, accepted then fields messages, or rejected."""
-    outcome, got = await readout(owner, a, {'momentary': 'true'})
+    outcome, got = await readout(owner, a.sensor, {'momentary': 'true'})
     check(outcome == 'done' and got['accepted'], 'owner momentary: %s %s' % (outcome, got['error']))
     check([(t, f['name'], float(f['value'])) for t, f in got['fields']] == [(end - 1, 'pm25', (end - 1 - start) / 4)],
           'owner momentary read-out: %s' % got['fields'][:3])
     check(got['fields'][0][1].get('flags', {}).get('momentary') == 'true', 'momentary flag missing')
     # The newest reading lies outside what the buyer bought: accepted, but nothing in it.
-    outcome, got = await readout(buyer, a, {'momentary': 'true'})
+    outcome, got = await readout(buyer, a.sensor, {'momentary': 'true'})
     check(outcome == 'done' and got['fields'] == [], 'buyer momentary outside its window: %s' % got['fields'][:3])
-    outcome, got = await readout(buyer, a, {'historical': 'true', 'from': rfc3339(start + 10), 'to': rfc3339(start + 260)}, fields=['pm25'])
+    outcome, got = await readout(buyer, a.sensor, {'historical': 'true', 'from': rfc3339(start + 10), 'to': rfc3339(start + 260)}, fields=['pm25'])
     check(outcome == 'done', 'buyer historical: %s %s' % (outcome, got['error']))
     check([(t, float(f['value'])) for t, f in got['fields']] == [(start + i, i / 4) for i in range(10, 260)],
           'historical read-out: %d fields, first %s' % (len(got['fields']), got['fields'][:2]))
-    outcome, got = await readout(buyer, a, {'historical': 'true', 'from': rfc3339(half), 'to': rfc3339(end)})
+    outcome, got = await readout(buyer, a.sensor, {'historical': 'true', 'from': rfc3339(half), 'to': rfc3339(end)})
     check(outcome == 'rejected' and got['error'], 'buyer historical outside its purchase: %s' % outcome)
-    outcome, got = await readout(outsider, a, {'historical': 'true', 'from': rfc3339(start), 'to': rfc3339(start + 10)})
+    outcome, got = await readout(outsider, a.sensor, {'historical': 'true', 'from': rfc3339(start), 'to': rfc3339(start + 10)})
     check(outcome == 'rejected', 'outsider historical: %s' % outcome)
     return len(got['fields'])
 
@@ -196,11 +193,7 @@ async def scenario(a):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--host', default='127.0.0.1')
-    p.add_argument('--port', type=int, required=True)
-    p.add_argument('--domain', required=True)
-    p.add_argument('--ca', required=True)
+    p = scenario_parser(__doc__, timeout=90)
     p.add_argument('--log-key', required=True)
     p.add_argument('--sensor', required=True)
     p.add_argument('--start', type=int, required=True)
@@ -209,25 +202,7 @@ def main():
     p.add_argument('--big-count', type=int, default=0)
     for role in ('buyer', 'outsider', 'owner'):
         p.add_argument('--' + role, nargs=2, required=True)
-    p.add_argument('--timeout', type=float, default=90)
-    p.add_argument('--debug', action='store_true')
-    a = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG if a.debug else logging.CRITICAL)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        print(loop.run_until_complete(asyncio.wait_for(scenario(a), a.timeout)))
-    except asyncio.TimeoutError:
-        print('readings: FAIL: overall timeout', file=sys.stderr)
-        os._exit(2)
-    except Fail as e:
-        print('readings: FAIL: %s' % e, file=sys.stderr)
-        os._exit(1)
-    except Exception as e:
-        print('readings: FAIL: %s: %s' % (type(e).__name__, e), file=sys.stderr)
-        os._exit(3)
-    sys.stdout.flush()
-    os._exit(0)
+    run_scenario('readings', scenario, p.parse_args())
 
 
 if __name__ == '__main__':
