@@ -33,9 +33,21 @@
 //                                                 request id <pid>.<time>-<session>-<seq> (unique across
 //                                                 runs). rate = purchases/s (durable ledger writes on the
 //                                                 server); a replayed purchase is an error
+//   soak     --sessions S --interval I --seconds T [--conc C] [--report R] [--drain D]
+//                                                 log in S sessions (C logins in progress, 50 by default;
+//                                                 S may exceed --users: more resources per user), then each
+//                                                 session sends one XEP-0199 ping to the domain every I
+//                                                 seconds (sessions staggered evenly over I), for T seconds;
+//                                                 then waits up to D s (10) for the last answers. Prints a
+//                                                 "PROGRESS t=.. sent=.. answered=.. outstanding=.." line every
+//                                                 R s (10) and RESULT with sent, answered, lost and latency
+//                                                 p50/p99/max in ms. Exit 3 if any ping went unanswered
 // Common: --host 127.0.0.1 --port P --domain D --user-prefix u --users K --password PW
 //         --mech SCRAM-SHA-1|SCRAM-SHA-256 --warmup 2 --server-pid PID --settle 3 --key-cache FILE
 //         --presence --verbose
+//         --starttls [--tls-ca FILE]   STARTTLS (RFC 6120 §5) before SASL, the server's certificate checked
+//                                      against FILE (chain and name = --domain) when given; needs a build
+//                                      with -DXMPP_LOAD_TLS and -lssl (the other modes do not)
 // Elements may be large (a readings page of 500 with proofs is ~350 KB): the read buffer grows to
 // hold one top-level element of up to 16 MB; a larger one is a clear error (exit 2).
 // Session i logs in as <prefix>(i % K) with resource r<i / K>-<pid> (unique across runs, so a new run
@@ -69,24 +81,29 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef XMPP_LOAD_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES };
+enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES, M_SOAK };
 
 static struct {
     enum mode mode;
-    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor;
+    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca;
     int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session;
     long long from;
-    double seconds, warmup, hold, settle;
-    bool presence, verbose, proofs;
+    double seconds, warmup, hold, settle, interval, report, drain;
+    bool presence, verbose, proofs, starttls;
 } opt = {
     .host = "127.0.0.1", .domain = "localhost", .prefix = "u", .password = "bench-password",
     .mech = "SCRAM-SHA-1", .port = 5222, .users = 500, .n = 1000, .conc = -1, .sessions = -1,
     .inflight = 16, .pairs = 25, .seconds = 10, .warmup = 2, .hold = 0, .settle = 3, .count = 100000, .page = 500,
-    .hours_per_session = 2000,
+    .hours_per_session = 2000, .interval = 1, .report = 10, .drain = 10,
 };
 
 // Largest top-level element the read buffer grows to hold.
@@ -280,7 +297,8 @@ static void save_key_cache(void) {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-enum state { S_FREE, S_CONNECTING, S_FEATURES1, S_CHALLENGE, S_SUCCESS, S_FEATURES2, S_BIND, S_READY, S_CLOSING };
+enum state { S_FREE, S_CONNECTING, S_FEATURES1, S_STARTTLS, S_HANDSHAKE, S_CHALLENGE, S_SUCCESS, S_FEATURES2, S_BIND,
+             S_READY, S_CLOSING };
 
 struct conn {
     int fd, slot, user, state;
@@ -300,6 +318,11 @@ struct conn {
     bool sender;
     unsigned long next_id;
     unsigned long expect_id;  // readings, purchases: id number of the outstanding request
+    void *ssl;                // SSL * after STARTTLS (XMPP_LOAD_TLS builds), else NULL
+    bool tls_done;            // the TLS handshake finished: the next features offer SASL
+    double next_due;          // soak: when this session sends its next ping
+#define SOAK_RING 64
+    double sent_at[SOAK_RING];  // soak: send time of ping id k at [k % SOAK_RING]
 };
 
 static int ep;
@@ -320,6 +343,76 @@ static bool measuring, all_ready, stop_new;
 static double last_progress;
 static bool printed_mechs;
 static long rss_after = -1;
+
+// ---------------------------------------------------------------------------------------------
+// Transport: plain read/write, or OpenSSL after STARTTLS. Both return what read(2)/write(2) would,
+// with errno EAGAIN when the TLS layer needs the socket to become readable or writable.
+
+#ifdef XMPP_LOAD_TLS
+static SSL_CTX *tls_ctx;
+
+static void tls_init(void) {
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx) die("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (opt.tls_ca) {
+        if (SSL_CTX_load_verify_locations(tls_ctx, opt.tls_ca, NULL) != 1) die("cannot load --tls-ca %s", opt.tls_ca);
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    }
+}
+
+static const char *tls_error(void) {
+    static char buf[256];
+    unsigned long e = ERR_get_error();
+    if (!e) return strerror(errno);
+    ERR_error_string_n(e, buf, sizeof buf);
+    return buf;
+}
+
+static ssize_t tls_io(struct conn *c, int r) {
+    int err = SSL_get_error(c->ssl, r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) return 0;
+    if (err == SSL_ERROR_SYSCALL && errno == 0) return 0;  // EOF without close_notify
+    if (err != SSL_ERROR_SYSCALL) errno = EPROTO;
+    return -1;
+}
+#endif
+
+static ssize_t conn_read(struct conn *c, void *buf, size_t len) {
+#ifdef XMPP_LOAD_TLS
+    if (c->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        return r > 0 ? r : tls_io(c, r);
+    }
+#endif
+    return read(c->fd, buf, len);
+}
+
+static ssize_t conn_write(struct conn *c, const void *buf, size_t len) {
+#ifdef XMPP_LOAD_TLS
+    if (c->ssl) {
+        ERR_clear_error();
+        int r = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        return r > 0 ? r : tls_io(c, r);
+    }
+#endif
+    return write(c->fd, buf, len);
+}
+
+static void conn_free_tls(struct conn *c) {
+#ifdef XMPP_LOAD_TLS
+    if (c->ssl) SSL_free(c->ssl);
+#endif
+    c->ssl = NULL;
+}
 
 static void out_append(struct conn *c, const char *s, size_t len) {
     if (c->out_len + len > c->out_cap) {
@@ -359,19 +452,65 @@ static void flush_conn(struct conn *c) {
     c->dirty = false;
     if (c->state == S_FREE || c->state == S_CONNECTING) return;
     while (c->out_off < c->out_len) {
-        ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t w = conn_write(c, c->out + c->out_off, c->out_len - c->out_off);
         if (w < 0) {
             if (errno == EAGAIN) {
                 set_events(c, true);
                 return;
             }
             if (errno == EINTR) continue;
-            die("slot %d: write: %s", c->slot, strerror(errno));
+            die("slot %d: write: %s", c->slot, errno == EPROTO ? "TLS error" : strerror(errno));
         }
         c->out_off += w;
     }
     c->out_off = c->out_len = 0;
     set_events(c, false);
+}
+
+// STARTTLS: <proceed/> received; the handshake runs from the event loop (tls_step) until done, then the
+// client opens a new stream (RFC 6120 §5.4.3.3).
+static void send_stream_header(struct conn *c);
+
+static void tls_step(struct conn *c) {
+#ifdef XMPP_LOAD_TLS
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->tls_done = true;
+        c->state = S_FEATURES1;
+        set_events(c, false);
+        send_stream_header(c);
+        return;
+    }
+    int err = SSL_get_error(c->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) set_events(c, false);
+    else if (err == SSL_ERROR_WANT_WRITE) set_events(c, true);
+    else {
+        long v = SSL_get_verify_result(c->ssl);
+        die("slot %d: TLS handshake failed: %s%s%s", c->slot, tls_error(), v != X509_V_OK ? "; certificate: " : "",
+            v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+    }
+#else
+    die("slot %d: built without TLS (compile with -DXMPP_LOAD_TLS ... -lssl -lcrypto)", c->slot);
+#endif
+}
+
+static void tls_start(struct conn *c) {
+#ifdef XMPP_LOAD_TLS
+    if (c->out_len > c->out_off) die("slot %d: unsent data before the TLS handshake", c->slot);
+    c->out_off = c->out_len = 0;
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl || SSL_set_fd(ssl, c->fd) != 1) die("SSL_new failed");
+    SSL_set_tlsext_host_name(ssl, opt.domain);
+    if (opt.tls_ca) SSL_set1_host(ssl, opt.domain);
+    SSL_set_connect_state(ssl);
+    c->ssl = ssl;
+    c->state = S_HANDSHAKE;
+    c->restart = true;  // the parser starts over with the new stream
+    tls_step(c);
+#else
+    die("slot %d: built without TLS (compile with -DXMPP_LOAD_TLS ... -lssl -lcrypto)", c->slot);
+#endif
 }
 
 static void send_stream_header(struct conn *c) {
@@ -405,6 +544,7 @@ static void start_conn(int slot, int session) {
 
 static void close_conn(struct conn *c) {
     if (c->fd < 0) return;
+    conn_free_tls(c);
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -572,6 +712,52 @@ static void send_ping(struct conn *c) {
     c->outstanding++;
 }
 
+// soak: counters and a latency histogram in 0.1 ms buckets up to 10 s (the last bucket holds the rest).
+#define LAT_BUCKETS 100001
+static long long soak_sent, soak_answered, soak_late, soak_behind;
+static long long *lat_hist;
+static double lat_max, lat_max_window;
+
+static void send_soak_ping(struct conn *c) {
+    c->sent_at[c->next_id % SOAK_RING] = now();
+    out_printf(c, "<iq type='get' id='s%lu' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", c->next_id, opt.domain);
+    c->next_id++;
+    c->outstanding++;
+    soak_sent++;
+}
+
+static void on_soak_result(struct conn *c, const char *s, const char *e) {
+    char id[32];
+    if (!attr(s, e, "id", id, sizeof id) || id[0] != 's') protocol_error(c, "result to a request not sent", s, e);
+    unsigned long k = strtoul(id + 1, NULL, 10);
+    if (k >= c->next_id || c->outstanding <= 0) protocol_error(c, "result to a ping not outstanding", s, e);
+    c->outstanding--;
+    soak_answered++;
+    if (c->next_id - k > SOAK_RING) {  // its send time was overwritten: more than SOAK_RING pings behind
+        soak_late++;
+        return;
+    }
+    double ms = (now() - c->sent_at[k % SOAK_RING]) * 1000;
+    long b = (long)(ms * 10);
+    lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+    if (ms > lat_max) lat_max = ms;
+    if (ms > lat_max_window) lat_max_window = ms;
+}
+
+// Latency at quantile q (0..1) in ms, from the histogram (bucket upper bound).
+static double lat_quantile(double q) {
+    long long total = 0, seen = 0;
+    for (long i = 0; i < LAT_BUCKETS; i++) total += lat_hist[i];
+    if (!total) return 0;
+    long long want = (long long)(q * total);
+    if (want < 1) want = 1;
+    for (long i = 0; i < LAT_BUCKETS; i++) {
+        seen += lat_hist[i];
+        if (seen >= want) return (i + 1) / 10.0;
+    }
+    return lat_max;
+}
+
 static void send_message(struct conn *c) {
     out_printf(c, "<message type='chat' to='%s' id='m%lu'><body>Message number %lu from the load generator.</body></message>",
                c->peer->jid, c->next_id, c->next_id);
@@ -669,6 +855,12 @@ static void on_element(struct conn *c, const char *s, const char *e) {
     switch (c->state) {
     case S_FEATURES1:
         if (strcmp(name, "stream:features") != 0) protocol_error(c, "expected features", s, e);
+        if (opt.starttls && !c->tls_done) {
+            if (!has(s, e, "urn:ietf:params:xml:ns:xmpp-tls")) protocol_error(c, "STARTTLS not offered", s, e);
+            out_printf(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+            c->state = S_STARTTLS;
+            return;
+        }
         if (!printed_mechs) {
             printed_mechs = true;
             // report what the server offered, once
@@ -688,6 +880,10 @@ static void on_element(struct conn *c, const char *s, const char *e) {
             if (!has(s, e, want)) protocol_error(c, "mechanism not offered", s, e);
         }
         send_auth(c);
+        return;
+    case S_STARTTLS:
+        if (strcmp(name, "proceed") != 0) protocol_error(c, "STARTTLS refused", s, e);
+        tls_start(c);
         return;
     case S_CHALLENGE:
         if (strcmp(name, "challenge") != 0) protocol_error(c, "expected challenge", s, e);
@@ -727,6 +923,8 @@ static void on_element(struct conn *c, const char *s, const char *e) {
             if ((opt.mode == M_READINGS || opt.mode == M_PURCHASES) &&
                 (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
                 on_service_reply(c, s, e, type);
+            } else if (strcmp(type, "result") == 0 && opt.mode == M_SOAK) {
+                on_soak_result(c, s, e);
             } else if (strcmp(type, "result") == 0) {
                 if (opt.mode == M_PINGS) {
                     c->outstanding--;
@@ -837,6 +1035,10 @@ static void parse(struct conn *c) {
 
 static void on_readable(struct conn *c) {
     for (;;) {
+        if (c->state == S_HANDSHAKE) {  // <proceed/> arrived in this read: the handshake goes first
+            tls_step(c);
+            if (c->state == S_HANDSHAKE) return;
+        }
         if (c->in_cap - c->in_len < 16384) {
             // parse() keeps only an unfinished element (and what follows it): the buffer holds
             // at most one element plus one read
@@ -850,7 +1052,7 @@ static void on_readable(struct conn *c) {
             c->in_cap = cap;
         }
         size_t avail = c->in_cap - c->in_len;
-        ssize_t r = read(c->fd, c->in + c->in_len, avail);
+        ssize_t r = conn_read(c, c->in + c->in_len, avail);
         if (r < 0) {
             if (errno == EAGAIN) return;
             if (errno == EINTR) continue;
@@ -872,7 +1074,7 @@ static void on_readable(struct conn *c) {
         last_progress = now();
         parse(c);
         if (c->state == S_FREE) return;
-        if ((size_t)r < avail) return;  // short read: drained
+        if ((size_t)r < avail && !c->ssl) return;  // short read: drained (TLS may hold more: read to EAGAIN)
     }
 }
 
@@ -911,6 +1113,8 @@ static void logout(struct conn *c) {
     if (c->out_len > 0 || nclosing >= 4 * nslots + 1000) return;  // not all written: close in the slot
     struct conn *cl = calloc(1, sizeof *cl);
     cl->fd = c->fd;
+    cl->ssl = c->ssl;
+    c->ssl = NULL;
     cl->slot = -1;
     cl->user = c->user;
     strcpy(cl->resource, c->resource);
@@ -933,6 +1137,7 @@ static void on_bound(struct conn *c) {
         logout(c);
         return;
     case M_IDLE:
+    case M_SOAK:
         if (opt.presence) out_printf(c, "<presence/>");
         c->state = S_READY;
         ready_count++;
@@ -952,12 +1157,14 @@ static void on_bound(struct conn *c) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: xmpp_load logins|cycles|pings|messages|idle|readings|purchases [--host H] [--port P]\n"
+            "usage: xmpp_load logins|cycles|pings|messages|idle|readings|purchases|soak [--host H] [--port P]\n"
             "  [--domain D] [--user-prefix u] [--users K] [--password PW] [--mech SCRAM-SHA-1|SCRAM-SHA-256]\n"
             "  [--n N] [--conc C] [--sessions S] [--inflight F] [--pairs P] [--seconds T] [--warmup T]\n"
             "  [--hold T] [--settle T] [--server-pid PID] [--key-cache FILE] [--presence] [--verbose]\n"
             "  readings: --sensor ID --from EPOCH [--count N] [--page P] [--proofs]\n"
-            "  purchases: --sensor ID [--hours-per-session H]\n");
+            "  purchases: --sensor ID [--hours-per-session H]\n"
+            "  soak: --sessions S --interval I --seconds T [--report R] [--drain D]\n"
+            "  TLS: --starttls [--tls-ca FILE] (a build with -DXMPP_LOAD_TLS)\n");
     exit(1);
 }
 
@@ -970,6 +1177,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "idle")) opt.mode = M_IDLE;
     else if (!strcmp(argv[1], "readings")) opt.mode = M_READINGS;
     else if (!strcmp(argv[1], "purchases")) opt.mode = M_PURCHASES;
+    else if (!strcmp(argv[1], "soak")) opt.mode = M_SOAK;
     else usage();
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -983,7 +1191,9 @@ int main(int argc, char **argv) {
         INT("--sessions", sessions) INT("--inflight", inflight) INT("--pairs", pairs)
         INT("--server-pid", server_pid) DBL("--seconds", seconds) DBL("--warmup", warmup) DBL("--hold", hold)
         DBL("--settle", settle) STR("--sensor", sensor) LL("--from", from) INT("--count", count) INT("--page", page)
-        INT("--hours-per-session", hours_per_session)
+        INT("--hours-per-session", hours_per_session) DBL("--interval", interval) DBL("--report", report)
+        DBL("--drain", drain) STR("--tls-ca", tls_ca)
+        if (!strcmp(a, "--starttls")) { opt.starttls = true; continue; }
         if (!strcmp(a, "--presence")) { opt.presence = true; continue; }
         if (!strcmp(a, "--proofs")) { opt.proofs = true; continue; }
         if (!strcmp(a, "--verbose")) { opt.verbose = true; continue; }
@@ -1007,6 +1217,15 @@ int main(int argc, char **argv) {
         purchase_base = ((long long)time(NULL) - 300LL * 86400) / 3600 * 3600;
     }
 
+    if (opt.mode == M_SOAK && (opt.interval <= 0 || opt.report <= 0)) die("soak needs --interval > 0 and --report > 0");
+    if (opt.starttls) {
+#ifdef XMPP_LOAD_TLS
+        tls_init();
+#else
+        die("--starttls: built without TLS (compile with -DXMPP_LOAD_TLS ... -lssl -lcrypto)");
+#endif
+    }
+
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
@@ -1026,7 +1245,9 @@ int main(int argc, char **argv) {
     case M_IDLE: sessions = opt.sessions > 0 ? opt.sessions : 5000; nslots = sessions; target_logins = sessions; break;
     case M_READINGS: sessions = opt.sessions > 0 ? opt.sessions : 1; nslots = sessions; target_logins = sessions; break;
     case M_PURCHASES: sessions = opt.sessions > 0 ? opt.sessions : 20; nslots = sessions; target_logins = sessions; break;
+    case M_SOAK: sessions = opt.sessions > 0 ? opt.sessions : 1000; nslots = sessions; target_logins = sessions; break;
     }
+    if (opt.mode == M_SOAK) lat_hist = calloc(LAT_BUCKETS, sizeof *lat_hist);
     if (nslots > target_logins && (opt.mode == M_LOGINS || opt.mode == M_CYCLES)) nslots = (int)target_logins;
     if ((opt.mode == M_MESSAGES || opt.mode == M_PINGS) && sessions > opt.users)
         die("need at least %d users for %d distinct sessions", sessions, sessions);
@@ -1043,7 +1264,7 @@ int main(int argc, char **argv) {
     double t_start = now();
     struct sample start = sample_now();
     last_progress = t_start;
-    int first = opt.mode == M_IDLE ? (opt.conc > 0 ? opt.conc : 100) : nslots;
+    int first = opt.mode == M_IDLE ? (opt.conc > 0 ? opt.conc : 100) : opt.mode == M_SOAK ? (opt.conc > 0 ? opt.conc : 50) : nslots;
     for (int i = 0; i < first && i < nslots; i++) start_conn(i, (int)(next_session++));
     if (opt.mode == M_MESSAGES)
         for (int p = 0; p < opt.pairs; p++) {
@@ -1052,15 +1273,19 @@ int main(int argc, char **argv) {
             conns[2 * p + 1].peer = &conns[2 * p];
         }
 
-    double t_ready = 0, t_measure = 0, t_end = 0;
-    struct sample s0 = start, s1 = start;
+    double t_ready = 0, t_measure = 0, t_end = 0, next_report = 0;
+    struct sample s0 = start, s1 = start, soak_window = start;
     struct epoll_event evs[512];
     for (;;) {
-        int n = epoll_wait(ep, evs, 512, 50);
+        int n = epoll_wait(ep, evs, 512, opt.mode == M_SOAK ? 5 : 50);
         if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (c->state == S_FREE) continue;
+            if (c->state == S_HANDSHAKE) {
+                tls_step(c);
+                if (c->state == S_HANDSHAKE) continue;
+            }
             if (c->state == S_CONNECTING) {
                 if (!(evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
                 int err = 0;
@@ -1106,6 +1331,47 @@ int main(int argc, char **argv) {
         nto_free = 0;
 
         double t = now();
+        if (opt.mode == M_SOAK && all_ready) {
+            if (t_measure == 0) {  // every session is bound: stagger the first pings over one interval
+                t_measure = t;
+                s0 = sample_now();
+                soak_window = s0;
+                next_report = t + opt.report;
+                measuring = true;
+                printf("ALL_UP sessions=%d seconds=%.2f\n", sessions, t - t_start);
+                fflush(stdout);
+                for (int i = 0; i < nslots; i++) conns[i].next_due = t + opt.interval * i / nslots;
+            }
+            if (!stop_new) {
+                for (int i = 0; i < nslots; i++) {
+                    struct conn *c = &conns[i];
+                    if (c->state != S_READY || t < c->next_due) continue;
+                    send_soak_ping(c);
+                    c->next_due += opt.interval;
+                    if (c->next_due < t) {  // the generator fell behind by an interval: skip, do not burst
+                        soak_behind++;
+                        c->next_due = t + opt.interval;
+                    }
+                }
+                for (int i = 0; i < ndirty; i++) flush_conn(dirty[i]);
+                ndirty = 0;
+            }
+            if (t >= next_report) {
+                struct sample w = sample_now();
+                printf("PROGRESS t=%.0f sent=%lld answered=%lld outstanding=%lld window_max_ms=%.1f %s\n", t - t_measure,
+                       soak_sent, soak_answered, soak_sent - soak_answered, lat_max_window, cpu_report(soak_window, w));
+                fflush(stdout);
+                soak_window = w;
+                lat_max_window = 0;
+                next_report += opt.report;
+            }
+            if (!stop_new && t - t_measure >= opt.seconds) {
+                stop_new = true;
+                t_end = t;
+                s1 = sample_now();
+            }
+            if (stop_new && (soak_sent == soak_answered || t - t_end >= opt.drain)) break;
+        }
         if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES) {
             if (all_ready && !measuring && t_measure == 0 && t - t_ready >= opt.warmup) {
                 measuring = true;
@@ -1149,7 +1415,7 @@ int main(int argc, char **argv) {
 
     const char *name = opt.mode == M_LOGINS ? "logins" : opt.mode == M_CYCLES ? "cycles" : opt.mode == M_PINGS ? "pings"
                      : opt.mode == M_MESSAGES ? "messages" : opt.mode == M_READINGS ? "readings"
-                     : opt.mode == M_PURCHASES ? "purchases" : "idle";
+                     : opt.mode == M_PURCHASES ? "purchases" : opt.mode == M_SOAK ? "soak" : "idle";
     if (opt.mode == M_LOGINS || opt.mode == M_CYCLES) {
         double el = t_end - t_start;
         printf("RESULT mode=%s n=%ld conc=%d seconds=%.2f rate=%.0f pbkdf2=%ld %s\n", name, logins_done, nslots, el,
@@ -1164,6 +1430,17 @@ int main(int argc, char **argv) {
         double el = t_end - t_measure;
         printf("RESULT mode=purchases sessions=%d seconds=%.2f count=%ld rate=%.0f %s\n", sessions, el, completed,
                completed / el, cpu_report(s0, s1));
+    } else if (opt.mode == M_SOAK) {
+        double el = t_end - t_measure;
+        long long lost = soak_sent - soak_answered;
+        printf("RESULT mode=soak sessions=%d interval=%.3f tls=%s seconds=%.2f sent=%lld answered=%lld lost=%lld "
+               "late=%lld behind=%lld rate=%.0f p50_ms=%.1f p99_ms=%.1f p999_ms=%.1f max_ms=%.1f %s\n",
+               sessions, opt.interval, opt.starttls ? "starttls" : "none", el, soak_sent, soak_answered, lost, soak_late,
+               soak_behind, soak_sent / el, lat_quantile(0.5), lat_quantile(0.99), lat_quantile(0.999), lat_max,
+               cpu_report(s0, s1));
+        fflush(stdout);
+        save_key_cache();
+        return lost > 0 ? 3 : 0;
     } else if (opt.mode == M_PINGS || opt.mode == M_MESSAGES) {
         double el = t_end - t_measure;
         printf("RESULT mode=%s sessions=%d inflight=%d seconds=%.2f count=%ld rate=%.0f %s\n", name, sessions,
