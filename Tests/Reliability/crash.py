@@ -264,7 +264,7 @@ class Publisher:
         self.next = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.paused = threading.Event()
+        self.died = False
         ca, cert, key = work / 'broker' / 'ca.pem', work / 's1.pem', work / 's1.key'
         self.process = subprocess.Popen(
             ['/usr/bin/mosquitto_pub', '-h', '127.0.0.1', '-p', str(port), '--cafile', str(ca), '--cert', str(cert),
@@ -289,10 +289,6 @@ class Publisher:
         interval = 1.0 / PACKS_PER_S
         due = time.monotonic()
         while not self.stopping.is_set():
-            if self.paused.is_set():
-                time.sleep(0.01)
-                due = time.monotonic()
-                continue
             with self.lock:
                 first = self.next
                 self.next += PACK
@@ -300,6 +296,7 @@ class Publisher:
                 self.process.stdin.write(self.pack(first) + '\n')
                 self.process.stdin.flush()
             except (BrokenPipeError, ValueError):
+                self.died = True
                 return
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))
@@ -315,10 +312,12 @@ class Publisher:
         self.thread.join()
         self.process.stdin.close()
         try:
-            self.process.wait(timeout=30)
+            code = self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise SetupError('mosquitto_pub did not finish')
+        if code != 0 or self.died:
+            raise SetupError('mosquitto_pub failed (exit %s); see mosquitto_pub.log' % code)
 
     def kill(self):
         self.stopping.set()
@@ -340,6 +339,7 @@ class Book:
         self.retried = 0
         self.replayed = 0
         self.cut_off = 0
+        self.ledger = []      # the entries' bytes at the last check
 
     def new_request(self, buyer, cycle):
         n = self.hours[buyer]
@@ -350,7 +350,7 @@ class Book:
         return request
 
 
-async def load(gw, book, cycle, duration, args):
+async def load(gw, book, cycle, duration, args, snapshot=None):
     """Purchases by every buyer until `duration` has passed, then kill (or the power cut)."""
     ns = argparse.Namespace(host='127.0.0.1', port=gw.port, domain=DOMAIN, ca=str(gw.state / 'xmpp' / 'ca.pem'))
     clients = {}
@@ -385,7 +385,16 @@ async def load(gw, book, cycle, duration, args):
             book.replayed += reply.get('replayed') == 'true'
 
     tasks = [asyncio.ensure_future(worker(b)) for b in BUYERS for _ in range(IN_FLIGHT)]
-    await asyncio.sleep(duration)
+    if snapshot is not None:
+        # Self-test: the state as it was partway through, to be put back after the crash.
+        await asyncio.sleep(duration / 3)
+        snapshot()
+        acked = len(book.acked)
+        await asyncio.sleep(duration * 2 / 3)
+        if len(book.acked) == acked:
+            raise SetupError('self-test: no purchase was acknowledged after the snapshot')
+    else:
+        await asyncio.sleep(duration)
     if args.power_cut:
         gw.kill(signal.SIGSTOP)
         wait_stopped(gw.serve.pid)
@@ -518,6 +527,12 @@ def check(gw, book, pub, label):
     if len(shown) != len(entries) or any(s['entry'] != e for s, e in zip(shown, entries)):
         raise Violation('%s: ledger show --json and the text form disagree' % label)
     roots = Roots([leaf(e) for e in raw])
+    # Nothing a previous check saw on the "disk" may disappear or change: the ledger only grows.
+    if raw[:len(book.ledger)] != book.ledger:
+        first = next(i for i, (a, b) in enumerate(zip(raw + [None] * len(book.ledger), book.ledger)) if a != b)
+        raise Violation('%s: LOST: the ledger had %d entries at the previous check and now has %d; entry %d %s'
+                        % (label, len(book.ledger), len(raw), first, 'is gone' if first >= len(raw) else 'differs'))
+    book.ledger = raw
 
     # Purchases: each acknowledged one exactly once, where and as its reply said.
     purchases = {}
@@ -610,7 +625,30 @@ def check(gw, book, pub, label):
             group, group_end = [span], span[1]
     duplicates = sum(n - 1 for n in values.values())
     return {'entries': len(entries), 'purchases': len(purchases), 'committed': committed, 'commits': len(commits),
-            'rooted': rooted, 'distinct_readings': len(values), 'duplicates': duplicates}
+            'rooted': rooted, 'values': values, 'duplicates': duplicates}
+
+
+def missing_ranges(values, published):
+    """[lo, hi) ranges of reading numbers below `published` that are not in `values`."""
+    gaps, start = [], None
+    for k in range(published):
+        if k not in values:
+            start = k if start is None else start
+        elif start is not None:
+            gaps.append((start, k))
+            start = None
+    if start is not None:
+        gaps.append((start, published))
+    return gaps
+
+
+def mdb_snapshot(state, work):
+    """A consistent copy of the store while serve runs (LMDB's own mdb_copy)."""
+    target = work / 'snapshot.mdb'
+    p = subprocess.run(['mdb_copy', '-n', str(state / 'agora.mdb'), str(target)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SetupError('mdb_copy: %s' % p.stderr.strip())
+    return target
 
 
 def times_between(times, lo, hi):
@@ -676,6 +714,12 @@ class Disk:
         self.sh('cp', '--sparse=always', str(self.image), str(copy))
         return copy
 
+    @staticmethod
+    def needs_recovery(image):
+        """Whether ext4 left its journal to replay (the filesystem was not cleanly unmounted)."""
+        features = subprocess.run(['dumpe2fs', '-h', str(image)], capture_output=True, text=True).stdout
+        return 'needs_recovery' in features
+
     def switch_to(self, copy):
         """Power comes back: the live filesystem goes away, the copy is mounted in its place."""
         old = self.image
@@ -704,7 +748,17 @@ def main():
     p.add_argument('--seed', type=int, default=None)
     p.add_argument('--agora', default=os.environ.get('AGORA_BIN', str(ROOT / '.build' / 'debug' / 'agora')))
     p.add_argument('--keep', action='store_true', help='keep the work directory')
+    p.add_argument('--inject-loss', action='store_true',
+                   help='self-test of the checks: in the first round, put back a snapshot of the store taken partway '
+                        'through the load (crash: mdb_copy; power cut: an earlier copy of the image), so work the '
+                        'clients were told about is lost; the run must then FAIL with LOST')
+    p.add_argument('--timeout', type=float, default=600, help='give up after this many seconds (default 600)')
     args = p.parse_args()
+
+    def overall_timeout(*_):
+        raise SetupError('overall timeout of %.0f s' % args.timeout)
+    signal.signal(signal.SIGALRM, overall_timeout)
+    signal.alarm(int(args.timeout))
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     random.seed(seed)
     mode = 'power-cut' if args.power_cut else 'crash'
@@ -733,11 +787,15 @@ def main():
         gw = Gateway(args.agora, work, state)
         setup(gw, work)
         broker.start(gw)
-        pub = Publisher(work, broker.port)
         book = Book()
         gw.start(first=True)
+        # Readings only once the gateway's session exists: the broker queues nothing for a
+        # client it has never seen.
+        time.sleep(0.5)
+        pub = Publisher(work, broker.port)
         stats = None
         startup_kill = False
+        snapshots, kills, recovered = [], [], 0
         for cycle in range(1, rounds + 1):
             if startup_kill:
                 # A crash while starting: the gateway may be opening the store, or just ready.
@@ -747,16 +805,32 @@ def main():
             else:
                 duration = random.uniform(0.2, 2.0) if not args.power_cut else random.uniform(0.5, 3.0)
                 before = len(book.acked)
-                run_async(load(gw, book, cycle, duration, args))
+                snapshot = None
+                if args.inject_loss and cycle == 1:
+                    duration = 1.5
+                    snapshot = (lambda: snapshots.append(disk.copy())) if disk else (
+                        lambda: snapshots.append(mdb_snapshot(state, work)))
+                run_async(load(gw, book, cycle, duration, args, snapshot))
                 moment = 'after %.2fs of load (%d purchases acknowledged)' % (duration, len(book.acked) - before)
+            kills.append(pub.published)
             if disk:
                 copy = disk.copy()
                 gw.kill()
+                if snapshots:
+                    copy.unlink()
+                    copy = snapshots.pop()
+                    moment += ' [self-test: an earlier copy of the disk]'
+                recovered += Disk.needs_recovery(copy)
                 disk.switch_to(copy)
                 moment += ', power cut'
+            elif snapshots:
+                shutil.copyfile(snapshots.pop(), state / 'agora.mdb')
+                (state / 'agora.mdb-lock').unlink(missing_ok=True)
+                moment += ' [self-test: the store put back to a snapshot taken partway]'
             stats = check(gw, book, pub, '%s %d' % (mode, cycle))
-            log('%s %d %s: ok, ledger %d entries, %d purchases, %d readings in %d commits (%d root-checked)' % (
-                mode, cycle, moment, stats['entries'], stats['purchases'], stats['committed'], stats['commits'], stats['rooted']))
+            log('%s %d %s: ok, ledger %d entries, %d purchases, %d of %d readings in %d commits (%d root-checked)' % (
+                mode, cycle, moment, stats['entries'], stats['purchases'], stats['committed'], kills[-1], stats['commits'],
+                stats['rooted']))
             if cycle < rounds:
                 startup_kill = not args.power_cut and random.random() < 0.2
                 offset = gw.spawn()
@@ -776,20 +850,34 @@ def main():
         gw.stop_gracefully()
         stats = check(gw, book, pub, '%s final' % mode)
         published = pub.published
-        missing = published - stats['distinct_readings']
+        gaps = missing_ranges(stats['values'], published)
+        missing = sum(hi - lo for lo, hi in gaps)
+        for lo, hi in gaps:
+            cycle = bisect.bisect_left(kills, lo + 1) + 1
+            log('not committed (PUBACKed before commit, known limit): readings %d..%d (%d), published before %s %d'
+                % (lo, hi - 1, hi - lo, mode, cycle))
+        extra = ' journal_replays=%d' % recovered if args.power_cut else ''
         print('%s ok %s=%d purchases_acked=%d readings_committed=%d lost=0 purchases_in_doubt=%d retried=%d replayed=%d '
-              'readings_published=%d readings_not_committed=%d duplicates=%d ledger_entries=%d seed=%d' % (
+              'readings_published=%d readings_not_committed=%d gaps=%d largest_gap=%d duplicates=%d ledger_entries=%d%s seed=%d' % (
                   mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], book.cut_off,
-                  book.retried, book.replayed, published, missing, stats['duplicates'], stats['entries'], seed), flush=True)
+                  book.retried, book.replayed, published, missing, len(gaps), max([hi - lo for lo, hi in gaps], default=0),
+                  stats['duplicates'], stats['entries'], extra, seed),
+              flush=True)
         ok = True
         return 0
     except Violation as e:
         print('%s: FAIL: %s' % (mode, e), file=sys.stderr)
-        print('%s: seed %d; work directory kept: %s' % (mode, seed, work), file=sys.stderr)
+        if not args.inject_loss or args.keep:
+            print('%s: seed %d; work directory kept: %s' % (mode, seed, work), file=sys.stderr)
         return 1
     except SetupError as e:
         print('%s: FAIL (set-up): %s' % (mode, e), file=sys.stderr)
         return 2
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        print('%s: FAIL (unexpected %s): %s; seed %d, work directory %s' % (mode, type(e).__name__, e, seed, work), file=sys.stderr)
+        return 3
     finally:
         if gw:
             gw.kill()
@@ -798,9 +886,9 @@ def main():
         broker.stop()
         if disk:
             disk.cleanup()
-        if ok and not args.keep:
+        if (ok or args.inject_loss) and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-        if not ok and gw:
+        if not ok and gw and not args.inject_loss:
             tail = gw.log_path.read_text(errors='replace')[-3000:] if gw.log_path.exists() else ''
             print('--- serve.log (tail) ---\n%s' % tail, file=sys.stderr)
 
