@@ -24,7 +24,8 @@ Then, again and again, it starts `agora serve`, loads it, and ends it without wa
   never killed; what Agora had not PUBACKed it delivers again after the restart.
 
 Crash mode (default): `kill -9` at a random moment — usually 0.2-2 s into the load, one
-time in five during start-up, before the gateway is even ready — `--kills` times.
+time in five within 0.4 s of the start (opening the store, binding, connecting to the broker,
+taking the backlog the broker kept while it was down) — `--kills` times.
 
 Power-cut mode (`--power-cut`): the state directory is on an ext4 filesystem on a loop
 device (a 256 MiB sparse image file). At a random moment agora is frozen with SIGSTOP, the
@@ -36,8 +37,8 @@ driver writes into the image file's page cache whatever the filesystem above it 
 and an fsync of the filesystem (LMDB's commit) returns only after its blocks reached the
 image and the flush was passed down. So the copy holds every synced write, plus whatever
 subset of unsynced writes the kernel's writeback (ext4's 5 s journal commits, dirty-page
-flushing) had happened to submit — the "disk" a power cut leaves when the drive honours
-flushes. Limits of the model: it is not a torn-page simulation (each 4 KiB block in the
+flushing; the journal commit interval is varied per round, 1, 5 or 30 s) had happened
+to submit — the "disk" a power cut leaves when the drive honours flushes. Limits of the model: it is not a torn-page simulation (each 4 KiB block in the
 copy is either old or new, never half-written; LMDB's meta pages rely on sector-atomic
 writes, which real flash may not give), it does not reorder or drop writes the drive
 claimed were durable (a lying drive cache), and writes racing the copy land in it or not
@@ -559,8 +560,9 @@ def check(gw, book, pub, label):
         if receipt is None:
             raise Violation('%s: purchase %s: its reply had no receipt' % (label, key))
         size = receipt['treeSize']
-        root = base64.b64decode(receipt['checkpoint'].split('\n')[2])
-        if size > len(raw) or roots.at(size) != root:
+        note = receipt['checkpoint'].split('\n')
+        root = base64.b64decode(note[2])
+        if int(note[1]) != size or size > len(raw) or roots.at(size) != root:
             raise Violation('%s: purchase %s: the checkpoint in its receipt (size %d) does not match the ledger as it is now (size %d)'
                             % (label, key, size, len(raw)))
         if base64.b64decode(receipt['entry']) != raw[told['index']]:
@@ -695,7 +697,10 @@ class Disk:
         self.loop = self.sh('losetup', '--find', '--show', str(self.image))
         self.attached.append(self.loop)
         self.mountpoint.mkdir(exist_ok=True)
-        self.sh('mount', '-t', 'ext4', self.loop, str(self.mountpoint))
+        # ext4's journal commit interval, varied: how much unsynced work writeback pushes
+        # to the "disk" before the next cut.
+        self.commit_s = random.choice([1, 5, 30])
+        self.sh('mount', '-t', 'ext4', '-o', 'commit=%d' % self.commit_s, self.loop, str(self.mountpoint))
         self.mounted = True
 
     def unmount_and_detach(self):
@@ -821,8 +826,8 @@ def main():
                     copy = snapshots.pop()
                     moment += ' [self-test: an earlier copy of the disk]'
                 recovered += Disk.needs_recovery(copy)
+                moment += ', power cut (ext4 commit=%ds)' % disk.commit_s
                 disk.switch_to(copy)
-                moment += ', power cut'
             elif snapshots:
                 shutil.copyfile(snapshots.pop(), state / 'agora.mdb')
                 (state / 'agora.mdb-lock').unlink(missing_ok=True)
