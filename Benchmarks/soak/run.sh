@@ -348,7 +348,8 @@ if stop:  # the counters serve logs when it stops
     keys = ["ingest.packs", "ingest.stored", "ingest.queue_full", "ingest.malformed", "ingest.store_failed",
             "ingest.p50_ms", "ingest.p99_ms", "store.batches", "store.failed_requests", "xmpp.connections",
             "xmpp.logins", "xmpp.auth_failures", "xmpp.stream_errors", "xmpp.iq_errors", "xmpp.refused_connections"]
-    print("  serve's counters at stop: " + " ".join(f"{k}={kv.get(k, '?')}" for k in keys[:8]))
+    print("  serve's counters at stop (ingest.p50/p99_ms: receive to durable over the last 100 000 packs): ")
+    print("                            " + " ".join(f"{k}={kv.get(k, '?')}" for k in keys[:8]))
     print("                            " + " ".join(f"{k}={kv.get(k, '?')}" for k in keys[8:]))
 else:
     print("  serve logged no counters at stop")
