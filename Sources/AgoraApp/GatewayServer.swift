@@ -69,14 +69,20 @@ public enum GatewayServer {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")
         try await group.run()
-        var summary: Logger.Metadata = [:]
+        let writes = gateway.store.writer.statistics
+        var summary: Logger.Metadata = [
+            "store.batches": "\(writes.batches)", "store.failed_requests": "\(writes.failedRequests)",
+            "store.disk_full_refusals": "\(writes.diskFullRefusals)", "store.disk_full_episodes": "\(writes.diskFullEpisodes)",
+        ]
         if let (service, queue) = ingest {
             let stats = service.statistics
             summary.merge([
                 "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
                 "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
                 "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
+                "ingest.held_for_space": "\(stats.heldForSpace)",
                 "ingest.p50_ms": "\(Self.milliseconds(service.latencyPercentile(50)))", "ingest.p99_ms": "\(Self.milliseconds(service.latencyPercentile(99)))",
+                "ingest.age_p50_ms": "\(Self.milliseconds(service.agePercentile(50)))", "ingest.age_p99_ms": "\(Self.milliseconds(service.agePercentile(99)))",
             ]) { $1 }
         }
         if let xmpp {

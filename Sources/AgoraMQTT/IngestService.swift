@@ -1,4 +1,5 @@
 internal import AgoraCore
+internal import AgoraStore
 public import AgoraReadings
 public import Logging
 public import ServiceLifecycle
@@ -19,6 +20,8 @@ public final class IngestService: Service, Sendable {
         public var commits = 0
         /// Readings lost because the store refused the write (logged each time).
         public var storeFailed = 0
+        /// Batches held back because the store had no space (each retried until it fit).
+        public var heldForSpace = 0
     }
 
     let queue: IngestQueue
@@ -31,6 +34,11 @@ public final class IngestService: Service, Sendable {
     private let lastOverflow = Mutex(0)
     /// Receive-to-durable times (ns) of the most recent packs, for percentiles.
     private let latencies = Mutex(LatencyWindow(capacity: 100_000))
+    /// Reading-time-to-durable (ns) of the same packs: the earliest reading's own time to its
+    /// commit. For a sensor that stamps each pack with its send time (the benchmark's
+    /// publisher does) this is publish-to-durable, broker hop included; for others it is how
+    /// old readings are when they become durable.
+    private let ages = Mutex(LatencyWindow(capacity: 100_000))
 
     public init(queue: IngestQueue, committer: ReadingsCommitter, prefix: String, logger: Logger, batchLimit: Int = 20_000) {
         self.queue = queue
@@ -44,6 +52,9 @@ public final class IngestService: Service, Sendable {
 
     /// The p-th percentile (0…100) of receive-to-durable time over recent packs, in ms.
     public func latencyPercentile(_ p: Double) -> Double? { latencies.withLock { $0.percentile(p) }.map { Double($0) / 1e6 } }
+
+    /// The p-th percentile (0…100) of reading-time-to-durable over recent packs, in ms.
+    public func agePercentile(_ p: Double) -> Double? { ages.withLock { $0.percentile(p) }.map { Double($0) / 1e6 } }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -71,7 +82,9 @@ public final class IngestService: Service, Sendable {
         var bySensor: [SensorID: [Reading]] = [:]
         var counts = Statistics()
         let sensors = batch.map { sensor(fromTopic: $0.topic) }
-        for (message, sensor) in zip(batch, sensors) {
+        // Each pack's earliest reading time, for the reading-time-to-durable percentiles.
+        var earliest = [Int64?](repeating: nil, count: batch.count)
+        for (position, (message, sensor)) in zip(batch, sensors).enumerated() {
             counts.packs += 1
             guard let sensor else {
                 counts.badTopic += 1
@@ -79,7 +92,9 @@ public final class IngestService: Service, Sendable {
                 continue
             }
             do {
-                bySensor[sensor, default: []] += try SenMLPack.decode(message.payload, now: message.received)
+                let readings = try SenMLPack.decode(message.payload, now: message.received)
+                earliest[position] = readings.lazy.map(\.time).min()
+                bySensor[sensor, default: []] += readings
             } catch {
                 counts.malformed += 1
                 note("SenML pack dropped", reason: "senml.\(error.code.rawValue)", ["sensor.id": "\(sensor)", "error": "\(error)"])
@@ -87,7 +102,11 @@ public final class IngestService: Service, Sendable {
         }
         var outcomes: [SensorID: ReadingsCommitter.Outcome] = [:]
         do {
-            outcomes = try await committer.commit(bySensor)
+            outcomes = try await commitHoldingWhileOutOfSpace(bySensor)
+        } catch let error as StoreError where error.isOutOfSpace {
+            // Still no space at shutdown: what was held is lost, and counted.
+            counts.storeFailed += bySensor.values.reduce(0) { $0 + $1.count }
+            logger.error("readings could not be stored before shutdown: the store had no space", metadata: ["error": "\(error)"])
         } catch {
             // One sensor's readings must not sink the others: retry each sensor alone.
             logger.error("a readings batch could not be stored; retrying sensor by sensor", metadata: ["error": "\(error)"])
@@ -115,11 +134,14 @@ public final class IngestService: Service, Sendable {
         }
         // Receive-to-durable for every pack whose sensor's readings committed.
         let durable = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
-        latencies.withLock { window in
-            for (message, sensor) in zip(batch, sensors) {
-                if let sensor, case .committed? = outcomes[sensor] { window.add(durable - message.received) }
-            }
+        var received: [Int64] = [], aged: [Int64] = []
+        for (position, (message, sensor)) in zip(batch, sensors).enumerated() {
+            guard let sensor, case .committed? = outcomes[sensor] else { continue }
+            received.append(durable - message.received)
+            if let time = earliest[position] { aged.append(durable - time) }
         }
+        latencies.withLock { window in for value in received { window.add(value) } }
+        ages.withLock { window in for value in aged { window.add(value) } }
         let overflow = queue.dropped
         if overflow > lastOverflow.withLock({ $0 }) {
             lastOverflow.withLock { $0 = overflow }
@@ -128,7 +150,32 @@ public final class IngestService: Service, Sendable {
         stats.withLock {
             $0.packs += counts.packs; $0.stored += counts.stored; $0.malformed += counts.malformed
             $0.badTopic += counts.badTopic; $0.unknownSensor += counts.unknownSensor; $0.frozen += counts.frozen
-            $0.commits += counts.commits; $0.storeFailed += counts.storeFailed
+            $0.commits += counts.commits; $0.storeFailed += counts.storeFailed; $0.heldForSpace += counts.heldForSpace
+        }
+    }
+
+    /// Commits `bySensor`; while the store refuses writes for want of space (disk full, map
+    /// at its ceiling) the batch is held and tried again every second, so readings already
+    /// acknowledged to the broker survive a full disk that frees up. Meanwhile new packs wait
+    /// in the bounded queue and, once it is full, are dropped and counted (`ingest.queue_full`).
+    /// Gives up (rethrows) only when the service is shutting down.
+    func commitHoldingWhileOutOfSpace(_ bySensor: [SensorID: [Reading]]) async throws -> [SensorID: ReadingsCommitter.Outcome] {
+        var held = false
+        while true {
+            do {
+                let outcomes = try await committer.commit(bySensor)
+                if held { logger.notice("held readings stored; ingestion resumes", metadata: ["readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"]) }
+                return outcomes
+            } catch let error as StoreError where error.isOutOfSpace {
+                if Task.isShuttingDownGracefully || Task.isCancelled { throw error }
+                if !held {
+                    held = true
+                    stats.withLock { $0.heldForSpace += 1 }
+                    logger.error("the store has no space: readings are held and retried every second",
+                                 metadata: ["error": "\(error)", "readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 internal import AgoraCore
 internal import AgoraLedger
 internal import AgoraMarket
+internal import AgoraStore
 internal import AgoraXMPP
 internal import Logging
 
@@ -18,6 +19,9 @@ enum ServiceFailure {
             return StanzaError(.badRequest, error.description)
         case let error as LedgerError where error.isNotFound:
             return StanzaError(.itemNotFound, error.description)
+        case let error as StoreError where error.isOutOfSpace:
+            // The writer has logged the episode once; the requester may retry later (type 'wait').
+            return StanzaError(.resourceConstraint, "the gateway's storage is full; nothing was changed, try again later")
         default:
             logger.error("service operation failed", metadata: ["error": "\(error)"])
             return StanzaError(.internalServerError, "the gateway could not complete the request")

@@ -26,6 +26,13 @@ internal import Glibc
 /// dirty-page list, which costs more than the whole request.) Nothing is acknowledged
 /// before the commit that holds it is durable.
 ///
+/// Disk full: when the commit fails with `ENOSPC` or `EDQUOT` the batch is rolled back whole
+/// (LMDB writes new pages before the meta page that makes them current, so a failed commit
+/// leaves the previous state intact) and every request in it gets `StoreError.diskFull`.
+/// The writer says so once per episode (an error line, then a notice when a commit succeeds
+/// again) and counts the refused requests; every later batch is tried, so writes resume by
+/// themselves as soon as space returns. Reads are unaffected.
+///
 /// Map growth: when LMDB reports `MDB_MAP_FULL` the whole batch is rolled back, the map
 /// doubles (up to `maxMapSize`) and the batch runs again. A write closure may therefore
 /// run more than once (here and after a neighbour's rollback) and must not have effects
@@ -71,6 +78,11 @@ public final class GroupCommitWriter: Sendable {
         /// Time spent running requests and hooks, and committing (sync included).
         public var applying: Duration = .zero
         public var committing: Duration = .zero
+        /// Requests refused because the disk was full, and how many times it filled up.
+        public var diskFullRefusals = 0
+        public var diskFullEpisodes = 0
+        /// True from a commit that failed for want of disk space until one succeeds.
+        public var diskFull = false
     }
 
     public init(environment: LMDBEnvironment, options: Options = Options(), logger: Logger) {
@@ -177,6 +189,27 @@ public final class GroupCommitWriter: Sendable {
             case .committed:
                 for request in batch { request.resume(commitError: nil) }
                 record(batch)
+                let refused = stats.withLock { stats -> Int? in
+                    guard stats.diskFull else { return nil }
+                    stats.diskFull = false
+                    return stats.diskFullRefusals
+                }
+                if let refused {
+                    logger.notice("disk space is back; the store accepts writes again", metadata: ["store.disk_full_refusals": "\(refused)"])
+                }
+                return
+            case .diskFull(let error):
+                let first = stats.withLock { stats -> Bool in
+                    defer { stats.diskFull = true; stats.diskFullRefusals += batch.count }
+                    if !stats.diskFull { stats.diskFullEpisodes += 1 }
+                    return !stats.diskFull
+                }
+                if first {
+                    logger.error("the disk holding the store is full; refusing writes until space returns",
+                                 metadata: ["store.path": "\(environment.path)", "store.error": "\(error)", "batch.size": "\(batch.count)"])
+                }
+                for request in batch { request.resume(commitError: error) }
+                record(batch, allFailed: true)
                 return
             case .failed(let error):
                 logger.error("write batch failed", metadata: ["store.error": "\(error)", "batch.size": "\(batch.count)"])
@@ -203,7 +236,7 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
-    private enum Attempt { case committed, failed(StoreError), mapFull, mapResized }
+    private enum Attempt { case committed, failed(StoreError), diskFull(StoreError), mapFull, mapResized }
 
     private func attempt(_ batch: [any PendingWrite]) -> Attempt {
         environment.mapLock.lockRead()
@@ -261,6 +294,8 @@ public final class GroupCommitWriter: Sendable {
                 $0.applying += commitStart - applyStart
             }
             if code == MDB_MAP_FULL { return .mapFull }
+            // mdb_txn_commit returns errno values as they are; on failure it has aborted the transaction.
+            if code == ENOSPC || code == EDQUOT { return .diskFull(.diskFull(LMDBError(code: code, operation: "commit").description)) }
             guard code == MDB_SUCCESS else {
                 return .failed(.lmdb(LMDBError(code: code, operation: "commit")))
             }

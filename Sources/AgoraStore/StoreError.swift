@@ -3,6 +3,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         case lmdb(code: Int32)
         case storeFull
+        case diskFull
         case corrupted
         case writerStopped
         case inner
@@ -22,6 +23,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         StoreError(kind: .storeFull, message: "store is full: the map reached its ceiling of \(mapSize) bytes; nothing was written", underlying: nil)
     }
 
+    /// The file system holding the store has no space left (`ENOSPC`, `EDQUOT`); the batch
+    /// was rolled back whole. Writes succeed again by themselves once space returns.
+    public static func diskFull(_ operation: String) -> StoreError {
+        StoreError(kind: .diskFull, message: "the disk holding the store is full (\(operation)); nothing was written", underlying: nil)
+    }
+
     public static func corrupted(_ what: String) -> StoreError {
         StoreError(kind: .corrupted, message: "store is corrupted: \(what)", underlying: nil)
     }
@@ -35,6 +42,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var isStoreFull: Bool { kind == .storeFull }
+    public var isDiskFull: Bool { kind == .diskFull }
+    /// The store refuses writes for want of space (its map ceiling or the disk), not because
+    /// of the request: the same write may succeed later.
+    public var isOutOfSpace: Bool { kind == .storeFull || kind == .diskFull }
     public var isMapFull: Bool { if case .lmdb(let code) = kind { return LMDBError(code: code, operation: "").isMapFull }; return false }
 
     public var description: String { message }

@@ -1,3 +1,4 @@
+import Foundation
 import AgoraStore
 import AgoraTestSupport
 import Testing
@@ -118,5 +119,44 @@ struct Refused: Error, Equatable { let n: Int }
         let reopened = try makeTestStore(in: dir)
         defer { reopened.close() }
         #expect(try reopened.read { try $0.get(reopened.tables.meta, StoreKey.text("durable")) } == [9])
+    }
+}
+
+/// The writer on a file system that fills up (a 2 MiB tmpfs; needs root, as CI has).
+@Suite(.serialized) struct DiskFullWriterTests {
+    @Test func aCommitWithNoDiskSpaceIsRefusedWholeAndTheNextOneAfterSpaceReturnsSucceeds() async throws {
+        try #require(getuid() == 0, "this test mounts a tmpfs and needs root (CI runs as root)")
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let mounted = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir.path])
+        try #require(mounted.status == 0, "mount: \(mounted.stderr)")
+        defer { _ = try? runProcess("/bin/umount", ["-l", dir.path]) }
+        let store = try makeTestStore(in: dir)
+        defer { store.close() }
+        let db = store.tables.meta
+        try await store.write { txn in try txn.put(db, [1], Array(repeating: 1, count: 1000)) }
+        let filled = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(dir.file("filler"))", "bs=4k"])
+        #expect(filled.status != 0)
+
+        // 256 KiB of new pages cannot be written: the whole batch is refused, nothing of it lands.
+        let big = Array(repeating: UInt8(7), count: 4096)
+        do {
+            try await store.write { txn in for k in 0..<64 { try txn.put(db, [2, UInt8(k)], big) } }
+            Issue.record("a commit on a full disk succeeded")
+        } catch let error as StoreError {
+            #expect(error.isDiskFull, "\(error)")
+            #expect(error.isOutOfSpace)
+        }
+        #expect(store.writer.statistics.diskFull)
+        #expect(store.writer.statistics.diskFullEpisodes == 1)
+        #expect(store.writer.statistics.diskFullRefusals == 1)
+        #expect(try store.read { txn in try txn.get(db, [1]) } == Array(repeating: 1, count: 1000))
+        #expect(try store.read { txn in try txn.contains(db, [2, 0]) } == false)
+
+        // Space returns: the same write commits, and the episode is over.
+        try FileManager.default.removeItem(atPath: dir.file("filler"))
+        try await store.write { txn in for k in 0..<64 { try txn.put(db, [2, UInt8(k)], big) } }
+        #expect(!store.writer.statistics.diskFull)
+        #expect(try store.read { txn in try (0..<64).allSatisfy { try txn.get(db, [2, UInt8($0)]) == big } })
     }
 }
