@@ -74,12 +74,12 @@ for qos in 0 1; do
     awk -v n=$((n - before)) -v s="$t0" -v e="$t1" -v c0="$cpu0" -v c1="$cpu1" -v q=$qos \
         'BEGIN {printf "agora_serve_qos%d %.0f msgs/s, %.2f cpu_us_per_msg (%d stored durably)\n", q, n / (e - s), (c1 - c0) / n, n}'
 
-    # Latency at half that rate: receive-to-durable percentiles, as serve reports them when it stops.
+    # Latency at half that rate: receive-to-durable and publish-to-durable percentiles, as serve reports them when it stops.
     "$agora" serve --client-id bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
     wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
     publish "$qos" $((count / 2)) $((rate / 2)) > "$work/pub.txt"
     sleep 1
     kill -TERM $serve; wait $serve || true
-    echo "agora_serve_qos${qos}_at_$((rate / 2))_per_s $(grep -o 'ingest.p50_ms=[^ ]*' "$work/serve.log") $(grep -o 'ingest.p99_ms=[^ ]*' "$work/serve.log") (receive to durable)"
+    echo "agora_serve_qos${qos}_at_$((rate / 2))_per_s $(grep -o 'ingest.p50_ms=[^ ]*' "$work/serve.log") $(grep -o 'ingest.p99_ms=[^ ]*' "$work/serve.log") (receive to durable) $(grep -o 'ingest.age_p50_ms=[^ ]*' "$work/serve.log") $(grep -o 'ingest.age_p99_ms=[^ ]*' "$work/serve.log") (publish to durable: the publisher stamps bt with its send time)"
 
 done

@@ -17,14 +17,10 @@ public enum SenMLPack {
 
     public static func decode(_ payload: [UInt8], now: Int64) throws(SenMLError) -> [Reading] {
         guard payload.count <= maxSize else { throw SenMLError(.tooLarge, "pack of \(payload.count) bytes is over the \(maxSize)-byte limit") }
-        let records: [Record]
-        do { records = try CanonicalJSON.decode([Record].self, from: payload) } catch let error as SenMLError {
-            throw error
-        } catch {
-            throw SenMLError(.malformed, "not a SenML JSON pack: \(CanonicalJSON.summary(of: error))")
+        let records = try SenMLJSONReader.records(in: payload, maxRecords: maxRecords).map { fields throws(SenMLError) in
+            try Record(fields, in: payload)
         }
         guard !records.isEmpty else { throw SenMLError(.malformed, "empty pack") }
-        guard records.count <= maxRecords else { throw SenMLError(.tooManyRecords, "\(records.count) records; at most \(maxRecords)") }
 
         var baseName = "", baseTime = 0.0, baseUnit = "", baseValue = 0.0, baseSum = 0.0
         var readings: [Reading] = []
@@ -94,38 +90,41 @@ public enum SenMLPack {
     }
 
     /// One record as sent; every field optional, unknown "must understand" fields refused.
-    struct Record: Decodable {
+    struct Record {
         var bn: String?, bt: Double?, bu: String?, bv: Double?, bs: Double?
         var n: String?, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, t: Double?
 
-        private struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: Key.self)
-            if let field = c.allKeys.first(where: { $0.stringValue.hasSuffix("_") }) {
-                throw SenMLError(.mustUnderstand, "field \(field.stringValue) must be understood and is not")
+        init(_ fields: SenMLJSONReader.Record, in payload: [UInt8]) throws(SenMLError) {
+            if let field = fields.first(where: { $0.key.hasSuffix("_") }) {
+                throw SenMLError(.mustUnderstand, "field \(field.key) must be understood and is not")
             }
-            // Only the keys present are decoded (a pack record has a handful of its 13 possible fields).
-            for key in c.allKeys {
-                switch key.stringValue {
-                case "bn": bn = try c.decode(String.self, forKey: key)
-                case "bt": bt = try c.decode(Double.self, forKey: key)
-                case "bu": bu = try c.decode(String.self, forKey: key)
-                case "bv": bv = try c.decode(Double.self, forKey: key)
-                case "bs": bs = try c.decode(Double.self, forKey: key)
-                case "n": n = try c.decode(String.self, forKey: key)
-                case "u": u = try c.decode(String.self, forKey: key)
-                case "v": v = try c.decode(Double.self, forKey: key)
-                case "vs": vs = try c.decode(String.self, forKey: key)
-                case "vb": vb = try c.decode(Bool.self, forKey: key)
-                case "vd": vd = try c.decode(String.self, forKey: key)
-                case "s": s = try c.decode(Double.self, forKey: key)
-                case "t": t = try c.decode(Double.self, forKey: key)
+            func string(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> String {
+                guard case .string(let text) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a string") }
+                return text
+            }
+            func number(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> Double {
+                guard case .number(let range) = value, let number = SenMLJSONReader.number(range, in: payload) else {
+                    throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a finite number")
+                }
+                return number
+            }
+            for (key, value) in fields {
+                switch key {
+                case "bn": bn = try string(value, key)
+                case "bt": bt = try number(value, key)
+                case "bu": bu = try string(value, key)
+                case "bv": bv = try number(value, key)
+                case "bs": bs = try number(value, key)
+                case "n": n = try string(value, key)
+                case "u": u = try string(value, key)
+                case "v": v = try number(value, key)
+                case "vs": vs = try string(value, key)
+                case "vb":
+                    guard case .bool(let flag) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: vb must be true or false") }
+                    vb = flag
+                case "vd": vd = try string(value, key)
+                case "s": s = try number(value, key)
+                case "t": t = try number(value, key)
                 default: continue // bver, ut and unknown fields without "_": ignored (§4.4)
                 }
             }
