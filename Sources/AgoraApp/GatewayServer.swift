@@ -80,7 +80,7 @@ public enum GatewayServer {
                 "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
                 "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
                 "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
-                "ingest.held_for_space": "\(stats.heldForSpace)",
+                "ingest.held_for_space": "\(stats.heldForSpace)", "ingest.duplicates": "\(stats.duplicates)",
                 "ingest.p50_ms": "\(Self.milliseconds(service.latencyPercentile(50)))", "ingest.p99_ms": "\(Self.milliseconds(service.latencyPercentile(99)))",
                 "ingest.age_p50_ms": "\(Self.milliseconds(service.agePercentile(50)))", "ingest.age_p99_ms": "\(Self.milliseconds(service.agePercentile(99)))",
             ]) { $1 }

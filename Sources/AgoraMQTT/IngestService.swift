@@ -22,6 +22,8 @@ public final class IngestService: Service, Sendable {
         public var storeFailed = 0
         /// Batches held back because the store had no space (each retried until it fit).
         public var heldForSpace = 0
+        /// Readings not stored because they were stored before (redeliveries, resends).
+        public var duplicates = 0
     }
 
     let queue: IngestQueue
@@ -64,9 +66,13 @@ public final class IngestService: Service, Sendable {
                 continue
             }
             await process(batch)
+            queue.settle(batch.count)
         }
         // Shutdown: the MQTT client stopped first (services stop in reverse order); keep nothing queued.
-        while case let batch = queue.drain(limit: batchLimit), !batch.isEmpty { await process(batch) }
+        while case let batch = queue.drain(limit: batchLimit), !batch.isEmpty {
+            await process(batch)
+            queue.settle(batch.count)
+        }
     }
 
     /// `<prefix>/sensors/<id>/senml` → the sensor id.
@@ -122,7 +128,10 @@ public final class IngestService: Service, Sendable {
                 switch outcome {
                 case .committed(_, let count):
                     counts.stored += count
+                    counts.duplicates += (bySensor[sensor]?.count ?? count) - count
                     counts.commits += 1
+                case .alreadyStored(let count):
+                    counts.duplicates += count
                 case .unknownSensor:
                     counts.unknownSensor += bySensor[sensor]?.count ?? 0
                     note("readings from an unregistered sensor dropped", reason: "unknown", ["sensor.id": "\(sensor)"])
@@ -136,7 +145,8 @@ public final class IngestService: Service, Sendable {
         let durable = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
         var received: [Int64] = [], aged: [Int64] = []
         for (position, (message, sensor)) in zip(batch, sensors).enumerated() {
-            guard let sensor, case .committed? = outcomes[sensor] else { continue }
+            guard let sensor, let outcome = outcomes[sensor] else { continue }
+            switch outcome { case .committed, .alreadyStored: break; case .unknownSensor, .frozen: continue }
             received.append(durable - message.received)
             if let time = earliest[position] { aged.append(durable - time) }
         }
@@ -150,7 +160,7 @@ public final class IngestService: Service, Sendable {
         stats.withLock {
             $0.packs += counts.packs; $0.stored += counts.stored; $0.malformed += counts.malformed
             $0.badTopic += counts.badTopic; $0.unknownSensor += counts.unknownSensor; $0.frozen += counts.frozen
-            $0.commits += counts.commits; $0.storeFailed += counts.storeFailed; $0.heldForSpace += counts.heldForSpace
+            $0.commits += counts.commits; $0.storeFailed += counts.storeFailed; $0.heldForSpace += counts.heldForSpace; $0.duplicates += counts.duplicates
         }
     }
 

@@ -65,6 +65,8 @@ public final class MQTTService: Service, Sendable {
             onDisconnect: { result in
                 if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
             },
+            // Acknowledge nothing before the ingester has stored (or dropped for good) all that was read.
+            durable: { stillWaiting in queue.waitUntilSettled(queue.offered, stillWaiting: stillWaiting) },
             onMessage: { topic, payload in
                 if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {
                     if case .dropped = requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1)))) {

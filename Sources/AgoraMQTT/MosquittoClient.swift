@@ -7,20 +7,25 @@ internal import Glibc
 
 /// One libmosquitto client (`struct mosquitto *`), owned here and destroyed in `deinit`.
 ///
-/// Drives libmosquitto from a network thread of its own (`mosquitto_loop` in a loop) that
-/// reconnects with capped exponential back-off (1 s doubling to 30 s) for as long as the
-/// client runs. libmosquitto's `mosquitto_loop_start` was not used: its loop gives up for
-/// good when a TLS connection breaks (a broker restart ends it with a TLS error), which
-/// would leave the gateway deaf. Messages arrive on the network thread and go straight to
-/// `onMessage`, which must not block: the ingester hands them to a bounded queue.
+/// Drives libmosquitto from a network thread of its own (`mosquitto_loop_read`, `_write`,
+/// `_misc` around a `poll` of its socket) that reconnects with capped exponential back-off
+/// (1 s doubling to 30 s) for as long as the client runs. libmosquitto's
+/// `mosquitto_loop_start` was not used: its loop gives up for good when a TLS connection
+/// breaks (a broker restart ends it with a TLS error), which would leave the gateway deaf.
+/// Messages arrive on the network thread and go straight to `onMessage`, which must not
+/// block: the ingester hands them to a bounded queue.
 /// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
 /// while Agora is away.
 ///
-/// Known limit: libmosquitto 2.0 answers a QoS 1 PUBLISH with PUBACK before it hands the
-/// message to `onMessage`, and has no manual acknowledgement. A pack acknowledged to the
-/// broker but not yet committed (at most the ingest queue plus one batch, normally a few
-/// milliseconds' worth) is lost if the process dies. Closing that gap needs MQTT 5 manual
-/// acks (libmosquitto 2.1) or a transport of our own.
+/// Acknowledged only once durable: libmosquitto 2.0 queues a QoS 1 PUBACK before it hands
+/// the message to `onMessage` and has no manual acknowledgement, but in threaded mode it
+/// writes nothing until the loop calls `mosquitto_loop_write`. So after each read the loop
+/// asks `durable` to wait until everything read so far is stored (the ingester's group
+/// commit, milliseconds), and only then writes — the PUBACKs, and with them any publishes
+/// and pings queued meanwhile. A crash before that leaves the messages unacknowledged in
+/// the broker's persistent session, which delivers them again (at least once, as QoS 1
+/// promises). While the store cannot write (a full disk) nothing is acknowledged: the
+/// broker holds up to its inflight limit unacknowledged and queues the rest.
 public final class MosquittoClient: @unchecked Sendable {
     // @unchecked: libmosquitto's threaded mode locks its own state; `handle` is set once and
     // freed in deinit; the closures are immutable after init.
@@ -31,6 +36,7 @@ public final class MosquittoClient: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
+    private let durable: (@Sendable (_ stillWaiting: () -> Bool) -> Bool)?
 
     public struct TLS: Sendable {
         public var caFile: String
@@ -46,6 +52,7 @@ public final class MosquittoClient: @unchecked Sendable {
     public init(clientID: String, tls: TLS,
                 onConnect: @escaping @Sendable (Int32) -> Void,
                 onDisconnect: @escaping @Sendable (Int32) -> Void,
+                durable: (@Sendable (_ stillWaiting: () -> Bool) -> Bool)? = nil,
                 onMessage: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Void) throws(MQTTError) {
         _ = Self.library
         guard let handle = mosquitto_new(clientID, false, nil) else { throw MQTTError(code: MOSQ_ERR_NOMEM.rawValue, operation: "mosquitto_new") }
@@ -53,6 +60,7 @@ public final class MosquittoClient: @unchecked Sendable {
         self.onMessage = onMessage
         self.onConnect = onConnect
         self.onDisconnect = onDisconnect
+        self.durable = durable
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
         try MQTTError.check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "tls_set")
@@ -109,16 +117,42 @@ public final class MosquittoClient: @unchecked Sendable {
                     continue
                 }
             }
-            let rc = mosquitto_loop(handle, 500, 1)
+            let rc = serviceConnection()
             if rc != MOSQ_ERR_SUCCESS.rawValue, !stopping.load(ordering: .sequentiallyConsistent) {
                 connected = false
                 pause(seconds: delay)
                 delay = min(delay * 2, 30)
             }
         }
-        // Let a final publish and the DISCONNECT leave.
-        for _ in 0..<5 where mosquitto_want_write(handle) { _ = mosquitto_loop(handle, 50, 1) }
+        // Let the final acknowledgements, publish and DISCONNECT leave — once what they
+        // acknowledge is durable (the ingester is still running: it stops after this client).
+        // If that takes longer than 10 s, leave without them: the broker delivers again.
+        let deadline = ContinuousClock.now + .seconds(10)
+        if durable?({ ContinuousClock.now < deadline }) ?? true {
+            for _ in 0..<5 where mosquitto_want_write(handle) { _ = mosquitto_loop_write(handle, 1); usleep(10_000) }
+        }
         finished.signal()
+    }
+
+    /// One round on a connected socket: read what the broker sent (at most 20 ms of waiting,
+    /// which is also how soon a publish from another thread leaves), wait until it is
+    /// durable, then write, then keep-alive.
+    private func serviceConnection() -> Int32 {
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0)
+        let ready = poll(&descriptor, 1, 20)
+        if ready < 0, errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if ready > 0, descriptor.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = mosquitto_loop_read(handle, 1)
+            guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            if let durable, !durable({ !stopping.load(ordering: .sequentiallyConsistent) }) { return MOSQ_ERR_SUCCESS.rawValue }
+            let rc = mosquitto_loop_write(handle, 1)
+            guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
+        }
+        return mosquitto_loop_misc(handle)
     }
 
     /// Sleeps up to `seconds`, waking early when the client stops.

@@ -11,6 +11,12 @@ internal import FoundationEssentials
 /// times slower), hashed into an RFC 9162 root, committed as a ledger entry, and written
 /// beside it. Sensors that are unknown or frozen are skipped and reported, the others
 /// commit. Returns once the batch is durable: only then may an ingester acknowledge.
+///
+/// Idempotent: a reading already stored exactly (same sensor, time and canonical record)
+/// is not stored again. MQTT QoS 1 is at-least-once — a crash between a commit and its
+/// PUBACK makes the broker deliver the same packs again — and sensors resend; neither
+/// should double a reading. Costs one range scan per sensor over its batch's time span,
+/// which for live readings (newer than anything stored) finds nothing at once.
 public struct ReadingsCommitter: Sendable {
     let store: Store
     let ledger: Ledger
@@ -25,6 +31,8 @@ public struct ReadingsCommitter: Sendable {
     /// What happened to each sensor's readings.
     public enum Outcome: Hashable, Sendable {
         case committed(ledgerIndex: UInt64, count: Int)
+        /// Every reading was stored before (a redelivery): nothing new, no ledger entry.
+        case alreadyStored(count: Int)
         case unknownSensor
         case frozen
     }
@@ -38,9 +46,11 @@ public struct ReadingsCommitter: Sendable {
             for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
                 guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
                 guard !record.frozen else { outcomes[sensor] = .frozen; continue }
-                let ordered = readings.map { ($0, $0.canonicalBytes()) }.sorted {
+                let sorted = readings.map { ($0, $0.canonicalBytes()) }.sorted {
                     $0.0.time != $1.0.time ? $0.0.time < $1.0.time : $0.1.lexicographicallyPrecedes($1.1)
                 }
+                let ordered = try Self.unseen(sorted, sensor: record.index, readings: tables.readings, in: txn)
+                guard !ordered.isEmpty else { outcomes[sensor] = .alreadyStored(count: sorted.count); continue }
                 let root = MerkleProofs.root(ofLeafHashes: ordered.map { TreeHash.leaf($0.1) }[...])
                 let entry = LedgerEntry(time: time, actor: .sensor(sensor), body: .readingsCommit(.init(
                     sensor: sensor, first: Reading.formatTime(ordered.first!.0.time), last: Reading.formatTime(ordered.last!.0.time),
@@ -57,5 +67,27 @@ public struct ReadingsCommitter: Sendable {
             try txn.put(tables.meta, ReadingsKey.seqCounter, StoreKey.u64(seq))
             return outcomes
         }
+    }
+
+    /// `sorted` (by time, then bytes) without the readings already stored for `sensor` and
+    /// without repeats inside the batch.
+    static func unseen(_ sorted: [(Reading, [UInt8])], sensor: UInt32, readings: Database,
+                       in txn: WriteTransaction) throws -> [(Reading, [UInt8])] {
+        guard let first = sorted.first?.0.time, let last = sorted.last?.0.time else { return sorted }
+        // What is stored in the batch's span, by time: the canonical bytes after the commit index.
+        var stored: [Int64: [[UInt8]]] = [:]
+        try txn.scan(readings, from: ReadingsKey.start(sensor: sensor, time: first)) { key, value in
+            guard ReadingsKey.sensor(of: key) == sensor, let time = ReadingsKey.time(of: key), time <= last else { return false }
+            stored[time, default: []].append(Array(value.dropFirst(8)))
+            return true
+        }
+        var fresh: [(Reading, [UInt8])] = []
+        fresh.reserveCapacity(sorted.count)
+        for (position, item) in sorted.enumerated() {
+            if position > 0, sorted[position - 1].0.time == item.0.time, sorted[position - 1].1 == item.1 { continue }
+            if let same = stored[item.0.time], same.contains(item.1) { continue }
+            fresh.append(item)
+        }
+        return fresh
     }
 }

@@ -72,6 +72,7 @@ struct Readings: AsyncParsableCommand {
             }
             switch outcome {
             case .committed(let index, let count)?: print("stored \(count) readings of \(sensor) (readings.commit at ledger entry \(index))")
+            case .alreadyStored(let count)?: print("all \(count) readings of \(sensor) were stored before; nothing new")
             case .frozen?: throw MarketRefusal.sensorFrozen(sensor)
             case .unknownSensor?, nil: throw MarketRefusal.unknownSensor(sensor)
             }

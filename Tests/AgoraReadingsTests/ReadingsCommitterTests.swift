@@ -47,6 +47,30 @@ struct ReadingsFixture {
 @Suite struct ReadingsCommitterTests {
     let base: Int64 = 1_795_341_600_000_000_000
 
+    @Test func aRedeliveredBatchIsStoredOnceAndAnOverlappingOneAddsOnlyWhatIsNew() async throws {
+        let f = try await ReadingsFixture()
+        defer { f.close() }
+        let committer = ReadingsCommitter(store: f.store, ledger: f.ledger)
+        let query = ReadingsQuery(store: f.store, ledger: f.ledger)
+        func readings(_ range: Range<Int>) -> [Reading] {
+            range.map { Reading(name: "pm25", time: base + Int64($0) * 1_000_000, unit: "ug/m3", value: .number(Double($0))) }
+        }
+        guard case .committed(_, 100)? = try await committer.commit([f.a: readings(0..<100)])[f.a] else { Issue.record("first"); return }
+        let ledgerSize = try f.store.read { txn in try f.ledger.size(in: txn) }
+        // The same packs again (a QoS 1 redelivery): nothing stored, no ledger entry.
+        #expect(try await committer.commit([f.a: readings(0..<100)])[f.a] == .alreadyStored(count: 100))
+        #expect(try f.store.read { txn in try f.ledger.size(in: txn) } == ledgerSize)
+        // Half old, half new, and a repeat inside the batch: only the 50 new ones, once each.
+        guard case .committed(_, 50)? = try await committer.commit([f.a: readings(50..<150) + readings(120..<130)])[f.a] else {
+            Issue.record("overlap"); return
+        }
+        #expect(try query.readings(of: f.a) == readings(0..<150))
+        // Same time, another value: a different reading, stored beside the first.
+        let other = Reading(name: "pm25", time: base, unit: "ug/m3", value: .number(-1))
+        guard case .committed(_, 1)? = try await committer.commit([f.a: [other]])[f.a] else { Issue.record("same time"); return }
+        #expect(try query.readings(of: f.a).count == 151)
+    }
+
     @Test func interleavedBatchesCommitPerSensorAndExportExactly() async throws {
         let f = try await ReadingsFixture()
         defer { f.close() }
