@@ -12,7 +12,21 @@ public struct TemporaryDirectory: Sendable {
         path = url.path
     }
 
-    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+    /// Removes the directory. When `AGORA_TEST_LOG_ARCHIVE` names a directory, every `*.log`
+    /// under this one is first copied there, so the test command can scan the logs of the
+    /// whole run for secrets (`Tests/Reliability/scan_logs.py`).
+    public func remove() {
+        if let archive = ProcessInfo.processInfo.environment["AGORA_TEST_LOG_ARCHIVE"], !archive.isEmpty,
+           let files = FileManager.default.enumerator(atPath: path) {
+            let target = archive + "/" + URL(fileURLWithPath: path).lastPathComponent
+            for case let file as String in files where file.hasSuffix(".log") {
+                let destination = target + "/" + file.replacingOccurrences(of: "/", with: "_")
+                try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                try? FileManager.default.copyItem(atPath: path + "/" + file, toPath: destination)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
 
     public func file(_ name: String) -> String { path + "/" + name }
 }

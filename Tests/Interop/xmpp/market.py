@@ -226,6 +226,11 @@ async def scenario(a):
 
     # Bad input: each a stanza error with a reason, nothing charged.
     await refused(poor, 'not-acceptable', 'set', MARKET, 'purchase', dict(window, request='poor-1'), why='no credits')
+    # Naming another account does not make it pay: the buyer is always the one logged in.
+    before = int((await ask(buyer, 'get', MARKET, 'balance')).get('credits'))
+    await refused(poor, 'not-acceptable', 'set', MARKET, 'purchase', dict(window, request='poor-2', buyer=a.buyer[0], account=a.buyer[0]),
+                  why="a purchase naming another account as buyer")
+    check(int((await ask(buyer, 'get', MARKET, 'balance')).get('credits')) == before, "another account paid for poor's purchase")
     await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', dict(window, request='bad-1', **{'from': window['to'], 'to': window['from']}), why='from after to')
     await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', dict(window, request='bad-2', to=rfc3339(start + 10 * 365 * 86400)), why='10-year window')
     await refused(buyer, 'item-not-found', 'set', MARKET, 'purchase', dict(window, request='bad-3', sensor='no-such-sensor'), why='unknown sensor')
