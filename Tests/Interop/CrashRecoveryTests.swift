@@ -33,7 +33,7 @@ import Testing
         #expect((numbers["purchases_acked"] ?? 0) >= 200, "too little purchase load to mean anything: \(numbers)")
         #expect((numbers["readings_committed"] ?? 0) >= 1000, "too few readings to mean anything: \(numbers)")
         #expect((numbers["purchases_in_doubt"] ?? 0) >= 1, "no crash cut off a purchase in flight: \(numbers)")
-        #expect(numbers["retried"] == numbers["purchases_in_doubt"], "\(numbers)")
+        #expect((numbers["retried"] ?? 0) >= (numbers["purchases_in_doubt"] ?? 0), "\(numbers)")
     }
 
     @Test func killNineTwentyTimesUnderLoadLosesNothingAcknowledged() throws {

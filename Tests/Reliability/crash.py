@@ -11,11 +11,12 @@ million credits for each buyer (`agora credit mint`), sensor s1 (`agora sensor a
 sensor:s1`), and a Mosquitto broker from `agora broker-config` on random loopback ports.
 Then, again and again, it starts `agora serve`, loads it, and ends it without warning:
 
-- purchases over XMPP (slixmpp, `urn:agora:market:1`): four buyers with four purchases in
-  flight each, every one with its own request id and a one-hour window (1 credit). A
-  purchase is *acknowledged* once its IQ result reached the client. Purchases whose answer
-  was cut off are *in doubt* and are sent again, same request id, after the restart — as a
-  real client would — so "exactly once" is tested across the crash, not only assumed;
+- purchases over XMPP (slixmpp, `urn:agora:market:1`): four buyers with two purchases in
+  flight each (at most 150 a second in all), every one with its own request id and a
+  one-hour window (1 credit). A purchase is *acknowledged* once its IQ result reached the
+  client. Purchases whose answer was cut off are *in doubt* and are sent again, same
+  request id, after the restart — as a real client would — so "exactly once" is tested
+  across the crash, not only assumed;
 - readings over MQTT: `mosquitto_pub -l` at QoS 1 with the sensor's certificate, packs of
   8 SenML records, every reading with its own millisecond time and its number as value. A
   reading counts as *acknowledged* only when a `readings.commit` ledger entry covers it:
@@ -72,6 +73,7 @@ import argparse
 import asyncio
 import base64
 import bisect
+import calendar
 import hashlib
 import json
 import os
@@ -101,9 +103,10 @@ SENSOR = 's1'
 OWNER = 'owner@' + DOMAIN
 BUYERS = ['buyer%d@%s' % (i, DOMAIN) for i in range(4)]
 MINT = 1_000_000
-IN_FLIGHT = 4            # purchases in flight per buyer
+IN_FLIGHT = 2            # purchases in flight per buyer
+PURCHASES_PER_S = 150    # at most, all buyers together: the checks' cost grows with the ledger
 PACK = 8                 # readings per MQTT message
-PACKS_PER_S = 60
+PACKS_PER_S = 20
 WINDOW_BASE = 1_577_836_800  # 2020-01-01T00:00:00Z: purchase n of a buyer covers hour n from here
 
 
@@ -181,17 +184,29 @@ class Gateway:
                 return
             except Violation:
                 text = self.log_since(offset)
-                self.kill()
+                self.reap()
                 if first and ('in use' in text or 'EADDRINUSE' in text) and attempt < 4:
                     continue
                 raise
 
     def kill(self, sig=signal.SIGKILL):
-        if self.serve is not None and self.serve.poll() is None:
-            os.kill(self.serve.pid, sig)
-            if sig == signal.SIGKILL:
-                self.serve.wait()
+        """Sends `sig` to serve, which must still be running: dying by itself is a failure."""
+        if self.serve is None:
+            return
+        if self.serve.poll() is not None:
+            raise Violation('agora serve died by itself (exit %s) at start %d:\n%s'
+                            % (self.serve.returncode, self.starts, self.log_path.read_text(errors='replace')[-3000:]))
+        os.kill(self.serve.pid, sig)
         if sig == signal.SIGKILL:
+            self.serve.wait()
+            self.serve = None
+
+    def reap(self):
+        """Ends serve whatever its state (a failed start, clean-up)."""
+        if self.serve is not None:
+            if self.serve.poll() is None:
+                self.serve.kill()
+            self.serve.wait()
             self.serve = None
 
     def stop_gracefully(self):
@@ -339,7 +354,7 @@ class Book:
         self.hours = {b: 0 for b in BUYERS}
         self.retried = 0
         self.replayed = 0
-        self.cut_off = 0
+        self.doubted = set()  # every request whose answer a crash ever cut off
         self.ledger = []      # the entries' bytes at the last check
 
     def new_request(self, buyer, cycle):
@@ -361,7 +376,11 @@ async def load(gw, book, cycle, duration, args, snapshot=None):
 
     async def worker(buyer):
         client = clients[buyer]
+        interval = len(BUYERS) * IN_FLIGHT / PURCHASES_PER_S
+        due = time.monotonic() + random.uniform(0, interval)
         while True:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = max(due + interval, time.monotonic())
             retry = bool(book.in_doubt[buyer])
             request = book.in_doubt[buyer].pop() if retry else book.new_request(buyer, cycle)
             book.retried += retry
@@ -369,12 +388,10 @@ async def load(gw, book, cycle, duration, args, snapshot=None):
             try:
                 reply = await ask(client, 'set', MARKET, 'purchase',
                                   {'sensor': SENSOR, 'from': window[0], 'to': window[1], 'request': request}, )
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, IqTimeout):
                 book.in_doubt[buyer].append(request)
+                book.doubted.add((buyer, request))
                 raise
-            except IqTimeout:
-                book.in_doubt[buyer].append(request)
-                continue
             except IqError as e:
                 refusals.append('%s %s: %s %s' % (buyer, request, e.iq['error']['condition'], e.iq['error']['text']))
                 return
@@ -407,9 +424,8 @@ async def load(gw, book, cycle, duration, args, snapshot=None):
         t.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for r in results:
-        if isinstance(r, Exception) and not isinstance(r, asyncio.CancelledError):
+        if isinstance(r, Exception) and not isinstance(r, (asyncio.CancelledError, IqTimeout)):
             raise r
-    book.cut_off += sum(len(v) for v in book.in_doubt.values())
     for c in clients.values():
         if c.transport:
             c.transport.abort()
@@ -520,11 +536,14 @@ def check(gw, book, pub, label):
     raw = []
     for i, line in enumerate(l for l in lines if l):
         index, _, entry = line.partition('\t')
-        if int(index) != i:
-            raise Violation('%s: ledger show skipped from %d to %s' % (label, i, index))
+        if index != str(i):
+            raise Violation('%s: ledger show: line %d is %r' % (label, i, line[:300]))
         raw.append(entry.encode())
-    entries = [json.loads(e) for e in raw]
-    shown = json.loads(gw.cli('ledger', 'show', '--json', '--limit', '1000000000').stdout)
+    try:
+        entries = [json.loads(e) for e in raw]
+    except ValueError as e:
+        raise Violation('%s: ledger show: an entry is not JSON (%s)' % (label, e))
+    shown = parsed(gw.cli('ledger', 'show', '--json', '--limit', '1000000000'), label)
     if len(shown) != len(entries) or any(s['entry'] != e for s, e in zip(shown, entries)):
         raise Violation('%s: ledger show --json and the text form disagree' % label)
     roots = Roots([leaf(e) for e in raw])
@@ -569,17 +588,18 @@ def check(gw, book, pub, label):
             raise Violation('%s: purchase %s: the entry in its receipt differs from the ledger\'s' % (label, key))
 
     # Credits.
-    status = json.loads(gw.cli('status', '--json').stdout)
+    status = parsed(gw.cli('status', '--json'), label)
     if not status['sumOfBalances'] == status['totalMinted'] == MINT * len(BUYERS):
         raise Violation('%s: sumOfBalances %s, totalMinted %s, minted %d' % (label, status['sumOfBalances'], status['totalMinted'], MINT * len(BUYERS)))
-    earned = int(gw.cli('credit', 'balance', OWNER).stdout.strip())
+    earned = parsed(gw.cli('credit', 'balance', OWNER), label)
     if earned != len(purchases):
         raise Violation('%s: the owner holds %d credits for %d purchases of 1 credit' % (label, earned, len(purchases)))
 
     # Readings: exactly what the commits count, each commit's own where it can be told apart.
     commits = [e for e in entries if e['type'] == 'readings.commit' and e['sensor'] == SENSOR]
-    exported = gw.cli('readings', 'export', '--sensor', SENSOR, '--format', 'json').stdout
-    records = json.loads(exported)
+    gw_export = gw.cli('readings', 'export', '--sensor', SENSOR, '--format', 'json')
+    exported = gw_export.stdout
+    records = parsed(gw_export, label)
     committed = sum(c['count'] for c in commits)
     values = {}
     for r in records:
@@ -602,7 +622,7 @@ def check(gw, book, pub, label):
             raise Violation('%s: could not split the export into records' % label)
         by_time.setdefault(r['t'], []).append(text.encode())
     times = sorted(by_time)
-    spans = sorted((ns_of(c['first']), ns_of(c['last']), c) for c in commits)
+    spans = sorted(((ns_of(c['first']), ns_of(c['last']), c) for c in commits), key=lambda span: span[:2])
     rooted = 0
     group, group_end = [], None
     for span in spans + [None]:
@@ -653,6 +673,15 @@ def mdb_snapshot(state, work):
     return target
 
 
+def parsed(process, label):
+    """A CLI command's JSON output (a number is JSON too), or a Violation showing what it printed."""
+    try:
+        return json.loads(process.stdout)
+    except ValueError:
+        raise Violation('%s: agora %s printed what is not JSON: %r (stderr %r)'
+                        % (label, ' '.join(process.args[1:-2]), process.stdout[:500], process.stderr[-500:]))
+
+
 def times_between(times, lo, hi):
     return times[bisect.bisect_left(times, lo):bisect.bisect_right(times, hi)]
 
@@ -660,7 +689,7 @@ def times_between(times, lo, hi):
 def ns_of(text):
     """RFC 3339 with nine fractional digits (readings.commit first/last) to ns since 1970."""
     whole, _, fraction = text.rstrip('Z').partition('.')
-    seconds = int(time.mktime(time.strptime(whole, '%Y-%m-%dT%H:%M:%S'))) - time.timezone
+    seconds = calendar.timegm(time.strptime(whole, '%Y-%m-%dT%H:%M:%S'))
     return seconds * 1_000_000_000 + int((fraction + '000000000')[:9])
 
 
@@ -789,7 +818,10 @@ def main():
             state = disk.mountpoint / 'state'
         else:
             state = work / 'state'
-        gw = Gateway(args.agora, work, state)
+        # One binary for the whole run, even if the build folder relinks it meanwhile.
+        agora = work / 'agora'
+        shutil.copy2(args.agora, agora)
+        gw = Gateway(str(agora), work, state)
         setup(gw, work)
         broker.start(gw)
         book = Book()
@@ -832,10 +864,11 @@ def main():
                 shutil.copyfile(snapshots.pop(), state / 'agora.mdb')
                 (state / 'agora.mdb-lock').unlink(missing_ok=True)
                 moment += ' [self-test: the store put back to a snapshot taken partway]'
+            checked = time.monotonic()
             stats = check(gw, book, pub, '%s %d' % (mode, cycle))
-            log('%s %d %s: ok, ledger %d entries, %d purchases, %d of %d readings in %d commits (%d root-checked)' % (
+            log('%s %d %s: ok, ledger %d entries, %d purchases, %d of %d readings in %d commits (%d root-checked) [checks %.1fs]' % (
                 mode, cycle, moment, stats['entries'], stats['purchases'], stats['committed'], kills[-1], stats['commits'],
-                stats['rooted']))
+                stats['rooted'], time.monotonic() - checked))
             if cycle < rounds:
                 startup_kill = not args.power_cut and random.random() < 0.2
                 offset = gw.spawn()
@@ -864,7 +897,7 @@ def main():
         extra = ' journal_replays=%d' % recovered if args.power_cut else ''
         print('%s ok %s=%d purchases_acked=%d readings_committed=%d lost=0 purchases_in_doubt=%d retried=%d replayed=%d '
               'readings_published=%d readings_not_committed=%d gaps=%d largest_gap=%d duplicates=%d ledger_entries=%d%s seed=%d' % (
-                  mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], book.cut_off,
+                  mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], len(book.doubted),
                   book.retried, book.replayed, published, missing, len(gaps), max([hi - lo for lo, hi in gaps], default=0),
                   stats['duplicates'], stats['entries'], extra, seed),
               flush=True)
@@ -884,8 +917,9 @@ def main():
         print('%s: FAIL (unexpected %s): %s; seed %d, work directory %s' % (mode, type(e).__name__, e, seed, work), file=sys.stderr)
         return 3
     finally:
+        signal.alarm(0)
         if gw:
-            gw.kill()
+            gw.reap()
         if pub:
             pub.kill()
         broker.stop()
