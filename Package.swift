@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "agora", targets: ["agora"]),
         .library(name: "AgoraApp", targets: ["AgoraApp"]),
+        // The fuzz entry points, for the libFuzzer executables of the Fuzz/ package.
+        .library(name: "AgoraFuzzTargets", targets: ["AgoraFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
@@ -171,6 +173,24 @@ let package = Package(
             dependencies: ["AgoraStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
+        // Fuzz entry points (issue 8): plain functions of bytes, run by the libFuzzer executables
+        // in Fuzz/ (Scripts/fuzz.sh) and replayed over Tests/Fuzz/Corpus and Tests/Fuzz/Regressions
+        // by FuzzRegressionTests. Its @testable imports need testability: debug builds, or
+        // -enable-testing (a plain `swift build -c release` of every target would fail here).
+        .target(
+            name: "AgoraFuzzTargets",
+            dependencies: [
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraPKI", "AgoraMarket", "AgoraReadings", "AgoraMQTT",
+                "AgoraXMPP", "AgoraServices", "AgoraApp",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Fuzz/Targets"
+        ),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["AgoraFuzzTargets", "AgoraXMPP"]),
         .testTarget(name: "AgoraCoreTests", dependencies: ["AgoraCore"]),
         .testTarget(name: "AgoraStoreTests", dependencies: ["AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(

@@ -10,7 +10,13 @@ cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 source Scripts/env.sh
 swift build --build-tests
+# Every test's logs are kept here, then scanned for secrets (issue 8's checklist).
+export AGORA_TEST_LOG_ARCHIVE="$(mktemp -d "${TMPDIR:-/tmp}/agora-test-logs-XXXXXX")"
 swift test
+/usr/bin/python3 Tests/Reliability/scan_logs.py "$AGORA_TEST_LOG_ARCHIVE"
+rm -rf "$AGORA_TEST_LOG_ARCHIVE"
+# libFuzzer: every fuzz target for 30 s after its sanitized build (Scripts/fuzz.sh; long run: Benchmarks/fuzz/run.sh).
+Scripts/fuzz.sh 30
 if [ "${AGORA_SKIP_PACKAGING:-0}" != "1" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         Packaging/build-static.sh > /dev/null

@@ -23,6 +23,18 @@ struct XMLWriterTests {
         _ = parser.feed(Array((XMLStreamParserTests.header + XMLWriter.string(message)).utf8), into: &events)
         #expect(events.last == .element(message))
     }
+
+    /// Found by the xmpp-stream fuzz target: a carriage return in text came back as a line
+    /// feed, and tabs and line feeds in attribute values as spaces (XML 1.0 §2.11, §3.3.3).
+    @Test func carriageReturnsAndAttributeWhitespaceSurviveARoundTrip() {
+        var message = XMLElement("message", namespace: Namespace.client, attributes: [.init("id", "a\tb\nc\rd")])
+        message.append(XMLElement("body", namespace: Namespace.client, text: "one\r\ntwo\rthree\n\tfour"))
+        #expect(XMLWriter.string(message) == "<message id='a&#9;b&#10;c&#13;d'><body>one&#13;\ntwo&#13;three\n\tfour</body></message>")
+        let parser = XMLStreamParser()
+        var events: [XMLStreamEvent] = []
+        _ = parser.feed(Array((XMLStreamParserTests.header + XMLWriter.string(message)).utf8), into: &events)
+        #expect(events.last == .element(message))
+    }
 }
 
 struct RosterItemTests {

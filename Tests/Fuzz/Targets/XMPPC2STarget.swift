@@ -1,0 +1,169 @@
+@testable import AgoraXMPP
+import AgoraApp
+import AgoraCore
+import AgoraServices
+import Foundation
+import NIOCore
+import NIOEmbedded
+
+/// `xmpp-c2s`: the bytes are what a client sends, through the pipeline the server builds
+/// for each connection (`XMPPStreamDecoder` → `C2SConnection`), on a thread-safe testing
+/// channel, with the gateway's router, core services and every AgoraServices namespace.
+///
+/// The first byte sets up the connection: bits 0–1 pick who is already authenticated
+/// (0: nobody, the stream starts at SASL; 1: alice, operator; 2: carol, consumer; 3: bob,
+/// owner) — a fuzzer cannot compute SCRAM proofs, so the rest of the stream starts where
+/// SASL success leaves it: the restarted stream header, then bind, then stanzas; bits 2–7
+/// times 16 is the size of the reads the bytes arrive in (0: one read).
+///
+/// Invariants: no crash; every asynchronous IQ is answered within 5 s; what the server
+/// writes is well-formed XML, stream after stream.
+final class XMPPC2STarget: @unchecked Sendable {
+    // @unchecked: everything is set once in init; the loop is thread-safe (NIOAsyncTestingEventLoop).
+    static let shared = XMPPC2STarget()
+
+    let context: XMPPServerContext
+    let loop = NIOAsyncTestingEventLoop()
+    let accounts: [BareJID?]
+
+    private init() {
+        let fuzz = FuzzGateway.shared
+        let gateway = fuzz.gateway
+        accounts = [nil, fuzz.alice, fuzz.carol, fuzz.bob]
+        var configuration = XMPPConfiguration(domain: FuzzGateway.domain)
+        configuration.tlsRequired = false
+        configuration.connectionRatePerIP = 0
+        configuration.softwareVersion = "fuzz"
+        var iq = IQRouter()
+        do {
+            AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: fuzz.logger),
+                                   domain: FuzzGateway.domain, certificates: try CertificateService(gateway: gateway),
+                                   operators: GatewayOperatorDesk(gateway: gateway))
+        } catch {
+            fatalError("the c2s target could not be set up: \(error)")
+        }
+        // As XMPPServer.init wires it (its context is private there).
+        let box = RouterBox()
+        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
+        let metrics = XMPPMetrics()
+        let router = StanzaRouter(domain: configuration.domain, sessions: SessionRegistry(), iq: iq, roster: RosterStore(store: gateway.store),
+                                  offline: OfflineStore(store: gateway.store, limit: configuration.offlineLimit),
+                                  accountExists: XMPPSetup.accountHooks(for: gateway).exists, metrics: metrics, logger: fuzz.logger)
+        box.router = router
+        context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: gateway.store),
+                                    accounts: XMPPSetup.accountHooks(for: gateway), metrics: metrics, tls: nil, logger: fuzz.logger)
+    }
+
+    func run(_ input: UnsafeRawBufferPointer) -> [String] {
+        guard let first = input.first else { return [] }
+        let account = accounts[Int(first & 3)]
+        let readSize = Int(first >> 2) * 16
+        let bytes = Array(input.dropFirst())
+        do {
+            return try blocking { [self] in await converse(bytes, as: account, readSize: readSize) }
+        } catch {
+            return ["the conversation could not be run: \(error)"]
+        }
+    }
+
+    func converse(_ bytes: [UInt8], as account: BareJID?, readSize: Int) async -> [String] {
+        var problems: [String] = []
+        let channel = NIOAsyncTestingChannel(loop: loop)
+        do {
+            // The handlers are made on the loop they belong to (they are not Sendable).
+            try await loop.executeInContext { [context] in
+                let decoder = XMPPStreamDecoder(limits: context.configuration.limits)
+                let connection = C2SConnection(server: context, decoder: decoder, directTLS: false)
+                if let account { connection.negotiation.authenticated(account) }
+                try channel.pipeline.syncOperations.addHandlers([decoder, connection])
+            }
+            try await channel.connect(to: try SocketAddress(ipAddress: "192.0.2.7", port: 5222)).get()
+        } catch {
+            return ["the channel could not be set up: \(error)"]
+        }
+        var output: [UInt8] = []
+        var offset = 0
+        let step = readSize == 0 ? max(bytes.count, 1) : readSize
+        while offset < bytes.count, channel.isActive {
+            let end = min(offset + step, bytes.count)
+            do { try await channel.writeInbound(channel.allocator.buffer(bytes: bytes[offset..<end])) } catch { break }
+            await loop.run()
+            offset = end
+            await drainOutput(channel, into: &output)
+        }
+        if let problem = await settle() { problems.append(problem) }
+        await drainOutput(channel, into: &output)
+        try? await channel.close()
+        await loop.run()
+        if let problem = await settle() { problems.append(problem) }
+        // Every timer (negotiation, close, resumption) fires: sessions of this input end.
+        await loop.advanceTime(by: .seconds(Int64(context.configuration.resumeTimeoutSeconds) + 120))
+        await drainOutput(channel, into: &output)
+        problems += Self.wellFormed(output)
+        if Self.trace { FileHandle.standardError.write(Data(output + Array("\n".utf8))) }
+        return problems
+    }
+
+    /// Waits until no IQ of any session is still being answered and offline writes are durable.
+    func settle() async -> String? {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            await loop.run()
+            let inFlight = context.router.sessions.allSessions().reduce(0) { total, session in total + session.state.withLockedValue { $0.iqsInFlight } }
+            if inFlight == 0 { break }
+            guard ContinuousClock.now < deadline else { return "\(inFlight) IQs still unanswered after 5 s" }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        await context.router.drainOfflineWrites(timeout: .seconds(5))
+        await loop.run()
+        return nil
+    }
+
+    func drainOutput(_ channel: NIOAsyncTestingChannel, into output: inout [UInt8]) async {
+        while let buffer = try? await channel.readOutbound(as: ByteBuffer.self) {
+            output += buffer.readableBytesView
+        }
+    }
+
+    /// `AGORA_FUZZ_TRACE=1`: what the server wrote goes to stderr (to read a finding).
+    static let trace = ProcessInfo.processInfo.environment["AGORA_FUZZ_TRACE"] != nil
+
+    static let declaration = Array("<?xml version='1.0'?>".utf8)
+
+    /// The server's output: each stream (a new one begins with the XML declaration, after
+    /// SASL success) must parse without error, stanzas included.
+    static func wellFormed(_ output: [UInt8]) -> [String] {
+        var problems: [String] = []
+        for stream in split(output, on: declaration) where !stream.isEmpty {
+            let parser = XMLStreamParser(limits: .init(maxStanzaBytes: 16 << 20, maxDepth: 64))
+            var events: [XMLStreamEvent] = []
+            if let error = stream.withUnsafeBytes({ parser.feed($0, into: &events) }) {
+                problems.append("the server wrote XML that does not parse (\(error)): \(String(decoding: stream.prefix(300), as: UTF8.self))")
+            }
+        }
+        return problems
+    }
+
+    static func split(_ bytes: [UInt8], on separator: [UInt8]) -> [ArraySlice<UInt8>] {
+        var parts: [ArraySlice<UInt8>] = []
+        var start = 0
+        var index = 0
+        while index + separator.count <= bytes.count {
+            if bytes[index..<index + separator.count].elementsEqual(separator) {
+                parts.append(bytes[start..<index])
+                index += separator.count
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        parts.append(bytes[start...])
+        return parts
+    }
+}
+
+/// Lets the core IQ handlers reach the router that is built after them (as in XMPPServer).
+private final class RouterBox: @unchecked Sendable {
+    // @unchecked: written once, before any handler can run.
+    var router: StanzaRouter?
+}
