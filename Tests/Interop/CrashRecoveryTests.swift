@@ -32,6 +32,8 @@ import Testing
         #expect(numbers["lost"] == 0, "\(output.suffix(6000))")
         #expect((numbers["purchases_acked"] ?? 0) >= 200, "too little purchase load to mean anything: \(numbers)")
         #expect((numbers["readings_committed"] ?? 0) >= 1000, "too few readings to mean anything: \(numbers)")
+        #expect(numbers["readings_committed"] == numbers["readings_published"], "\(numbers)")
+        #expect(numbers["duplicates"] == 0, "\(numbers)")
         #expect((numbers["purchases_in_doubt"] ?? 0) >= 1, "no crash cut off a purchase in flight: \(numbers)")
         #expect((numbers["retried"] ?? 0) >= (numbers["purchases_in_doubt"] ?? 0), "\(numbers)")
     }

@@ -1,73 +1,84 @@
 #!/usr/bin/python3
 """Crash and power-loss tests for `agora serve`, with real peers under load.
 
-usage: crash.py [--kills 20] [--seed N] [--agora PATH] [--keep]
-       crash.py --power-cut [--cuts 5] [--seed N] [--agora PATH] [--keep]     (root: loop devices)
+usage: crash.py [--kills 20] [--seed N] [--agora PATH] [--keep] [--inject-loss]
+       crash.py --power-cut [--cuts 5] [--seed N] [--agora PATH] [--keep] [--inject-loss]   (root)
 
 Run it with Debian's /usr/bin/python3 (it has slixmpp). It sets up a gateway in a fresh
-directory: `agora init`, an owner and four buyers (`agora user add --password-stdin`), a
-million credits for each buyer (`agora credit mint`), sensor s1 (`agora sensor add`, price
-1 credit per hour) with a certificate from an OpenSSL CSR (`agora ca sign --for
-sensor:s1`), and a Mosquitto broker from `agora broker-config` on random loopback ports.
-Then, again and again, it starts `agora serve`, loads it, and ends it without warning:
+directory under /var/tmp ($AGORA_CRASH_DIR): `agora init`, an owner and four buyers (`agora
+user add --password-stdin`), a million credits for each buyer (`agora credit mint`), sensor
+s1 (`agora sensor add`, 1 credit per hour) with a certificate from an OpenSSL CSR (`agora ca
+sign --for sensor:s1`), and Mosquitto configured by `agora broker-config` on random loopback
+ports. Then, again and again, it starts `agora serve`, loads it, and ends it without warning:
 
 - purchases over XMPP (slixmpp, `urn:agora:market:1`): four buyers with two purchases in
   flight each (at most 150 a second in all), every one with its own request id and a
   one-hour window (1 credit). A purchase is *acknowledged* once its IQ result reached the
   client. Purchases whose answer was cut off are *in doubt* and are sent again, same
-  request id, after the restart — as a real client would — so "exactly once" is tested
-  across the crash, not only assumed;
+  request id, after the restart, as a real client would: "exactly once" is tested across
+  the crash, not only assumed;
 - readings over MQTT: `mosquitto_pub -l` at QoS 1 with the sensor's certificate, packs of
-  8 SenML records, every reading with its own millisecond time and its number as value. A
-  reading counts as *acknowledged* only when a `readings.commit` ledger entry covers it:
-  libmosquitto PUBACKs before Agora commits (see Sources/AgoraMQTT/MosquittoClient.swift),
-  so a PUBACKed reading that had not committed yet may be lost by design. The broker is
-  never killed; what Agora had not PUBACKed it delivers again after the restart.
+  8 SenML records, every reading with its own millisecond time and its number as value.
+  The broker is never killed and keeps Agora's persistent session; Agora PUBACKs a message
+  only once it is durable (Sources/AgoraMQTT/MosquittoClient.swift), so what a crash cut
+  off is delivered again after the restart. After a crash, the readings that count as
+  acknowledged are those a `readings.commit` entry covers; at the end, every reading the
+  broker accepted must have been stored, exactly once.
 
-Crash mode (default): `kill -9` at a random moment — usually 0.2-2 s into the load, one
-time in five within 0.4 s of the start (opening the store, binding, connecting to the broker,
-taking the backlog the broker kept while it was down) — `--kills` times.
+Crash mode (default): `kill -9` at a random moment, `--kills` times: usually 0.2-2 s into
+the load, one time in five within 0.4 s of the start (opening the store, binding,
+connecting to the broker, taking the backlog the broker kept while Agora was down).
 
-Power-cut mode (`--power-cut`): the state directory is on an ext4 filesystem on a loop
-device (a 256 MiB sparse image file). At a random moment agora is frozen with SIGSTOP, the
-image file is copied, agora is SIGKILLed, the live filesystem is unmounted and its loop
-device detached, and the *copy* is attached on a new loop device and mounted in its place
-(mounting replays ext4's journal). The checks run against the copy, and the next round
-serves from it, as a gateway does when power comes back. What the copy holds: the loop
-driver writes into the image file's page cache whatever the filesystem above it submits,
-and an fsync of the filesystem (LMDB's commit) returns only after its blocks reached the
-image and the flush was passed down. So the copy holds every synced write, plus whatever
-subset of unsynced writes the kernel's writeback (ext4's 5 s journal commits, dirty-page
-flushing; the journal commit interval is varied per round, 1, 5 or 30 s) had happened
-to submit — the "disk" a power cut leaves when the drive honours flushes. Limits of the model: it is not a torn-page simulation (each 4 KiB block in the
-copy is either old or new, never half-written; LMDB's meta pages rely on sector-atomic
-writes, which real flash may not give), it does not reorder or drop writes the drive
-claimed were durable (a lying drive cache), and writes racing the copy land in it or not
-at random, block by block. The acknowledged set is what the clients had been told before
-the SIGSTOP (replies already on the wire count: they were sent after their sync).
+Power-cut mode (`--power-cut`, root): the state directory is on ext4 on a loop device (a
+256 MiB sparse image file). At a random moment agora is frozen with SIGSTOP, the image file
+is copied, agora is SIGKILLed, the live filesystem is unmounted and its loop device
+detached, and the *copy* is attached on a new loop device and mounted in its place (the
+mount replays ext4's journal). The checks run against the copy, and the next round serves
+from it, as a gateway does when power comes back.
+What the copy holds: the loop driver writes into the image file's page cache whatever the
+filesystem above it submits, and an fsync there (LMDB's commit) returns only after its
+blocks reached the image and the flush was passed down. So the copy holds every synced
+write, plus whatever subset of unsynced writes the kernel's writeback (ext4 journal commits
+every 1, 5 or 30 s, varied per round; dirty-page flushing) happened to submit: the disk a
+power cut leaves behind when the drive honours flushes.
+Limits of the model: it is not a torn-page simulation (each block of the copy is wholly
+old or wholly new; LMDB relies on its meta page being written atomically, which real flash
+may not give); it never reorders or drops writes a drive claimed were durable (a lying
+write cache); writes racing the copy land in it or not, block by block, at random; and the
+broker (and its own persistence) is never cut. The acknowledged set is what the clients
+had been told before the SIGSTOP (replies already on the wire count too: they were sent
+after their sync).
 
-After every crash, on the state the crash left, before the restart:
+After every crash, on the state the crash left and before the restart:
 1. `agora ledger verify --replay` exits 0;
-2. every acknowledged purchase is on the ledger exactly once (by buyer and request id) at
-   the index its reply gave, with the window and amount it was told; no purchase appears
-   twice and none that nobody asked for; the checkpoint in every receipt a client got has
-   the root of the first treeSize entries of the ledger as it is now (no acknowledged
-   history rewritten);
-3. `agora status --json`: sumOfBalances == totalMinted == what was minted, and the owner's
+2. the ledger extends the one the previous check saw, byte for byte (nothing once on the
+   disk disappears);
+3. every acknowledged purchase is on the ledger exactly once (by buyer and request id), at
+   the index its reply gave, with its id, window and amount; no purchase appears twice and
+   none that nobody asked for; the checkpoint in every receipt a client got has the root of
+   the ledger's first treeSize entries as they are now, and the receipt's entry bytes are
+   the ledger's (no acknowledged history rewritten);
+4. `agora status --json`: sumOfBalances == totalMinted == what was minted, and the owner's
    balance equals the number of purchases on the ledger;
-4. `agora readings export --sensor s1 --format json` holds exactly the readings the
+5. `agora readings export --sensor s1 --format json` holds exactly as many readings as the
    `readings.commit` entries count (none missing, none uncommitted); where a commit's time
-   range overlaps no other, its exported readings reproduce its Merkle root; each reading's
-   time is exactly the one it was published with, and each was published.
+   range overlaps no other's, its exported readings reproduce its Merkle root; every
+   reading's time is exactly the one it was published with, every one was published, and
+   none is stored twice (redelivered messages are not stored again).
 
-Finally the gateway is restarted once more, in-doubt purchases are settled, the broker's
-queue drains, `agora serve` stops with SIGTERM, and the checks run a last time. Prints
+Finally the gateway is restarted once more, in-doubt purchases are settled, the publisher
+stops (mosquitto_pub exits once the broker acknowledged every message), the broker's queue
+drains, `agora serve` stops with SIGTERM, and the checks run a last time, plus: every
+published reading is stored (a reading lost anywhere between the broker and the store
+fails the run). Prints
 
     crash ok kills=20 purchases_acked=N readings_committed=M lost=0 ...
     power-cut ok cuts=5 purchases_acked=N readings_committed=M lost=0 ...
 
-and exits 0; on a violation it prints what was wrong, keeps the work directory, and exits 1
-(2 for a set-up failure).
+and exits 0; on a violation it prints what was lost or wrong, keeps the work directory and
+exits 1 (2: set-up failed; 3: the script itself failed). `--inject-loss` tests the checks:
+in the first round it puts back a snapshot of the store taken partway through the load
+(mdb_copy; in power-cut mode an earlier copy of the image), and the run must FAIL with LOST.
 """
 import argparse
 import asyncio
@@ -646,6 +657,9 @@ def check(gw, book, pub, label):
         if span is not None:
             group, group_end = [span], span[1]
     duplicates = sum(n - 1 for n in values.values())
+    if duplicates:
+        twice = sorted(k for k, n in values.items() if n > 1)
+        raise Violation('%s: %d readings are stored more than once (numbers %s)' % (label, duplicates, twice[:10]))
     return {'entries': len(entries), 'purchases': len(purchases), 'committed': committed, 'commits': len(commits),
             'rooted': rooted, 'values': values, 'duplicates': duplicates}
 
@@ -890,16 +904,15 @@ def main():
         published = pub.published
         gaps = missing_ranges(stats['values'], published)
         missing = sum(hi - lo for lo, hi in gaps)
-        for lo, hi in gaps:
-            cycle = bisect.bisect_left(kills, lo + 1) + 1
-            log('not committed (PUBACKed before commit, known limit): readings %d..%d (%d), published before %s %d'
-                % (lo, hi - 1, hi - lo, mode, cycle))
+        if gaps:
+            raise Violation('LOST: %d of %d readings the broker accepted were never stored: %s' % (
+                missing, published, ', '.join('%d..%d (published before %s %d)' % (
+                    lo, hi - 1, mode, bisect.bisect_left(kills, lo + 1) + 1) for lo, hi in gaps[:10])))
         extra = ' journal_replays=%d' % recovered if args.power_cut else ''
-        print('%s ok %s=%d purchases_acked=%d readings_committed=%d lost=0 purchases_in_doubt=%d retried=%d replayed=%d '
-              'readings_published=%d readings_not_committed=%d gaps=%d largest_gap=%d duplicates=%d ledger_entries=%d%s seed=%d' % (
-                  mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], len(book.doubted),
-                  book.retried, book.replayed, published, missing, len(gaps), max([hi - lo for lo, hi in gaps], default=0),
-                  stats['duplicates'], stats['entries'], extra, seed),
+        print('%s ok %s=%d purchases_acked=%d readings_committed=%d lost=%d purchases_in_doubt=%d retried=%d replayed=%d '
+              'readings_published=%d duplicates=%d ledger_entries=%d%s seed=%d' % (
+                  mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], missing,
+                  len(book.doubted), book.retried, book.replayed, published, stats['duplicates'], stats['entries'], extra, seed),
               flush=True)
         ok = True
         return 0
