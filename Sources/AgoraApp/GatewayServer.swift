@@ -65,7 +65,7 @@ public enum GatewayServer {
         let listening = xmpp
         services.append(.init(service: ReadinessService(
             notifier: SystemdNotifier(environment: environment),
-            ready: { await listening?.waitUntilListening() }, started: started, logger: logger)))
+            ready: { await listening?.waitUntilListening() ?? true }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")
         try await group.run()

@@ -55,12 +55,13 @@ public struct SystemdNotifier: Sendable {
 /// (`WATCHDOG=1` every half `WatchdogSec`) until shutdown, when it says `STOPPING=1`.
 struct ReadinessService: Service {
     let notifier: SystemdNotifier
-    let ready: @Sendable () async -> Void
+    /// True once serving; false when the listeners failed (their service throws and the group stops).
+    let ready: @Sendable () async -> Bool
     let started: ContinuousClock.Instant
     let logger: Logger
 
     func run() async throws {
-        await ready()
+        guard await ready() else { return }
         let elapsed = ContinuousClock.now - started
         notifier.notify("READY=1\nSTATUS=serving")
         logger.notice("agora serve ready", metadata: ["ready_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",

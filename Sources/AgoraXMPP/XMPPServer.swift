@@ -17,8 +17,13 @@ public final class XMPPServer: Service, Sendable {
     public let metrics = XMPPMetrics()
     private let context: XMPPServerContext
     private let boundPorts = NIOLockedValueBox<[Int]>([])
-    /// Waiters for the listeners to be bound (readiness for systemd); nil once they are.
-    private let listeningWaiters = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    /// Whether the listeners are bound (readiness for systemd), or who waits to know.
+    private let listening = NIOLockedValueBox(Listening.waiting([]))
+
+    private enum Listening {
+        case waiting([CheckedContinuation<Bool, Never>])
+        case settled(bound: Bool)
+    }
 
     /// - Parameter services: application IQ handlers (AgoraServices); the core ones are added here.
     public init(configuration: XMPPConfiguration, store: Store, accounts: XMPPAccountHooks,
@@ -40,16 +45,31 @@ public final class XMPPServer: Service, Sendable {
     /// The ports actually bound, in listener order.
     public var ports: [Int] { boundPorts.withLockedValue { $0 } }
 
-    /// Returns once every listener is bound (at once if they already are).
-    public func waitUntilListening() async {
+    /// Returns true once every listener is bound (at once if they already are), false if
+    /// binding failed: `run()` then throws, and the service group stops.
+    public func waitUntilListening() async -> Bool {
         await withCheckedContinuation { continuation in
-            let resumeNow = listeningWaiters.withLockedValue { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(continuation)
-                return false
+            let settled = listening.withLockedValue { state -> Bool? in
+                switch state {
+                case .waiting(let waiters):
+                    state = .waiting(waiters + [continuation])
+                    return nil
+                case .settled(let bound):
+                    return bound
+                }
             }
-            if resumeNow { continuation.resume() }
+            if let settled { continuation.resume(returning: settled) }
         }
+    }
+
+    /// Tells every waiter whether the listeners were bound; later waiters learn it at once.
+    private func settleListening(bound: Bool) {
+        let waiters = listening.withLockedValue { state -> [CheckedContinuation<Bool, Never>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .settled(bound: bound)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: bound) }
     }
 
     static func tlsContext(_ configuration: XMPPConfiguration) throws -> NIOSSLContext? {
@@ -85,14 +105,13 @@ public final class XMPPServer: Service, Sendable {
         } catch {
             for listener in listeners { try? await listener.close() }
             try? await group.shutdownGracefully()
+            // Whoever waits for the listeners (readiness) must learn they will never be bound,
+            // or the service group, stopping because of this error, waits for it forever.
+            settleListening(bound: false)
             throw error
         }
         boundPorts.withLockedValue { $0 = listeners.compactMap { $0.localAddress?.port } }
-        let waiters = listeningWaiters.withLockedValue { waiters in
-            defer { waiters = nil }
-            return waiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
+        settleListening(bound: true)
         context.logger.notice("xmpp listening", metadata: [
             "domain": "\(configuration.domain)", "address": "\(configuration.bindAddress)", "ports": "\(ports)",
             "tls_required": "\(configuration.tlsRequired)", "threads": "\(threads)",

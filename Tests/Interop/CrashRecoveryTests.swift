@@ -49,6 +49,39 @@ import Testing
         #expect(rolledBack.status == 1 && rolledBack.output.contains("LOST"), "\(rolledBack.output.suffix(4000))")
     }
 
+    /// A restart can find the XMPP port taken (by whatever grabbed it while the gateway was
+    /// down). `agora serve` must then fail with the reason, not hang without a word: it used
+    /// to wait forever for listeners that would never be bound.
+    @Test func aRestartThatFindsItsPortTakenFailsWithTheReasonInsteadOfHanging() throws {
+        let dir = try TemporaryDirectory("agora-port-taken")
+        defer { dir.remove() }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        try cli.ok(["init", "--domain", "gw.test"])
+        // Something else listens on the port: a Python socket, so the port stays taken while serve starts.
+        let holder = try spawn("/usr/bin/python3", ["-c", """
+            import socket, sys, time
+            s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+            print(s.getsockname()[1], flush=True); time.sleep(120)
+            """], log: dir.file("holder.log"))
+        defer { stopHard(holder) }
+        var port = ""
+        for _ in 0..<100 where port.isEmpty {
+            Thread.sleep(forTimeInterval: 0.05)
+            port = ((try? String(contentsOfFile: dir.file("holder.log"), encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
+            "AGORA_XMPP_C2S_PORT": port, "AGORA_XMPP_TLS_PORT": "0", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+        ])
+        defer { stopHard(serve) }
+        let deadline = Date().addingTimeInterval(30)
+        while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let log = (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? ""
+        #expect(!serve.isRunning, "agora serve still runs 30 s after its port \(port) was found taken: \(log)")
+        if !serve.isRunning { #expect(serve.terminationStatus != 0, "\(log)") }
+        #expect(log.lowercased().contains("in use"), "the reason is not in the log: \(log)")
+        #expect(!log.contains("agora serve ready"), "it said it was ready: \(log)")
+    }
+
     @Test func powerCutsOnALoopMountedExt4LoseNothingAcknowledged() throws {
         guard geteuid() == 0 else {
             Issue.record("the power-cut test needs root (losetup, mkfs.ext4, mount); CI runs as root — run `swift test` as root")
