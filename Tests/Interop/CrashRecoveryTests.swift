@@ -15,7 +15,7 @@ import Testing
     func crash(_ arguments: [String]) throws -> (status: Int32, output: String, numbers: [String: Int]) {
         let result = try runProcess("/usr/bin/python3", [Self.script, "--agora", agoraExecutable] + arguments)
         var numbers: [String: Int] = [:]
-        if let summary = result.stdout.split(separator: "\n").last(where: { $0.contains(" ok ") }) {
+        if let summary = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("crash ok ") || $0.hasPrefix("power-cut ok ") }) {
             print(summary)
             for field in summary.split(separator: " ") {
                 let parts = field.split(separator: "=")
