@@ -62,7 +62,8 @@ public final class IngestService: Service, Sendable {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let batch = queue.drain(limit: batchLimit)
             if batch.isEmpty {
-                try? await Task.sleep(for: .milliseconds(5))
+                // Short: the network thread holds its acknowledgements until this batch is stored.
+                try? await Task.sleep(for: .milliseconds(1))
                 continue
             }
             await process(batch)

@@ -144,8 +144,16 @@ public final class MosquittoClient: @unchecked Sendable {
         let ready = poll(&descriptor, 1, 20)
         if ready < 0, errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
         if ready > 0, descriptor.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
-            let rc = mosquitto_loop_read(handle, 1)
-            guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
+            // One loop_read takes about one TLS record (one packet); read on while the socket
+            // has more, so one wait for durability covers a whole burst (up to the broker's
+            // inflight window) instead of a single message.
+            var reads = 0
+            repeat {
+                let rc = mosquitto_loop_read(handle, 1)
+                guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
+                reads += 1
+                descriptor.revents = 0
+            } while reads < 4096 && poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0
         }
         if mosquitto_want_write(handle) {
             if let durable, !durable({ !stopping.load(ordering: .sequentiallyConsistent) }) { return MOSQ_ERR_SUCCESS.rawValue }
