@@ -69,6 +69,7 @@ final class XMPPC2STarget: @unchecked Sendable {
     func converse(_ bytes: [UInt8], as account: BareJID?, readSize: Int) async -> [String] {
         var problems: [String] = []
         let channel = NIOAsyncTestingChannel(loop: loop)
+        let handler = ConnectionBox()
         do {
             // The handlers are made on the loop they belong to (they are not Sendable).
             try await loop.executeInContext { [context] in
@@ -76,6 +77,7 @@ final class XMPPC2STarget: @unchecked Sendable {
                 let connection = C2SConnection(server: context, decoder: decoder, directTLS: false)
                 if let account { connection.negotiation.authenticated(account) }
                 try channel.pipeline.syncOperations.addHandlers([decoder, connection])
+                handler.connection = connection
             }
             try await channel.connect(to: try SocketAddress(ipAddress: "192.0.2.7", port: 5222)).get()
         } catch {
@@ -91,11 +93,14 @@ final class XMPPC2STarget: @unchecked Sendable {
             offset = end
             await drainOutput(channel, into: &output)
         }
-        if let problem = await settle() { problems.append(problem) }
+        // The session this connection bound, even if its stream has ended since: IQs it
+        // started are still answered (into the void), and must be done before the next input.
+        let session = try? await loop.executeInContext { handler.connection?.session ?? handler.connection?.handedOver }
+        if let problem = await settle(session ?? nil) { problems.append(problem) }
         await drainOutput(channel, into: &output)
         try? await channel.close()
         await loop.run()
-        if let problem = await settle() { problems.append(problem) }
+        if let problem = await settle(session ?? nil) { problems.append(problem) }
         // Every timer (negotiation, close, resumption) fires: sessions of this input end.
         await loop.advanceTime(by: .seconds(Int64(context.configuration.resumeTimeoutSeconds) + 120))
         await drainOutput(channel, into: &output)
@@ -104,12 +109,15 @@ final class XMPPC2STarget: @unchecked Sendable {
         return problems
     }
 
-    /// Waits until no IQ of any session is still being answered and offline writes are durable.
-    func settle() async -> String? {
+    /// Waits until no IQ of any session (and of `ended`, which may have left the registry)
+    /// is still being answered, and offline writes are durable.
+    func settle(_ ended: Session?) async -> String? {
         let deadline = ContinuousClock.now + .seconds(5)
         while true {
             await loop.run()
-            let inFlight = context.router.sessions.allSessions().reduce(0) { total, session in total + session.state.withLockedValue { $0.iqsInFlight } }
+            var sessions = context.router.sessions.allSessions()
+            if let ended, !sessions.contains(where: { $0 === ended }) { sessions.append(ended) }
+            let inFlight = sessions.reduce(0) { total, session in total + session.state.withLockedValue { $0.iqsInFlight } }
             if inFlight == 0 { break }
             guard ContinuousClock.now < deadline else { return "\(inFlight) IQs still unanswered after 5 s" }
             try? await Task.sleep(for: .milliseconds(1))
@@ -160,6 +168,11 @@ final class XMPPC2STarget: @unchecked Sendable {
         parts.append(bytes[start...])
         return parts
     }
+}
+
+/// The connection handler of one conversation, touched only on the loop (in `executeInContext`).
+private final class ConnectionBox: @unchecked Sendable {
+    var connection: C2SConnection?
 }
 
 /// Lets the core IQ handlers reach the router that is built after them (as in XMPPServer).
