@@ -81,14 +81,13 @@ public final class XMLStreamParser {
             let count = min(Self.sliceBytes, bytes.count - offset)
             let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
             let status = XML_Parse(parser, slice.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(count), 0)
-            let sliceStart = fed
             fed += count
             offset += count
             output.append(contentsOf: events)
             events.removeAll(keepingCapacity: true)
             if status == XML_STATUS_ERROR {
                 if let failure { return failure }
-                return Self.classify(XML_GetErrorCode(parser), at: XML_GetCurrentByteIndex(parser) - sliceStart, in: slice)
+                return Self.classify(XML_GetErrorCode(parser), parser: parser)
             }
             // What is left of an unfinished element after this slice must fit the limit;
             // checked per slice, so at most one slice more than the limit is ever buffered.
@@ -106,11 +105,22 @@ public final class XMLStreamParser {
     /// expat's error as a stream error: a markup declaration (`<!DOCTYPE`, `<!ENTITY` …) met
     /// inside the stream is restricted XML (expat sees only a syntax error there); anything
     /// else, including invalid UTF-8, is not well-formed.
-    static func classify(_ code: XML_Error, at offset: Int, in slice: UnsafeRawBufferPointer) -> StreamError {
+    ///
+    /// The bytes before the error are read from expat's own buffer, which keeps the start of a
+    /// token that began in an earlier read: looking only at the last read made a declaration
+    /// split across TCP reads (`<!` in one, `ENTITY` in the next) not-well-formed (found by the
+    /// `xmpp-stream` fuzz target, which feeds each stream whole and in slices).
+    static func classify(_ code: XML_Error, parser: XML_Parser) -> StreamError {
+        var offset: Int32 = 0
+        var size: Int32 = 0
         // expat points at the declaration's keyword, just after "<!".
-        if offset >= 2, offset < slice.count, slice[offset - 2] == UInt8(ascii: "<"), slice[offset - 1] == UInt8(ascii: "!"),
-           slice[offset] != UInt8(ascii: "[") {
-            return StreamError(.restrictedXML, "DTDs and markup declarations are not allowed in XMPP (RFC 6120 §11.1)")
+        if let context = XML_GetInputContext(parser, &offset, &size) {
+            let buffer = UnsafeRawBufferPointer(start: context, count: Int(size))
+            let at = Int(offset)
+            if at >= 2, at < buffer.count, buffer[at - 2] == UInt8(ascii: "<"), buffer[at - 1] == UInt8(ascii: "!"),
+               buffer[at] != UInt8(ascii: "[") {
+                return StreamError(.restrictedXML, "DTDs and markup declarations are not allowed in XMPP (RFC 6120 §11.1)")
+            }
         }
         let reason = String(cString: XML_ErrorString(code))
         return StreamError(.notWellFormed, "XML error: \(reason)")

@@ -45,6 +45,21 @@ struct XMLStreamParserTests {
         #expect(error?.condition == .restrictedXML)
     }
 
+    /// Found by the xmpp-stream fuzz target: with `<!` and the keyword in different reads,
+    /// the error was classified from the last read alone, and came out not-well-formed.
+    @Test(arguments: [1, 2, 3, 9])
+    func aMarkupDeclarationSplitAcrossReadsIsStillRestrictedXML(_ readSize: Int) {
+        let parser = XMLStreamParser()
+        var events: [XMLStreamEvent] = []
+        let bytes = Array((Self.header + "<message/><!ENTITY lol 'lol'>").utf8)
+        var error: StreamError?
+        for start in stride(from: 0, to: bytes.count, by: readSize) where error == nil {
+            error = parser.feed(Array(bytes[start..<min(start + readSize, bytes.count)]), into: &events)
+        }
+        #expect(error?.condition == .restrictedXML)
+        #expect(events.count == 2)
+    }
+
     @Test func aDoctypeBeforeTheStreamIsRestrictedXMLToo() {
         let (events, error) = parse("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><stream:stream xmlns:stream='http://etherx.jabber.org/streams'>")
         #expect(events.isEmpty)

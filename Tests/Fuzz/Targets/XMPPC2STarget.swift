@@ -105,6 +105,7 @@ final class XMPPC2STarget: @unchecked Sendable {
         await loop.advanceTime(by: .seconds(Int64(context.configuration.resumeTimeoutSeconds) + 120))
         await drainOutput(channel, into: &output)
         problems += Self.wellFormed(output)
+        if account != nil { problems += Self.unanswered(bytes, output) }
         if Self.trace { FileHandle.standardError.write(Data(output + Array("\n".utf8))) }
         return problems
     }
@@ -150,6 +151,50 @@ final class XMPPC2STarget: @unchecked Sendable {
             }
         }
         return problems
+    }
+
+    /// RFC 6120 §8.2.3: every IQ get or set is answered with a result or an error. Checked for
+    /// requests the server itself answers (no resource in `to`; with an id to match), when the
+    /// stream neither ended nor failed: then no reply may go missing, asynchronous ones included.
+    static func unanswered(_ input: [UInt8], _ output: [UInt8]) -> [String] {
+        let sent = elements(of: input)
+        guard sent.completed else { return [] }
+        var requests: [String: Int] = [:]
+        for stanza in sent.elements where stanza.name == "iq" && stanza.namespace == Namespace.client {
+            guard let id = stanza[attribute: "id"], ["get", "set"].contains(stanza[attribute: "type"] ?? "") else { continue }
+            if let to = stanza[attribute: "to"], to.contains("/") { continue }
+            requests[id, default: 0] += 1
+        }
+        guard !requests.isEmpty else { return [] }
+        var replies: [String: Int] = [:]
+        for stream in split(output, on: declaration) {
+            let received = elements(of: Array(stream))
+            if received.elements.contains(where: { $0.name == "error" && $0.namespace == Namespace.streams }) { return [] }
+            for stanza in received.elements where stanza.name == "iq" && ["result", "error"].contains(stanza[attribute: "type"] ?? "") {
+                if let id = stanza[attribute: "id"] { replies[id, default: 0] += 1 }
+            }
+        }
+        let missing = requests.filter { replies[$0.key, default: 0] < $0.value }.keys.sorted()
+        guard !missing.isEmpty else { return [] }
+        return ["IQs without a reply: \(missing.prefix(5).map { "'\($0.prefix(40))'" }.joined(separator: ", "))"]
+    }
+
+    /// The top-level elements of one stream, and whether it went on to the end without closing
+    /// or failing (nothing the server might legitimately have cut short).
+    static func elements(of stream: [UInt8]) -> (elements: [XMLElement], completed: Bool) {
+        let parser = XMLStreamParser(limits: .init(maxStanzaBytes: 16 << 20, maxDepth: 64))
+        var events: [XMLStreamEvent] = []
+        let error = parser.feed(stream, into: &events)
+        var elements: [XMLElement] = []
+        var opened = 0
+        for event in events {
+            switch event {
+            case .streamOpened: opened += 1
+            case .element(let element): elements.append(element)
+            case .streamClosed: return (elements, false)
+            }
+        }
+        return (elements, error == nil && opened == 1)
     }
 
     static func split(_ bytes: [UInt8], on separator: [UInt8]) -> [ArraySlice<UInt8>] {

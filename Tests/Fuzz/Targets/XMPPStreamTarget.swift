@@ -6,7 +6,7 @@ import NIOCore
 /// pieces), so expat's buffering across `XML_Parse` calls is fuzzed too.
 ///
 /// Invariants: no crash; slicing does not change the events of a stream that parses
-/// without error; every element the parser produced, written by `XMLWriter`, parses back
+/// without error, nor the condition of the stream error of one that does not; every element the parser produced, written by `XMLWriter`, parses back
 /// to the same element; the negotiation state machine classifies it in every phase.
 enum XMPPStreamTarget {
     /// Small limits, so inputs of a few KiB reach them.
@@ -40,6 +40,13 @@ enum XMPPStreamTarget {
             let index = (0..<min(whole.count, sliced.count)).first { whole[$0] != sliced[$0] } ?? min(whole.count, sliced.count)
             let one = index < whole.count ? "\(whole[index])" : "nothing", other = index < sliced.count ? "\(sliced[index])" : "nothing"
             problems.append("slicing by \(slice) bytes changed event \(index) of a stream that parses without error: \(one.prefix(300)) became \(other.prefix(300))")
+        }
+
+        // The error a client gets must not depend on how TCP cut its bytes; only the size
+        // limit is checked per read (and so may strike at a different point, or not at all).
+        if let wholeError, let slicedError, wholeError.condition != slicedError.condition,
+           wholeError.condition != .policyViolation, slicedError.condition != .policyViolation {
+            problems.append("slicing by \(slice) bytes changed the stream error from \(wholeError.condition.rawValue) to \(slicedError.condition.rawValue)")
         }
 
         for event in sliced {
