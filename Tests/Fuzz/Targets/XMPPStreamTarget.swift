@@ -6,8 +6,9 @@ import NIOCore
 /// pieces), so expat's buffering across `XML_Parse` calls is fuzzed too.
 ///
 /// Invariants: no crash; slicing does not change the events of a stream that parses
-/// without error, nor the condition of the stream error of one that does not; every element the parser produced, written by `XMLWriter`, parses back
-/// to the same element; the negotiation state machine classifies it in every phase.
+/// without error, nor the condition of the stream error of one that does not (the size
+/// limit apart); every element the parser produced, written by `XMLWriter`, parses back to
+/// the same element; the negotiation state machine classifies it in every phase.
 enum XMPPStreamTarget {
     /// Small limits, so inputs of a few KiB reach them.
     static let limits = XMLStreamParser.Limits(maxStanzaBytes: 4096, maxDepth: 8)
