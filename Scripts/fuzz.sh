@@ -11,9 +11,12 @@
 # name saying what it was; FuzzRegressionTests replays it in every `swift test`.
 #
 # Environment:
-#   AGORA_FUZZ_SANITIZERS  default fuzzer,address (fuzzer alone builds and runs faster)
+#   AGORA_FUZZ_SANITIZERS  default fuzzer,address. fuzzer alone builds in 60% of the CPU time
+#                          (from scratch on 2 cores: ~7 instead of ~9 min) and runs 2–3 times
+#                          as many inputs, but finds no leaks and no memory errors that the
+#                          Swift runtime does not trap by itself
 #   AGORA_FUZZ_CONFIG      debug (default) or release
-#   AGORA_FUZZ_SCRATCH     build folder (default Fuzz/.build)
+#   AGORA_FUZZ_SCRATCH     build folder (default Fuzz/.build, Fuzz/.build-fuzzer without ASan)
 #   AGORA_FUZZ_OUT         findings, logs (default Fuzz/out)
 #   AGORA_FUZZ_CORPUS      keep the grown corpora here, one folder per target, and start from
 #                          them next time (default: a throw-away copy of the seeds)
@@ -43,7 +46,10 @@ done
 
 sanitizers="${AGORA_FUZZ_SANITIZERS:-fuzzer,address}"
 config="${AGORA_FUZZ_CONFIG:-debug}"
-scratch="${AGORA_FUZZ_SCRATCH:-Fuzz/.build}"
+# Each sanitizer set keeps its own build folder, so switching does not rebuild everything.
+default_scratch=Fuzz/.build
+[ "$sanitizers" = "fuzzer,address" ] || default_scratch="Fuzz/.build-${sanitizers//,/-}"
+scratch="${AGORA_FUZZ_SCRATCH:-$default_scratch}"
 out="${AGORA_FUZZ_OUT:-Fuzz/out}"
 build=(swift build --package-path Fuzz --scratch-path "$scratch" -c "$config"
        -Xswiftc "-sanitize=$sanitizers" -Xswiftc -parse-as-library -Xswiftc -enable-testing)
