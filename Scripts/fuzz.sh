@@ -79,7 +79,7 @@ for target in "${targets[@]}"; do
     for seed in Tests/Fuzz/Corpus/"$target"/*; do
         [ -e "$corpus/$(basename "$seed")" ] || cp "$seed" "$corpus/"
     done
-    log="$out/$target/fuzz.log"
+    log="$work/$target/fuzz.log"   # copied to $out when done: two runs at once do not mix their logs
     flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$target]}"
            -artifact_prefix="$out/$target/" -print_final_stats=1)
     [ -n "${dict[$target]:-}" ] && flags+=(-dict="Tests/Fuzz/Dictionaries/${dict[$target]}.dict")
@@ -94,6 +94,8 @@ for target in "${targets[@]}"; do
     speed="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
     cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
     ft="$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
+    cp "$log" "$out/$target/fuzz.log"
+    log="$out/$target/fuzz.log"
     if [ "$status" -eq 0 ]; then result=ok; else result="FAILED (exit $status)"; failed+=("$target"); fi
     printf '%-12s %8s %9s %8s %8s %s\n' "$target" "${runs:--}" "${speed:--}" "${cov:--}" "${ft:--}" "$result" >&2
     if [ "$status" -ne 0 ]; then
