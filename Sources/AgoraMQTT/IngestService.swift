@@ -172,10 +172,11 @@ public final class IngestService: Service, Sendable {
     /// Gives up (rethrows) only when the service is shutting down.
     func commitHoldingWhileOutOfSpace(_ bySensor: [SensorID: [Reading]]) async throws -> [SensorID: ReadingsCommitter.Outcome] {
         var held = false
+        let count = bySensor.values.reduce(0) { $0 + $1.count }
         while true {
             do {
                 let outcomes = try await committer.commit(bySensor)
-                if held { logger.notice("held readings stored; ingestion resumes", metadata: ["readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"]) }
+                if held { logger.notice("held readings stored; ingestion resumes", metadata: ["readings.count": "\(count)"]) }
                 return outcomes
             } catch let error as StoreError where error.isOutOfSpace {
                 if Task.isShuttingDownGracefully || Task.isCancelled { throw error }
@@ -183,7 +184,7 @@ public final class IngestService: Service, Sendable {
                     held = true
                     stats.withLock { $0.heldForSpace += 1 }
                     logger.error("the store has no space: readings are held and retried every second",
-                                 metadata: ["error": "\(error)", "readings.count": "\(bySensor.values.reduce(0) { $0 + $1.count })"])
+                                 metadata: ["error": "\(error)", "readings.count": "\(count)"])
                 }
                 try? await Task.sleep(for: .seconds(1))
             }

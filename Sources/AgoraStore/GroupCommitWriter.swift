@@ -200,9 +200,11 @@ public final class GroupCommitWriter: Sendable {
                 return
             case .diskFull(let error):
                 let first = stats.withLock { stats -> Bool in
-                    defer { stats.diskFull = true; stats.diskFullRefusals += batch.count }
-                    if !stats.diskFull { stats.diskFullEpisodes += 1 }
-                    return !stats.diskFull
+                    let first = !stats.diskFull
+                    if first { stats.diskFullEpisodes += 1 }
+                    stats.diskFull = true
+                    stats.diskFullRefusals += batch.count
+                    return first
                 }
                 if first {
                     logger.error("the disk holding the store is full; refusing writes until space returns",
