@@ -61,7 +61,14 @@ struct ReadinessService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard await ready() else { return }
+        guard await ready() else {
+            // The listeners failed: their service throws, and that error is the reason the
+            // group stops. Returning now would race it — a service that returns is itself a
+            // failure to the group (`serviceFinishedUnexpectedly`), and whichever lands first
+            // is what `serve` reports. Waiting for the group to cancel us leaves it the bind error.
+            try? await gracefulShutdown()
+            return
+        }
         let elapsed = ContinuousClock.now - started
         notifier.notify("READY=1\nSTATUS=serving")
         logger.notice("agora serve ready", metadata: ["ready_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
