@@ -26,6 +26,8 @@ trap 'rm -rf "$root"' EXIT
 chmod 0755 "$root"
 install -D -m 0755 "$binary" "$root/usr/bin/agora"
 install -D -m 0644 systemd/agora.service "$root/lib/systemd/system/agora.service"
+install -D -m 0644 systemd/agora-broker-crl.path "$root/lib/systemd/system/agora-broker-crl.path"
+install -D -m 0644 systemd/agora-broker-crl.service "$root/lib/systemd/system/agora-broker-crl.service"
 install -D -m 0644 Packaging/agora.toml "$root/etc/agora/agora.toml"
 install -D -m 0644 README.md "$root/usr/share/doc/agora/README.md"
 install -D -m 0644 Packaging/debian/copyright "$root/usr/share/doc/agora/copyright"

@@ -40,6 +40,8 @@ internal import Glibc
 /// | `xmpp.max_resources` | 64 | bound resources per account |
 /// | `xmpp.connection_rate` | 20 | new connections per second per source address (0: unlimited) |
 /// | `xmpp.offline_limit` | 100 | messages kept per offline account |
+/// | `xmpp.offline_max_bytes` | 1048576 | bytes kept per offline account, all senders together |
+/// | `xmpp.offline_max_bytes_per_sender` | 262144 | bytes one sender may have waiting for one account |
 /// | `xmpp.ping_interval_s` | 300 | ping silent clients, drop them after as long again (0: never) |
 /// | `xmpp.negotiation_timeout_s` | 60 | time to authenticate and bind |
 /// | `xmpp.resume_timeout_s` | 300 | XEP-0198 resumption window (0: no resumption) |
@@ -96,6 +98,12 @@ extension AgoraConfiguration {
         Key(name: "xmpp.max_resources") { c, v, s throws(ConfigurationError) in c.xmpp.maxResourcesPerAccount = try integer(v, "xmpp.max_resources", s, min: 1, max: 10_000) },
         Key(name: "xmpp.connection_rate") { c, v, s throws(ConfigurationError) in c.xmpp.connectionRatePerIP = try integer(v, "xmpp.connection_rate", s, min: 0, max: 1_000_000) },
         Key(name: "xmpp.offline_limit") { c, v, s throws(ConfigurationError) in c.xmpp.offlineLimit = try integer(v, "xmpp.offline_limit", s, min: 0, max: 100_000) },
+        Key(name: "xmpp.offline_max_bytes") { c, v, s throws(ConfigurationError) in
+            c.xmpp.offlineMaxBytes = try integer(v, "xmpp.offline_max_bytes", s, min: 0, max: 1 << 30)
+        },
+        Key(name: "xmpp.offline_max_bytes_per_sender") { c, v, s throws(ConfigurationError) in
+            c.xmpp.offlineMaxBytesPerSender = try integer(v, "xmpp.offline_max_bytes_per_sender", s, min: 0, max: 1 << 30)
+        },
         Key(name: "xmpp.ping_interval_s") { c, v, s throws(ConfigurationError) in c.xmpp.pingIntervalSeconds = try integer(v, "xmpp.ping_interval_s", s, min: 0, max: 86_400) },
         Key(name: "xmpp.negotiation_timeout_s") { c, v, s throws(ConfigurationError) in
             c.xmpp.negotiationTimeoutSeconds = try integer(v, "xmpp.negotiation_timeout_s", s, min: 1, max: 3600)

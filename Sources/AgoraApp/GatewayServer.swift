@@ -12,7 +12,7 @@ internal import ServiceLifecycle
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
-    public static func run(_ gateway: Gateway, clientID: String = "agora-gateway",
+    public static func run(_ gateway: Gateway, clientID: String = BrokerConfiguration.gatewayUsername,
                            environment: [String: String] = [:], started: ContinuousClock.Instant = .now) async throws {
         let logger = gateway.logger
         let configuration = gateway.configuration
@@ -24,7 +24,7 @@ public enum GatewayServer {
             logger: logger)
         services.append(.init(service: retention))
 
-        var ingest: (service: IngestService, queue: IngestQueue)?
+        var ingest: (service: IngestService, queue: IngestQueue, gate: PairingGate)?
         if let endpoint = try BrokerSetup.endpoint(for: gateway) {
             let queue = IngestQueue()
             let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
@@ -38,9 +38,10 @@ public enum GatewayServer {
                 pairing: { id, payload in
                     let response = await pairing.handle(sensorID: id, payload: payload)
                     return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
-                })
+                },
+                pairingGate: PairingGate(isInvited: { pairing.isInvited($0) }))
             services += [.init(service: service), .init(service: mqtt)]
-            ingest = (service, queue)
+            ingest = (service, queue, mqtt.pairingGate)
             logger.notice("mqtt configured", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
         } else {
             logger.notice("no broker endpoint recorded (agora broker-config, or the mqtt.* keys): MQTT ingestion is off")
@@ -74,13 +75,15 @@ public enum GatewayServer {
             "store.batches": "\(writes.batches)", "store.failed_requests": "\(writes.failedRequests)",
             "store.disk_full_refusals": "\(writes.diskFullRefusals)", "store.disk_full_episodes": "\(writes.diskFullEpisodes)",
         ]
-        if let (service, queue) = ingest {
+        if let (service, queue, gate) = ingest {
             let stats = service.statistics
+            let pairingCounts = gate.counts
             summary.merge([
                 "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
-                "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)",
+                "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)", "ingest.revoked": "\(stats.revoked)",
                 "ingest.bad_topic": "\(stats.badTopic)", "ingest.queue_full": "\(queue.dropped)", "ingest.store_failed": "\(stats.storeFailed)",
-                "ingest.held_for_space": "\(stats.heldForSpace)", "ingest.duplicates": "\(stats.duplicates)",
+                "ingest.held_for_space": "\(stats.heldForSpace)",
+                "pairing.admitted": "\(pairingCounts.admitted)", "pairing.rate_limited": "\(pairingCounts.rateLimited)", "ingest.duplicates": "\(stats.duplicates)",
                 "ingest.p50_ms": "\(Self.milliseconds(service.latencyPercentile(50)))", "ingest.p99_ms": "\(Self.milliseconds(service.latencyPercentile(99)))",
                 "ingest.age_p50_ms": "\(Self.milliseconds(service.agePercentile(50)))", "ingest.age_p99_ms": "\(Self.milliseconds(service.agePercentile(99)))",
             ]) { $1 }
@@ -91,6 +94,7 @@ public enum GatewayServer {
                 "xmpp.connections": "\(counts.connections)", "xmpp.logins": "\(counts.logins)", "xmpp.auth_failures": "\(counts.authFailures)",
                 "xmpp.auth_throttled": "\(counts.authThrottled)", "xmpp.refused_connections": "\(counts.refusedConnections)",
                 "xmpp.resumptions": "\(counts.resumptions)",
+                "xmpp.offline_refused": "\(counts.offlineRefused.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                 "xmpp.stream_errors": "\(counts.streamErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                 "xmpp.iq_errors": "\(counts.iqErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
             ]) { $1 }

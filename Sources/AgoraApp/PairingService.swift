@@ -18,12 +18,23 @@ internal import X509
 public struct PairingService: Sendable {
     let gateway: Gateway
     let certificates: CertificateService
+    /// Ids locked after repeated wrong proofs (a guessed or brute-forced code).
+    let lockout: PairingLockout
 
     public static let maxRequestSize = 16 * 1024
 
     public init(gateway: Gateway) throws {
         self.gateway = gateway
         self.certificates = try CertificateService(gateway: gateway)
+        self.lockout = PairingLockout()
+    }
+
+    /// Whether `id` has an invitation (unexpired or not): the pairing gate lets requests
+    /// for such ids past its shared limit. Runs on the MQTT network thread: one read.
+    public func isInvited(_ id: String) -> Bool {
+        guard let sensor = try? SensorID(id) else { return false }
+        let tables = gateway.store.tables
+        return (try? gateway.store.read { try $0.get(tables.pairing, PairingInvitation.tableKey(sensor)) != nil }) ?? false
     }
 
     /// Stores an invitation for `registration.sensor` and returns its one-time code.
@@ -84,11 +95,17 @@ public struct PairingService: Sendable {
             return .error("the invitation for \(sensor) is unreadable")
         }
         guard invitation.expires > .now() else { return .error("the invitation for \(sensor) has expired") }
+        if let wait = lockout.remaining(sensor) {
+            return .error("too many wrong proofs for \(sensor): try again in \(wait.components.seconds + 1) s")
+        }
         guard let der = Self.der(ofCSR: request.csr) else { return .error("csr is not a PEM CERTIFICATE REQUEST") }
         do {
             let identity = CertificateIdentity.sensor(sensor)
             let csr = try CSRPolicy.check(der, for: identity)
-            guard invitation.accepts(proof: Array(proof), for: der) else { return .error("wrong proof: the code does not match") }
+            guard invitation.accepts(proof: Array(proof), for: der) else {
+                lockout.failed(sensor)
+                return .error("wrong proof: the code does not match")
+            }
             let certificate = try certificates.authority.issue(csr, for: identity, days: gateway.configuration.certificateValidity.sensorDays, now: .now())
             let issue = try CertificateService.issueRecord(certificate, subject: identity.description)
             var registration = invitation.registration
@@ -105,6 +122,7 @@ public struct PairingService: Sendable {
             }, then: { txn in
                 try txn.delete(tables.pairing, key)
             })
+            lockout.succeeded(sensor)
             gateway.logger.notice("sensor paired", metadata: ["sensor.id": "\(sensor)", "cert.serial": "\(issue.serial)"])
             return Response(status: "ok", cert: try certificates.chainPEM(certificate),
                             ca: try certificates.authority.certificate.serializeAsPEM().pemString, reason: nil)

@@ -17,6 +17,8 @@ public final class IngestService: Service, Sendable {
         public var badTopic = 0
         public var unknownSensor = 0
         public var frozen = 0
+        /// Readings from sensors whose certificates are all revoked.
+        public var revoked = 0
         public var commits = 0
         /// Readings lost because the store refused the write (logged each time).
         public var storeFailed = 0
@@ -139,6 +141,9 @@ public final class IngestService: Service, Sendable {
                 case .frozen:
                     counts.frozen += bySensor[sensor]?.count ?? 0
                     note("readings from a frozen sensor dropped", reason: "frozen", ["sensor.id": "\(sensor)"])
+                case .revoked:
+                    counts.revoked += bySensor[sensor]?.count ?? 0
+                    note("readings from a sensor whose certificate is revoked dropped", reason: "revoked", ["sensor.id": "\(sensor)"])
                 }
             }
         }
@@ -147,7 +152,7 @@ public final class IngestService: Service, Sendable {
         var received: [Int64] = [], aged: [Int64] = []
         for (position, (message, sensor)) in zip(batch, sensors).enumerated() {
             guard let sensor, let outcome = outcomes[sensor] else { continue }
-            switch outcome { case .committed, .alreadyStored: break; case .unknownSensor, .frozen: continue }
+            switch outcome { case .committed, .alreadyStored: break; case .unknownSensor, .frozen, .revoked: continue }
             received.append(durable - message.received)
             if let time = earliest[position] { aged.append(durable - time) }
         }
@@ -161,6 +166,7 @@ public final class IngestService: Service, Sendable {
         stats.withLock {
             $0.packs += counts.packs; $0.stored += counts.stored; $0.malformed += counts.malformed
             $0.badTopic += counts.badTopic; $0.unknownSensor += counts.unknownSensor; $0.frozen += counts.frozen
+            $0.revoked += counts.revoked
             $0.commits += counts.commits; $0.storeFailed += counts.storeFailed; $0.heldForSpace += counts.heldForSpace; $0.duplicates += counts.duplicates
         }
     }

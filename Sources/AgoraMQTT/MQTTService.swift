@@ -13,7 +13,7 @@ public final class MQTTService: Service, Sendable {
         public var prefix: String
         public var tls: MosquittoClient.TLS
         public var clientID: String
-        public init(host: String, port: Int, prefix: String, tls: MosquittoClient.TLS, clientID: String = "agora-gateway") {
+        public init(host: String, port: Int, prefix: String, tls: MosquittoClient.TLS, clientID: String = BrokerConfiguration.gatewayUsername) {
             self.host = host; self.port = port; self.prefix = prefix; self.tls = tls; self.clientID = clientID
         }
     }
@@ -25,12 +25,18 @@ public final class MQTTService: Service, Sendable {
     let queue: IngestQueue
     let logger: Logger
     let pairing: PairingHandler?
+    /// Which pairing requests are handled (rate limits; see `PairingGate`).
+    public let pairingGate: PairingGate
+    /// Budget of the pairing warnings, so a flood cannot flood the journal too.
+    private let pairingWarnings = LogAllowance()
 
-    public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil) {
+    public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil,
+                pairingGate: PairingGate = PairingGate(isInvited: { _ in true })) {
         self.endpoint = endpoint
         self.queue = queue
         self.logger = logger
         self.pairing = pairing
+        self.pairingGate = pairingGate
     }
 
     /// `<prefix>/pair/<id>/request` → the id.
@@ -43,7 +49,7 @@ public final class MQTTService: Service, Sendable {
     public func run() async throws {
         let statusTopic = "\(endpoint.prefix)/gateway/status"
         let subscriptions = ["\(endpoint.prefix)/sensors/+/senml"] + (pairing != nil ? ["\(endpoint.prefix)/pair/+/request"] : [])
-        let logger = self.logger, queue = self.queue, endpoint = self.endpoint
+        let logger = self.logger, queue = self.queue, endpoint = self.endpoint, gate = self.pairingGate, warnings = self.pairingWarnings
         // Pairing requests are few and slow (a signature each): a small bounded stream, answered in order.
         let (requests, requestSink) = AsyncStream.makeStream(of: (String, [UInt8]).self, bufferingPolicy: .bufferingOldest(64))
         let holder = ClientHolder()
@@ -69,8 +75,18 @@ public final class MQTTService: Service, Sendable {
             durable: { stillWaiting in queue.waitUntilSettled(queue.offered, stillWaiting: stillWaiting) },
             onMessage: { topic, payload in
                 if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {
+                    guard gate.admit(id) else {
+                        if let suppressed = warnings.spend() {
+                            logger.warning("pairing requests dropped: over the rate limit", metadata: [
+                                "sensor.id": "\(id.prefix(64))", "log.suppressed": "\(suppressed)",
+                                "pairing.rate_limited": "\(gate.counts.rateLimited)"])
+                        }
+                        return
+                    }
                     if case .dropped = requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1)))) {
-                        logger.warning("pairing request dropped: too many waiting", metadata: ["sensor.id": "\(id)"])
+                        if let suppressed = warnings.spend() {
+                            logger.warning("pairing request dropped: too many waiting", metadata: ["sensor.id": "\(id)", "log.suppressed": "\(suppressed)"])
+                        }
                     }
                     return
                 }

@@ -20,9 +20,14 @@ extension Market {
     /// repeated request returns the first purchase and charges nothing; the same id with
     /// different terms is refused. The actor must be the buyer or an operator (who sells
     /// on a buyer's behalf). Refused: overdraft, frozen or unknown sensor, empty or
-    /// over-long window, buying one's own sensor.
+    /// over-long window, buying one's own sensor, and a cost above `maxCredits`.
+    ///
+    /// - Parameter maxCredits: the most the buyer accepts to pay. The owner may change the
+    ///   price between the buyer's look-up and the purchase; with a bound, a raised price is
+    ///   refused instead of charged. nil accepts any price (kept for the CLI's operator sales
+    ///   and old clients; every client in this repository sends a bound).
     public func purchase(buyer: BareJID, sensor: SensorID, from: Timestamp, to: Timestamp,
-                         requestID: String?, actor: Actor) async throws -> PurchaseResult {
+                         requestID: String?, maxCredits: Credits? = nil, actor: Actor) async throws -> PurchaseResult {
         guard from < to else { throw MarketRefusal.invalidWindow("the window must end after it starts (from \(from), to \(to))") }
         guard to.seconds - from.seconds <= Self.maxWindowSeconds else {
             throw MarketRefusal.invalidWindow("a purchase covers at most 366 days")
@@ -56,6 +61,9 @@ extension Market {
             guard record.owner != buyer else { throw MarketRefusal.forbidden("\(buyer) owns sensor \(sensor) and needs no purchase") }
             guard let amount = record.registration.price.multiplied(by: hours) else {
                 throw MarketRefusal.amountTooLarge("\(hours) hours at \(record.registration.price) credits per hour is more than any account can hold")
+            }
+            if let maxCredits, amount > maxCredits {
+                throw MarketRefusal.priceAboveLimit(sensor, costs: amount, limit: maxCredits)
             }
             let balance = try state.balance(buyer)
             guard balance >= amount else { throw MarketRefusal.insufficientCredits(buyer, balance: balance, needed: amount) }

@@ -8,7 +8,7 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
     public enum Code: String, Hashable, Sendable {
         case invalidInput, unknownAccount, accountExists, forbidden, insufficientCredits,
              unknownSensor, sensorExists, sensorFrozen, sensorNotFrozen, invalidWindow,
-             amountTooLarge, requestConflict, nothingToChange
+             amountTooLarge, priceAboveLimit, requestConflict, nothingToChange
     }
 
     public let code: Code
@@ -32,6 +32,9 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
     public static func sensorNotFrozen(_ id: SensorID) -> MarketRefusal { .init(.sensorNotFrozen, "sensor \(id) is not frozen") }
     public static func invalidWindow(_ why: String) -> MarketRefusal { .init(.invalidWindow, why) }
     public static func amountTooLarge(_ why: String) -> MarketRefusal { .init(.amountTooLarge, why) }
+    public static func priceAboveLimit(_ sensor: SensorID, costs: Credits, limit: Credits) -> MarketRefusal {
+        .init(.priceAboveLimit, "the window of \(sensor) costs \(costs) credits at its current price, more than the \(limit) the buyer accepts")
+    }
     public static func requestConflict(_ request: String) -> MarketRefusal {
         .init(.requestConflict, "request id \(request) was already used for a different purchase")
     }

@@ -58,6 +58,24 @@ public struct MarketState {
         try txn.get(tables.certs, MarketKeys.certificate(serial)).map { try MarketKeys.decode(CertificateRecord.self, $0, table: "certs") }
     }
 
+    /// How many revocations the store has applied (changes whenever one is).
+    public var revocationCount: UInt64 {
+        get throws { StoreKey.readU64(try txn.get(tables.meta, MarketKeys.revocations) ?? []) ?? 0 }
+    }
+
+    /// Sensors whose identity is revoked: each holds a revoked certificate and no certificate
+    /// that is still good (unrevoked, not expired at `now`). A sensor re-paired after a
+    /// revocation publishes again; until the broker reloads its CRL the holder of the revoked
+    /// certificate could too — the gateway cannot tell the two apart, the broker can.
+    public func revokedSensors(now: Timestamp) throws -> Set<SensorID> {
+        var revoked: Set<SensorID> = [], good: Set<SensorID> = []
+        for record in try certificates() where record.issue.subject.hasPrefix("sensor:") {
+            guard let sensor = try? SensorID(String(record.issue.subject.dropFirst("sensor:".count))) else { continue }
+            if record.revoked { revoked.insert(sensor) } else if record.issue.notAfter > now { good.insert(sensor) }
+        }
+        return revoked.subtracting(good)
+    }
+
     public func certificates() throws -> [CertificateRecord] {
         var result: [CertificateRecord] = []
         try txn.scan(tables.certs) { _, value in

@@ -86,6 +86,8 @@ public struct Projection: Sendable {
             record.revocationReason = revocation.reason
             record.revokedAt = entry.time
             try txn.put(tables.certs, MarketKeys.certificate(revocation.serial), MarketKeys.encode(record))
+            let revocations = StoreKey.readU64(try txn.get(tables.meta, MarketKeys.revocations) ?? []) ?? 0
+            try txn.put(tables.meta, MarketKeys.revocations, StoreKey.u64(revocations + 1))
         }
     }
 

@@ -80,6 +80,10 @@ enum MarketKeys {
     static let minted = StoreKey.text("market.minted")
     static let nextSensorIndex = StoreKey.text("sensors.next_index")
     static let derivedMeta = [minted, nextSensorIndex]
+    /// Revocations applied so far: a cheap signal that the set of revoked identities changed
+    /// (readers cache what they derive from `certs` against it). Not in `derivedMeta`:
+    /// stores from before it existed lack it, and nothing is decided by its value.
+    static let revocations = StoreKey.text("certs.revocations")
 
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] { try CanonicalJSON.encode(value) }
 

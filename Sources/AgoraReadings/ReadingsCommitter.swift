@@ -3,6 +3,7 @@ public import AgoraLedger
 internal import AgoraMarket
 public import AgoraStore
 internal import FoundationEssentials
+internal import Synchronization
 
 /// Stores readings durably and seals each sensor's batch with a `readings.commit` entry.
 ///
@@ -21,11 +22,27 @@ public struct ReadingsCommitter: Sendable {
     let store: Store
     let ledger: Ledger
     let projection: Projection
+    /// Sensors whose identity is revoked, and the revocation count it was derived at:
+    /// recomputed (a scan of `certs`) only when a revocation lands, so a revocation made by
+    /// `agora ca revoke` in another process takes effect at the next batch.
+    private let revoked = RevokedSensors()
 
     public init(store: Store, ledger: Ledger) {
         self.store = store
         self.ledger = ledger
         self.projection = Projection(tables: store.tables)
+    }
+
+    final class RevokedSensors: Sendable {
+        private let cache = Mutex<(count: UInt64, sensors: Set<SensorID>)?>(nil)
+
+        func current(_ state: MarketState, now: Timestamp) throws -> Set<SensorID> {
+            let count = try state.revocationCount
+            if let cached = cache.withLock({ $0 }), cached.count == count { return cached.sensors }
+            let sensors = try state.revokedSensors(now: now)
+            cache.withLock { $0 = (count, sensors) }
+            return sensors
+        }
     }
 
     /// What happened to each sensor's readings.
@@ -35,17 +52,22 @@ public struct ReadingsCommitter: Sendable {
         case alreadyStored(count: Int)
         case unknownSensor
         case frozen
+        /// The sensor's certificates are revoked (`agora ca revoke`): its readings are refused
+        /// at once, whether or not the broker has reloaded its CRL yet.
+        case revoked
     }
 
     public func commit(_ batches: [SensorID: [Reading]], time: Timestamp = .now()) async throws -> [SensorID: Outcome] {
         let tables = store.tables
-        return try await store.write { [ledger, projection] txn in
+        return try await store.write { [ledger, projection, revoked] txn in
             let state = MarketState(tables: tables, txn: txn)
+            let revokedSensors = try revoked.current(state, now: time)
             var seq = StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0
             var outcomes: [SensorID: Outcome] = [:]
             for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
                 guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
                 guard !record.frozen else { outcomes[sensor] = .frozen; continue }
+                guard !revokedSensors.contains(sensor) else { outcomes[sensor] = .revoked; continue }
                 let sorted = readings.map { ($0, $0.canonicalBytes()) }.sorted {
                     $0.0.time != $1.0.time ? $0.0.time < $1.0.time : $0.1.lexicographicallyPrecedes($1.1)
                 }

@@ -7,7 +7,7 @@ internal import AgoraXMPP
 /// requesting account (`Actor.account`), so the market's own rules decide what it may do.
 ///
 ///     get  <balance/>                                   → <balance credits='N'/>
-///     set  <purchase sensor='' from='' to='' request=''/> → <purchase id='' … ledger-index=''><receipt/></purchase>
+///     set  <purchase sensor='' from='' to='' request='' max-credits=''/> → <purchase id='' … ledger-index=''><receipt/></purchase>
 ///     get  <purchases>[RSM <set/>]</purchases>          → <purchases><purchase …/>…<set/></purchases>
 ///     set  <price sensor='' credits=''/>                → <price … ledger-index=''/>   (the sensor's owner)
 ///     set  <transfer to='' credits=''/>                 → <transfer … ledger-index=''/>
@@ -44,16 +44,18 @@ enum MarketService {
     }
 
     private static func purchase(_ buyer: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
-        let sensor: SensorID, from: Timestamp, to: Timestamp
+        let sensor: SensorID, from: Timestamp, to: Timestamp, maxCredits: Credits?
         do {
             sensor = try payload.sensor()
             from = try payload.time("from")
             to = try payload.time("to")
+            // The most the buyer accepts to pay: a price raised since the buyer looked is refused, not charged.
+            maxCredits = payload.optional("max-credits") == nil ? nil : try payload.credits("max-credits")
         } catch { return .error(error) }
         let requestID = payload.optional("request")
         return context.later {
             let result = try await context.market.purchase(buyer: buyer, sensor: sensor, from: from, to: to,
-                                                           requestID: requestID, actor: .account(buyer))
+                                                           requestID: requestID, maxCredits: maxCredits, actor: .account(buyer))
             let receipt = try await context.sealedReceipt(for: result.record.ledgerIndex)
             var element = element(result.record)
             element.attributes.append(.init("replayed", result.replayed ? "true" : "false"))

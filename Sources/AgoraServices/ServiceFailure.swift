@@ -35,7 +35,7 @@ enum ServiceFailure {
         case .unknownAccount, .unknownSensor: .itemNotFound
         case .accountExists, .sensorExists, .requestConflict: .conflict
         case .forbidden: .forbidden
-        case .insufficientCredits, .amountTooLarge: .notAcceptable
+        case .insufficientCredits, .amountTooLarge, .priceAboveLimit: .notAcceptable
         case .sensorFrozen, .sensorNotFrozen: .notAllowed
         }
     }

@@ -70,8 +70,10 @@ public final class StanzaRouter: Sendable {
             return isRequest ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
         }
         if target.localpart != nil, target.resource != nil {
-            if type == "set", stanza.firstElement?.namespace == Namespace.roster, target.bare != session.bare {
+            if type == "set", target.bare != session.bare, stanza.elements.contains(where: { $0.namespace == Namespace.roster }) {
                 // Only the server pushes roster changes (RFC 6121 §2.1.6); a user cannot forge one.
+                // Every child is checked: a client reads the roster query wherever it sits, so
+                // one hidden behind a decoy first child is still a forged push.
                 return StanzaError.forbidden("roster pushes come from the server only").reply(to: stanza)
             }
             if let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
@@ -222,9 +224,12 @@ public final class StanzaRouter: Sendable {
         Task {
             defer { self.offlineWrites.withLockedValue { $0 -= 1 } }
             do {
-                try await offline.store(stored, for: account)
+                try await offline.store(stored, for: account, from: sender?.bare)
                 // The recipient may have come online while this was being written.
                 if let online = self.sessions.preferredSessions(of: account).first { self.deliverOffline(to: online) }
+            } catch let refusal as OfflineStore.Refusal {
+                self.metrics.record { $0.offlineRefused[refusal.bound.rawValue, default: 0] += 1 }
+                sender?.deliver(refusal.stanzaError.reply(to: stanza))
             } catch let error as StanzaError {
                 sender?.deliver(error.reply(to: stanza))
             } catch {

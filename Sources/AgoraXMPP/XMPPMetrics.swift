@@ -13,6 +13,8 @@ public final class XMPPMetrics: Sendable {
         public var resumptions = 0
         /// IQs answered with a stanza error, by condition (refused requests, bad input).
         public var iqErrors: [String: Int] = [:]
+        /// Messages refused offline storage, by which bound refused them (`count`, `bytes`, `sender_bytes`).
+        public var offlineRefused: [String: Int] = [:]
     }
 
     private let counts = NIOLockedValueBox(Counts())

@@ -35,7 +35,8 @@ public final class XMPPServer: Service, Sendable {
         var iq = services
         CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, roster: RosterStore(store: store),
-                                  offline: OfflineStore(store: store, limit: configuration.offlineLimit),
+                                  offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
+                                                       maxBytesPerSender: configuration.offlineMaxBytesPerSender),
                                   accountExists: accounts.exists, metrics: metrics, logger: logger)
         box.router = router
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),

@@ -15,6 +15,9 @@ struct Purchase: AsyncParsableCommand {
     @Option(help: "Window start, RFC 3339.") var from: String
     @Option(help: "Window end (exclusive), RFC 3339.") var to: String
     @Option(name: .customLong("request-id"), help: "Idempotency key chosen by the client.") var requestID: String?
+    @Option(name: .customLong("max-credits"),
+            help: "The most the buyer accepts to pay; a higher cost (the owner raised the price) is refused and nothing is charged.")
+    var maxCredits: String?
     @Flag(help: "Print JSON, with the ledger receipt of the purchase.") var json = false
 
     struct Output: Codable {
@@ -28,9 +31,10 @@ struct Purchase: AsyncParsableCommand {
         let sensor = try Parse.sensor(sensor)
         let from = try Parse.time(from, field: "--from")
         let to = try Parse.time(to, field: "--to")
+        let maxCredits = try self.maxCredits.map { try Parse.amount($0) }
         let (result, receipt) = try await global.withGateway { gateway in
             let result = try await gateway.market.purchase(buyer: buyer, sensor: sensor, from: from, to: to,
-                                                          requestID: requestID, actor: .operator)
+                                                          requestID: requestID, maxCredits: maxCredits, actor: .operator)
             // Seal now so the receipt is covered by a signed checkpoint.
             _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
             let receipt = try gateway.store.read { try gateway.ledger.receipt(for: result.record.ledgerIndex, in: $0) }

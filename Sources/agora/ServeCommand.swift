@@ -6,7 +6,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the gateway until SIGTERM: the XMPP server, and MQTT ingestion when broker-config recorded a broker.",
         discussion: "Under systemd (Type=notify) it sends READY=1 once listening and WATCHDOG=1 when WatchdogSec is set.")
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("client-id"), help: "MQTT client id (the broker keeps this session's queue).") var clientID = "agora-gateway"
+    @Option(name: .customLong("client-id"),
+            help: "MQTT client id (the broker keeps this session's queue). A broker set up by broker-config uses the certificate's CN (agora:gateway) whatever is sent here.")
+    var clientID = "agora:gateway"
 
     func run() async throws {
         let started = ContinuousClock.now

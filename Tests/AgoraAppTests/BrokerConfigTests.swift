@@ -43,7 +43,7 @@ import Testing
         let tls = ["-h", "localhost", "--cafile", broker + "/ca.pem"]
         let gateway = tls + ["-p", String(port), "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key")]
         let sensor = tls + ["-p", String(port), "--cert", dir.file("s1.pem"), "--key", dir.file("s1.key"), "-q", "1"]
-        let anonymous = tls + ["-p", String(port + 1), "-q", "1"]
+        let anonymous = tls + ["-p", String(port + 1), "-q", "1", "-i", "pair:test"]
 
         // The gateway listens to everything while the others publish.
         let subscriber = Process()

@@ -70,11 +70,12 @@ import Testing
         func pair(_ id: String, payload: String) throws -> [String: Any] {
             let tls = ["-h", "localhost", "-p", String(port + 1), "--cafile", broker + "/ca.pem", "-q", "1"]
             try? FileManager.default.removeItem(atPath: dir.file("response-\(id).json")) // spawn appends
-            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
+            // Anonymous client ids on the bootstrap listener begin with "pair:" (BrokerConfiguration).
+            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", "pair:sub-\(id)", "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
             Thread.sleep(forTimeInterval: 0.4)
             let file = dir.file("request-\(id).json")
             try payload.write(toFile: file, atomically: true, encoding: .utf8)
-            let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-t", "agora/pair/\(id)/request", "-f", file])
+            let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-i", "pair:pub-\(id)", "-t", "agora/pair/\(id)/request", "-f", file])
             guard sent.status == 0 else { throw Failure(description: sent.stderr) }
             let deadline = Date().addingTimeInterval(10)
             while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -156,5 +157,51 @@ import Testing
         // After all those refusals the invitation still works.
         let ok = try rig.pair("s7", payload: try rig.request(csr: goodCSR, code: code))
         #expect(ok["status"] as? String == "ok", "\(ok)")
+    }
+    /// Issue 14, finding 4: 22 400 junk requests in 6 s kept a device with a valid code from
+    /// an answer until the flood stopped, and wrote 5 567 unthrottled warning lines.
+    @Test func aPairingFloodIsThrottledAndAValidRequestStillGetsThrough() throws {
+        let rig = try Rig()
+        let code = try rig.invite("s5")
+        let request = try rig.request(csr: try rig.csr("s5", cn: "s5"), code: code)
+        // 16 anonymous flooders, each 1500 junk requests for made-up ids as fast as mosquitto_pub sends.
+        let junk = (0..<1500).map { #"{"csr":"x\#($0)","proof":"AAAA"}"# }.joined(separator: "\n") + "\n"
+        try junk.write(toFile: rig.dir.file("junk.txt"), atomically: true, encoding: .utf8)
+        var flooders: [Process] = []
+        for n in 0..<16 {
+            flooders.append(try rig.spawn("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(rig.port + 1) --cafile \(rig.broker)/ca.pem -i pair:flood-\(n) -q 0 -t agora/pair/junk-\(n)/request -l < \(rig.dir.file("junk.txt"))"],
+                                          log: rig.dir.file("flood-\(n).log")))
+        }
+        defer { flooders.forEach(stopHard) }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(flooders.contains { $0.isRunning }, "the flood was over before the genuine request: the test proves nothing")
+        let response = try rig.pair("s5", payload: request)
+        #expect(response["status"] as? String == "ok", "a valid pairing request got no success under flood: \(response)")
+        for flooder in flooders { flooder.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 1.0)
+
+        // Wrong proofs lock an invited id: after five, even the right code must wait.
+        let code6 = try rig.invite("s6")
+        let good6 = try rig.request(csr: try rig.csr("s6", cn: "s6"), code: code6)
+        let bad6 = try rig.request(csr: rig.dir.file("s6.csr"), code: "AAAA-BBBB-CCCC-DDDD-EEEE")
+        for attempt in 0..<5 {
+            let refused = try rig.pair("s6", payload: bad6)
+            #expect((refused["reason"] as? String)?.contains("wrong proof") == true, "attempt \(attempt): \(refused)")
+            Thread.sleep(forTimeInterval: 2.0)  // the per-id bucket (a request per 2 s) is not what is tested here
+        }
+        let locked = try rig.pair("s6", payload: good6)
+        #expect((locked["reason"] as? String)?.contains("too many wrong proofs") == true, "\(locked)")
+        #expect(try rig.sensorCount == 1)
+
+        // The refusals were counted, and the log stayed short.
+        let serve = rig.processes[1]
+        kill(serve.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(10)
+        while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let log = try String(contentsOfFile: rig.dir.file("serve.log"), encoding: .utf8)
+        let rateLimited = log.components(separatedBy: "pairing.rate_limited=").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        #expect(rateLimited > 5_000, "\(log.suffix(2000))")
+        let pairingLines = log.split(separator: "\n").filter { $0.contains("pairing") }.count
+        #expect(pairingLines < 100, "\(pairingLines) log lines about pairing")
     }
 }

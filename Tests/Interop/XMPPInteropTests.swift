@@ -132,6 +132,16 @@ import Testing
         expectSuccess(try gateway.run("clients.py", "offline"), gateway)
     }
 
+    /// Issue 14, finding 6: one account could fill another's offline storage.
+    @Test func oneSenderCannotFillAnotherAccountsOfflineStorage() throws {
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        expectSuccess(try gateway.run("clients.py", "offline-quota", extra: ["--jid3", gateway.jid("carol"),
+                                                                             "--password3", RunningGateway.passwords["carol"]!]), gateway)
+        let log = gateway.stopGracefully()
+        #expect(log.contains("xmpp.offline_refused=sender_bytes=9"), "\(log.suffix(2000))")
+    }
+
     @Test func pingDiscoVersionAndUnknownNamespacesAnswer() throws {
         let gateway = try RunningGateway()
         defer { gateway.stop() }

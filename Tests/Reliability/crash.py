@@ -403,7 +403,7 @@ async def load(gw, book, cycle, duration, args, snapshot=None):
             window = book.sent[(buyer, request)]
             try:
                 reply = await ask(client, 'set', MARKET, 'purchase',
-                                  {'sensor': SENSOR, 'from': window[0], 'to': window[1], 'request': request}, )
+                                  {'sensor': SENSOR, 'from': window[0], 'to': window[1], 'request': request, 'max-credits': 1})
             except (asyncio.CancelledError, IqTimeout):
                 book.in_doubt[buyer].append(request)
                 book.doubted.add((buyer, request))
@@ -459,7 +459,7 @@ async def settle(gw, book, args):
             book.retried += 1
             window = book.sent[(buyer, request)]
             try:
-                reply = await ask(client, 'set', MARKET, 'purchase', {'sensor': SENSOR, 'from': window[0], 'to': window[1], 'request': request})
+                reply = await ask(client, 'set', MARKET, 'purchase', {'sensor': SENSOR, 'from': window[0], 'to': window[1], 'request': request, 'max-credits': 1})
             except IqError as e:
                 raise Violation('retried purchase %s refused: %s' % (request, e.iq['error']['condition']))
             receipt = reply.find('{urn:agora:ledger:1}receipt')

@@ -13,6 +13,10 @@ Subcommands:
   external   --cert PEM --key PEM         SASL EXTERNAL with a client certificate (--password unused)
   chat       --jid2 J2 --password2 PW2    mutual subscription, presence, messages both ways, roster 'both'
   offline    --jid2 J2 --password2 PW2    J sends to offline J2's bare JID; J2 logs in, gets it with XEP-0203 delay
+  offline-quota --jid2 J2 --password2 PW2 --jid3 J3 --password3 PW3
+                                          J tries to fill offline J2's storage with 10 messages of 200 KB: all
+                                          but the first are refused (resource-constraint); J3's message still
+                                          gets through, and J2 receives both at login
   ping-disco                              XEP-0199, disco#info, XEP-0092, unknown-namespace IQ -> service-unavailable
   sm-resume  --jid2 J2 --password2 PW2    XEP-0198: J cut abruptly while J2 sends to J's full JID; resume, no loss
 
@@ -372,8 +376,55 @@ async def sc_sm_resume(a):
         'kept' if got == sent else 'CHANGED')
 
 
+async def sc_offline_quota(a):
+    """Issue 14, finding 6: one account filled another's offline storage (100 messages of
+    200 KB) and genuine messages were refused. Now one sender has a share of it."""
+    A = Client(a, a.jid, a.password)
+    errors = asyncio.Queue()
+    A.add_event_handler('message_error', lambda m: errors.put_nowait(m))
+    await A.login()
+    victim = slixmpp.JID(a.jid2).bare
+    tag = uuid.uuid4().hex
+    for i in range(10):
+        A.send_message(mto=victim, mbody='%s %d %s' % (tag, i, 'x' * 200_000), mtype='chat')
+    refused = await collect(errors, 9, 20, 'refusals of the flood')
+    conditions = {m['error']['condition'] for m in refused}
+    check(conditions == {'resource-constraint'}, 'the flood was refused with %s' % conditions)
+    try:
+        extra = await asyncio.wait_for(errors.get(), 1.0)
+        raise Fail('more than 9 of the 10 messages refused: %s' % extra['error']['condition'])
+    except asyncio.TimeoutError:
+        pass
+    await A.logout()
+
+    C = Client(a, a.jid3, a.password3)
+    c_errors = asyncio.Queue()
+    C.add_event_handler('message_error', lambda m: c_errors.put_nowait(m))
+    await C.login()
+    genuine = 'genuine ' + tag
+    C.send_message(mto=victim, mbody=genuine, mtype='chat')
+    C.register_plugin('xep_0199')
+    await C['xep_0199'].send_ping(a.domain, timeout=5)
+    try:
+        e = await asyncio.wait_for(c_errors.get(), 1.5)
+        raise Fail('a genuine message was refused after the flood: %s' % e['error']['condition'])
+    except asyncio.TimeoutError:
+        pass
+    await C.logout()
+
+    B = Client(a, a.jid2, a.password2)
+    q = message_queue(B, lambda m: tag in m['body'])
+    await B.login()
+    got = await collect(q, 2, 10, 'offline messages after the flood')
+    bodies = sorted(m['body'][:60] for m in got)
+    check(any(b.startswith(genuine) for b in bodies) and any(b.startswith('%s 0 ' % tag) for b in bodies),
+          'delivered: %s' % bodies)
+    await B.logout()
+    return 'offline-quota ok: 9 of 10 flood messages refused (resource-constraint), the genuine one delivered'
+
+
 SCENARIOS = {
-    'login': sc_login, 'external': sc_external, 'chat': sc_chat, 'offline': sc_offline,
+    'login': sc_login, 'external': sc_external, 'chat': sc_chat, 'offline': sc_offline, 'offline-quota': sc_offline_quota,
     'ping-disco': sc_ping_disco, 'sm-resume': sc_sm_resume,
 }
 
@@ -423,18 +474,24 @@ def main():
     p.add_argument('--password', default='')
     p.add_argument('--jid2')
     p.add_argument('--password2', default='')
+    p.add_argument('--jid3')
+    p.add_argument('--password3', default='')
     p.add_argument('--direct-tls', action='store_true', help='login: XEP-0368 direct TLS to --port')
     p.add_argument('--cert', help='external: client certificate PEM')
     p.add_argument('--key', help='external: client key PEM')
     a = p.parse_args()
-    if a.scenario in ('chat', 'offline', 'sm-resume') and not a.jid2:
+    if a.scenario in ('chat', 'offline', 'offline-quota', 'sm-resume') and not a.jid2:
         p.error('%s needs --jid2/--password2' % a.scenario)
+    if a.scenario == 'offline-quota' and not a.jid3:
+        p.error('offline-quota needs --jid3/--password3')
     if a.scenario == 'external' and not (a.cert and a.key):
         p.error('external needs --cert and --key')
     if not a.jid.count('@'):
         a.jid = '%s@%s' % (a.jid, a.domain)
     if a.jid2 and not a.jid2.count('@'):
         a.jid2 = '%s@%s' % (a.jid2, a.domain)
+    if a.jid3 and not a.jid3.count('@'):
+        a.jid3 = '%s@%s' % (a.jid3, a.domain)
     run_scenario(a.scenario, SCENARIOS[a.scenario], a)
 
 

@@ -18,6 +18,8 @@ Attacks (expected result):
   utf8            invalid UTF-8 bytes in a message body                                     -> not-well-formed
   preauth         <message> after TLS, before SASL                                          -> not-authorized
   forged-from     A sends from='admin@D/x' to B (needs --jid2): B sees A's real full JID, or A gets invalid-from
+  roster-push     A sends B's full JID an IQ set whose roster query hides behind a decoy first child
+                  (needs --jid2): A gets forbidden, B receives nothing
   long-localpart  SCRAM with a 2 KiB username -> <failure> not-authorized|malformed-request;
                   message to <2KiB>@D -> stanza error jid-malformed
   unknown-ns      IQ get to D with an unknown namespace -> stanza error service-unavailable
@@ -450,6 +452,30 @@ def at_forged_from(a):
         B.close()
 
 
+def at_roster_push(a):
+    """Issue 14, finding 8: only the server pushes roster changes (RFC 6121 §2.1.6). The
+    check once looked at the first child only, so a decoy before the query got through."""
+    if not a.jid2:
+        raise Fail('roster-push needs --jid2/--password2')
+    A = authed(a, 'roster-A', 'pusherA')
+    B = Raw(a, 'roster-B').login(a.jid2, a.password2, resource='victimB', presence=True)
+    try:
+        A.send("<iq type='set' id='rp1' to=%s><x xmlns='urn:example:decoy'/>"
+               "<query xmlns='jabber:iq:roster'><item jid=%s subscription='both'/></query></iq>" % (
+                   quoteattr(B.jid), quoteattr('mallory@%s' % a.domain)))
+        r = A.next(5, lambda e: e.get('id') == 'rp1')
+        cond = error_condition(r, NS_STANZAS) if r.get('type') == 'error' else r.get('type')
+        try:
+            pushed = B.next(1.5, lambda e: e.get('id') == 'rp1')
+        except Fail:
+            pushed = None
+        ok = cond == 'forbidden' and pushed is None
+        return 'forbidden, nothing delivered', '%s%s' % (cond, '; B received the push' if pushed is not None else ''), ok, ''
+    finally:
+        A.close()
+        B.close()
+
+
 def at_unknown_ns(a):
     c = authed(a, 'unknown-ns')
     try:
@@ -621,12 +647,12 @@ def at_connection_rate(a):
 ATTACKS = {
     'doctype': at_doctype, 'doctype-first': at_doctype_first, 'comment': at_comment, 'pi': at_pi,
     'huge': at_huge, 'deep': at_deep, 'utf8': at_utf8, 'preauth': at_preauth,
-    'forged-from': at_forged_from, 'long-localpart': at_long_localpart,
+    'forged-from': at_forged_from, 'roster-push': at_roster_push, 'long-localpart': at_long_localpart,
     'unknown-ns': at_unknown_ns, 'bad-password': at_bad_password, 'silent': at_silent,
     'max-sessions': at_max_sessions, 'connection-rate': at_connection_rate, 'conflict': at_conflict,
 }
 ORDER = ['doctype', 'doctype-first', 'comment', 'pi', 'huge', 'deep', 'utf8', 'preauth',
-         'forged-from', 'unknown-ns', 'long-localpart', 'conflict', 'bad-password']
+         'forged-from', 'roster-push', 'unknown-ns', 'long-localpart', 'conflict', 'bad-password']
 
 
 class Watchdog(threading.Thread):

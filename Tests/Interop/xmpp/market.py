@@ -210,7 +210,8 @@ async def scenario(a):
 
     # A purchase, with a receipt that verifies offline against the log key.
     start = (int(time.time()) // 3600 - 5) * 3600
-    window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(start + 7200), 'request': 'order-1'}
+    # Every purchase carries the most the buyer accepts to pay (issue 14, finding 7).
+    window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(start + 7200), 'request': 'order-1', 'max-credits': 10}
     bought = await ask(buyer, 'set', MARKET, 'purchase', window)
     check(bought.get('credits') == '10' and bought.get('replayed') == 'false', 'first purchase: %s' % bought.attrib)
     receipt = json.loads(bought.find('{%s}receipt' % LEDGER).text)
@@ -242,6 +243,13 @@ async def scenario(a):
     # The price is the owner's to change, and a later purchase pays the new one.
     await refused(buyer, 'forbidden', 'set', MARKET, 'price', {'sensor': a.sensor, 'credits': 1}, why='not the owner')
     await ask(owner, 'set', MARKET, 'price', {'sensor': a.sensor, 'credits': 8})
+    # The price went up after the buyer looked: a bound below the new cost is refused, not charged.
+    text = await refused(buyer, 'not-acceptable', 'set', MARKET, 'purchase',
+                         dict(window, request='order-raised', **{'max-credits': 5, 'from': rfc3339(start + 7200), 'to': rfc3339(start + 10800)}),
+                         why='price raised above max-credits')
+    check('8' in text and '5' in text, 'the refusal does not say the cost and the bound: %s' % text)
+    check(int((await ask(buyer, 'get', MARKET, 'balance')).get('credits')) == 90, 'a refused purchase was charged')
+    await refused(buyer, 'bad-request', 'set', MARKET, 'purchase', dict(window, request='order-bad-max', **{'max-credits': '-1'}), why='negative max-credits')
     second = await ask(buyer, 'set', MARKET, 'purchase', dict(window, request='order-2', **{'from': rfc3339(start + 7200), 'to': rfc3339(start + 10800)}))
     check(second.get('credits') == '8', 'purchase after the price change cost %s, expected 8' % second.get('credits'))
 

@@ -56,10 +56,11 @@ def pair(a, code):
     proof_key = hashlib.sha256(('agora-pair:' + code).encode()).digest()
     request = json.dumps({'csr': pem, 'proof': base64.b64encode(hmac.new(proof_key, der, hashlib.sha256).digest()).decode()})
     tls = ['-h', '127.0.0.1', '-p', str(a.pair_port), '--cafile', a.ca, '-q', '1']
-    sub = subprocess.Popen(['mosquitto_sub'] + tls + ['-t', 'agora/pair/%s/response' % SENSOR, '-C', '1', '-W', '20'],
+    # The bootstrap listener takes only client ids that begin with 'pair:'.
+    sub = subprocess.Popen(['mosquitto_sub'] + tls + ['-i', 'pair:mission-sub', '-t', 'agora/pair/%s/response' % SENSOR, '-C', '1', '-W', '20'],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    sh('mosquitto_pub', *tls, '-t', 'agora/pair/%s/request' % SENSOR, '-m', request)
+    sh('mosquitto_pub', *tls, '-i', 'pair:mission-pub', '-t', 'agora/pair/%s/request' % SENSOR, '-m', request)
     out, err = sub.communicate(timeout=30)
     response = json.loads(out or '{}')
     check(response.get('status') == 'ok', 'pairing: %s %s' % (response, err.strip()))
@@ -109,7 +110,7 @@ async def scenario(a):
     check([t.get('nodeId') for t in found] == [SENSOR], 'discovery: %s' % [t.get('nodeId') for t in found])
     hour = {'sensor': SENSOR, 'from': rfc3339(start), 'to': rfc3339(start + 3600)}
     await refused(carl, 'forbidden', 'get', READINGS, 'readings', hour, why='before buying')
-    bought = await ask(carl, 'set', MARKET, 'purchase', dict(hour, request='mission-1'))
+    bought = await ask(carl, 'set', MARKET, 'purchase', dict(hour, request='mission-1', **{'max-credits': 2}))
     check(bought.get('credits') == '2', 'first purchase cost %s, expected 2' % bought.get('credits'))
     entry = json.loads(vr.verify_receipt(json.loads(bought.find('{%s}receipt' % LEDGER).text), *key))
     check(entry['type'] == 'purchase' and entry['buyer'] == consumer[0], 'purchase receipt: %s' % entry)
@@ -122,7 +123,7 @@ async def scenario(a):
     # 4. A new price for the next purchase; outside the bought windows stays refused.
     await ask(olga, 'set', MARKET, 'price', {'sensor': SENSOR, 'credits': 5})
     second = await ask(carl, 'set', MARKET, 'purchase', {'sensor': SENSOR, 'from': rfc3339(start + 3600), 'to': rfc3339(start + 7200),
-                                                         'request': 'mission-2'})
+                                                         'request': 'mission-2', 'max-credits': 5})
     check(second.get('credits') == '5', 'second purchase cost %s, expected the new price 5' % second.get('credits'))
     await refused(carl, 'forbidden', 'get', READINGS, 'readings', {'sensor': SENSOR, 'from': rfc3339(start - 3600), 'to': rfc3339(start)},
                   why='the hour before the purchase')

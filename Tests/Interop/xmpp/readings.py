@@ -156,7 +156,7 @@ async def scenario(a):
     window = {'sensor': a.sensor, 'from': rfc3339(start), 'to': rfc3339(half)}
 
     await refused(buyer, 'forbidden', 'get', READINGS, 'readings', window, why='before buying')
-    await ask(buyer, 'set', MARKET, 'purchase', dict(window, request='readings-1'))
+    await ask(buyer, 'set', MARKET, 'purchase', dict(window, request='readings-1', **{'max-credits': 1}))  # 1 credit per hour
 
     # The bought half, with proofs, in pages of 500: every reading exact and proven.
     got, receipts, pages = await read_all(buyer, a.sensor, start, half, 500, True)

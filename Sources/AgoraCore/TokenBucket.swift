@@ -1,0 +1,39 @@
+/// A token bucket: `capacity` requests at once, then `perSecond` on average.
+///
+/// A plain value with the time passed in, so callers decide the clock and the lock (and
+/// tests need neither). Written here rather than taken from a library: the candidates
+/// (swift-async-algorithms' throttle, NIO's timers) pace a stream, they do not answer
+/// "may this one request pass now" for thousands of keys.
+public struct TokenBucket: Sendable, Equatable {
+    public let capacity: Double
+    public let perSecond: Double
+    private var tokens: Double
+    private var updated: ContinuousClock.Instant
+
+    public init(capacity: Int, perSecond: Double, now: ContinuousClock.Instant) {
+        self.capacity = Double(capacity)
+        self.perSecond = perSecond
+        self.tokens = Double(capacity)
+        self.updated = now
+    }
+
+    /// Takes one token if there is one.
+    public mutating func take(now: ContinuousClock.Instant) -> Bool {
+        let elapsed = now - updated
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if seconds > 0 {
+            tokens = min(capacity, tokens + seconds * perSecond)
+            updated = now
+        }
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// Whether the bucket is full again (its key can be forgotten).
+    public func isFull(now: ContinuousClock.Instant) -> Bool {
+        let elapsed = now - updated
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return tokens + seconds * perSecond >= capacity
+    }
+}
