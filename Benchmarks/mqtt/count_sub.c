@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     if (argc < 9) { fprintf(stderr, "usage: %s HOST PORT CAFILE CERT KEY TOPIC COUNT QOS\n", argv[0]); return 2; }
     wanted = atoi(argv[7]); qos = atoi(argv[8]); topic = argv[6];
     mosquitto_lib_init();
-    struct mosquitto *m = mosquitto_new("bench-counter", true, NULL);
+    struct mosquitto *m = mosquitto_new("client:bench-counter", true, NULL)  /* Agora's broker takes ids beginning with "client:" */;
     mosquitto_tls_set(m, argv[3], NULL, argv[4], argv[5], NULL);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_message_callback_set(m, on_message);

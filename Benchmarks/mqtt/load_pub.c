@@ -23,7 +23,9 @@ int main(int argc, char **argv) {
     int records = argc > 10 ? atoi(argv[10]) : 1;
     if (records < 1 || records > 100) { fprintf(stderr, "RECORDS must be 1..100\n"); return 2; }
     mosquitto_lib_init();
-    struct mosquitto *m = mosquitto_new(NULL, true, NULL);
+    char id[64];  /* Agora's broker takes only ids that begin with "client:" */
+    snprintf(id, sizeof id, "client:load-%d", (int)getpid());
+    struct mosquitto *m = mosquitto_new(id, true, NULL);
     mosquitto_tls_set(m, argv[3], NULL, argv[4], argv[5], NULL);
     mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 1000);
     mosquitto_publish_callback_set(m, on_publish);

@@ -33,7 +33,7 @@ def on_message(client, userdata, msg):
         if stored >= count:
             client.disconnect()
 
-client = mqtt.Client(client_id="bench-paho", clean_session=True)
+client = mqtt.Client(client_id="client:bench-paho", clean_session=True)
 client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
 client.on_connect = lambda c, u, f, rc: c.subscribe(topic, qos)
 client.on_message = on_message

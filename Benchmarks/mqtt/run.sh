@@ -58,7 +58,7 @@ done
 for qos in 0 1; do
     # (b) agora serve, durable
     before=$("$agora" status --json | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["readings"])')
-    "$agora" serve --client-id bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
+    "$agora" serve --client-id client:bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
     wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
     cpu0=$(cpu_us $serve); t0=$(date +%s.%N)
     publish "$qos" > "$work/pub.txt"
@@ -75,7 +75,7 @@ for qos in 0 1; do
         'BEGIN {printf "agora_serve_qos%d %.0f msgs/s, %.2f cpu_us_per_msg (%d stored durably)\n", q, n / (e - s), (c1 - c0) / n, n}'
 
     # Latency at half that rate: receive-to-durable and publish-to-durable percentiles, as serve reports them when it stops.
-    "$agora" serve --client-id bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
+    "$agora" serve --client-id client:bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
     wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
     publish "$qos" $((count / 2)) $((rate / 2)) > "$work/pub.txt"
     sleep 1

@@ -97,7 +97,7 @@ grep -q '^READY' "$work/sessions.out" || { echo "sessions never came up: $(tail 
 /usr/bin/python3 - "$((port + 10))" "$state/mqtt" "$sensors" <<'EOF'
 import sys, time, paho.mqtt.client as mqtt
 port, d, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-c = mqtt.Client(client_id="bench-publisher")
+c = mqtt.Client(client_id="client:bench-publisher")
 c.tls_set(ca_certs=d + "/ca.pem", certfile=d + "/gateway.pem", keyfile=d + "/gateway.key")
 c.connect("localhost", port)
 c.loop_start()

@@ -24,6 +24,10 @@ internal import Glibc
 /// | `ca.user_days` | 90 | validity of user certificates |
 /// | `ca.server_days` | 365 | validity of the gateway's own TLS certificates |
 /// | `ca.crl_days` | 7 | how long each CRL is valid (nextUpdate) |
+/// | `ca.user_certificate_exists` | "replace" | a CSR from an account holding a good certificate: `replace` (revoke the old, superseded) or `refuse` |
+/// | `quotas.certificates_per_day` | 3 | certificates one account may have signed per day over XMPP (0: unlimited) |
+/// | `quotas.ledger_writes_per_minute` | 60 | purchases, transfers and price changes per account per minute (0: unlimited) |
+/// | `quotas.ledger_writes_burst` | 30 | of which at once |
 /// | `readings.retention_days` | 365 | readings older than this are pruned (0: keep forever) |
 /// | `readings.max_bytes` | 8589934592 | the readings table is pruned, oldest first, above this size (0: no limit) |
 /// | `mqtt.host`, `mqtt.port`, `mqtt.prefix` | as recorded by `broker-config` | where `agora serve` connects |
@@ -76,6 +80,22 @@ extension AgoraConfiguration {
         Key(name: "ca.user_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.userDays = try integer(v, "ca.user_days", s, min: 1, max: 3650) },
         Key(name: "ca.server_days") { c, v, s throws(ConfigurationError) in c.certificateValidity.serverDays = try integer(v, "ca.server_days", s, min: 1, max: 3650) },
         Key(name: "ca.crl_days") { c, v, s throws(ConfigurationError) in c.crlDays = try integer(v, "ca.crl_days", s, min: 1, max: 365) },
+        Key(name: "ca.user_certificate_exists") { c, v, s throws(ConfigurationError) in
+            let text = try string(v, "ca.user_certificate_exists", s, nonEmpty: true)
+            guard let policy = ExistingCertificatePolicy(rawValue: text) else {
+                throw ConfigurationError.key("ca.user_certificate_exists", source: s, "expected \"replace\" or \"refuse\", not \"\(text.prefix(32))\"")
+            }
+            c.userCertificateExists = policy
+        },
+        Key(name: "quotas.certificates_per_day") { c, v, s throws(ConfigurationError) in
+            c.quotas.certificatesPerDay = try integer(v, "quotas.certificates_per_day", s, min: 0, max: 100_000)
+        },
+        Key(name: "quotas.ledger_writes_per_minute") { c, v, s throws(ConfigurationError) in
+            c.quotas.ledgerWritesPerMinute = try integer(v, "quotas.ledger_writes_per_minute", s, min: 0, max: 1_000_000)
+        },
+        Key(name: "quotas.ledger_writes_burst") { c, v, s throws(ConfigurationError) in
+            c.quotas.ledgerWritesBurst = try integer(v, "quotas.ledger_writes_burst", s, min: 1, max: 1_000_000)
+        },
         Key(name: "readings.retention_days") { c, v, s throws(ConfigurationError) in c.readingsRetentionDays = try integer(v, "readings.retention_days", s, min: 0, max: 36_500) },
         Key(name: "readings.max_bytes") { c, v, s throws(ConfigurationError) in c.readingsMaxBytes = try integer(v, "readings.max_bytes", s, min: 0) },
         Key(name: "mqtt.host") { c, v, s throws(ConfigurationError) in c.mqtt.host = try string(v, "mqtt.host", s, nonEmpty: true) },

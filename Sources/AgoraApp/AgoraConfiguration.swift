@@ -2,6 +2,7 @@ public import AgoraStore
 public import AgoraPKI
 public import Logging
 public import AgoraXMPP
+public import AgoraServices
 
 /// Everything an operator can set, with its default. Read once at start by
 /// `AgoraConfiguration+Reader.swift`, which lists every key.
@@ -22,6 +23,16 @@ public struct AgoraConfiguration: Sendable {
     public var certificateValidity: CertificateAuthority.Validity
     /// How long a CRL is valid (its nextUpdate).
     public var crlDays: Int
+    /// When an account asks for a certificate while it holds a good one: revoke the old one
+    /// (`replace`, superseded) or refuse the request (`refuse`). Either way an account holds
+    /// one good certificate at a time.
+    public var userCertificateExists: ExistingCertificatePolicy = .replace
+    /// What one account may make the gateway store through its IQs.
+    public var quotas = AccountQuotas.Limits()
+
+    public enum ExistingCertificatePolicy: String, Sendable, Equatable {
+        case replace, refuse
+    }
     /// Readings retention: by age (0: forever) and by the readings table's size (0: no limit).
     public var readingsRetentionDays: Int
     public var readingsMaxBytes: Int

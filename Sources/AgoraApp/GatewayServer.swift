@@ -12,7 +12,7 @@ internal import ServiceLifecycle
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
-    public static func run(_ gateway: Gateway, clientID: String = BrokerConfiguration.gatewayUsername,
+    public static func run(_ gateway: Gateway, clientID: String = "client:agora-gateway",
                            environment: [String: String] = [:], started: ContinuousClock.Instant = .now) async throws {
         let logger = gateway.logger
         let configuration = gateway.configuration
@@ -52,7 +52,8 @@ public enum GatewayServer {
             let xmppConfiguration = try await XMPPSetup.configuration(for: gateway)
             var iq = IQRouter()
             AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
-                                                                      ledger: gateway.ledger, logger: logger),
+                                                                      ledger: gateway.ledger, logger: logger,
+                                                                      quotas: AccountQuotas(limits: configuration.quotas)),
                                    domain: xmppConfiguration.domain, certificates: try CertificateService(gateway: gateway),
                                    operators: GatewayOperatorDesk(gateway: gateway))
             let server = try XMPPServer(configuration: xmppConfiguration, store: gateway.store,

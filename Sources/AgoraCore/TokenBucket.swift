@@ -19,15 +19,25 @@ public struct TokenBucket: Sendable, Equatable {
 
     /// Takes one token if there is one.
     public mutating func take(now: ContinuousClock.Instant) -> Bool {
+        refill(now: now)
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// Returns one token (for a request that turned out to cost nothing).
+    public mutating func give(now: ContinuousClock.Instant) {
+        refill(now: now)
+        tokens = min(capacity, tokens + 1)
+    }
+
+    private mutating func refill(now: ContinuousClock.Instant) {
         let elapsed = now - updated
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         if seconds > 0 {
             tokens = min(capacity, tokens + seconds * perSecond)
             updated = now
         }
-        guard tokens >= 1 else { return false }
-        tokens -= 1
-        return true
     }
 
     /// Whether the bucket is full again (its key can be forgotten).

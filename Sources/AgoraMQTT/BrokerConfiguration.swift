@@ -7,13 +7,15 @@
 /// topics and nothing else. `per_listener_settings` keeps the two apart.
 ///
 /// Client ids are one namespace across both listeners, and a broker closes the older of two
-/// connections with the same id. So an id is bound to what authenticated it: on the sensor
-/// listener the id *is* the certificate's CN (`use_username_as_clientid`), whatever the
-/// client asked for; on the bootstrap listener only ids that begin with `pair:` connect
-/// (`clientid_prefixes`), and no certificate identity can begin so (sensor ids and JID
-/// localparts have no ':'; the gateway's is `agora:gateway`). An anonymous client therefore
-/// cannot take over the gateway's session, nor a sensor's — it once could, and readings the
-/// broker had acknowledged to a sensor were lost while the two connections kicked each other.
+/// connections with the same id. So an id is bound to what authenticated it: every client
+/// must present an id that begins with `client:` (`clientid_prefixes`; Mosquitto 2.0 applies
+/// it to every listener, even with `per_listener_settings`), and on the sensor listener the
+/// broker then replaces it with the certificate's CN (`use_username_as_clientid`). No
+/// certificate identity begins with `client:` (sensor ids and JID localparts have no ':';
+/// the gateway's is `agora:gateway`), so an anonymous client on the bootstrap listener can
+/// never hold a sensor's or the gateway's id, and a certificate holder only its own. An
+/// anonymous client once could take over the gateway's session, and readings the broker had
+/// acknowledged to a sensor were lost while the two connections kicked each other.
 ///
 /// Queues: Mosquitto's default `max_queued_messages 1000` silently drops QoS 1 messages
 /// when a subscriber falls behind; the limits here let Agora's session absorb a long burst
@@ -38,10 +40,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// The CN of the gateway's own client certificate. It contains ':', which neither a
     /// sensor id nor a JID may, so no paired device can ever hold the gateway's rights.
     public static let gatewayUsername = "agora:gateway"
-    /// What every client id on the bootstrap listener begins with (a device pairs as
-    /// `pair:<anything>`). Mosquitto 2.0 calls `clientid_prefixes` deprecated but has no other
-    /// built-in way to keep a listener's ids apart; Debian 12 ships 2.0.11, where it works.
-    public static let pairingClientIDPrefix = "pair:"
+    /// What every client id presented to the broker begins with. Mosquitto 2.0 calls
+    /// `clientid_prefixes` deprecated but has no other built-in way to keep anonymous ids
+    /// apart from certificate identities; Debian 12 ships 2.0.11, where it works.
+    public static let clientIDPrefix = "client:"
+    /// The id the gateway presents; the broker Agora configures replaces it with `gatewayUsername`.
+    public static let gatewayClientID = clientIDPrefix + "agora-gateway"
 
     public init(bindAddress: String = "127.0.0.1", sensorPort: Int = 8883, pairingPort: Int = 8884, prefix: String = "agora",
                 directory: String, ownPersistence: Bool = true, maxQueuedMessages: Int = 1_000_000) {
@@ -83,6 +87,10 @@ public struct BrokerConfiguration: Sendable, Equatable {
         # No MQTT packet larger than a SenML pack (64 KiB) plus headroom: an anonymous client on
         # the pairing listener cannot make the broker or Agora buffer hundreds of megabytes.
         max_packet_size 70000
+        # Every client id begins with '\(Self.clientIDPrefix)', which no certificate identity does; on
+        # the sensor listener the broker then uses the certificate's CN as the id. So no client
+        # can take (and so disconnect) a sensor's or the gateway's id and session.
+        clientid_prefixes \(Self.clientIDPrefix)
 
         # Sensors and the gateway: TLS with a client certificate from the Agora CA; the
         # certificate's CN is the username the ACL checks.
@@ -94,8 +102,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         tls_version tlsv1.2
         require_certificate true
         use_identity_as_username true
-        # The client id is the certificate's CN too, whatever the client sent: nobody can
-        # connect as (and so disconnect) another sensor or the gateway.
+        # The client id is the certificate's CN, whatever the client sent.
         use_username_as_clientid true
         allow_anonymous false
         acl_file \(aclFile)
@@ -107,9 +114,6 @@ public struct BrokerConfiguration: Sendable, Equatable {
         tls_version tlsv1.2
         require_certificate false
         allow_anonymous true
-        # Anonymous ids begin with 'pair:', which no certificate identity can: an anonymous
-        # client cannot take a sensor's or the gateway's client id (and with it their session).
-        clientid_prefixes \(Self.pairingClientIDPrefix)
         acl_file \(bootstrapACLFile)
 
         """

@@ -13,7 +13,7 @@ public final class MQTTService: Service, Sendable {
         public var prefix: String
         public var tls: MosquittoClient.TLS
         public var clientID: String
-        public init(host: String, port: Int, prefix: String, tls: MosquittoClient.TLS, clientID: String = BrokerConfiguration.gatewayUsername) {
+        public init(host: String, port: Int, prefix: String, tls: MosquittoClient.TLS, clientID: String = BrokerConfiguration.gatewayClientID) {
             self.host = host; self.port = port; self.prefix = prefix; self.tls = tls; self.clientID = clientID
         }
     }

@@ -23,16 +23,20 @@ extension Market {
         }
     }
 
-    /// Revokes a certificate. Operators only. `then` runs in the same transaction after the
+    /// Revokes a certificate. Operators, or the account the certificate was issued to. `then` runs in the same transaction after the
     /// row is updated — the CA regenerates its CRL there, so the CRL never lags the ledger.
     public func revokeCertificate(serial: String, reason: String, actor: Actor,
                                   then: @escaping @Sendable (WriteTransaction, MarketState) throws -> Void) async throws -> Accepted {
         let time = clock()
         let tables = store.tables
         return try await commit({ state in
-            try Self.requireOperator(actor, state, to: "revoke certificates")
             guard let record = try state.certificate(serial) else {
+                try Self.requireOperator(actor, state, to: "revoke certificates")
                 throw MarketRefusal.invalid(.malformed("serial", serial, reason: "no certificate with this serial was issued here"))
+            }
+            // An account may revoke its own certificate (a replacement supersedes it); anything else is the operators'.
+            if case .account(let jid) = actor, record.issue.subject == jid.description {} else {
+                try Self.requireOperator(actor, state, to: "revoke certificates")
             }
             guard !record.revoked else { throw MarketRefusal.nothingToChange("certificate \(serial) is already revoked") }
             return LedgerEntry(time: time, actor: actor, body: .certRevoke(.init(serial: serial, reason: reason)))

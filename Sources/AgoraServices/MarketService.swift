@@ -24,9 +24,14 @@ enum MarketService {
             switch (request.payload.name, request.isSet) {
             case ("balance", false): return balance(account, context)
             case ("purchases", false): return purchases(account, payload, context)
-            case ("purchase", true): return purchase(account, payload, context)
-            case ("price", true): return price(account, payload, context)
-            case ("transfer", true): return transfer(account, payload, context)
+            case ("purchase", true), ("price", true), ("transfer", true):
+                // Each appends a permanent ledger entry: a rate per account (AccountQuotas).
+                if let refusal = context.quotas.ledgerWrite(by: account) { return .error(refusal) }
+                switch request.payload.name {
+                case "purchase": return purchase(account, payload, context)
+                case "price": return price(account, payload, context)
+                default: return transfer(account, payload, context)
+                }
             case (let name, let isSet):
                 return .error(StanzaError(.badRequest, "\(namespace) has no \(isSet ? "set" : "get") <\(name)/>; see PROTOCOL.md"))
             }

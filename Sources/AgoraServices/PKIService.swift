@@ -25,6 +25,8 @@ enum PKIService {
                 let account = request.account
                 // A pretty-printed <csr> starts with a line break; PEM detection wants "-----" first.
                 let pem = Array(request.payload.text.drop(while: \.isWhitespace).utf8)
+                // Every certificate is a permanent ledger entry: so many per account per day.
+                if let refusal = context.quotas.certificate(for: account) { return .error(refusal) }
                 return context.later {
                     do {
                         let issued = try await desk.signCSR(pem, for: account)
@@ -32,7 +34,14 @@ enum PKIService {
                             .init("serial", issued.serial), .init("ledger-index", String(issued.ledgerIndex)),
                         ], text: issued.chainPEM)
                     } catch let refusal as CertificateRefusal {
-                        throw StanzaError(refusal.code == .wrongIdentity ? .forbidden : .badRequest, refusal.description)
+                        // Nothing was stored: the refused CSR does not count against the day's certificates.
+                        context.quotas.refundCertificate(for: account)
+                        let condition: StanzaError.Condition = switch refusal.code {
+                        case .wrongIdentity: .forbidden
+                        case .alreadyHeld: .policyViolation
+                        default: .badRequest
+                        }
+                        throw StanzaError(condition, refusal.description)
                     }
                 }
             case ("cert", false):

@@ -11,11 +11,14 @@ public struct ServiceContext: Sendable {
     public let store: Store
     public let ledger: Ledger
     public let logger: Logger
+    /// What each account may make the gateway store (ledger entries, certificates).
+    public let quotas: AccountQuotas
 
-    public init(market: Market, store: Store, ledger: Ledger, logger: Logger) {
+    public init(market: Market, store: Store, ledger: Ledger, logger: Logger, quotas: AccountQuotas = AccountQuotas()) {
         self.market = market
         self.store = store
         self.ledger = ledger
         self.logger = logger
+        self.quotas = quotas
     }
 }

@@ -74,6 +74,7 @@ struct Readings: AsyncParsableCommand {
             case .committed(let index, let count)?: print("stored \(count) readings of \(sensor) (readings.commit at ledger entry \(index))")
             case .alreadyStored(let count)?: print("all \(count) readings of \(sensor) were stored before; nothing new")
             case .frozen?: throw MarketRefusal.sensorFrozen(sensor)
+            case .revoked?: throw MarketRefusal.forbidden("every certificate of sensor \(sensor) is revoked; its readings are refused")
             case .unknownSensor?, nil: throw MarketRefusal.unknownSensor(sensor)
             }
         }

@@ -40,10 +40,10 @@ import Testing
         #expect(openssl.status == 0)
         try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
 
-        let tls = ["-h", "localhost", "--cafile", broker + "/ca.pem"]
+        let tls = ["-I", "client:", "-h", "localhost", "--cafile", broker + "/ca.pem"]  // every client id begins with "client:"
         let gateway = tls + ["-p", String(port), "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key")]
         let sensor = tls + ["-p", String(port), "--cert", dir.file("s1.pem"), "--key", dir.file("s1.key"), "-q", "1"]
-        let anonymous = tls + ["-p", String(port + 1), "-q", "1", "-i", "pair:test"]
+        let anonymous = tls + ["-p", String(port + 1), "-q", "1"]
 
         // The gateway listens to everything while the others publish.
         let subscriber = Process()
@@ -160,7 +160,7 @@ import Testing
         Thread.sleep(forTimeInterval: 0.7)
         #expect(mosquitto.isRunning, "\((try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "")")
         // The gateway's recorded identity gets through the installed TLS listener.
-        let published = try runProcess("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", String(port), "--cafile", etc + "/agora/ca.pem",
+        let published = try runProcess("/usr/bin/mosquitto_pub", ["-I", "client:", "-h", "127.0.0.1", "-p", String(port), "--cafile", etc + "/agora/ca.pem",
                                                                   "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key"),
                                                                   "-q", "1", "-t", "agora/status/probe", "-m", "up"])
         #expect(published.status == 0, "\(published.stderr)")

@@ -70,12 +70,12 @@ import Testing
         func pair(_ id: String, payload: String) throws -> [String: Any] {
             let tls = ["-h", "localhost", "-p", String(port + 1), "--cafile", broker + "/ca.pem", "-q", "1"]
             try? FileManager.default.removeItem(atPath: dir.file("response-\(id).json")) // spawn appends
-            // Anonymous client ids on the bootstrap listener begin with "pair:" (BrokerConfiguration).
-            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", "pair:sub-\(id)", "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
+            // Client ids begin with "client:" (BrokerConfiguration).
+            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", "client:sub-\(id)", "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
             Thread.sleep(forTimeInterval: 0.4)
             let file = dir.file("request-\(id).json")
             try payload.write(toFile: file, atomically: true, encoding: .utf8)
-            let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-i", "pair:pub-\(id)", "-t", "agora/pair/\(id)/request", "-f", file])
+            let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-i", "client:pub-\(id)", "-t", "agora/pair/\(id)/request", "-f", file])
             guard sent.status == 0 else { throw Failure(description: sent.stderr) }
             let deadline = Date().addingTimeInterval(10)
             while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -104,7 +104,7 @@ import Testing
         #expect((registration["cert"] as? String)?.count == 32)
         // The paired sensor publishes over the certificate listener; serve stores it.
         let now = Int(Date().timeIntervalSince1970)
-        let published = try runProcess("/usr/bin/mosquitto_pub", ["-h", "localhost", "-p", String(rig.port), "--cafile", rig.broker + "/ca.pem",
+        let published = try runProcess("/usr/bin/mosquitto_pub", ["-I", "client:", "-h", "localhost", "-p", String(rig.port), "--cafile", rig.broker + "/ca.pem",
                                                                  "--cert", rig.dir.file("s9.pem"), "--key", rig.dir.file("s9.key"), "-q", "1",
                                                                  "-t", "agora/sensors/s9/senml", "-m", #"[{"n":"pm25","t":\#(now - 5),"v":7.5}]"#])
         #expect(published.status == 0)
@@ -169,7 +169,7 @@ import Testing
         try junk.write(toFile: rig.dir.file("junk.txt"), atomically: true, encoding: .utf8)
         var flooders: [Process] = []
         for n in 0..<16 {
-            flooders.append(try rig.spawn("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(rig.port + 1) --cafile \(rig.broker)/ca.pem -i pair:flood-\(n) -q 0 -t agora/pair/junk-\(n)/request -l < \(rig.dir.file("junk.txt"))"],
+            flooders.append(try rig.spawn("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(rig.port + 1) --cafile \(rig.broker)/ca.pem -i client:flood-\(n) -q 0 -t agora/pair/junk-\(n)/request -l < \(rig.dir.file("junk.txt"))"],
                                           log: rig.dir.file("flood-\(n).log")))
         }
         defer { flooders.forEach(stopHard) }

@@ -36,7 +36,7 @@ import Testing
         func publish(_ id: String, _ range: Range<Int>) throws -> Int32 {
             let file = dir.file("\(id)-\(range.lowerBound).txt")
             try (range.map { #"[{"n":"pm25","t":\#(base + $0),"v":\#($0)}]"# }.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
+            return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
         }
         func stored(_ id: String) throws -> Int {
             (try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", id, "--format", "json"]).utf8)) as! [Any]).count

@@ -35,7 +35,7 @@ import Testing
         func publish(_ id: String, lines: [String]) throws {
             let file = dir.file("\(id)-\(lines.count).txt")
             try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"])
+            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"])
             #expect(result.status == 0, "\(result.stderr)")
         }
         Thread.sleep(forTimeInterval: 1.0) // serve connects
@@ -107,7 +107,7 @@ import Testing
                                                 "-keyout", dir.file("s1.key"), "-out", dir.file("s1.csr"), "-subj", "/CN=s1"])
         try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
         func gatewayConnections() throws -> Int {
-            try String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8).components(separatedBy: "as agora-gateway").count - 1
+            try String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8).components(separatedBy: " as agora:gateway ").count - 1
         }
         func waitFor(_ condition: () throws -> Bool) throws -> Bool {
             let deadline = Date().addingTimeInterval(20)
@@ -119,7 +119,7 @@ import Testing
             let lines = range.map { #"[{"n":"pm25","t":\#(base + $0),"v":\#($0)}]"# }.joined(separator: "\n") + "\n"
             let file = dir.file("lines-\(range.lowerBound).txt")
             try lines.write(toFile: file, atomically: true, encoding: .utf8)
-            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("s1.pem")) --key \(dir.file("s1.key")) -q 1 -t agora/sensors/s1/senml -l < \(file)"])
+            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("s1.pem")) --key \(dir.file("s1.key")) -q 1 -t agora/sensors/s1/senml -l < \(file)"])
             #expect(result.status == 0, "\(result.stderr)")
         }
         func stored() throws -> Int {

@@ -48,7 +48,7 @@ import Testing
             }
             let file = dir.file("lines-\(range.lowerBound).txt")
             try (timed.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("s1.pem")) --key \(dir.file("s1.key")) -q 1 -t agora/sensors/s1/senml -l < \(file)"])
+            let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("s1.pem")) --key \(dir.file("s1.key")) -q 1 -t agora/sensors/s1/senml -l < \(file)"])
             #expect(result.status == 0, "\(result.stderr)")
         }
         func exported() throws -> [String] {

@@ -43,4 +43,21 @@ import Testing
         })
         #expect((counts["forbidden"] ?? 0) >= 4 && (counts["not-acceptable"] ?? 0) >= 2 && (counts["policy-violation"] ?? 0) >= 2, "\(errors)")
     }
+
+    /// Issue 14, finding 3: per-account quotas on what IQs append to the ledger.
+    @Test func anAccountCannotGrowTheLedgerWithoutBound() throws {
+        let gateway = try XMPPInteropTests.RunningGateway(environment: [
+            "AGORA_QUOTAS_CERTIFICATES_PER_DAY": "3", "AGORA_QUOTAS_LEDGER_WRITES_BURST": "5", "AGORA_QUOTAS_LEDGER_WRITES_PER_MINUTE": "6",
+        ])
+        defer { gateway.stop() }
+        _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
+        let result = try runProcess("/usr/bin/python3", [
+            XMPPInteropTests.scripts + "/quotas.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+            "--ca", gateway.ca, "--account", "alice@gw.test", XMPPInteropTests.RunningGateway.passwords["alice"]!, "--peer", "bob@gw.test",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
+        _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+        let log = gateway.stopGracefully()
+        #expect(log.contains("resource-constraint=2"), "\(log.suffix(2000))")
+    }
 }

@@ -56,11 +56,11 @@ def pair(a, code):
     proof_key = hashlib.sha256(('agora-pair:' + code).encode()).digest()
     request = json.dumps({'csr': pem, 'proof': base64.b64encode(hmac.new(proof_key, der, hashlib.sha256).digest()).decode()})
     tls = ['-h', '127.0.0.1', '-p', str(a.pair_port), '--cafile', a.ca, '-q', '1']
-    # The bootstrap listener takes only client ids that begin with 'pair:'.
-    sub = subprocess.Popen(['mosquitto_sub'] + tls + ['-i', 'pair:mission-sub', '-t', 'agora/pair/%s/response' % SENSOR, '-C', '1', '-W', '20'],
+    # The broker takes only client ids that begin with 'client:'.
+    sub = subprocess.Popen(['mosquitto_sub'] + tls + ['-i', 'client:mission-sub', '-t', 'agora/pair/%s/response' % SENSOR, '-C', '1', '-W', '20'],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    sh('mosquitto_pub', *tls, '-i', 'pair:mission-pub', '-t', 'agora/pair/%s/request' % SENSOR, '-m', request)
+    sh('mosquitto_pub', *tls, '-i', 'client:mission-pub', '-t', 'agora/pair/%s/request' % SENSOR, '-m', request)
     out, err = sub.communicate(timeout=30)
     response = json.loads(out or '{}')
     check(response.get('status') == 'ok', 'pairing: %s %s' % (response, err.strip()))
@@ -75,7 +75,7 @@ def publish_hour(a, cert, key, start):
     for pack in range(6):
         records = [{'n': 'pm25', 'u': 'ug/m3', 't': start + 10 * i, 'v': i / 8} for i in range(pack * 60, (pack + 1) * 60)]
         lines.append(json.dumps(records, separators=(',', ':')))
-    sh('mosquitto_pub', '-h', '127.0.0.1', '-p', str(a.mqtt_port), '--cafile', a.ca, '--cert', cert, '--key', key, '-q', '1',
+    sh('mosquitto_pub', '-I', 'client:', '-h', '127.0.0.1', '-p', str(a.mqtt_port), '--cafile', a.ca, '--cert', cert, '--key', key, '-q', '1',
        '-t', 'agora/sensors/%s/senml' % SENSOR, '-l', stdin='\n'.join(lines) + '\n')
 
 
