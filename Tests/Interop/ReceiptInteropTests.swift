@@ -34,6 +34,7 @@ import Testing
             #expect(result.status == 0, "receipt \(index): \(result.stdout) \(result.stderr)")
             #expect(result.stderr.isEmpty, "\(result.stderr)")
             #expect(result.stdout.hasPrefix("ok gw1.example/agora entry \(index) of 9"))
+            #expect(result.stdout.hasSuffix(" v2\n"), "new entries are salted (version 2): \(result.stdout)")
         }
         // Change the purchase amount inside a receipt: Python must refuse it.
         var receipt = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("receipt-8.json")))) as! [String: Any]
@@ -44,6 +45,37 @@ import Testing
         let refused = try runProcess(Self.python, [Self.script, tampered, logKey])
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("FAIL"))
+    }
+
+    /// Receipts of a store written before salts (version-1 entries; the fuzz corpus keeps
+    /// some, signed by its own log key) still verify with the independent verifier.
+    @Test func pythonStillVerifiesVersionOneReceipts() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fuzz/Corpus/receipt")
+        let logKey = "fuzz.example/agora+827cb3bf+AV++3pAWng2c8h2ukPTx9ux1TYq2QshQdvXPTQFjiiM4"
+        for name in ["entry-0-of-7.json", "entry-3-of-7.json", "entry-5-of-7.json", "entry-6-of-7.json"] {
+            let result = try runProcess(Self.python, [Self.script, corpus.appendingPathComponent(name).path, logKey])
+            #expect(result.status == 0, "\(name): \(result.stdout) \(result.stderr)")
+            #expect(result.stdout.hasSuffix(" v1\n"), "\(name): \(result.stdout)")
+        }
+    }
+
+    /// The verifier's own format rule: version 2 needs a salt of at least 128 bits in
+    /// lower-case hex, version 1 has none, other versions are unknown.
+    @Test(arguments: [
+        (#"{"salt":"00112233445566778899aabbccddeeff","type":"credit.mint","v":2}"#, true),
+        (#"{"type":"credit.mint","v":1}"#, true),
+        (#"{"type":"credit.mint","v":2}"#, false),
+        (#"{"salt":"00112233445566778899aabbccddee","type":"credit.mint","v":2}"#, false),
+        (#"{"salt":"00112233445566778899AABBCCDDEEFF","type":"credit.mint","v":2}"#, false),
+        (#"{"salt":"00112233445566778899aabbccddeeff","type":"credit.mint","v":1}"#, false),
+        (#"{"type":"credit.mint","v":3}"#, false),
+    ])
+    func pythonChecksTheEntryFormatOfEachVersion(_ entry: String, _ accepted: Bool) throws {
+        let directory = URL(fileURLWithPath: Self.script).deletingLastPathComponent().path
+        let program = "import sys; sys.path.insert(0, sys.argv[1]); import verify_receipt as vr; vr.check_entry_format(sys.argv[2].encode()); print('ok')"
+        let result = try runProcess(Self.python, ["-c", program, directory, entry])
+        #expect((result.status == 0) == accepted, "\(entry): \(result.stdout) \(result.stderr)")
     }
 }
 
@@ -72,6 +104,7 @@ import Testing
         let verified = try runProcess(ReceiptInteropTests.python, [ReceiptInteropTests.script, proofPath, logKey])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         #expect(verified.stdout.contains(#""v":17.0"#))
+        #expect(verified.stdout.contains(#""salt":""#), "the record carries its salt: \(verified.stdout)")
 
         var proof = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: proofPath))) as! [String: Any]
         let record = String(decoding: Data(base64Encoded: proof["record"] as! String)!, as: UTF8.self)
