@@ -60,6 +60,52 @@ import Testing
         }
     }
 
+    /// A real store written before salts (`stores/v1`, made by the binary of 327dfe6): today's
+    /// binary audits and replays it, appends version-2 entries and salted readings to it,
+    /// audits and replays the mix, and the Python verifier accepts receipts and reading
+    /// proofs of both formats.
+    @Test func aStoreWrittenBeforeSaltsStillVerifiesReplaysAndTakesSaltedEntries() throws {
+        let dir = try TemporaryDirectory("agora-v1-store")
+        defer { dir.remove() }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("stores/v1")
+        let state = dir.file("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for name in ["agora.mdb", "agora.kek"] {
+            try FileManager.default.copyItem(atPath: fixture.appendingPathComponent(name).path, toPath: state + "/" + name)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: state + "/" + name)
+        }
+        let cli = AgoraCLI(stateDirectory: state)
+        let logKey = try cli.logKey()
+        #expect(logKey == "gw1.example/agora+895f188e+ASf4VPuJ9y7O73Pftf4yWOEtkmHuZbFg7tDr72QBEo7d")
+        #expect(try cli.ok(["ledger", "verify", "--replay"]).contains("replay of 8 entries"))
+
+        // New entries on the old store: a mint, a new batch of readings; the old batch again is
+        // recognised as stored although its records carry no salt.
+        _ = try cli.ok(["credit", "mint", "dave@gw1.example", "7", "--memo", "after"])
+        let oldPack = fixture.appendingPathComponent("pack.json").path
+        #expect(try cli.ok(["readings", "ingest", "--sensor", "air-7", oldPack]).contains("stored before"))
+        let newPack = dir.file("new.json")
+        try #"[{"bn":"air-7:","bt":1795334405,"n":"pm25","t":0,"v":15},{"n":"pm25","t":1,"v":16}]"#.write(toFile: newPack, atomically: true, encoding: .utf8)
+        #expect(try cli.ok(["readings", "ingest", "--sensor", "air-7", newPack]).contains("stored 2 readings"))
+        #expect(try cli.ok(["ledger", "verify", "--replay"]).contains("replay of 10 entries"))
+        #expect(try cli.ok(["credit", "balance", "dave@gw1.example"]).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
+
+        for index in 0..<10 {
+            let path = dir.file("receipt-\(index).json")
+            try cli.ok(["ledger", "receipt", String(index)]).write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try runProcess(Self.python, [Self.script, path, logKey])
+            #expect(result.status == 0, "receipt \(index): \(result.stdout) \(result.stderr)")
+            #expect(result.stdout.hasSuffix(index < 8 ? " v1\n" : " v2\n"), "receipt \(index): \(result.stdout)")
+        }
+        for (time, salted) in [("2026-11-22T08:00:02Z", false), ("2026-11-22T08:00:06Z", true)] {
+            let path = dir.file("proof-\(salted).json")
+            try cli.ok(["readings", "prove", "--sensor", "air-7", "--time", time]).write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try runProcess(Self.python, [Self.script, path, logKey])
+            #expect(result.status == 0, "reading at \(time): \(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains(#""salt":""#) == salted, "\(result.stdout)")
+        }
+    }
+
     /// The verifier's own format rule: version 2 needs a salt of at least 128 bits in
     /// lower-case hex, version 1 has none, other versions are unknown.
     @Test(arguments: [
