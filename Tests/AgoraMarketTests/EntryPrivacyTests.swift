@@ -72,6 +72,12 @@ import Testing
         let leaf = try await neighbourLeafFromCarolsReceipt(f, after: transfer.index)
         #expect(leaf == TreeHash.leaf(stored), "the hash carol holds is the transfer's leaf")
         #expect(try attack.recover(leafHash: leaf) == nil, "the amount of a salted transfer was recovered")
+        // A consistency proof from the tree that ended with the transfer hands out the same leaf
+        // (RFC 9162 §2.1.4: the old tree's last, lone leaf is a subtree of the proof).
+        let consistency = try f.store.read { txn in
+            try f.ledger.tree.consistencyProof(oldSize: transfer.index + 1, newSize: try f.ledger.size(in: txn), in: txn)
+        }
+        #expect(consistency.contains(leaf))
         // The search itself is sound: with the salt (what a party to the entry sees) it finds 237.
         let withSalt = try LedgerEntry(time: MarketFixture.now, actor: .account(f.bob),
                                        body: .creditTransfer(.init(from: f.bob, to: dave, amount: try Credits(237))), salt: transfer.entry.salt)
