@@ -97,6 +97,9 @@ import Testing
             #expect(result.status == 0, "receipt \(index): \(result.stdout) \(result.stderr)")
             #expect(result.stdout.hasSuffix(index < 8 ? " v1\n" : " v2\n"), "receipt \(index): \(result.stdout)")
         }
+        // The export holds the stored records as hashed: the old five without a salt, the new two with one.
+        let exported = try JSONSerialization.jsonObject(with: Data(try cli.ok(["readings", "export", "--sensor", "air-7", "--format", "json"]).utf8)) as! [[String: Any]]
+        #expect(exported.map { $0["salt"] != nil } == Array(repeating: false, count: 5) + [true, true])
         for (time, salted) in [("2026-11-22T08:00:02Z", false), ("2026-11-22T08:00:06Z", true)] {
             let path = dir.file("proof-\(salted).json")
             try cli.ok(["readings", "prove", "--sensor", "air-7", "--time", time]).write(toFile: path, atomically: true, encoding: .utf8)
