@@ -100,6 +100,17 @@ extension Reading {
         }
     }
 
+    /// A stored canonical record without its salt: the bytes `canonicalBytes()` gives for the
+    /// same reading, found without parsing (the committer compares every stored record in a
+    /// redelivered batch's span). In canonical JSON a `"` inside a string is always escaped,
+    /// so `,"salt":"` can only be the salt's own key; "n" always precedes it, hence the comma.
+    public static func unsalted(canonical bytes: [UInt8]) -> [UInt8] {
+        let key = Array(#","salt":""#.utf8)
+        guard let start = bytes.firstRange(of: key)?.lowerBound,
+              let close = bytes[(start + key.count)...].firstIndex(of: UInt8(ascii: "\"")) else { return bytes }
+        return Array(bytes[..<start] + bytes[(close + 1)...])
+    }
+
     private static func record(_ bytes: [UInt8]) throws(EntryCodingError) -> CanonicalRecord {
         do { return try CanonicalJSON.decode(CanonicalRecord.self, from: bytes) } catch {
             throw EntryCodingError(reason: "stored reading is unreadable: \(CanonicalJSON.summary(of: error))")

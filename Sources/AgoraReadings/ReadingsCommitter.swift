@@ -88,11 +88,11 @@ public struct ReadingsCommitter: Sendable {
                        in txn: WriteTransaction) throws -> [(Reading, [UInt8])] {
         guard let first = sorted.first?.0.time, let last = sorted.last?.0.time else { return sorted }
         // What is stored in the batch's span, by time: the canonical bytes after the commit
-        // index, unsalted. Live readings are newer than anything stored, so this rarely decodes.
+        // index, unsalted. Live readings are newer than anything stored: usually nothing.
         var stored: [Int64: [[UInt8]]] = [:]
         try txn.scan(readings, from: ReadingsKey.start(sensor: sensor, time: first)) { key, value in
             guard ReadingsKey.sensor(of: key) == sensor, let time = ReadingsKey.time(of: key), time <= last else { return false }
-            stored[time, default: []].append(try Reading(canonical: Array(value.dropFirst(8))).canonicalBytes())
+            stored[time, default: []].append(Reading.unsalted(canonical: Array(value.dropFirst(8))))
             return true
         }
         var fresh: [(Reading, [UInt8])] = []
