@@ -227,7 +227,7 @@ let package = Package(
             name: "InteropTests",
             dependencies: ["AgoraTestSupport", "agora"],
             path: "Tests/Interop",
-            exclude: ["verify_receipt.py", "xmpp", "systemd"]
+            exclude: ["verify_receipt.py", "xmpp", "systemd", "stores"]
         ),
     ]
 )

@@ -82,7 +82,8 @@ extension LedgerEntry {
     /// The canonical bytes, written field by field (see `CanonicalEntryWriter`).
     func canonicalBytes() -> [UInt8] {
         var w = CanonicalEntryWriter()
-        w.integer("v", Self.version)
+        w.integer("v", version)
+        if let salt { w.string("salt", salt.hex) }
         w.string("type", body.type)
         w.string("time", time.rfc3339)
         w.string("actor", actor.description)

@@ -5,21 +5,40 @@ internal import FoundationEssentials
 /// An entry is stored as compact JSON with sorted keys; the stored bytes are what the
 /// Merkle tree hashes, so `encoded()` must be the only way entries become bytes. Common
 /// fields `v`, `type`, `time` and `actor` sit beside the fields of the body in one flat
-/// object, e.g. `{"actor":"operator","amount":100,"memo":"","time":"…","to":"a@b","type":"credit.mint","v":1}`.
+/// object, e.g. `{"actor":"operator","amount":100,"memo":"","salt":"…","time":"…","to":"a@b","type":"credit.mint","v":2}`.
+///
+/// Two formats (`v`), both read forever because the log keeps every entry it ever held:
+/// - **1**: no salt. The leaf hash of a low-entropy entry (a transfer between known
+///   accounts) can be brute-forced from any audit path that carries it.
+/// - **2**: a random `salt` (≥ 128 bits) inside the hashed bytes, so the leaf hash is
+///   unguessable; the salt is in the entry and so reaches only readers who may see the
+///   entry (`AccessPolicy.mayReadEntry`). Every new entry is written as version 2.
 public struct LedgerEntry: Hashable, Sendable {
-    public static let version = 1
+    /// The format new entries are written in.
+    public static let version = 2
+    /// The format without a salt, which old stores hold.
+    public static let unsaltedVersion = 1
     /// Entries are small records; anything larger is a bug or an attack.
     public static let maxEncodedSize = 16 * 1024
 
     public var time: Timestamp
     public var actor: Actor
     public var body: Body
+    /// Nil only for version-1 entries (read from an old store, or written by tests that
+    /// need one); `init` draws a fresh one.
+    public var salt: Salt?
 
-    public init(time: Timestamp, actor: Actor, body: Body) {
+    /// A new entry. `salt` defaults to a fresh random one (a version-2 entry); pass nil
+    /// only to reproduce a version-1 entry.
+    public init(time: Timestamp, actor: Actor, body: Body, salt: Salt? = .random()) {
         self.time = time
         self.actor = actor
         self.body = body
+        self.salt = salt
     }
+
+    /// The format of this entry's bytes: 2 when salted, 1 otherwise.
+    public var version: Int { salt == nil ? Self.unsaltedVersion : Self.version }
 
     public enum Body: Hashable, Sendable {
         case genesis(Genesis)
@@ -213,12 +232,26 @@ public struct LedgerEntry: Hashable, Sendable {
 // MARK: - Canonical JSON
 
 extension LedgerEntry: Codable {
-    private enum CommonKeys: String, CodingKey { case v, type, time, actor }
+    private enum CommonKeys: String, CodingKey { case v, type, time, actor, salt }
 
     public init(from decoder: any Decoder) throws {
         let common = try decoder.container(keyedBy: CommonKeys.self)
         let version = try common.decode(Int.self, forKey: .v)
-        guard version == Self.version else {
+        switch version {
+        case Self.unsaltedVersion:
+            // A salt in a version-1 entry would be dropped on re-encoding: refuse the mix.
+            guard !common.contains(.salt) else {
+                throw DecodingError.dataCorruptedError(forKey: .salt, in: common, debugDescription: "a version-1 entry has no salt")
+            }
+            salt = nil
+        case Self.version:
+            let text = try common.decode(String.self, forKey: .salt)
+            guard let salt = Salt(hex: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .salt, in: common, debugDescription:
+                    "the salt must be \(Salt.minimumByteCount)–\(Salt.maximumByteCount) bytes of lower-case hex")
+            }
+            self.salt = salt
+        default:
             throw DecodingError.dataCorruptedError(forKey: .v, in: common, debugDescription: "unsupported entry version \(version)")
         }
         time = try common.decode(Timestamp.self, forKey: .time)
@@ -261,7 +294,8 @@ extension LedgerEntry: Codable {
         case .readingsCommit(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
-        try common.encode(Self.version, forKey: .v)
+        try common.encode(version, forKey: .v)
+        try common.encodeIfPresent(salt?.hex, forKey: .salt)
         try common.encode(body.type, forKey: .type)
         try common.encode(time, forKey: .time)
         try common.encode(actor, forKey: .actor)

@@ -25,8 +25,13 @@ public struct Reading: Hashable, Sendable {
         self.name = name; self.time = time; self.unit = unit; self.value = value; self.sum = sum
     }
 
-    public func canonicalBytes() -> [UInt8] {
+    /// The canonical record, with `salt` when given. The gateway stores and commits readings
+    /// salted (`ReadingsCommitter`), so the leaf hash of a reading outside a buyer's window,
+    /// seen in an audit path, cannot be matched against guessed values; records committed
+    /// before salts existed have none and still verify, since a verifier hashes the bytes.
+    public func canonicalBytes(salt: Salt? = nil) -> [UInt8] {
         var w = CanonicalEntryWriter()
+        if let salt { w.string("salt", salt.hex) }
         w.string("n", name)
         w.integer("t", time)
         if !unit.isEmpty { w.string("u", unit) }
@@ -73,11 +78,11 @@ extension Reading {
     }
 
     /// The canonical record back as a reading (what `export` and `prove` read from the store).
+    /// A salt in the record is checked and left out: it belongs to the stored record, not to
+    /// the measurement (`salt(ofCanonical:)` reads it).
     public init(canonical bytes: [UInt8]) throws(EntryCodingError) {
-        let raw: CanonicalRecord
-        do { raw = try CanonicalJSON.decode(CanonicalRecord.self, from: bytes) } catch {
-            throw EntryCodingError(reason: "stored reading is unreadable: \(CanonicalJSON.summary(of: error))")
-        }
+        let raw = try Self.record(bytes)
+        if let salt = raw.salt, Salt(hex: salt) == nil { throw EntryCodingError(reason: "stored reading has a malformed salt") }
         let value: Value
         if let v = raw.v { value = .number(v) } else if let vs = raw.vs { value = .string(vs) } else if let vb = raw.vb { value = .boolean(vb) } else if let vd = raw.vd { value = .data(vd) } else {
             throw EntryCodingError(reason: "stored reading has no value")
@@ -86,7 +91,34 @@ extension Reading {
     }
 }
 
+extension Reading {
+    /// The salt of a stored canonical record; nil for a record written before readings were salted.
+    public static func salt(ofCanonical bytes: [UInt8]) throws(EntryCodingError) -> Salt? {
+        try record(bytes).salt.map { text throws(EntryCodingError) in
+            guard let salt = Salt(hex: text) else { throw EntryCodingError(reason: "stored reading has a malformed salt") }
+            return salt
+        }
+    }
+
+    /// A stored canonical record without its salt: the bytes `canonicalBytes()` gives for the
+    /// same reading, found without parsing (the committer compares every stored record in a
+    /// redelivered batch's span). In canonical JSON a `"` inside a string is always escaped,
+    /// so `,"salt":"` can only be the salt's own key; "n" always precedes it, hence the comma.
+    public static func unsalted(canonical bytes: [UInt8]) -> [UInt8] {
+        let key = Array(#","salt":""#.utf8)
+        guard let start = bytes.firstRange(of: key)?.lowerBound,
+              let close = bytes[(start + key.count)...].firstIndex(of: UInt8(ascii: "\"")) else { return bytes }
+        return Array(bytes[..<start] + bytes[(close + 1)...])
+    }
+
+    private static func record(_ bytes: [UInt8]) throws(EntryCodingError) -> CanonicalRecord {
+        do { return try CanonicalJSON.decode(CanonicalRecord.self, from: bytes) } catch {
+            throw EntryCodingError(reason: "stored reading is unreadable: \(CanonicalJSON.summary(of: error))")
+        }
+    }
+}
+
 /// The stored form of a reading, as `Reading.canonicalBytes` writes it.
 private struct CanonicalRecord: Decodable {
-    var n: String, t: Int64, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?
+    var n: String, t: Int64, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, salt: String?
 }

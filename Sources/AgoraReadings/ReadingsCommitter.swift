@@ -9,14 +9,16 @@ internal import Synchronization
 ///
 /// One call is one write request: for each sensor, in sensor order, the readings are
 /// sorted by time (key order — interleaved sensors otherwise make LMDB writes several
-/// times slower), hashed into an RFC 9162 root, committed as a ledger entry, and written
-/// beside it. Sensors that are unknown or frozen are skipped and reported, the others
-/// commit. Returns once the batch is durable: only then may an ingester acknowledge.
+/// times slower), each given a random salt (DESIGN.md "Ledger entry privacy"), hashed
+/// into an RFC 9162 root, committed as a ledger entry, and written beside it: the stored
+/// record is exactly the salted bytes the root hashes. Sensors that are unknown or frozen
+/// are skipped and reported, the others commit. Returns once the batch is durable: only
+/// then may an ingester acknowledge.
 ///
-/// Idempotent: a reading already stored exactly (same sensor, time and canonical record)
-/// is not stored again. MQTT QoS 1 is at-least-once — a crash between a commit and its
-/// PUBACK makes the broker deliver the same packs again — and sensors resend; neither
-/// should double a reading. Costs one range scan per sensor over its batch's time span,
+/// Idempotent: a reading already stored exactly (same sensor, time and canonical record,
+/// salt aside) is not stored again. MQTT QoS 1 is at-least-once — a crash between a commit
+/// and its PUBACK makes the broker deliver the same packs again — and sensors resend;
+/// neither should double a reading. Costs one range scan per sensor over its batch's time span,
 /// which for live readings (newer than anything stored) finds nothing at once.
 public struct ReadingsCommitter: Sendable {
     let store: Store
@@ -59,11 +61,18 @@ public struct ReadingsCommitter: Sendable {
 
     public func commit(_ batches: [SensorID: [Reading]], time: Timestamp = .now()) async throws -> [SensorID: Outcome] {
         let tables = store.tables
+        // One salt per reading offered, drawn from the OS CSPRNG (see `Salt.random()`) before
+        // the write request, so the single writer spends no time in getrandom(2) (two calls a
+        // salt, ~1 µs here). Readings found already stored leave theirs unused; a retried
+        // transaction reuses them, which is harmless since only one attempt commits.
+        var random = SystemRandomNumberGenerator()
+        let salts = (0..<batches.values.reduce(0) { $0 + $1.count }).map { _ in Salt.random(using: &random) }
         return try await store.write { [ledger, projection, revoked] txn in
             let state = MarketState(tables: tables, txn: txn)
             let revokedSensors = try revoked.current(state, now: time)
             var seq = StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0
             var outcomes: [SensorID: Outcome] = [:]
+            var unusedSalts = salts[...]
             for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
                 guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
                 guard !record.frozen else { outcomes[sensor] = .frozen; continue }
@@ -71,8 +80,11 @@ public struct ReadingsCommitter: Sendable {
                 let sorted = readings.map { ($0, $0.canonicalBytes()) }.sorted {
                     $0.0.time != $1.0.time ? $0.0.time < $1.0.time : $0.1.lexicographicallyPrecedes($1.1)
                 }
-                let ordered = try Self.unseen(sorted, sensor: record.index, readings: tables.readings, in: txn)
-                guard !ordered.isEmpty else { outcomes[sensor] = .alreadyStored(count: sorted.count); continue }
+                let fresh = try Self.unseen(sorted, sensor: record.index, readings: tables.readings, in: txn)
+                guard !fresh.isEmpty else { outcomes[sensor] = .alreadyStored(count: sorted.count); continue }
+                // Each stored record carries its own salt, inside the bytes the batch root hashes.
+                let ordered = zip(fresh, unusedSalts).map { item, salt in (item.0, item.0.canonicalBytes(salt: salt)) }
+                unusedSalts = unusedSalts.dropFirst(fresh.count)
                 let root = MerkleProofs.root(ofLeafHashes: ordered.map { TreeHash.leaf($0.1) }[...])
                 let entry = LedgerEntry(time: time, actor: .sensor(sensor), body: .readingsCommit(.init(
                     sensor: sensor, first: Reading.formatTime(ordered.first!.0.time), last: Reading.formatTime(ordered.last!.0.time),
@@ -91,16 +103,18 @@ public struct ReadingsCommitter: Sendable {
         }
     }
 
-    /// `sorted` (by time, then bytes) without the readings already stored for `sensor` and
-    /// without repeats inside the batch.
+    /// `sorted` (by time, then unsalted bytes) without the readings already stored for
+    /// `sensor` and without repeats inside the batch. Stored records are compared without
+    /// their salt: a redelivered reading is the same measurement whatever salt it was given.
     static func unseen(_ sorted: [(Reading, [UInt8])], sensor: UInt32, readings: Database,
                        in txn: WriteTransaction) throws -> [(Reading, [UInt8])] {
         guard let first = sorted.first?.0.time, let last = sorted.last?.0.time else { return sorted }
-        // What is stored in the batch's span, by time: the canonical bytes after the commit index.
+        // What is stored in the batch's span, by time: the canonical bytes after the commit
+        // index, unsalted. Live readings are newer than anything stored: usually nothing.
         var stored: [Int64: [[UInt8]]] = [:]
         try txn.scan(readings, from: ReadingsKey.start(sensor: sensor, time: first)) { key, value in
             guard ReadingsKey.sensor(of: key) == sensor, let time = ReadingsKey.time(of: key), time <= last else { return false }
-            stored[time, default: []].append(Array(value.dropFirst(8)))
+            stored[time, default: []].append(Reading.unsalted(canonical: Array(value.dropFirst(8))))
             return true
         }
         var fresh: [(Reading, [UInt8])] = []

@@ -17,13 +17,20 @@ public struct ReadingsQuery: Sendable {
 
     /// Readings of `sensor` with `from ≤ time < to`, in time order, at most `limit`.
     public func readings(of sensor: SensorID, from: Int64 = 0, to: Int64 = .max, limit: Int = .max) throws -> [Reading] {
+        try records(of: sensor, from: from, to: to, limit: limit).map { bytes throws(EntryCodingError) in try Reading(canonical: bytes) }
+    }
+
+    /// The stored canonical records of those readings, exactly as their batch roots hash
+    /// them — with their salts, so only for readers allowed the readings (`agora readings
+    /// export` on the box).
+    public func records(of sensor: SensorID, from: Int64 = 0, to: Int64 = .max, limit: Int = .max) throws -> [[UInt8]] {
         let tables = store.tables
         return try store.read { txn in
             guard let record = try MarketState(tables: tables, txn: txn).sensor(sensor) else { throw MarketRefusal.unknownSensor(sensor) }
-            var result: [Reading] = []
+            var result: [[UInt8]] = []
             try txn.scan(tables.readings, from: ReadingsKey.start(sensor: record.index, time: from)) { key, value in
                 guard ReadingsKey.sensor(of: key) == record.index, let time = ReadingsKey.time(of: key), time < to, result.count < limit else { return false }
-                result.append(try Reading(canonical: Array(value.dropFirst(8))))
+                result.append(Array(value.dropFirst(8)))
                 return true
             }
             return result

@@ -8,6 +8,11 @@ internal import FoundationEssentials
 /// trusting it. Checkpoints and proofs are hashes and open to every account; entries and
 /// receipts carry the entry itself and follow `AccessPolicy.mayReadEntry`.
 ///
+/// That split is what keeps proofs private: an audit path hands out the leaf hashes of
+/// neighbouring entries, and a version-2 entry hashes a random salt that travels only
+/// inside the entry bytes — so an account refused the entry holds a hash it cannot
+/// brute-force (DESIGN.md "Ledger entry privacy"; `LedgerEntry`, `Salt`).
+///
 ///     get <checkpoint/>                    → <checkpoint size='N'>signed note</checkpoint>
 ///     get <entry index='i'/>               → <entry index='i'>base64 entry</entry>
 ///     get <inclusion index='i' [size='n']/> → <inclusion index='i' size='n'><hash>base64</hash>…</inclusion>

@@ -18,21 +18,22 @@ struct Readings: AsyncParsableCommand {
         @Option(help: "Sensor id.") var sensor: String
         @Option(help: "Window start, RFC 3339 (fractional seconds allowed).") var from: String?
         @Option(help: "Window end (exclusive), RFC 3339.") var to: String?
-        @Option(help: "csv or json (json: the stored canonical records, times in integer nanoseconds).") var format: String
+        @Option(help: "csv or json (json: the stored canonical records with their salts, times in integer nanoseconds).") var format: String
 
         func run() async throws {
             let sensor = try Parse.sensor(sensor)
             guard format == "csv" || format == "json" else { throw CLIUsageError(description: "--format must be csv or json") }
             let from = try self.from.map(Parse.readingTime) ?? 0
             let to = try self.to.map(Parse.readingTime) ?? .max
-            let readings = try await global.withGateway(unlockKeys: false) { gateway in
-                try ReadingsQuery(store: gateway.store, ledger: gateway.ledger).readings(of: sensor, from: from, to: to)
+            let records = try await global.withGateway(unlockKeys: false) { gateway in
+                try ReadingsQuery(store: gateway.store, ledger: gateway.ledger).records(of: sensor, from: from, to: to)
             }
             if format == "json" {
-                print("[" + readings.map { String(decoding: $0.canonicalBytes(), as: UTF8.self) }.joined(separator: ",") + "]")
+                // The stored records as they are hashed (salt included), so a batch root can be recomputed from them.
+                print("[" + records.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]")
             } else {
                 print("time,name,unit,kind,value,sum")
-                for r in readings { print(CSV.row(r)) }
+                for bytes in records { print(CSV.row(try Reading(canonical: bytes))) }
             }
         }
     }

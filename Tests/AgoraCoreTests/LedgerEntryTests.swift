@@ -6,10 +6,16 @@ import Testing
     let time = try! Timestamp(rfc3339: "2026-11-22T10:00:00Z")
 
     @Test func encodingIsCompactWithSortedKeysAndCommonFields() throws {
+        let salt = try #require(Salt(hex: "000102030405060708090a0b0c0d0e0f"))
         let entry = LedgerEntry(time: time, actor: .operator,
-                                body: .creditMint(.init(to: try BareJID("bob@gw1.example"), amount: try Credits(100), memo: "a/b")))
+                                body: .creditMint(.init(to: try BareJID("bob@gw1.example"), amount: try Credits(100), memo: "a/b")), salt: salt)
         let text = String(decoding: try entry.encoded(), as: UTF8.self)
-        #expect(text == #"{"actor":"operator","amount":100,"memo":"a/b","time":"2026-11-22T10:00:00Z","to":"bob@gw1.example","type":"credit.mint","v":1}"#)
+        #expect(text == #"{"actor":"operator","amount":100,"memo":"a/b","salt":"000102030405060708090a0b0c0d0e0f","time":"2026-11-22T10:00:00Z","to":"bob@gw1.example","type":"credit.mint","v":2}"#)
+        // The same entry without a salt is the version-1 form older stores hold.
+        let old = LedgerEntry(time: time, actor: .operator,
+                              body: .creditMint(.init(to: try BareJID("bob@gw1.example"), amount: try Credits(100), memo: "a/b")), salt: nil)
+        #expect(String(decoding: try old.encoded(), as: UTF8.self)
+                == #"{"actor":"operator","amount":100,"memo":"a/b","time":"2026-11-22T10:00:00Z","to":"bob@gw1.example","type":"credit.mint","v":1}"#)
     }
 
     @Test func everyEntryTypeRoundTripsToTheSameBytes() throws {
@@ -35,11 +41,13 @@ import Testing
             .readingsCommit(.init(sensor: sensor, first: "2026-11-22T10:00:00.000000001Z", last: "2026-11-22T10:00:01.000000000Z", count: 2, root: "AA==")),
         ]
         for body in bodies {
-            let entry = LedgerEntry(time: time, actor: .account(alice), body: body)
-            let bytes = try entry.encoded()
-            let decoded = try LedgerEntry(decoding: bytes)
-            #expect(decoded == entry)
-            #expect(try decoded.encoded() == bytes)
+            for salt in [Salt.random(), nil] {
+                let entry = LedgerEntry(time: time, actor: .account(alice), body: body, salt: salt)
+                let bytes = try entry.encoded()
+                let decoded = try LedgerEntry(decoding: bytes)
+                #expect(decoded == entry)
+                #expect(try decoded.encoded() == bytes)
+            }
         }
     }
 
@@ -53,7 +61,7 @@ import Testing
             LedgerEntry(time: time, actor: .sensor(try SensorID("s1")), body: .sensorFreeze(.init(sensor: try SensorID("s1"), reason: tricky))),
             LedgerEntry(time: time, actor: .account(bob), body: .sensorUpdate(.init(sensor: try SensorID("s1"), price: try Credits(2), name: "n"))),
         ]
-        for entry in entries {
+        for entry in entries + entries.map({ var unsalted = $0; unsalted.salt = nil; return unsalted }) {
             #expect(try entry.encoded() == Array(try encoder.encode(entry)))
         }
         let placed = LedgerEntry(time: time, actor: .operator, body: .sensorUpdate(.init(sensor: try SensorID("s1"), lat: try .latitude(-0.0001), lon: try .longitude(2))))

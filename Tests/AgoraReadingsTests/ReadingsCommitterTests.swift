@@ -120,9 +120,12 @@ struct ReadingsFixture {
         }
         // A proof whose reading was altered, or checked against another key, fails.
         let good = try query.prove(sensor: f.a, time: readings[5].time)
-        var altered = try Reading(canonical: Array(Data(base64Encoded: good.record)!))
+        let goodRecord = Array(Data(base64Encoded: good.record)!)
+        var altered = try Reading(canonical: goodRecord)
         altered.value = .number(99)
-        let forged = ReadingsQuery.Proof(record: Data(altered.canonicalBytes()).base64EncodedString(), leafIndex: good.leafIndex,
+        // Same salt, another value: only the value is wrong.
+        let salt = try #require(try Reading.salt(ofCanonical: goodRecord))
+        let forged = ReadingsQuery.Proof(record: Data(altered.canonicalBytes(salt: salt)).base64EncodedString(), leafIndex: good.leafIndex,
                                          batchSize: good.batchSize, batchProof: good.batchProof, receipt: good.receipt)
         #expect(throws: LedgerError.self) { try forged.verify(with: f.signer.verifier) }
         let stranger = try NoteSigner(name: "gw1.example/agora", privateKey: Curve25519.Signing.PrivateKey())

@@ -17,6 +17,9 @@ import Testing
         _ = try gateway.cli.ok(["sensor", "freeze", "frozen-1", "--reason", "test"])
         _ = try gateway.cli.ok(["credit", "mint", "alice@gw.test", "100", "--memo", "test"])
         let logKey = try gateway.cli.logKey()
+        // The mint to alice, whose amount the poor account will try to brute-force from a proof.
+        let entries = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["ledger", "show", "--json", "--limit", "10000"]).utf8)) as! [[String: Any]]
+        let mint = try #require(entries.last { ($0["entry"] as? [String: Any]).map { $0["type"] as? String == "credit.mint" && $0["to"] as? String == "alice@gw.test" } ?? false })
 
         let result = try runProcess("/usr/bin/python3", [
             XMPPInteropTests.scripts + "/market.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
@@ -24,6 +27,7 @@ import Testing
             "--buyer", "alice@gw.test", XMPPInteropTests.RunningGateway.passwords["alice"]!,
             "--poor", "bob@gw.test", XMPPInteropTests.RunningGateway.passwords["bob"]!,
             "--owner", "owner@gw.test", "owner-secret-4444",
+            "--mint-index", String(mint["index"] as! Int), "--mint-amount", "100",
         ])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
 

@@ -6,6 +6,12 @@ Usage: verify_receipt.py RECEIPT.json VERIFIER_KEY
        the reading's Merkle path to its readings.commit root, and that entry's receipt)
 Exit 0 and print "ok ..." when the receipt verifies; exit 1 with a reason otherwise.
 Uses only the standard library and the `cryptography` package (Debian python3-cryptography).
+
+Entry formats: version 1 (no salt) and version 2, which carries "salt", at least 128 random
+bits in lower-case hex inside the hashed bytes so that a leaf hash seen in someone else's
+audit path cannot be brute-forced back into the entry. Readings sealed by a version-2
+readings.commit carry a salt of their own in the record. Hashing is RFC 9162 either way:
+SHA-256(0x00 || the bytes exactly as given); the format checks come on top.
 """
 import base64
 import hashlib
@@ -53,6 +59,35 @@ def open_note(note, name, key_id, public_key):
     fail("checkpoint is not signed by " + name)
 
 
+MIN_SALT_BITS = 128
+
+
+def check_salt(document, what):
+    salt = document.get("salt")
+    if not isinstance(salt, str) or len(salt) * 4 < MIN_SALT_BITS or len(salt) % 2 \
+            or any(c not in "0123456789abcdef" for c in salt):
+        fail("%s has no salt of at least %d bits in lower-case hex" % (what, MIN_SALT_BITS))
+
+
+def check_entry_format(entry):
+    """The entry's own format rules: version 1 has no salt, version 2 a salt of >= 128 bits."""
+    try:
+        document = json.loads(entry)
+    except ValueError:
+        fail("the entry is not JSON")
+    if not isinstance(document, dict):
+        fail("the entry is not a JSON object")
+    version = document.get("v")
+    if version == 1:
+        if "salt" in document:
+            fail("a version-1 entry carries a salt")
+    elif version == 2:
+        check_salt(document, "the version-2 entry")
+    else:
+        fail("unknown entry version %r" % (version,))
+    return document
+
+
 def node(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
 
@@ -89,6 +124,8 @@ def main():
         if commit["type"] != "readings.commit" or commit["count"] != document["batchSize"]:
             fail("the receipt is not of this reading's readings.commit")
         record = base64.b64decode(document["record"])
+        if commit["v"] >= 2:
+            check_salt(json.loads(record), "the reading of a version-2 commit")
         path = [base64.b64decode(h) for h in document["batchProof"]]
         leaf = hashlib.sha256(b"\x00" + record).digest()
         if root_from_inclusion(leaf, document["leafIndex"], document["batchSize"], path) != base64.b64decode(commit["root"]):
@@ -96,7 +133,8 @@ def main():
         print("ok reading of %s at %d: %s" % (commit["sensor"], json.loads(record)["t"], record.decode()))
         return
     entry = verify_receipt(document, name, key_id, public_key)
-    print("ok %s entry %d of %d: %s" % (name, document["index"], document["treeSize"], json.loads(entry)["type"]))
+    parsed = json.loads(entry)
+    print("ok %s entry %d of %d: %s v%d" % (name, document["index"], document["treeSize"], parsed["type"], parsed["v"]))
 
 
 def verify_receipt(receipt, name, key_id, public_key):
@@ -111,6 +149,7 @@ def verify_receipt(receipt, name, key_id, public_key):
     path = [base64.b64decode(h) for h in receipt["inclusion"]]
     if root_from_inclusion(leaf, receipt["index"], int(size), path) != base64.b64decode(root_b64):
         fail("inclusion proof does not lead to the signed root")
+    check_entry_format(entry)
     return entry
 
 

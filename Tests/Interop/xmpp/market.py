@@ -11,6 +11,7 @@ no location) and also air-2 (pm25, 20 credits), noise-1 (noise, 2 credits, at 48
 frozen-1 (pm25, frozen); BUYER holds no purchase yet. Prints one "market ok …" line and exits 0, or a reason and 1.
 """
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -288,6 +289,7 @@ async def scenario(a):
     check(consistent(first_size, size, first_root, root, hashes), 'consistency %d -> %d does not verify' % (first_size, size))
     check(not consistent(first_size, size, first_root, hashlib.sha256(b'forged').digest(), hashes), 'the consistency check accepts anything')
     await refused(poor, 'item-not-found', 'get', LEDGER, 'consistency', {'old': size, 'new': size + 1000}, why='beyond the ledger')
+    await brute_force_mint(buyer, poor, a, size)
 
     serial, balance = await pki(buyer, a, a.buyer[0], a.poor[0])
     check(balance == '77', 'the EXTERNAL session sees balance %s' % balance)
@@ -298,6 +300,40 @@ async def scenario(a):
         bought.get('credits'), second.get('credits'), first_size, size)
 
 
+async def brute_force_mint(buyer, poor, a, size):
+    """Issue 14 finding 2: the poor account takes the leaf hash of the buyer's mint from an
+    inclusion proof it may ask for (its sibling's path) and searches the amount — every
+    1..1000 at every second of the last 10 minutes, as the unsalted entry it would be. The
+    entry is version 2, so the search must fail; the buyer, whom the mint concerns, gets
+    the entry and its salt, and its leaf is exactly the hash the poor account holds."""
+    index = a.mint_index
+    await refused(poor, 'forbidden', 'get', LEDGER, 'entry', {'index': index}, why="another account's mint")
+    inclusion = await ask(poor, 'get', LEDGER, 'inclusion', {'index': index ^ 1, 'size': size})
+    leaf = base64.b64decode(inclusion.findall('{%s}hash' % LEDGER)[0].text)
+    entry = base64.b64decode((await ask(buyer, 'get', LEDGER, 'entry', {'index': index})).text)
+    check(hashlib.sha256(b'\x00' + entry).digest() == leaf, 'the first hash of the sibling path is not the mint leaf')
+    mint = vr.check_entry_format(entry)
+    check(mint['type'] == 'credit.mint' and mint['v'] == 2 and mint['amount'] == a.mint_amount, 'not the salted mint: %s' % mint)
+    def guess(amount, stamp):
+        return '{"actor":"operator","amount":%d,"memo":"%s","time":"%s","to":"%s","type":"credit.mint","v":1}' % (
+            amount, mint['memo'], stamp, a.buyer[0])
+    # The guesses have the exact form of the entry without its salt (so the search would work on a version-1 entry).
+    unsalted = {k: v for k, v in mint.items() if k != 'salt'}
+    unsalted['v'] = 1
+    check(guess(mint['amount'], mint['time']) == json.dumps(unsalted, sort_keys=True, separators=(',', ':')),
+          'the guessed form is not the entry minus its salt')
+    now = int(time.time())
+    check(now - 600 <= datetime.datetime.strptime(mint['time'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc).timestamp() <= now,
+          'the mint time lies outside the searched span')
+    for t in range(now - 600, now + 60):
+        stamp = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        for amount in range(1, 1001):
+            check(hashlib.sha256(b'\x00' + guess(amount, stamp).encode()).digest() != leaf, 'recovered the mint amount %d from a hash' % amount)
+    # The same search with the salt the buyer was shown finds it at once: the search is sound.
+    salted = json.dumps(dict(mint), sort_keys=True, separators=(',', ':')).encode()
+    check(hashlib.sha256(b'\x00' + salted).digest() == leaf, 'canonical re-encoding of the mint differs')
+
+
 def main():
     p = scenario_parser(__doc__, timeout=60)
     p.add_argument('--log-key', required=True)
@@ -305,6 +341,8 @@ def main():
     p.add_argument('--buyer', nargs=2, required=True)
     p.add_argument('--poor', nargs=2, required=True)
     p.add_argument('--owner', nargs=2, required=True)
+    p.add_argument('--mint-index', type=int, required=True, help="ledger index of the operator's mint to BUYER")
+    p.add_argument('--mint-amount', type=int, required=True)
     run_scenario('market', scenario, p.parse_args())
 
 

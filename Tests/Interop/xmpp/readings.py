@@ -61,17 +61,20 @@ async def read_all(client, sensor, start, end, page, proofs):
 
 
 def verify_all(readings, receipts, key):
-    """Each reading: its record hashes up its batch path to the commit root in a verified receipt."""
+    """Each reading: its record hashes up its batch path to the commit root in a verified receipt,
+    and a record of a version-2 commit carries its salt."""
     roots = {}
     for index, receipt in receipts.items():
         entry = json.loads(vr.verify_receipt(receipt, *key))    # exits non-zero if it does not verify
         check(entry['type'] == 'readings.commit' and receipt['index'] == index, 'receipt %d is not a readings.commit' % index)
-        roots[index] = (base64.b64decode(entry['root']), entry['count'])
+        roots[index] = (base64.b64decode(entry['root']), entry['count'], entry['v'])
     for r in readings:
         commit = int(r.get('commit'))
         check(commit in roots, 'reading at %s: no receipt for its commit %d in the page' % (r.get('t'), commit))
-        root, count = roots[commit]
+        root, count, version = roots[commit]
         record = base64.b64decode(r.get('record'))
+        if version >= 2:   # readings sealed by a version-2 commit are salted; the salt is shown to the buyer
+            vr.check_salt(json.loads(record), 'the reading at %s' % r.get('t'))
         check(int(r.get('size')) == count, 'batch size differs from the commit count')
         leaf = hashlib.sha256(b'\x00' + record).digest()
         path = [base64.b64decode(h.text) for h in r.findall('{%s}hash' % READINGS)]
