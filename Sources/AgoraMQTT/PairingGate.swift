@@ -15,8 +15,8 @@ internal import Synchronization
 public final class PairingGate: Sendable {
     public struct Limits: Sendable {
         /// Requests one id may send at once, then per second.
-        public var perIDBurst = 3
-        public var perIDPerSecond = 0.5
+        public var perIDBurst = 10
+        public var perIDPerSecond = 1.0
         /// Requests for ids without an invitation, all together, at once and per second.
         public var uninvitedBurst = 20
         public var uninvitedPerSecond = 5.0
