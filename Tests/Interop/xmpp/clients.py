@@ -376,12 +376,27 @@ async def sc_sm_resume(a):
         'kept' if got == sent else 'CHANGED')
 
 
+def error_queue(client):
+    """The message errors `client` receives, in order."""
+    q = asyncio.Queue()
+    client.add_event_handler('message_error', lambda m: q.put_nowait(m))
+    return q
+
+
+async def expect_nothing(queue, seconds, what):
+    """Fails with `what` if anything arrives on `queue` within `seconds`."""
+    try:
+        e = await asyncio.wait_for(queue.get(), seconds)
+    except asyncio.TimeoutError:
+        return
+    raise Fail('%s: %s' % (what, e['error']['condition']))
+
+
 async def sc_offline_quota(a):
     """Issue 14, finding 6: one account filled another's offline storage (100 messages of
     200 KB) and genuine messages were refused. Now one sender has a share of it."""
     A = Client(a, a.jid, a.password)
-    errors = asyncio.Queue()
-    A.add_event_handler('message_error', lambda m: errors.put_nowait(m))
+    errors = error_queue(A)
     await A.login()
     victim = slixmpp.JID(a.jid2).bare
     tag = uuid.uuid4().hex
@@ -390,26 +405,17 @@ async def sc_offline_quota(a):
     refused = await collect(errors, 9, 20, 'refusals of the flood')
     conditions = {m['error']['condition'] for m in refused}
     check(conditions == {'resource-constraint'}, 'the flood was refused with %s' % conditions)
-    try:
-        extra = await asyncio.wait_for(errors.get(), 1.0)
-        raise Fail('more than 9 of the 10 messages refused: %s' % extra['error']['condition'])
-    except asyncio.TimeoutError:
-        pass
+    await expect_nothing(errors, 1.0, 'more than 9 of the 10 messages refused')
     await A.logout()
 
     C = Client(a, a.jid3, a.password3)
-    c_errors = asyncio.Queue()
-    C.add_event_handler('message_error', lambda m: c_errors.put_nowait(m))
+    c_errors = error_queue(C)
     await C.login()
     genuine = 'genuine ' + tag
     C.send_message(mto=victim, mbody=genuine, mtype='chat')
     C.register_plugin('xep_0199')
     await C['xep_0199'].send_ping(a.domain, timeout=5)
-    try:
-        e = await asyncio.wait_for(c_errors.get(), 1.5)
-        raise Fail('a genuine message was refused after the flood: %s' % e['error']['condition'])
-    except asyncio.TimeoutError:
-        pass
+    await expect_nothing(c_errors, 1.5, 'a genuine message was refused after the flood')
     await C.logout()
 
     B = Client(a, a.jid2, a.password2)

@@ -1,0 +1,85 @@
+import AgoraTestSupport
+import Foundation
+
+/// A gateway with pre-registered sensors, a real Mosquitto configured by `agora broker-config`,
+/// `agora serve` (MQTT only), and for each sensor an OpenSSL-made key and a certificate from
+/// `agora ca sign` — the set-up of the tests that attack the broker side.
+final class SensorBrokerRig {
+    let dir: TemporaryDirectory
+    let cli: AgoraCLI
+    let port = Int.random(in: 40_000..<60_000)
+    var broker: String { dir.file("broker") }
+    private(set) var mosquitto: Process!
+    private(set) var serve: Process!
+    /// The base of the readings' times (an hour ago), so `publish` writes distinct past times.
+    let base = Int(Date().timeIntervalSince1970) - 3600
+
+    /// - Parameter brokerVerbose: `mosquitto -v`, so the log names every connection's client id.
+    init(_ name: String, sensors: [String], brokerVerbose: Bool = false) throws {
+        dir = try TemporaryDirectory(name)
+        cli = AgoraCLI(stateDirectory: dir.file("state"))
+        try agora(["init", "--domain", "gw1.example"])
+        try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
+        for id in sensors { try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"]) }
+        try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+        // Started with an empty signal mask: children of the test runner inherit its blocked
+        // signals, and a test may send this broker the SIGHUP that reloads it.
+        mosquitto = try spawn("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                                                   "/usr/sbin/mosquitto", "-c", broker + "/mosquitto.conf"] + (brokerVerbose ? ["-v"] : []),
+                              log: dir.file("mosquitto.log"))
+        Thread.sleep(forTimeInterval: 0.5)
+        serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        for id in sensors {
+            _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                    "-keyout", dir.file("\(id).key"), "-out", dir.file("\(id).csr"), "-subj", "/CN=\(id)"])
+            try agora(["ca", "sign", dir.file("\(id).csr"), "--for", "sensor:\(id)"]).write(toFile: dir.file("\(id).pem"), atomically: true, encoding: .utf8)
+        }
+    }
+
+    deinit {
+        if let serve { stopHard(serve) }
+        if let mosquitto { stopHard(mosquitto) }
+        dir.remove()
+    }
+
+    @discardableResult
+    func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
+
+    var brokerLog: String { (try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "" }
+    var serveLog: String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
+
+    /// Publishes one QoS 1 pack per reading of `range` as sensor `id` with its certificate;
+    /// mosquitto_pub's exit status (0: the broker acknowledged every one).
+    func publish(_ id: String, _ range: Range<Int>) throws -> Int32 {
+        let file = dir.file("\(id)-\(range.lowerBound).txt")
+        try (range.map { #"[{"n":"pm25","t":\#(base + $0),"v":\#($0)}]"# }.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
+    }
+
+    /// Publishes a single reading as sensor `id`: mosquitto_pub's exit status. Unlike `-l`
+    /// (which reconnects for ever), one-message mode gives up when the broker refuses the
+    /// connection, e.g. a revoked certificate.
+    func publishOne(_ id: String, _ n: Int) throws -> Int32 {
+        try runProcess("/usr/bin/mosquitto_pub", ["-I", "client:", "-h", "localhost", "-p", String(port), "--cafile", broker + "/ca.pem",
+                                                  "--cert", dir.file("\(id).pem"), "--key", dir.file("\(id).key"), "-q", "1",
+                                                  "-t", "agora/sensors/\(id)/senml", "-m", #"[{"n":"pm25","t":\#(base + n),"v":\#(n)}]"#]).status
+    }
+
+    /// How many readings of `id` the store holds.
+    func stored(_ id: String) throws -> Int {
+        (try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", id, "--format", "json"]).utf8)) as! [Any]).count
+    }
+
+    func waitFor(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { if try condition() { return true }; Thread.sleep(forTimeInterval: 0.1) }
+        return false
+    }
+
+    /// SIGTERM, then the log once serve has stopped (its counters are in the last line).
+    func stopServe() -> String {
+        kill(serve.processIdentifier, SIGTERM)
+        _ = waitFor(10) { !serve.isRunning }
+        return serveLog
+    }
+}
