@@ -44,8 +44,8 @@ internal import Glibc
 /// | `xmpp.max_resources` | 64 | bound resources per account |
 /// | `xmpp.connection_rate` | 20 | new connections per second per source address (0: unlimited) |
 /// | `xmpp.offline_limit` | 100 | messages kept per offline account |
-/// | `xmpp.offline_max_bytes` | 1048576 | bytes kept per offline account, all senders together |
-/// | `xmpp.offline_max_bytes_per_sender` | 262144 | bytes one sender may have waiting for one account |
+/// | `xmpp.offline_max_bytes` | 2097152 | bytes kept per offline account, all senders together (0: no bound) |
+/// | `xmpp.offline_max_bytes_per_sender` | 524288 | bytes one sender may have waiting for one account (0: no bound) |
 /// | `xmpp.ping_interval_s` | 300 | ping silent clients, drop them after as long again (0: never) |
 /// | `xmpp.negotiation_timeout_s` | 60 | time to authenticate and bind |
 /// | `xmpp.resume_timeout_s` | 300 | XEP-0198 resumption window (0: no resumption) |

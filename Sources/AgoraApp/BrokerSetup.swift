@@ -25,7 +25,14 @@ public enum BrokerSetup {
         public var keyFile: String
         /// The broker's `crlfile`, rewritten by `ca revoke`.
         public var brokerCRLFile: String?
+        /// The client id `serve` presents. Absent in endpoints recorded before client ids were
+        /// bound to certificates: such a broker still has the gateway's session under the old
+        /// id, and `serve` keeps using it so an upgrade strands no queued readings.
+        public var clientID: String?
     }
+
+    /// The gateway's client id before broker-config bound ids to certificates.
+    public static let legacyClientID = "agora-gateway"
 
     static let endpointKey = StoreKey.text("mqtt.endpoint")
 
@@ -70,7 +77,8 @@ public enum BrokerSetup {
         try FileSystem.makeDirectory(mqttDirectory, mode: 0o700)
         let endpoint = Endpoint(host: host, port: template.sensorPort, pairingPort: template.pairingPort, prefix: template.prefix,
                                 caFile: mqttDirectory + "/ca.pem", certificateFile: mqttDirectory + "/gateway.pem",
-                                keyFile: mqttDirectory + "/gateway.key", brokerCRLFile: template.crlFile)
+                                keyFile: mqttDirectory + "/gateway.key", brokerCRLFile: template.crlFile,
+                                clientID: BrokerConfiguration.gatewayClientID)
         try FileSystem.write(Array(caPEM.utf8), to: endpoint.caFile, mode: 0o644)
         try FileSystem.write(Array(client.chainPEM.utf8), to: endpoint.certificateFile, mode: 0o644)
         try FileSystem.write(Array(clientKey.utf8), to: endpoint.keyFile, mode: 0o600)
@@ -88,7 +96,8 @@ public enum BrokerSetup {
         let recorded = try recordedEndpoint(in: gateway)
         guard let base = recorded ?? {
             guard let host = o.host, let port = o.port, let ca = o.caFile, let cert = o.certificateFile, let key = o.keyFile else { return nil }
-            return Endpoint(host: host, port: port, pairingPort: 0, prefix: o.prefix ?? "agora", caFile: ca, certificateFile: cert, keyFile: key)
+            return Endpoint(host: host, port: port, pairingPort: 0, prefix: o.prefix ?? "agora", caFile: ca, certificateFile: cert, keyFile: key,
+                            clientID: BrokerConfiguration.gatewayClientID)
         }() else { return nil }
         var endpoint = base
         if let host = o.host { endpoint.host = host }

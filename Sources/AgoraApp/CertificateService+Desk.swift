@@ -10,23 +10,11 @@ internal import X509
 /// that it names only that account; anyone may fetch the CA certificate and the CRL.
 extension CertificateService: CertificateDesk {
     /// An account holds one good certificate at a time (`ca.user_certificate_exists`): with
-    /// `replace` the ones it held are revoked (superseded) once the new one is recorded;
-    /// with `refuse` the request is refused while one is good. Either way repeated CSRs
-    /// cannot pile up valid certificates for one identity.
+    /// `replace` the one it held is revoked (superseded) in the transaction that records the
+    /// new one; with `refuse` the request is refused while one is good.
     public func signCSR(_ csr: [UInt8], for account: BareJID) async throws -> (chainPEM: String, serial: String, ledgerIndex: UInt64) {
-        let subject = CertificateIdentity.user(account).description
-        let now = Timestamp.now()
-        let held = try gateway.market.read { try $0.certificates() }
-            .filter { $0.issue.subject == subject && !$0.revoked && $0.issue.notAfter > now }.map(\.issue.serial)
-        if !held.isEmpty, gateway.configuration.userCertificateExists == .refuse {
-            throw CertificateRefusal.alreadyHeld(subject, serial: held[0])
-        }
-        let issued = try await sign(csr: csr, for: .user(account), actor: .gateway)
-        for serial in held {
-            do { _ = try await revoke(serial: serial, reason: .superseded, actor: .account(account)) } catch let refusal as MarketRefusal where refusal.code == .nothingToChange {
-                continue  // revoked meanwhile
-            }
-        }
+        let held: Market.HeldCertificates = gateway.configuration.userCertificateExists == .refuse ? .refuse : .supersede
+        let issued = try await sign(csr: csr, for: .user(account), actor: .gateway, held: held)
         return (issued.chainPEM, issued.serial, issued.ledgerIndex)
     }
 

@@ -46,7 +46,8 @@ public struct CertificateService: Sendable {
     }
 
     /// Checks `csr` against the policy for `identity`, signs it, records it, returns it.
-    public func sign(csr: [UInt8], for identity: CertificateIdentity, days: Int? = nil, actor: Actor) async throws -> Issued {
+    public func sign(csr: [UInt8], for identity: CertificateIdentity, days: Int? = nil, actor: Actor,
+                     held: Market.HeldCertificates = .keep) async throws -> Issued {
         let request = try CSRPolicy.check(csr, for: identity)
         let validity = gateway.configuration.certificateValidity
         let days = days ?? {
@@ -56,7 +57,7 @@ public struct CertificateService: Sendable {
             }
         }()
         let certificate = try authority.issue(request, for: identity, days: days, now: .now())
-        return try await record(certificate, subject: identity.description, actor: actor)
+        return try await record(certificate, subject: identity.description, actor: actor, held: held)
     }
 
     /// A key and certificate for one of the gateway's own TLS listeners.
@@ -105,10 +106,13 @@ public struct CertificateService: Sendable {
         }
     }
 
-    private func record(_ certificate: Certificate, subject: String, actor: Actor) async throws -> Issued {
+    private func record(_ certificate: Certificate, subject: String, actor: Actor, held: Market.HeldCertificates = .keep) async throws -> Issued {
         let issue = try Self.issueRecord(certificate, subject: subject)
         let serial = issue.serial
-        let accepted = try await gateway.market.recordCertificate(issue, actor: actor, signerIsCurrent: try signerIsCurrent())
+        let (authority, meta, crlDays) = (self.authority, gateway.store.tables.meta, gateway.configuration.crlDays)
+        let accepted = try await gateway.market.recordCertificate(issue, actor: actor, held: held, signerIsCurrent: try signerIsCurrent()) { txn, state in
+            try Self.writeCRL(authority: authority, state: state, txn: txn, meta: meta, days: crlDays)
+        }
         return Issued(certificate: certificate, chainPEM: try chainPEM(certificate), serial: serial, ledgerIndex: accepted.index)
     }
 

@@ -12,7 +12,8 @@ internal import ServiceLifecycle
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
-    public static func run(_ gateway: Gateway, clientID: String = "client:agora-gateway",
+    /// - Parameter clientID: the MQTT client id; nil: the one the broker endpoint records.
+    public static func run(_ gateway: Gateway, clientID: String? = nil,
                            environment: [String: String] = [:], started: ContinuousClock.Instant = .now) async throws {
         let logger = gateway.logger
         let configuration = gateway.configuration
@@ -33,7 +34,7 @@ public enum GatewayServer {
             let mqtt = MQTTService(
                 endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
                                 tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),
-                                clientID: clientID),
+                                clientID: clientID ?? endpoint.clientID ?? BrokerSetup.legacyClientID),
                 queue: queue, logger: logger,
                 pairing: { id, payload in
                     let response = await pairing.handle(sensorID: id, payload: payload)

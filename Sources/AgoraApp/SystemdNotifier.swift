@@ -74,7 +74,7 @@ struct ReadinessService: Service {
         logger.notice("agora serve ready", metadata: ["ready_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
                                                      "systemd": "\(notifier.isActive)"])
         if let interval = notifier.watchdogInterval {
-            while !Task.isShuttingDownGracefully {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {  // cancelled: another service failed; a cancelled sleep returns at once
                 notifier.notify("WATCHDOG=1")
                 try? await Task.sleep(for: interval)
             }

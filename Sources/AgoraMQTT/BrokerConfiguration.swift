@@ -84,6 +84,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
         # Mosquitto drops the newest messages for that session and logs it.
         max_queued_messages \(maxQueuedMessages)
         max_inflight_messages 1000
+        # A session nobody has resumed for this long is dropped with its queue: e.g. the
+        # gateway's session under a client id it no longer uses.
+        persistent_client_expiration 14d
         # No MQTT packet larger than a SenML pack (64 KiB) plus headroom: an anonymous client on
         # the pairing listener cannot make the broker or Agora buffer hundreds of megabytes.
         max_packet_size 70000

@@ -85,7 +85,7 @@ public final class MQTTService: Service, Sendable {
                     }
                     if case .dropped = requestSink.yield((id, Array(payload.prefix(64 * 1024 + 1)))) {
                         if let suppressed = warnings.spend() {
-                            logger.warning("pairing request dropped: too many waiting", metadata: ["sensor.id": "\(id)", "log.suppressed": "\(suppressed)"])
+                            logger.warning("pairing request dropped: too many waiting", metadata: ["sensor.id": "\(id.prefix(64))", "log.suppressed": "\(suppressed)"])
                         }
                     }
                     return

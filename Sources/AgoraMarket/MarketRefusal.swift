@@ -8,7 +8,7 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
     public enum Code: String, Hashable, Sendable {
         case invalidInput, unknownAccount, accountExists, forbidden, insufficientCredits,
              unknownSensor, sensorExists, sensorFrozen, sensorNotFrozen, invalidWindow,
-             amountTooLarge, priceAboveLimit, requestConflict, nothingToChange
+             amountTooLarge, priceAboveLimit, requestConflict, nothingToChange, certificateHeld
     }
 
     public let code: Code
@@ -37,6 +37,9 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
     }
     public static func requestConflict(_ request: String) -> MarketRefusal {
         .init(.requestConflict, "request id \(request) was already used for a different purchase")
+    }
+    public static func certificateHeld(_ subject: String, serial: String) -> MarketRefusal {
+        .init(.certificateHeld, "\(subject) already holds a valid certificate (serial \(serial)); this gateway issues one at a time")
     }
     public static func nothingToChange(_ why: String) -> MarketRefusal { .init(.nothingToChange, why) }
 

@@ -58,9 +58,9 @@ public struct MarketState {
         try txn.get(tables.certs, MarketKeys.certificate(serial)).map { try MarketKeys.decode(CertificateRecord.self, $0, table: "certs") }
     }
 
-    /// How many revocations the store has applied (changes whenever one is).
-    public var revocationCount: UInt64 {
-        get throws { StoreKey.readU64(try txn.get(tables.meta, MarketKeys.revocations) ?? []) ?? 0 }
+    /// How many certificate issues and revocations the store has applied (changes with each).
+    public var certificateChangeCount: UInt64 {
+        get throws { StoreKey.readU64(try txn.get(tables.meta, MarketKeys.certificateChanges) ?? []) ?? 0 }
     }
 
     /// Sensors whose identity is revoked: each holds a revoked certificate and no certificate

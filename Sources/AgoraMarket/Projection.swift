@@ -25,6 +25,12 @@ public struct Projection: Sendable {
     }
 
     /// Applies `entry` (whose exact ledger bytes are `encoded`) at ledger `index`.
+    /// Counts one more change of `certs` (see `MarketKeys.certificateChanges`).
+    static func countCertificateChange(in txn: WriteTransaction, meta: Database) throws {
+        let changes = StoreKey.readU64(try txn.get(meta, MarketKeys.certificateChanges) ?? []) ?? 0
+        try txn.put(meta, MarketKeys.certificateChanges, StoreKey.u64(changes + 1))
+    }
+
     public func apply(_ entry: LedgerEntry, encoded: [UInt8], index: UInt64, in txn: WriteTransaction) throws {
         let state = MarketState(tables: tables, txn: txn)
         switch entry.body {
@@ -80,14 +86,14 @@ public struct Projection: Sendable {
         case .certIssue(let issue):
             let record = CertificateRecord(issue: issue, issued: entry.time, ledgerIndex: index, revoked: false, revocationReason: "", revokedAt: nil)
             try txn.put(tables.certs, MarketKeys.certificate(issue.serial), MarketKeys.encode(record), flags: .noOverwrite)
+            try Self.countCertificateChange(in: txn, meta: tables.meta)
         case .certRevoke(let revocation):
             guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
             record.revoked = true
             record.revocationReason = revocation.reason
             record.revokedAt = entry.time
             try txn.put(tables.certs, MarketKeys.certificate(revocation.serial), MarketKeys.encode(record))
-            let revocations = StoreKey.readU64(try txn.get(tables.meta, MarketKeys.revocations) ?? []) ?? 0
-            try txn.put(tables.meta, MarketKeys.revocations, StoreKey.u64(revocations + 1))
+            try Self.countCertificateChange(in: txn, meta: tables.meta)
         }
     }
 

@@ -80,10 +80,11 @@ enum MarketKeys {
     static let minted = StoreKey.text("market.minted")
     static let nextSensorIndex = StoreKey.text("sensors.next_index")
     static let derivedMeta = [minted, nextSensorIndex]
-    /// Revocations applied so far: a cheap signal that the set of revoked identities changed
-    /// (readers cache what they derive from `certs` against it). Not in `derivedMeta`:
-    /// stores from before it existed lack it, and nothing is decided by its value.
-    static let revocations = StoreKey.text("certs.revocations")
+    /// Certificate issues and revocations applied so far: a cheap signal that what is derived
+    /// from `certs` (which sensors are revoked) may have changed, for readers that cache it.
+    /// Not in `derivedMeta`: stores from before it existed lack it, and nothing is decided by
+    /// its value.
+    static let certificateChanges = StoreKey.text("certs.changes")
 
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] { try CanonicalJSON.encode(value) }
 

@@ -4,7 +4,7 @@
 /// key) — one line each, fit for a CLI error, an MQTT pairing response or an XMPP `<text>`.
 public struct CertificateRefusal: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
-        case tooLarge, malformed, badSignature, wrongIdentity, weakKey, unsupportedKey, unknownCriticalExtension, requestsCA, badRequest, alreadyHeld
+        case tooLarge, malformed, badSignature, wrongIdentity, weakKey, unsupportedKey, unknownCriticalExtension, requestsCA, badRequest
     }
 
     public let code: Code
@@ -32,9 +32,6 @@ public struct CertificateRefusal: Error, Hashable, Sendable, CustomStringConvert
     }
     public static let requestsCA = CertificateRefusal(.requestsCA, "the CSR asks for a CA certificate; Agora issues end-entity certificates only")
     public static func badRequest(_ what: String) -> CertificateRefusal { .init(.badRequest, what) }
-    public static func alreadyHeld(_ subject: String, serial: String) -> CertificateRefusal {
-        .init(.alreadyHeld, "\(subject) already holds a valid certificate (serial \(serial)); this gateway issues one at a time")
-    }
 
     public static func == (lhs: CertificateRefusal, rhs: CertificateRefusal) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }

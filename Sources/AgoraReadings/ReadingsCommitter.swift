@@ -24,9 +24,11 @@ public struct ReadingsCommitter: Sendable {
     let store: Store
     let ledger: Ledger
     let projection: Projection
-    /// Sensors whose identity is revoked, and the revocation count it was derived at:
-    /// recomputed (a scan of `certs`) only when a revocation lands, so a revocation made by
-    /// `agora ca revoke` in another process takes effect at the next batch.
+    /// Sensors whose identity is revoked, cached against the count of certificate changes:
+    /// recomputed (a scan of `certs`) when a certificate is issued or revoked — also by
+    /// `agora ca` in another process, so a revocation takes effect at the next batch and a
+    /// re-certified sensor is accepted again at once — and at least hourly, as good
+    /// certificates expire.
     private let revoked = RevokedSensors()
 
     public init(store: Store, ledger: Ledger) {
@@ -36,13 +38,21 @@ public struct ReadingsCommitter: Sendable {
     }
 
     final class RevokedSensors: Sendable {
-        private let cache = Mutex<(count: UInt64, sensors: Set<SensorID>)?>(nil)
+        private struct Cached {
+            let changes: UInt64
+            let at: Timestamp
+            let sensors: Set<SensorID>
+        }
+
+        private let cache = Mutex<Cached?>(nil)
 
         func current(_ state: MarketState, now: Timestamp) throws -> Set<SensorID> {
-            let count = try state.revocationCount
-            if let cached = cache.withLock({ $0 }), cached.count == count { return cached.sensors }
+            let changes = try state.certificateChangeCount
+            if let cached = cache.withLock({ $0 }), cached.changes == changes, now.seconds - cached.at.seconds < 3600 {
+                return cached.sensors
+            }
             let sensors = try state.revokedSensors(now: now)
-            cache.withLock { $0 = (count, sensors) }
+            cache.withLock { $0 = Cached(changes: changes, at: now, sensors: sensors) }
             return sensors
         }
     }

@@ -36,12 +36,11 @@ enum PKIService {
                     } catch let refusal as CertificateRefusal {
                         // Nothing was stored: the refused CSR does not count against the day's certificates.
                         context.quotas.refundCertificate(for: account)
-                        let condition: StanzaError.Condition = switch refusal.code {
-                        case .wrongIdentity: .forbidden
-                        case .alreadyHeld: .policyViolation
-                        default: .badRequest
-                        }
-                        throw StanzaError(condition, refusal.description)
+                        throw StanzaError(refusal.code == .wrongIdentity ? .forbidden : .badRequest, refusal.description)
+                    } catch let refusal as MarketRefusal {
+                        // Refused by the market (one certificate at a time): nothing was stored either.
+                        context.quotas.refundCertificate(for: account)
+                        throw refusal
                     }
                 }
             case ("cert", false):

@@ -35,6 +35,7 @@ enum ServiceFailure {
         case .unknownAccount, .unknownSensor: .itemNotFound
         case .accountExists, .sensorExists, .requestConflict: .conflict
         case .forbidden: .forbidden
+        case .certificateHeld: .policyViolation
         case .insufficientCredits, .amountTooLarge, .priceAboveLimit: .notAcceptable
         case .sensorFrozen, .sensorNotFrozen: .notAllowed
         }

@@ -37,7 +37,8 @@ public struct OfflineStore: Sendable {
         }
     }
 
-    public init(store: Store, limit: Int, maxBytes: Int = 1 << 20, maxBytesPerSender: Int = 256 << 10) {
+    /// - Parameters: maxBytes, maxBytesPerSender: 0 for no bound.
+    public init(store: Store, limit: Int, maxBytes: Int = 2 << 20, maxBytesPerSender: Int = 512 << 10) {
         self.store = store
         self.limit = limit
         self.maxBytes = maxBytes
@@ -96,8 +97,12 @@ public struct OfflineStore: Sendable {
                 return true
             }
             if count >= limit { throw Refusal(bound: .count) }
-            if total + bytes.count > maxBytes { throw Refusal(bound: .bytes) }
-            if fromSender + bytes.count > maxBytesPerSender { throw Refusal(bound: .senderBytes) }
+            // Without a sender the server is putting back what it had already accepted (stream
+            // management's unacknowledged stanzas of a closed session): only the count bounds it.
+            if sender != nil {
+                if maxBytes > 0, total + bytes.count > maxBytes { throw Refusal(bound: .bytes) }
+                if maxBytesPerSender > 0, fromSender + bytes.count > maxBytesPerSender { throw Refusal(bound: .senderBytes) }
+            }
             try txn.put(tables.offline, Self.prefix(owner) + StoreKey.u64(next), Self.value(bytes, sender: sender))
         }
     }

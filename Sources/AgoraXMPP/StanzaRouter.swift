@@ -229,7 +229,12 @@ public final class StanzaRouter: Sendable {
                 if let online = self.sessions.preferredSessions(of: account).first { self.deliverOffline(to: online) }
             } catch let refusal as OfflineStore.Refusal {
                 self.metrics.record { $0.offlineRefused[refusal.bound.rawValue, default: 0] += 1 }
-                sender?.deliver(refusal.stanzaError.reply(to: stanza))
+                if let sender {
+                    sender.deliver(refusal.stanzaError.reply(to: stanza))
+                } else {
+                    logger.warning("a message put back for a closed session did not fit in offline storage",
+                                   metadata: ["account": "\(account)", "offline.bound": "\(refusal.bound.rawValue)"])
+                }
             } catch let error as StanzaError {
                 sender?.deliver(error.reply(to: stanza))
             } catch {

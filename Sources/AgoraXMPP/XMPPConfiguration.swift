@@ -21,11 +21,12 @@ public struct XMPPConfiguration: Sendable {
     public var connectionRatePerIP = 20
     /// Messages kept per offline account.
     public var offlineLimit = 100
-    /// Bytes of stored messages kept per offline account, from all senders together.
-    public var offlineMaxBytes = 1 << 20
+    /// Bytes of stored messages kept per offline account, from all senders together (0: no bound).
+    public var offlineMaxBytes = 2 << 20
     /// Bytes one sender may have waiting in one account's offline storage, so that one
-    /// account cannot fill another's and crowd out everyone else's messages.
-    public var offlineMaxBytesPerSender = 256 << 10
+    /// account cannot fill another's and crowd out everyone else's messages (0: no bound).
+    /// Above the stanza limit, so a largest stanza can still be kept.
+    public var offlineMaxBytesPerSender = 512 << 10
     /// Ping a client after this much silence, close it if the ping goes unanswered as long (0: never).
     public var pingIntervalSeconds = 300
     /// An unauthenticated stream must bind within this time.

@@ -29,6 +29,10 @@ final class SensorBrokerRig {
                               log: dir.file("mosquitto.log"))
         Thread.sleep(forTimeInterval: 0.5)
         serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        // Subscribed once the broker has logged the gateway's connection (a reading published
+        // before that would have no subscriber).
+        _ = waitFor { self.brokerLog.contains(" as agora:gateway ") }
+        Thread.sleep(forTimeInterval: 0.3)
         for id in sensors {
             _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                                                     "-keyout", dir.file("\(id).key"), "-out", dir.file("\(id).csr"), "-subj", "/CN=\(id)"])

@@ -51,5 +51,8 @@ import Testing
         }
         #expect(offline.pending(for: victim).count == 2)
         #expect(offline.pending(for: victim).first?.stanza.starts(with: Array("<message>".utf8)) == true)
+        // What the server puts back for a closed session (no sender) was accepted already: only the count bounds it.
+        try await offline.store(kilobyte, for: victim, from: nil)
+        #expect(offline.pending(for: victim).count == 3)
     }
 }

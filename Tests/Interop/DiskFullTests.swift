@@ -62,7 +62,7 @@ import Testing
         }
         func log() -> String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
 
-        #expect(waitFor { brokerLog().contains("as agora-gateway") }, "serve did not connect: \(brokerLog())")
+        #expect(waitFor { brokerLog().contains(" as agora:gateway ") }, "serve did not connect: \(brokerLog())")
         Thread.sleep(forTimeInterval: 0.3) // and subscribes
         try publish(0..<200)
         #expect(try waitFor { try exported().count == 200 }, "\(log().suffix(2000))")
