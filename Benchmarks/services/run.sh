@@ -156,7 +156,7 @@ wait_server_idle() {
     echo "# agora serve still busy after 60 s" >&2
 }
 AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 \
-    AGORA_XMPP_TLS_REQUIRED=false AGORA_XMPP_CONNECTION_RATE=0 \
+    AGORA_XMPP_TLS_REQUIRED=false AGORA_XMPP_CONNECTION_RATE=0 AGORA_QUOTAS_LEDGER_WRITES_PER_MINUTE=0 \
     taskset -c "$server_cpu" "$A" serve --state-dir "$S" >> "$work/serve.log" 2>&1 &
 server_pid=$!
 wait_port "$port"
