@@ -302,8 +302,8 @@ class Publisher:
         self.died = False
         ca, cert, key = work / 'broker' / 'ca.pem', work / 's1.pem', work / 's1.key'
         self.process = subprocess.Popen(
-            ['/usr/bin/mosquitto_pub', '-I', 'client:', '-h', '127.0.0.1', '-p', str(port), '--cafile', str(ca), '--cert', str(cert),
-             '--key', str(key), '-q', '1', '-i', 'crash-sensor', '-t', 'agora/sensors/%s/senml' % SENSOR, '-l'],
+            ['/usr/bin/mosquitto_pub', '-h', '127.0.0.1', '-p', str(port), '--cafile', str(ca), '--cert', str(cert),
+             '--key', str(key), '-q', '1', '-i', 'client:crash-sensor', '-t', 'agora/sensors/%s/senml' % SENSOR, '-l'],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=open(work / 'mosquitto_pub.log', 'a'), text=True)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
