@@ -61,7 +61,7 @@ else
     bad "chroot: agora serve (log: $(tail -3 "$root/serve.log"))"
 fi
 reading_time=$(( $(date +%s) - 60 ))
-mosquitto_pub -h 127.0.0.1 -p $((port + 2)) --cafile "$root/broker/ca.pem" --cert "$root/s1.pem" --key "$root/s1.key" -q 1 \
+mosquitto_pub -I client: -h 127.0.0.1 -p $((port + 2)) --cafile "$root/broker/ca.pem" --cert "$root/s1.pem" --key "$root/s1.key" -q 1 \
     -t agora/sensors/s1/senml -m "[{\"n\":\"pm25\",\"t\":$reading_time,\"v\":42.5}]" 2> "$root/pub.log" || true
 exported=""
 for _ in $(seq 50); do
