@@ -31,19 +31,21 @@ public struct TokenBucket: Sendable, Equatable {
         tokens = min(capacity, tokens + 1)
     }
 
-    private mutating func refill(now: ContinuousClock.Instant) {
+    /// The tokens there would be at `now` (the refill since the last update, capped).
+    private func level(at now: ContinuousClock.Instant) -> Double {
         let elapsed = now - updated
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        if seconds > 0 {
-            tokens = min(capacity, tokens + seconds * perSecond)
-            updated = now
-        }
+        return min(capacity, tokens + max(seconds, 0) * perSecond)
+    }
+
+    private mutating func refill(now: ContinuousClock.Instant) {
+        guard now > updated else { return }
+        tokens = level(at: now)
+        updated = now
     }
 
     /// Whether the bucket is full again (its key can be forgotten).
     public func isFull(now: ContinuousClock.Instant) -> Bool {
-        let elapsed = now - updated
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return tokens + seconds * perSecond >= capacity
+        level(at: now) >= capacity
     }
 }
