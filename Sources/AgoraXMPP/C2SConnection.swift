@@ -293,7 +293,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         guard !closing else {
             // Dispatched before this connection handed its session on (resumed, waiting, or ended).
             if let handedOver, !handedOver.deliver(stanza), stanza.name == "message" {
-                server.router.storeOffline(stanza, for: handedOver.bare, sender: nil)
+                server.router.storeOffline(stanza, for: handedOver.bare, leftBy: handedOver.lane)
             }
             return
         }

@@ -5,9 +5,9 @@ internal import AgoraCore
 /// AgoraServices on the same `IQRouter` before the server starts.
 enum CoreServices {
     static func register(into iq: inout IQRouter, router: @escaping @Sendable () -> StanzaRouter, name: String, version: String) {
-        iq.register(Namespace.ping, forAccounts: true) { _ in .result(nil) }
+        iq.register(Namespace.ping, forAccounts: true, onEventLoop: true) { _ in .result(nil) }
 
-        iq.register(Namespace.version) { _ in
+        iq.register(Namespace.version, onEventLoop: true) { _ in
             .result(XMLElement("query", namespace: Namespace.version, children: [
                 .element(XMLElement("name", namespace: Namespace.version, text: name)),
                 .element(XMLElement("version", namespace: Namespace.version, text: version)),

@@ -3,6 +3,9 @@ internal import AgoraCore
 /// Presence (RFC 6121 §3–4): broadcast of a user's availability to the contacts whose
 /// subscription allows it, directed presence, and the four subscription stanzas, which
 /// also change both parties' rosters (durably, before anything is delivered).
+///
+/// What reads or writes rosters runs in the sending session's lane on the server's work,
+/// never on the event loop, and in the order the client sent it.
 struct PresenceRouter {
     let router: StanzaRouter
 
@@ -12,11 +15,15 @@ struct PresenceRouter {
         case nil, "unavailable":
             if let to { directed(stanza, to: to) } else { broadcast(stanza, from: session, available: type == nil) }
         case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
-            guard let to, let contact = to.bare, to.domain == router.domain, router.accountExists(contact) else {
+            guard let to, let contact = to.bare, to.domain == router.domain else {
                 return nil  // RFC 6121 §3.1.3: silently ignore requests to nobody.
             }
             let kind = type!
-            Task { await subscription(kind, from: session, to: contact, stanza: stanza) }
+            let started = session.lane.start({
+                guard router.accountExists(contact) else { return }  // nobody: ignored as above
+                await subscription(kind, from: session, to: contact, stanza: stanza)
+            }, on: router.work)
+            if !started { router.metrics.record { $0.presenceDropped += 1 } }
         case "error":
             if let to { directed(stanza, to: to) }
         default:
@@ -37,6 +44,9 @@ struct PresenceRouter {
     /// Broadcast presence: to the user's other resources and to every contact with a `from`
     /// subscription. The first available presence also fetches the contacts' presence
     /// (the probe of §4.3), pending subscription requests and offline messages.
+    ///
+    /// The session's own state changes at once (routing sees it available); the fan-out reads
+    /// the roster, so it runs in the session's lane.
     private func broadcast(_ stanza: XMLElement, from session: Session, available: Bool) {
         let priority = Int(stanza.child("priority")?.text ?? "0").map { max(-128, min(127, $0)) } ?? 0
         let initial = session.state.withLockedValue { state -> Bool in
@@ -46,6 +56,11 @@ struct PresenceRouter {
             state.presence = available ? stanza : nil
             return initial
         }
+        let started = session.lane.start({ await fanOut(stanza, from: session, initial: initial, priority: priority) }, on: router.work)
+        if !started { router.metrics.record { $0.presenceDropped += 1 } }
+    }
+
+    private func fanOut(_ stanza: XMLElement, from session: Session, initial: Bool, priority: Int) async {
         let items = router.roster.items(of: session.bare)
         for other in router.sessions.sessions(of: session.bare) where other !== session && other.isAvailable {
             other.deliver(stanza)
@@ -80,7 +95,7 @@ struct PresenceRouter {
                 session.deliver(presence)
             }
         }
-        if priority >= 0 { router.deliverOffline(to: session) }
+        if priority >= 0 { await router.deliverOffline(to: session) }
     }
 
     /// One subscription stanza from `session`'s user to `contact` (RFC 6121 §3.1–3.3).

@@ -27,6 +27,8 @@ public final class Session: @unchecked Sendable {
     public let bare: BareJID
     /// The XEP-0198 resumption id.
     public let streamID: String
+    /// This session's ordered work (presence, offline stores): see `SerialLane`.
+    let lane = SerialLane()
 
     struct State {
         var connection: NIOLoopBound<AnyObject>?
@@ -38,7 +40,6 @@ public final class Session: @unchecked Sendable {
         var requestedRoster = false
         /// IQs of this session being answered asynchronously (`IQReply.later`, `.resultThen`).
         var iqsInFlight = 0
-        var offlineDelivered = false
         // XEP-0198.
         var smEnabled = false
         var resumable = false

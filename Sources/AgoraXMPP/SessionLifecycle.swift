@@ -63,7 +63,7 @@ struct SessionLifecycle {
         }
         for stanza in leftovers where stanza.name == "message" && stanza[attribute: "type"] != "error" {
             if let other = server.router.sessions.preferredSessions(of: session.bare).first, other.deliver(stanza) { continue }
-            server.router.storeOffline(stanza, for: session.bare, sender: nil)
+            server.router.storeOffline(stanza, for: session.bare, leftBy: session.lane)
         }
     }
 }

@@ -1,11 +1,14 @@
 internal import AgoraCore
 internal import Logging
-internal import NIOConcurrencyHelpers
 
 /// Routes what clients send (RFC 6120 §10, RFC 6121 §8): IQs to the server's handlers or
 /// to a resource, messages to full or bare JIDs (offline storage when nobody is there),
 /// presence through `PresenceRouter`. The `from` of every stanza is stamped here from the
 /// session, so a client can never speak for another address.
+///
+/// Routing runs on the sending connection's event loop and never waits there: whatever
+/// reads or writes the store (IQ handlers not marked `onEventLoop`, offline storage,
+/// presence with its roster) is started on `work`, the server's task group.
 public final class StanzaRouter: Sendable {
     public let domain: String
     public let sessions: SessionRegistry
@@ -15,11 +18,12 @@ public final class StanzaRouter: Sendable {
     let offline: OfflineStore
     let accountExists: @Sendable (BareJID) -> Bool
     let logger: Logger
-    /// Offline writes still in flight; shutdown waits for them.
-    private let offlineWrites = NIOLockedValueBox(0)
+    /// Where everything that waits runs; `XMPPServer.run` owns it.
+    let work: ServerWork
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, roster: RosterStore, offline: OfflineStore,
-         accountExists: @escaping @Sendable (BareJID) -> Bool, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+         accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+        self.work = work
         self.metrics = metrics
         self.domain = domain
         self.sessions = sessions
@@ -91,7 +95,11 @@ public final class StanzaRouter: Sendable {
             return StanzaError(.serviceUnavailable, "no service for namespace \(payload.namespace.prefix(100)) at \(target)").reply(to: stanza)
         }
         let request = IQRequest(stanza: stanza, payload: payload, from: session.jid, account: session.bare, to: target, isSet: type == "set")
-        return resolve(route.handler(request), for: request, session: session)
+        if route.onEventLoop { return resolve(route.handler(request), for: request, session: session) }
+        // The handler reads the store: it runs off the event loop, counted like any asynchronous IQ.
+        guard admit(session) else { return refusal(for: request) }
+        let handler = route.handler
+        return startAdmitted(for: request, session: session) { await self.answer(handler(request), for: request, session: session) }
     }
 
     /// Asynchronous IQs one session may have in progress: a client cannot queue unbounded
@@ -111,52 +119,66 @@ public final class StanzaRouter: Sendable {
         session.state.withLockedValue { $0.iqsInFlight -= 1 }
     }
 
+    private func refusal(for request: IQRequest) -> XMLElement {
+        metrics.record { $0.iqErrors[StanzaError.Condition.resourceConstraint.rawValue, default: 0] += 1 }
+        return StanzaError(.resourceConstraint, "\(Self.maxIQsInFlight) requests of this session are still being answered; wait for their replies")
+            .reply(to: request.stanza)
+    }
+
+    /// An answer from a handler that ran on the event loop: immediate, or work to start.
     private func resolve(_ reply: IQReply, for request: IQRequest, session: Session) -> XMLElement? {
         switch reply {
-        case .later, .resultThen:
-            guard admit(session) else {
-                metrics.record { $0.iqErrors[StanzaError.Condition.resourceConstraint.rawValue, default: 0] += 1 }
-                return StanzaError(.resourceConstraint, "\(Self.maxIQsInFlight) requests of this session are still being answered; wait for their replies")
-                    .reply(to: request.stanza)
-            }
-            return resolveAdmitted(reply, for: request, session: session)
         case .result, .error:
-            return resolveAdmitted(reply, for: request, session: session)
+            return immediate(reply, for: request)
+        case .later:
+            guard admit(session) else { return refusal(for: request) }
+            return startAdmitted(for: request, session: session) { await self.answer(reply, for: request, session: session) }
+        case .resultThen(let payload, let followUp):
+            guard admit(session) else { return refusal(for: request) }
+            // The job's deliveries go through the session's event loop, behind the result
+            // the caller writes on return.
+            let send = Self.sender(for: request, session: session)
+            return startAdmitted(for: request, session: session, immediately: Self.result(for: request.stanza, from: request.to, payload: payload)) {
+                await followUp(send)
+            }
         }
     }
 
-    private func resolveAdmitted(_ reply: IQReply, for request: IQRequest, session: Session) -> XMLElement? {
+    /// Starts an admitted IQ's work on the server's group; returns what to answer at once.
+    private func startAdmitted(for request: IQRequest, session: Session, immediately reply: XMLElement? = nil,
+                               _ job: @escaping @Sendable () async -> Void) -> XMLElement? {
+        let started = work.start {
+            defer { self.done(session) }
+            await job()
+        }
+        guard started else {
+            done(session)
+            return StanzaError(.serviceUnavailable, "the server is shutting down").reply(to: request.stanza)
+        }
+        return reply
+    }
+
+    /// Answers an admitted IQ from its job, however many `later` steps it takes.
+    private func answer(_ reply: IQReply, for request: IQRequest, session: Session) async {
+        var outcome = reply
+        while case .later(let more) = outcome { outcome = await more() }
+        if case .resultThen(let payload, let followUp) = outcome {
+            session.deliver(Self.result(for: request.stanza, from: request.to, payload: payload))
+            await followUp(Self.sender(for: request, session: session))
+        } else if let reply = immediate(outcome, for: request) {
+            session.deliver(reply)
+        }
+    }
+
+    private func immediate(_ reply: IQReply, for request: IQRequest) -> XMLElement? {
         switch reply {
         case .result(let payload):
             return Self.result(for: request.stanza, from: request.to, payload: payload)
         case .error(let error):
             metrics.record { $0.iqErrors[error.condition.rawValue, default: 0] += 1 }
             return error.reply(to: request.stanza)
-        case .later(let work):
-            let logger = logger
-            Task {
-                defer { self.done(session) }
-                var outcome = await work()
-                while case .later(let more) = outcome { outcome = await more() }
-                if case .resultThen(let payload, let followUp) = outcome {
-                    session.deliver(Self.result(for: request.stanza, from: request.to, payload: payload))
-                    await followUp(Self.sender(for: request, session: session))
-                } else if let reply = self.resolveAdmitted(outcome, for: request, session: session) {
-                    session.deliver(reply)
-                } else {
-                    logger.debug("asynchronous IQ produced no reply")
-                }
-            }
+        case .later, .resultThen:
             return nil
-        case .resultThen(let payload, let followUp):
-            // The task's deliveries go through the session's event loop, behind the result
-            // the caller writes on return.
-            let send = Self.sender(for: request, session: session)
-            Task {
-                defer { self.done(session) }
-                await followUp(send)
-            }
-            return Self.result(for: request.stanza, from: request.to, payload: payload)
         }
     }
 
@@ -204,57 +226,62 @@ public final class StanzaRouter: Sendable {
             return nil
         default:
             if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return nil }
-            guard accountExists(account) else {
-                return StanzaError(.serviceUnavailable, "no such account").reply(to: stanza)
-            }
-            storeOffline(stanza, for: account, sender: session)
-            return nil
+            // Whether the account exists is a store read: it happens in the sender's lane,
+            // before the store, so the sender's offline messages keep their order.
+            let accepted = session.lane.start({
+                guard self.accountExists(account) else {
+                    session.deliver(StanzaError(.serviceUnavailable, "no such account").reply(to: stanza))
+                    return
+                }
+                await self.storeOffline(stanza, for: account, sender: session)
+            }, on: work)
+            return accepted ? nil : StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
         }
     }
 
-    /// Keeps a chat or normal message for the account's next login, stamped with XEP-0203 delay.
-    /// Messages without a body (chat states, receipts) are not worth keeping.
-    func storeOffline(_ stanza: XMLElement, for account: BareJID, sender: Session?) {
+    /// Keeps a chat or normal message for the account's next login, stamped with XEP-0203 delay,
+    /// as a job in `lane` (the ended session's, for what it leaves behind). Messages without a
+    /// body (chat states, receipts) are not worth keeping.
+    func storeOffline(_ stanza: XMLElement, for account: BareJID, leftBy lane: SerialLane) {
+        guard stanza.child("body") != nil else { return }
+        let accepted = lane.start({ await self.storeOffline(stanza, for: account, sender: nil) }, on: work)
+        if !accepted {
+            logger.error("a message put back for a closed session was not stored: the server is stopping or the session's lane is full",
+                         metadata: ["account": "\(account)"])
+        }
+    }
+
+    /// Stores one message (in a job); a refusal goes back to `sender`, if it is still there.
+    private func storeOffline(_ stanza: XMLElement, for account: BareJID, sender: Session?) async {
         guard stanza.child("body") != nil else { return }
         var stored = stanza
         stored.append(XMLElement("delay", namespace: Namespace.delay, attributes: [.init("from", domain), .init("stamp", Timestamp.now().rfc3339)]))
-        let offline = offline
-        let logger = logger
-        offlineWrites.withLockedValue { $0 += 1 }
-        Task {
-            defer { self.offlineWrites.withLockedValue { $0 -= 1 } }
-            do {
-                try await offline.store(stored, for: account, from: sender?.bare)
-                // The recipient may have come online while this was being written.
-                if let online = self.sessions.preferredSessions(of: account).first { self.deliverOffline(to: online) }
-            } catch let refusal as OfflineStore.Refusal {
-                self.metrics.record { $0.offlineRefused[refusal.bound.rawValue, default: 0] += 1 }
-                if let sender {
-                    sender.deliver(refusal.stanzaError.reply(to: stanza))
-                } else {
-                    logger.warning("a message put back for a closed session did not fit in offline storage",
-                                   metadata: ["account": "\(account)", "offline.bound": "\(refusal.bound.rawValue)"])
-                }
-            } catch let error as StanzaError {
-                sender?.deliver(error.reply(to: stanza))
-            } catch {
-                logger.error("offline message not stored", metadata: ["account": "\(account)", "error": "\(error)"])
-                sender?.deliver(StanzaError(.internalServerError, "the message could not be stored").reply(to: stanza))
+        do {
+            try await offline.store(stored, for: account, from: sender?.bare)
+            // The recipient may have come online while this was being written: deliver in its
+            // lane, behind the delivery its initial presence started, so nothing goes twice.
+            if let online = sessions.preferredSessions(of: account).first {
+                _ = online.lane.start({ await self.deliverOffline(to: online) }, on: work)
             }
+        } catch let refusal as OfflineStore.Refusal {
+            metrics.record { $0.offlineRefused[refusal.bound.rawValue, default: 0] += 1 }
+            if let sender {
+                sender.deliver(refusal.stanzaError.reply(to: stanza))
+            } else {
+                logger.warning("a message put back for a closed session did not fit in offline storage",
+                               metadata: ["account": "\(account)", "offline.bound": "\(refusal.bound.rawValue)"])
+            }
+        } catch let error as StanzaError {
+            sender?.deliver(error.reply(to: stanza))
+        } catch {
+            logger.error("offline message not stored", metadata: ["account": "\(account)", "error": "\(error)"])
+            sender?.deliver(StanzaError(.internalServerError, "the message could not be stored").reply(to: stanza))
         }
     }
 
-    /// Waits until every offline write started so far is durable (or `timeout` passes).
-    func drainOfflineWrites(timeout: Duration) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while offlineWrites.withLockedValue({ $0 }) > 0, clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    /// Hands queued offline messages to a session that just became available, then deletes them.
-    func deliverOffline(to session: Session) {
+    /// Hands queued offline messages to a session that just became available, then deletes
+    /// them. Runs in a job: it reads and writes the store.
+    func deliverOffline(to session: Session) async {
         let pending = offline.pending(for: session.bare)
         guard !pending.isEmpty else { return }
         // The stored stanzas are parsed as one stream, by one parser.
@@ -271,12 +298,8 @@ public final class StanzaRouter: Sendable {
             }
             delivered.append(key)
         }
-        let offline = offline
-        let logger = logger
-        Task {
-            do { try await offline.remove(delivered) } catch {
-                logger.error("delivered offline messages not removed", metadata: ["error": "\(error)"])
-            }
+        do { try await offline.remove(delivered) } catch {
+            logger.error("delivered offline messages not removed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -15,6 +15,8 @@ public final class XMPPMetrics: Sendable {
         public var iqErrors: [String: Int] = [:]
         /// Messages refused offline storage, by which bound refused them (`count`, `bytes`, `sender_bytes`).
         public var offlineRefused: [String: Int] = [:]
+        /// Presence stanzas not acted on because the sender's lane was full (or the server stopping).
+        public var presenceDropped = 0
     }
 
     private let counts = NIOLockedValueBox(Counts())

@@ -9,13 +9,17 @@ public import ServiceLifecycle
 /// The c2s server: a STARTTLS listener and a direct-TLS listener (XEP-0368) on SwiftNIO,
 /// each connection a pipeline of [TLS] → idle timer → `XMPPStreamDecoder` → `C2SConnection`.
 ///
-/// A `Service`: it runs until graceful shutdown, then ends every stream with
-/// `system-shutdown` and closes the listeners.
+/// A `Service`: it runs until graceful shutdown, then closes the listeners, ends every
+/// stream with `system-shutdown`, waits for the connections to close and for the server's
+/// work (`ServerWork`, a task group `run` owns) to finish, so nothing outlives it.
 public final class XMPPServer: Service, Sendable {
     public let configuration: XMPPConfiguration
     public let sessions: SessionRegistry
     public let metrics = XMPPMetrics()
     private let context: XMPPServerContext
+    private let work = ServerWork()
+    /// Every accepted connection until it closes, so shutdown can end them and wait.
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let boundPorts = NIOLockedValueBox<[Int]>([])
     /// Whether the listeners are bound (readiness for systemd), or who waits to know.
     private let listening = NIOLockedValueBox(Listening.waiting([]))
@@ -37,7 +41,7 @@ public final class XMPPServer: Service, Sendable {
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
-                                  accountExists: accounts.exists, metrics: metrics, logger: logger)
+                                  accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
         box.router = router
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
@@ -89,6 +93,19 @@ public final class XMPPServer: Service, Sendable {
     }
 
     public func run() async throws {
+        // The server's work runs beside the listeners for exactly as long as run() does.
+        async let working: Void = work.run()
+        do {
+            try await serve()
+        } catch {
+            await work.finish(timeout: .seconds(10))
+            await working
+            throw error
+        }
+        await working
+    }
+
+    private func serve() async throws {
         let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var listeners: [any Channel] = []
@@ -122,18 +139,37 @@ public final class XMPPServer: Service, Sendable {
         }
         try? await gracefulShutdown()
         for listener in listeners { try? await listener.close() }
-        for session in sessions.allSessions() {
-            let connection = session.state.withLockedValue { $0.connection }
-            connection?.eventLoop.execute {
-                (connection?.value as? C2SConnection)?.fail(StreamError(.systemShutdown, "the gateway is shutting down"))
-            }
-        }
-        try? await Task.sleep(for: .milliseconds(200))
+        await closeConnections()
         // Sessions waiting for resumption end too: what they hold goes to offline storage,
         // and the store is not closed before those writes are durable.
         for session in sessions.allSessions() { SessionLifecycle(server: context).end(session) }
-        await context.router.drainOfflineWrites(timeout: .seconds(10))
+        if await !work.finish(timeout: .seconds(10)) {
+            context.logger.warning("xmpp work still running 10 s into shutdown was cancelled")
+        }
         try? await group.shutdownGracefully()
+    }
+
+    /// Ends every stream with `system-shutdown` and waits until each connection is closed
+    /// (a connection whose peer never reads closes by its own 5 s timer).
+    private func closeConnections() async {
+        let open = connections.withLockedValue { Array($0.values) }
+        for channel in open {
+            channel.eventLoop.execute {
+                guard let connection = try? channel.pipeline.syncOperations.handler(type: C2SConnection.self) else {
+                    channel.close(promise: nil)
+                    return
+                }
+                connection.fail(StreamError(.systemShutdown, "the gateway is shutting down"))
+            }
+        }
+        for channel in open { try? await channel.closeFuture.get() }
+    }
+
+    private func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        connections.withLockedValue { $0[id] = channel }
+        let connections = connections
+        channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: id) } }
     }
 
     private func listen(group: MultiThreadedEventLoopGroup, port: Int, directTLS: Bool) async throws -> any Channel {
@@ -143,8 +179,9 @@ public final class XMPPServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { [self] channel in
+                track(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     if directTLS, let tls = context.tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
                     if configuration.pingIntervalSeconds > 0 {
@@ -170,6 +207,10 @@ public enum XMPPServerError: Error, CustomStringConvertible {
 }
 
 /// Lets the core IQ handlers reach the router that is built after them.
+///
+/// `@unchecked Sendable`: `router` is written once, in `XMPPServer.init`, before the server
+/// exists for anyone to run; handlers read it only once a listener accepted a connection,
+/// which happens after `run()` starts, so every read happens-after the one write.
 private final class RouterBox: @unchecked Sendable {
     var router: StanzaRouter?
 }

@@ -46,9 +46,12 @@ final class XMPPC2STarget: @unchecked Sendable {
         let box = RouterBox()
         CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
         let metrics = XMPPMetrics()
+        // The server's work runs for the life of the harness, as XMPPServer.run would run it.
+        let work = ServerWork()
+        Task { await work.run() }
         let router = StanzaRouter(domain: configuration.domain, sessions: SessionRegistry(), iq: iq, roster: RosterStore(store: gateway.store),
                                   offline: OfflineStore(store: gateway.store, limit: configuration.offlineLimit),
-                                  accountExists: XMPPSetup.accountHooks(for: gateway).exists, metrics: metrics, logger: fuzz.logger)
+                                  accountExists: XMPPSetup.accountHooks(for: gateway).exists, work: work, metrics: metrics, logger: fuzz.logger)
         box.router = router
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: gateway.store),
                                     accounts: XMPPSetup.accountHooks(for: gateway), metrics: metrics, tls: nil, logger: fuzz.logger)
@@ -110,20 +113,17 @@ final class XMPPC2STarget: @unchecked Sendable {
         return problems
     }
 
-    /// Waits until no IQ of any session (and of `ended`, which may have left the registry)
-    /// is still being answered, and offline writes are durable.
+    /// Waits until the server's work is done: no IQ still being answered, offline writes
+    /// durable, presence fanned out. (The deliveries it made reach the loop afterwards.)
     func settle(_ ended: Session?) async -> String? {
         let deadline = ContinuousClock.now + .seconds(5)
         while true {
             await loop.run()
-            var sessions = context.router.sessions.allSessions()
-            if let ended, !sessions.contains(where: { $0 === ended }) { sessions.append(ended) }
-            let inFlight = sessions.reduce(0) { total, session in total + session.state.withLockedValue { $0.iqsInFlight } }
+            let inFlight = context.router.work.inFlight
             if inFlight == 0 { break }
-            guard ContinuousClock.now < deadline else { return "\(inFlight) IQs still unanswered after 5 s" }
+            guard ContinuousClock.now < deadline else { return "\(inFlight) jobs (IQs, offline writes, presence) still running after 5 s" }
             try? await Task.sleep(for: .milliseconds(1))
         }
-        await context.router.drainOfflineWrites(timeout: .seconds(5))
         await loop.run()
         return nil
     }

@@ -35,7 +35,7 @@ def rfc3339(seconds):
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(seconds))
 
 
-async def ask(client, kind, ns, name, attrs=None, children=(), reply=None, text=None):
+async def ask(client, kind, ns, name, attrs=None, children=(), reply=None, text=None, timeout=10):
     """One IQ to the domain; returns the result's payload element (named `reply`, or like the request)."""
     iq = client.Iq()
     iq['type'] = kind
@@ -45,7 +45,7 @@ async def ask(client, kind, ns, name, attrs=None, children=(), reply=None, text=
         payload.append(child)
     payload.text = text
     iq.append(payload)
-    result = await iq.send(timeout=10)
+    result = await iq.send(timeout=timeout)
     reply = reply or name
     found = result.xml.find('{%s}%s' % (ns, reply))
     check(found is not None, '%s %s: the result has no <%s/>' % (kind, name, reply))
