@@ -217,6 +217,14 @@ let package = Package(
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Every IQ namespace and the routers, through the real server on in-memory channels.
+        .testTarget(
+            name: "AgoraServicesTests",
+            dependencies: ["AgoraApp", "AgoraServices", "AgoraXMPP", "AgoraMarket", "AgoraReadings", "AgoraCore", "AgoraTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(
             name: "AgoraAppTests",

@@ -51,14 +51,7 @@ public enum GatewayServer {
         var xmpp: XMPPServer?
         if configuration.xmppEnabled {
             let xmppConfiguration = try await XMPPSetup.configuration(for: gateway)
-            var iq = IQRouter()
-            AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
-                                                                      ledger: gateway.ledger, logger: logger,
-                                                                      quotas: AccountQuotas(limits: configuration.quotas)),
-                                   domain: xmppConfiguration.domain, certificates: try CertificateService(gateway: gateway),
-                                   operators: GatewayOperatorDesk(gateway: gateway))
-            let server = try XMPPServer(configuration: xmppConfiguration, store: gateway.store,
-                                        accounts: XMPPSetup.accountHooks(for: gateway), services: iq, logger: logger)
+            let server = try XMPPSetup.server(for: gateway, configuration: xmppConfiguration, logger: logger)
             services.append(.init(service: server))
             xmpp = server
         }

@@ -1,8 +1,10 @@
 internal import AgoraCore
 internal import AgoraMarket
 internal import AgoraPKI
+internal import AgoraServices
 internal import AgoraStore
 public import AgoraXMPP
+public import Logging
 internal import SwiftASN1
 internal import X509
 
@@ -37,6 +39,18 @@ public enum XMPPSetup {
         configuration.clientCAFile = directory + "/ca.pem"
         try FileSystem.write(Array((try service.authority.certificate.serializeAsPEM().pemString + "\n").utf8), to: configuration.clientCAFile, mode: 0o644)
         return configuration
+    }
+
+    /// The XMPP server of `gateway`, with every Agora service registered: what `agora serve`
+    /// runs, and what tests drive over in-memory channels.
+    public static func server(for gateway: Gateway, configuration: XMPPConfiguration, logger: Logger) throws -> XMPPServer {
+        var iq = IQRouter()
+        AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
+                                                                  ledger: gateway.ledger, logger: logger,
+                                                                  quotas: AccountQuotas(limits: gateway.configuration.quotas)),
+                               domain: configuration.domain, certificates: try CertificateService(gateway: gateway),
+                               operators: GatewayOperatorDesk(gateway: gateway))
+        return try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq, logger: logger)
     }
 
     public static func accountHooks(for gateway: Gateway) -> XMPPAccountHooks {

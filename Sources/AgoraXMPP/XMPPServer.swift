@@ -17,7 +17,7 @@ public final class XMPPServer: Service, Sendable {
     public let sessions: SessionRegistry
     public let metrics = XMPPMetrics()
     private let context: XMPPServerContext
-    private let work = ServerWork()
+    let work = ServerWork()
     /// Every accepted connection until it closes, so shutdown can end them and wait.
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let boundPorts = NIOLockedValueBox<[Int]>([])
@@ -165,6 +165,20 @@ public final class XMPPServer: Service, Sendable {
         for channel in open { try? await channel.closeFuture.get() }
     }
 
+    /// Builds a connection's pipeline: [TLS] → idle timer → `XMPPStreamDecoder` →
+    /// `C2SConnection`. Called on the channel's event loop (by the listener, and by tests
+    /// that drive a connection over an in-memory channel).
+    func initializeConnection(_ channel: any Channel, directTLS: Bool) throws {
+        let operations = channel.pipeline.syncOperations
+        if directTLS, let tls = context.tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
+        if configuration.pingIntervalSeconds > 0 {
+            try operations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(configuration.pingIntervalSeconds))))
+        }
+        let decoder = XMPPStreamDecoder(limits: configuration.limits)
+        try operations.addHandler(decoder)
+        try operations.addHandler(C2SConnection(server: context, decoder: decoder, directTLS: directTLS))
+    }
+
     private func track(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
         connections.withLockedValue { $0[id] = channel }
@@ -173,24 +187,13 @@ public final class XMPPServer: Service, Sendable {
     }
 
     private func listen(group: MultiThreadedEventLoopGroup, port: Int, directTLS: Bool) async throws -> any Channel {
-        let context = context
-        let configuration = configuration
-        return try await ServerBootstrap(group: group)
+        try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 track(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    if directTLS, let tls = context.tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    if configuration.pingIntervalSeconds > 0 {
-                        try operations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(configuration.pingIntervalSeconds))))
-                    }
-                    let decoder = XMPPStreamDecoder(limits: configuration.limits)
-                    try operations.addHandler(decoder)
-                    try operations.addHandler(C2SConnection(server: context, decoder: decoder, directTLS: directTLS))
-                }
+                return channel.eventLoop.makeCompletedFuture { try initializeConnection(channel, directTLS: directTLS) }
             }
             .bind(host: configuration.bindAddress, port: port)
             .get()
