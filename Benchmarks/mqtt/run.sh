@@ -4,6 +4,8 @@
 # QoS 0 and QoS 1, received by (a) a minimal C subscriber that only counts, (b) `agora serve`
 # storing durably, (c) Python paho-mqtt into SQLite (WAL, 1000-row transactions).
 # Usage: Benchmarks/mqtt/run.sh [COUNT]   (default 50000)
+# Environment: AGORA_BIN (default: build .build/release/agora here) — another binary to
+#   measure, e.g. a baseline build, measured against the same C subscriber in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Scripts/env.sh
@@ -14,8 +16,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-swift build -c release --product agora >&2
-agora="$PWD/.build/release/agora"
+if [ -z "${AGORA_BIN:-}" ]; then swift build -c release --product agora >&2; fi
+agora="${AGORA_BIN:-$PWD/.build/release/agora}"
 gcc -O2 -o "$work/load_pub" Benchmarks/mqtt/load_pub.c -lmosquitto
 gcc -O2 -o "$work/count_sub" Benchmarks/mqtt/count_sub.c -lmosquitto
 export AGORA_STATE_DIR="$work/state"
