@@ -208,8 +208,10 @@ let package = Package(
         ),
         .testTarget(name: "AgoraReadingsTests", dependencies: ["AgoraReadings", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
                                                              .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "AgoraMQTTTests", dependencies: ["AgoraMQTT", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
-                                                         .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "AgoraMQTTTests", dependencies: ["AgoraMQTT", "AgoraReadings", "AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport",
+                                                         .product(name: "Crypto", package: "swift-crypto"),
+                                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                                         .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]),
         .testTarget(
             name: "AgoraXMPPTests",
             dependencies: ["AgoraXMPP", "AgoraCore", "AgoraStore", "AgoraTestSupport",

@@ -145,7 +145,7 @@ public final class Gateway: Sendable {
                 logger.error("final checkpoint failed", metadata: ["error": "\(error)"])
             }
         }
-        store.close()
+        await store.shutdown()
         Self.returnCreatedFiles(in: configuration.stateDirectory, logger: logger)
     }
 

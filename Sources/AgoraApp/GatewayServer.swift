@@ -29,7 +29,7 @@ public enum GatewayServer {
         if let endpoint = try BrokerSetup.endpoint(for: gateway) {
             let queue = IngestQueue()
             let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
-                                        prefix: endpoint.prefix, logger: logger)
+                                        logger: logger)
             let pairing = try PairingService(gateway: gateway)
             let mqtt = MQTTService(
                 endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,

@@ -83,11 +83,9 @@ extension Reading {
     public init(canonical bytes: [UInt8]) throws(EntryCodingError) {
         let raw = try Self.record(bytes)
         if let salt = raw.salt, Salt(hex: salt) == nil { throw EntryCodingError(reason: "stored reading has a malformed salt") }
-        let value: Value
-        if let v = raw.v { value = .number(v) } else if let vs = raw.vs { value = .string(vs) } else if let vb = raw.vb { value = .boolean(vb) } else if let vd = raw.vd { value = .data(vd) } else {
-            throw EntryCodingError(reason: "stored reading has no value")
-        }
-        self.init(name: raw.n, time: raw.t, unit: raw.u ?? "", value: value, sum: raw.s)
+        guard let name = raw.n, let time = raw.t else { throw EntryCodingError(reason: "stored reading has no name or no time") }
+        guard let value = raw.value else { throw EntryCodingError(reason: "stored reading has no value, or more than one") }
+        self.init(name: name, time: time, unit: raw.u ?? "", value: value, sum: raw.s)
     }
 }
 
@@ -111,14 +109,10 @@ extension Reading {
         return Array(bytes[..<start] + bytes[(close + 1)...])
     }
 
-    private static func record(_ bytes: [UInt8]) throws(EntryCodingError) -> CanonicalRecord {
-        do { return try CanonicalJSON.decode(CanonicalRecord.self, from: bytes) } catch {
+    /// The stored form of a reading, as `canonicalBytes` writes it.
+    private static func record(_ bytes: [UInt8]) throws(EntryCodingError) -> SenMLRecord<Int64> {
+        do { return try CanonicalJSON.decode(SenMLRecord<Int64>.self, from: bytes) } catch {
             throw EntryCodingError(reason: "stored reading is unreadable: \(CanonicalJSON.summary(of: error))")
         }
     }
-}
-
-/// The stored form of a reading, as `Reading.canonicalBytes` writes it.
-private struct CanonicalRecord: Decodable {
-    var n: String, t: Int64, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, salt: String?
 }

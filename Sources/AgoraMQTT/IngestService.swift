@@ -30,7 +30,6 @@ public final class IngestService: Service, Sendable {
 
     let queue: IngestQueue
     let committer: ReadingsCommitter
-    let prefix: String
     let logger: Logger
     let batchLimit: Int
     private let stats = Mutex(Statistics())
@@ -44,10 +43,9 @@ public final class IngestService: Service, Sendable {
     /// old readings are when they become durable.
     private let ages = Mutex(LatencyWindow(capacity: 100_000))
 
-    public init(queue: IngestQueue, committer: ReadingsCommitter, prefix: String, logger: Logger, batchLimit: Int = 20_000) {
+    public init(queue: IngestQueue, committer: ReadingsCommitter, logger: Logger, batchLimit: Int = 20_000) {
         self.queue = queue
         self.committer = committer
-        self.prefix = prefix
         self.logger = logger
         self.batchLimit = batchLimit
     }
@@ -60,44 +58,50 @@ public final class IngestService: Service, Sendable {
     /// The p-th percentile (0…100) of reading-time-to-durable over recent packs, in ms.
     public func agePercentile(_ p: Double) -> Double? { ages.withLock { $0.percentile(p) }.map { Double($0) / 1e6 } }
 
+    /// Drains the queue until graceful shutdown or cancellation, then drains what is left.
+    ///
+    /// When the queue is empty the ingester suspends until the next `offer` (or shutdown)
+    /// wakes it: no polling, so an idle gateway costs nothing here. The network thread holds
+    /// its acknowledgements until `settle`, so each batch is settled as soon as it is stored.
     public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let batch = queue.drain(limit: batchLimit)
-            if batch.isEmpty {
-                // Short: the network thread holds its acknowledgements until this batch is stored.
-                try? await Task.sleep(for: .milliseconds(1))
-                continue
+        let queue = self.queue
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                while true {
+                    let batch = queue.drain(limit: batchLimit)
+                    if batch.isEmpty {
+                        // Shutdown: the MQTT client stopped first (services stop in reverse
+                        // order) and everything it queued has been drained; keep nothing queued.
+                        if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                        await queue.waitForMessages()
+                        continue
+                    }
+                    await process(batch)
+                    queue.settle(batch.count)
+                }
+            } onCancel: {
+                queue.wakeIngester()
             }
-            await process(batch)
-            queue.settle(batch.count)
+        } onGracefulShutdown: {
+            queue.wakeIngester()
         }
-        // Shutdown: the MQTT client stopped first (services stop in reverse order); keep nothing queued.
-        while case let batch = queue.drain(limit: batchLimit), !batch.isEmpty {
-            await process(batch)
-            queue.settle(batch.count)
-        }
-    }
-
-    /// `<prefix>/sensors/<id>/senml` → the sensor id.
-    func sensor(fromTopic topic: String) -> SensorID? {
-        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
-        let base = prefix.split(separator: "/").count
-        guard parts.count == base + 3, parts[..<base].joined(separator: "/") == prefix,
-              parts[base] == "sensors", parts[base + 2] == "senml" else { return nil }
-        return try? SensorID(String(parts[base + 1]))
     }
 
     func process(_ batch: [IngestQueue.Message]) async {
         var bySensor: [SensorID: [Reading]] = [:]
         var counts = Statistics()
-        let sensors = batch.map { sensor(fromTopic: $0.topic) }
+        let sensors = batch.map { message -> SensorID? in
+            if case .readings(let sensor) = message.topic { sensor } else { nil }
+        }
         // Each pack's earliest reading time, for the reading-time-to-durable percentiles.
         var earliest = [Int64?](repeating: nil, count: batch.count)
         for (position, (message, sensor)) in zip(batch, sensors).enumerated() {
             counts.packs += 1
             guard let sensor else {
                 counts.badTopic += 1
-                note("message on an unexpected topic dropped", reason: "topic", ["mqtt.topic": "\(message.topic)"])
+                if case .unexpected(let name) = message.topic {
+                    note("message on an unexpected topic dropped", reason: "topic", ["mqtt.topic": "\(name)"])
+                }
                 continue
             }
             do {

@@ -39,16 +39,10 @@ public final class MQTTService: Service, Sendable {
         self.pairingGate = pairingGate
     }
 
-    /// `<prefix>/pair/<id>/request` → the id.
-    static func pairingID(topic: String, prefix: String) -> String? {
-        guard topic.hasPrefix(prefix + "/pair/"), topic.hasSuffix("/request") else { return nil }
-        let id = topic.dropFirst(prefix.count + 6).dropLast(8)
-        return id.isEmpty || id.contains("/") ? nil : String(id)
-    }
-
     public func run() async throws {
         let statusTopic = "\(endpoint.prefix)/gateway/status"
-        let subscriptions = ["\(endpoint.prefix)/sensors/+/senml"] + (pairing != nil ? ["\(endpoint.prefix)/pair/+/request"] : [])
+        let subscriptions = [GatewayTopic.readingsFilter(prefix: endpoint.prefix)]
+            + (pairing != nil ? [GatewayTopic.pairingRequestFilter(prefix: endpoint.prefix)] : [])
         let logger = self.logger, queue = self.queue, endpoint = self.endpoint, gate = self.pairingGate, warnings = self.pairingWarnings
         // Pairing requests are few and slow (a signature each): a small bounded stream, answered in order.
         let (requests, requestSink) = AsyncStream.makeStream(of: (String, [UInt8]).self, bufferingPolicy: .bufferingOldest(64))
@@ -72,9 +66,11 @@ public final class MQTTService: Service, Sendable {
                 if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
             },
             // Acknowledge nothing before the ingester has stored (or dropped for good) all that was read.
-            durable: { stillWaiting in queue.waitUntilSettled(queue.offered, stillWaiting: stillWaiting) },
-            onMessage: { topic, payload in
-                if let id = MQTTService.pairingID(topic: topic, prefix: endpoint.prefix) {
+            durable: .init(wait: { deadline, stillWaiting in queue.waitUntilSettled(queue.offered, deadline: deadline, stillWaiting: stillWaiting) },
+                           interrupt: { queue.interruptSettleWait() }),
+            onMessage: { topicName, payload in
+                let topic = GatewayTopic(topicName, prefix: endpoint.prefix)
+                if case .pairingRequest(let id) = topic {
                     guard gate.admit(id) else {
                         if let suppressed = warnings.spend() {
                             logger.warning("pairing requests dropped: over the rate limit", metadata: [
@@ -91,6 +87,7 @@ public final class MQTTService: Service, Sendable {
                     return
                 }
                 let now = Int64((Date().timeIntervalSince1970 * 1e9).rounded())
+                // Readings, and unexpected topics (the ingester counts and reports those).
                 queue.offer(.init(topic: topic, payload: Array(payload), received: now))
             })
         holder.client = client
@@ -101,7 +98,7 @@ public final class MQTTService: Service, Sendable {
                 group.addTask {
                     for await (id, payload) in requests {
                         let response = await pairing(id, payload)
-                        do { try client.publish("\(endpoint.prefix)/pair/\(id)/response", payload: response) } catch {
+                        do { try client.publish(GatewayTopic.pairingResponse(prefix: endpoint.prefix, id: id), payload: response) } catch {
                             logger.error("pairing response not sent", metadata: ["sensor.id": "\(id)", "error": "\(error)"])
                         }
                     }
@@ -112,13 +109,16 @@ public final class MQTTService: Service, Sendable {
         }
         try? client.publish(statusTopic, payload: Array("offline".utf8), retain: true)
         try? await Task.sleep(for: .milliseconds(100)) // let the status leave before disconnecting
-        client.stop()
+        await client.stop()
         holder.client = nil
     }
 }
 
 /// Lets the connect callback reach the client it belongs to (set once after creation).
 private final class ClientHolder: @unchecked Sendable {
-    // @unchecked: written before `start` and after `stop`, read only on libmosquitto's thread in between.
+    // @unchecked, safe because the accesses never overlap: `client` is written before
+    // `start` (before the network thread exists; `pthread_create` orders the write before
+    // everything that thread does) and after `stop` returned (the thread has ended; its end
+    // is published through the Mutex `stop` waits on), and read only on that thread in between.
     var client: MosquittoClient?
 }

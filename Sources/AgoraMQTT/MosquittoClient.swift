@@ -1,6 +1,6 @@
+internal import AgoraCore
 internal import CMosquitto
 internal import Synchronization
-internal import Dispatch
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -17,6 +17,11 @@ internal import Glibc
 /// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
 /// while Agora is away.
 ///
+/// Idle cost: the thread sleeps in `poll` on the socket and a wake-up pipe, at most a second
+/// at a time (`mosquitto_loop_misc`, the keep-alive, wants calling about once a second);
+/// `publish`, `subscribe` and `stop` write to the pipe, so what another thread queues leaves
+/// at once without a short poll timeout. The back-off pause sleeps on the same pipe.
+///
 /// Acknowledged only once durable: libmosquitto 2.0 queues a QoS 1 PUBACK before it hands
 /// the message to `onMessage` and has no manual acknowledgement, but in threaded mode it
 /// writes nothing until the loop calls `mosquitto_loop_write`. So after each read the loop
@@ -27,16 +32,45 @@ internal import Glibc
 /// promises). While the store cannot write (a full disk) nothing is acknowledged: the
 /// broker holds up to its inflight limit unacknowledged and queues the rest.
 public final class MosquittoClient: @unchecked Sendable {
-    // @unchecked: libmosquitto's threaded mode locks its own state; `handle` is set once and
-    // freed in deinit; the closures are immutable after init.
+    // @unchecked, and why that is safe: every stored property is a `let`. `handle` is
+    // created in init and freed in deinit, when no thread can use it (the network thread
+    // holds a strong reference until it ends); libmosquitto's threaded mode
+    // (`mosquitto_threaded_set`) locks its own state for the calls made from other threads
+    // (`publish`, `subscribe`, `disconnect`). The closures are `@Sendable`; `stopping`,
+    // `running` and `finish` are atomics or a Mutex; the wake-up pipe's descriptors are
+    // fixed for the client's life and only read or written with single syscalls.
     private let handle: OpaquePointer
     private let onMessage: @Sendable (_ topic: String, _ payload: UnsafeRawBufferPointer) -> Void
     private let onConnect: @Sendable (_ result: Int32) -> Void
     private let onDisconnect: @Sendable (_ result: Int32) -> Void
     private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
-    private let durable: (@Sendable (_ stillWaiting: () -> Bool) -> Bool)?
+    private let finish = Mutex(Finish())
+    private let durable: Durability?
+    /// The network thread polls the read end with the socket; a write wakes it (a packet
+    /// queued from another thread, or `stop`). libmosquitto's own threaded loop does the
+    /// same with a socketpair that its API does not expose.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    /// Whether the network thread has ended, and who waits for it.
+    private struct Finish {
+        var done = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// What the network thread waits on before it acknowledges what it has read.
+    public struct Durability: Sendable {
+        /// Blocks until everything read so far is durable (true), or until `stillWaiting`
+        /// turns false or `deadline` passes (false).
+        public var wait: @Sendable (_ deadline: ContinuousClock.Instant?, _ stillWaiting: () -> Bool) -> Bool
+        /// Wakes a blocked `wait` so that it checks `stillWaiting` again.
+        public var interrupt: @Sendable () -> Void
+
+        public init(wait: @escaping @Sendable (ContinuousClock.Instant?, () -> Bool) -> Bool, interrupt: @escaping @Sendable () -> Void) {
+            self.wait = wait; self.interrupt = interrupt
+        }
+    }
 
     public struct TLS: Sendable {
         public var caFile: String
@@ -47,16 +81,31 @@ public final class MosquittoClient: @unchecked Sendable {
         }
     }
 
+    /// How long the idle network thread sleeps between `mosquitto_loop_misc` calls (which
+    /// keep the connection alive); libmosquitto's own loop uses the same second.
+    static let idleTimeoutMilliseconds: Int32 = 1000
+
     private static let library: Void = { mosquitto_lib_init() }()
 
     public init(clientID: String, tls: TLS,
                 onConnect: @escaping @Sendable (Int32) -> Void,
                 onDisconnect: @escaping @Sendable (Int32) -> Void,
-                durable: (@Sendable (_ stillWaiting: () -> Bool) -> Bool)? = nil,
+                durable: Durability? = nil,
                 onMessage: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Void) throws(MQTTError) {
         _ = Self.library
-        guard let handle = mosquitto_new(clientID, false, nil) else { throw MQTTError(code: MOSQ_ERR_NOMEM.rawValue, operation: "mosquitto_new") }
+        var pipeEnds: [Int32] = [-1, -1]
+        guard pipe(&pipeEnds) == 0 else { throw MQTTError(code: MOSQ_ERR_ERRNO.rawValue, operation: "pipe") }
+        for end in pipeEnds {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        guard let handle = mosquitto_new(clientID, false, nil) else {
+            close(pipeEnds[0]); close(pipeEnds[1])
+            throw MQTTError(code: MOSQ_ERR_NOMEM.rawValue, operation: "mosquitto_new")
+        }
         self.handle = handle
+        self.wakeRead = pipeEnds[0]
+        self.wakeWrite = pipeEnds[1]
         self.onMessage = onMessage
         self.onConnect = onConnect
         self.onDisconnect = onDisconnect
@@ -81,6 +130,8 @@ public final class MosquittoClient: @unchecked Sendable {
 
     deinit {
         mosquitto_destroy(handle)
+        close(wakeRead)
+        close(wakeWrite)
     }
 
     private static func client(_ context: UnsafeMutableRawPointer?) -> MosquittoClient? {
@@ -99,11 +150,13 @@ public final class MosquittoClient: @unchecked Sendable {
         thread.start()
     }
 
+    private var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
     private func loop(host: String, port: Int, keepalive: Int32) {
         var connected = false
         var everConnected = false
-        var delay: UInt32 = 1
-        while !stopping.load(ordering: .sequentiallyConsistent) {
+        var delay: Int32 = 1
+        while !isStopping {
             if !connected {
                 let rc = everConnected ? mosquitto_reconnect(handle) : mosquitto_connect(handle, host, Int32(port), keepalive)
                 if rc == MOSQ_ERR_SUCCESS.rawValue {
@@ -118,7 +171,7 @@ public final class MosquittoClient: @unchecked Sendable {
                 }
             }
             let rc = serviceConnection()
-            if rc != MOSQ_ERR_SUCCESS.rawValue, !stopping.load(ordering: .sequentiallyConsistent) {
+            if rc != MOSQ_ERR_SUCCESS.rawValue, !isStopping {
                 connected = false
                 pause(seconds: delay)
                 delay = min(delay * 2, 30)
@@ -128,25 +181,41 @@ public final class MosquittoClient: @unchecked Sendable {
         // acknowledge is durable (the ingester is still running: it stops after this client).
         // If that takes longer than 10 s, leave without them: the broker delivers again.
         let deadline = ContinuousClock.now + .seconds(10)
-        if durable?({ ContinuousClock.now < deadline }) ?? true {
-            for _ in 0..<5 where mosquitto_want_write(handle) { _ = mosquitto_loop_write(handle, 1); usleep(10_000) }
+        if durable?.wait(deadline, { true }) ?? true {
+            for _ in 0..<5 where mosquitto_want_write(handle) {
+                // Wait (up to 10 ms) for room in the socket rather than sleeping blind.
+                var descriptor = pollfd(fd: mosquitto_socket(handle), events: Int16(POLLOUT), revents: 0)
+                guard descriptor.fd >= 0 else { break }
+                _ = poll(&descriptor, 1, 10)
+                _ = mosquitto_loop_write(handle, 1)
+            }
         }
-        finished.signal()
+        let waiters = finish.withLock { finish in
+            finish.done = true
+            defer { finish.waiters = [] }
+            return finish.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// One round on a connected socket: read what the broker sent (at most 20 ms of waiting,
-    /// which is also how soon a publish from another thread leaves), wait until it is
-    /// durable, then write, then keep-alive.
+    /// One round on a connected socket: wait for the broker, a packet queued by another
+    /// thread (the wake-up pipe) or a second to pass; read what the broker sent, wait until
+    /// it is durable, then write, then keep-alive.
     private func serviceConnection() -> Int32 {
         let socket = mosquitto_socket(handle)
         guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0)
-        let ready = poll(&descriptor, 1, 20)
+        var descriptors = [
+            pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&descriptors, 2, Self.idleTimeoutMilliseconds)
         if ready < 0, errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
-        if ready > 0, descriptor.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+        if descriptors[1].revents != 0 { drainWakeups() }
+        if ready > 0, descriptors[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
             // One loop_read takes about one TLS record (one packet); read on while the socket
             // has more, so one wait for durability covers a whole burst (up to the broker's
             // inflight window) instead of a single message.
+            var descriptor = descriptors[0]
             var reads = 0
             repeat {
                 let rc = mosquitto_loop_read(handle, 1)
@@ -156,32 +225,62 @@ public final class MosquittoClient: @unchecked Sendable {
             } while reads < 4096 && poll(&descriptor, 1, 0) > 0 && descriptor.revents & Int16(POLLIN) != 0
         }
         if mosquitto_want_write(handle) {
-            if let durable, !durable({ !stopping.load(ordering: .sequentiallyConsistent) }) { return MOSQ_ERR_SUCCESS.rawValue }
+            if let durable, !durable.wait(nil, { !self.isStopping }) { return MOSQ_ERR_SUCCESS.rawValue }
             let rc = mosquitto_loop_write(handle, 1)
             guard rc == MOSQ_ERR_SUCCESS.rawValue else { return rc }
         }
         return mosquitto_loop_misc(handle)
     }
 
+    /// Wakes the network thread out of its `poll` (or its back-off pause).
+    private func wake() {
+        var byte: UInt8 = 1
+        // Non-blocking: a full pipe already holds a wake-up, so a failed write loses nothing.
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func drainWakeups() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+    }
+
     /// Sleeps up to `seconds`, waking early when the client stops.
-    private func pause(seconds: UInt32) {
-        for _ in 0..<(seconds * 10) where !stopping.load(ordering: .sequentiallyConsistent) { usleep(100_000) }
+    private func pause(seconds: Int32) {
+        let end = ContinuousClock.now + .seconds(Int(seconds))
+        while !isStopping {
+            let left = ContinuousClock.now.duration(to: end)
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+            guard milliseconds > 0 else { return }
+            var descriptor = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, Int32(milliseconds)) > 0 { drainWakeups() }
+        }
     }
 
     public func subscribe(_ pattern: String, qos: Int32 = 1) throws(MQTTError) {
         try MQTTError.check(mosquitto_subscribe(handle, nil, pattern, qos), "subscribe \(pattern)")
+        wake()
     }
 
     public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) {
         let code = payload.withUnsafeBytes { mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, qos, retain) }
         try MQTTError.check(code, "publish \(topic)")
+        wake()
     }
 
-    /// Disconnects cleanly (no last will) and waits for the network thread to end.
-    public func stop() {
+    /// Disconnects cleanly (no last will) and waits, suspended, for the network thread to
+    /// end (at most about 10 s: see the loop's final flush).
+    public func stop() async {
         guard running.load(ordering: .sequentiallyConsistent), !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         mosquitto_disconnect(handle)
-        finished.wait()
+        wake()
+        durable?.interrupt()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = finish.withLock { finish -> Bool in
+                if !finish.done { finish.waiters.append(continuation) }
+                return finish.done
+            }
+            if done { continuation.resume() }
+        }
     }
 }
 
@@ -195,6 +294,7 @@ private final class NetworkThread: Sendable {
         var thread = pthread_t()
         let code = pthread_create(&thread, nil, { raw in
             let me = Unmanaged<NetworkThread>.fromOpaque(raw!).takeRetainedValue()
+            nameCurrentThread("agora-mqtt")
             me.body()
             return nil
         }, context)

@@ -45,24 +45,20 @@ public enum SenMLPack {
             guard time <= now + maxFutureNanos else {
                 throw SenMLError(.future, "record \(index): time is more than 10 minutes ahead of the gateway's clock")
             }
-            let values = [record.v != nil, record.vs != nil, record.vb != nil, record.vd != nil].filter { $0 }.count
-            guard values == 1 else { throw SenMLError(.noValue, "record \(index): needs exactly one of v, vs, vb, vd") }
-            let value: Reading.Value
-            if let v = record.v {
+            guard var value = record.value else { throw SenMLError(.noValue, "record \(index): needs exactly one of v, vs, vb, vd") }
+            switch value {
+            case .number(let v):
                 let total = v + baseValue
                 guard total.isFinite else { throw SenMLError(.badValue, "record \(index): value is not finite") }
                 value = .number(total)
-            } else if let vs = record.vs {
+            case .string(let vs):
                 guard vs.utf8.count <= 1024 else { throw SenMLError(.badValue, "record \(index): vs longer than 1024 bytes") }
-                value = .string(vs)
-            } else if let vb = record.vb {
-                value = .boolean(vb)
-            } else {
-                let vd = record.vd ?? ""
+            case .boolean:
+                break
+            case .data(let vd):
                 guard vd.utf8.count <= 4096, vd.utf8.allSatisfy({ $0.isBase64URL }) else {
                     throw SenMLError(.badValue, "record \(index): vd must be base64url, at most 4096 characters")
                 }
-                value = .data(vd)
             }
             let unit = record.u ?? baseUnit
             guard unit.utf8.count <= 32, unit.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
@@ -89,44 +85,46 @@ public enum SenMLPack {
         else { throw SenMLError(.badName, "record \(record): name must be 1…128 of A-Z a-z 0-9 - : . / _, starting with a letter or digit") }
     }
 
-    /// One record as sent; every field optional, unknown "must understand" fields refused.
-    struct Record {
-        var bn: String?, bt: Double?, bu: String?, bv: Double?, bs: Double?
-        var n: String?, u: String?, v: Double?, vs: String?, vb: Bool?, vd: String?, s: Double?, t: Double?
+    /// One record as sent (the wire form of the one SenML record type).
+    typealias Record = SenMLRecord<Double>
+}
 
-        init(_ fields: SenMLJSONReader.Record, in payload: [UInt8]) throws(SenMLError) {
-            if let field = fields.first(where: { $0.key.hasSuffix("_") }) {
-                throw SenMLError(.mustUnderstand, "field \(field.key) must be understood and is not")
+extension SenMLRecord where Time == Double {
+    /// The record a sensor sent, from its fields as `SenMLJSONReader` read them; unknown
+    /// "must understand" fields (ending in `_`) refused.
+    init(_ fields: SenMLJSONReader.Record, in payload: [UInt8]) throws(SenMLError) {
+        self.init()
+        if let field = fields.first(where: { $0.key.hasSuffix("_") }) {
+            throw SenMLError(.mustUnderstand, "field \(field.key) must be understood and is not")
+        }
+        func string(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> String {
+            guard case .string(let text) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a string") }
+            return text
+        }
+        func number(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> Double {
+            guard case .number(let range) = value, let number = SenMLJSONReader.number(range, in: payload) else {
+                throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a finite number")
             }
-            func string(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> String {
-                guard case .string(let text) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a string") }
-                return text
-            }
-            func number(_ value: SenMLJSONReader.Value, _ key: String) throws(SenMLError) -> Double {
-                guard case .number(let range) = value, let number = SenMLJSONReader.number(range, in: payload) else {
-                    throw SenMLError(.malformed, "not a SenML JSON pack: \(key) must be a finite number")
-                }
-                return number
-            }
-            for (key, value) in fields {
-                switch key {
-                case "bn": bn = try string(value, key)
-                case "bt": bt = try number(value, key)
-                case "bu": bu = try string(value, key)
-                case "bv": bv = try number(value, key)
-                case "bs": bs = try number(value, key)
-                case "n": n = try string(value, key)
-                case "u": u = try string(value, key)
-                case "v": v = try number(value, key)
-                case "vs": vs = try string(value, key)
-                case "vb":
-                    guard case .bool(let flag) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: vb must be true or false") }
-                    vb = flag
-                case "vd": vd = try string(value, key)
-                case "s": s = try number(value, key)
-                case "t": t = try number(value, key)
-                default: continue // bver, ut and unknown fields without "_": ignored (§4.4)
-                }
+            return number
+        }
+        for (key, value) in fields {
+            switch key {
+            case "bn": bn = try string(value, key)
+            case "bt": bt = try number(value, key)
+            case "bu": bu = try string(value, key)
+            case "bv": bv = try number(value, key)
+            case "bs": bs = try number(value, key)
+            case "n": n = try string(value, key)
+            case "u": u = try string(value, key)
+            case "v": v = try number(value, key)
+            case "vs": vs = try string(value, key)
+            case "vb":
+                guard case .bool(let flag) = value else { throw SenMLError(.malformed, "not a SenML JSON pack: vb must be true or false") }
+                vb = flag
+            case "vd": vd = try string(value, key)
+            case "s": s = try number(value, key)
+            case "t": t = try number(value, key)
+            default: continue // bver, ut and unknown fields without "_": ignored (§4.4)
             }
         }
     }

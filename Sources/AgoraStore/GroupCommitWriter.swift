@@ -1,3 +1,4 @@
+internal import AgoraCore
 internal import CLMDB
 internal import Dispatch
 public import Logging
@@ -37,6 +38,11 @@ internal import Glibc
 /// doubles (up to `maxMapSize`) and the batch runs again. A write closure may therefore
 /// run more than once (here and after a neighbour's rollback) and must not have effects
 /// outside its transaction.
+///
+/// Lifecycle: no thread runs before the first `submit` (or an explicit `start`), so a store
+/// opened only to read costs none; `shutdown()` finishes what is queued, ends the thread
+/// and resumes its caller without blocking a thread (`shutdownBlocking()` for synchronous
+/// teardown). Idle, the thread sleeps on a semaphore that only a request signals.
 public final class GroupCommitWriter: Sendable {
     public struct Options: Sendable {
         public var maxBatch: Int
@@ -57,6 +63,12 @@ public final class GroupCommitWriter: Sendable {
     private struct Queue: ~Copyable {
         var requests: [any PendingWrite] = []
         var stopping = false
+        /// The writer thread has been started (by `start`, or the first `submit`).
+        var started = false
+        /// The writer thread has ended (or, stopped before it started, never will run).
+        var finished = false
+        /// Callers of `shutdown`, resumed when the thread has ended.
+        var finishWaiters: [@Sendable () -> Void] = []
     }
 
     private let environment: LMDBEnvironment
@@ -64,7 +76,6 @@ public final class GroupCommitWriter: Sendable {
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
     private let hooks: Mutex<[BatchHook]> = Mutex([])
     private let stats = Mutex(Statistics())
 
@@ -85,11 +96,23 @@ public final class GroupCommitWriter: Sendable {
         public var diskFull = false
     }
 
+    /// A writer with no thread yet: `start` (or the first `submit`) starts it, so opening a
+    /// store to read costs no thread, and no thread starts as a side effect of `init`.
     public init(environment: LMDBEnvironment, options: Options = Options(), logger: Logger) {
         self.environment = environment
         self.options = options
         self.logger = logger
-        spawnThread { [self] in self.run() }
+    }
+
+    /// Starts the writer thread; does nothing if it runs already or the writer was shut down.
+    /// `submit` calls it, so a caller needs it only to pay the thread's start-up up front.
+    public func start() {
+        let spawn = queue.withLock { queue -> Bool in
+            guard !queue.started, !queue.stopping else { return false }
+            queue.started = true
+            return true
+        }
+        if spawn { spawnThread { [self] in self.run() } }
     }
 
     /// Adds work to every future batch (see `BatchHook`).
@@ -106,11 +129,15 @@ public final class GroupCommitWriter: Sendable {
     public func submit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let request = WriteRequest(body: body, continuation: continuation)
-            let accepted = queue.withLock { queue -> Bool in
-                guard !queue.stopping else { return false }
+            // Accepted, and whether this request starts the thread: decided under one lock, so
+            // a `shutdown` in between waits for the thread that will take the request.
+            let (accepted, spawn) = queue.withLock { queue -> (Bool, Bool) in
+                guard !queue.stopping else { return (false, false) }
                 queue.requests.append(request)
-                return true
+                defer { queue.started = true }
+                return (true, !queue.started)
             }
+            if spawn { spawnThread { [self] in self.run() } }
             if accepted {
                 wakeup.signal()
             } else {
@@ -119,16 +146,33 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Finishes the pending requests, then stops the writer thread. Later submissions fail
-    /// with `StoreError.writerStopped`.
-    public func shutdown() {
-        let first = queue.withLock { queue -> Bool in
-            defer { queue.stopping = true }
-            return !queue.stopping
+    /// Finishes the pending requests, then stops the writer thread; returns (suspended, not
+    /// blocking a thread) once it has ended. Later submissions fail with
+    /// `StoreError.writerStopped`.
+    public func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            requestShutdown { continuation.resume() }
         }
-        guard first else { return }
-        wakeup.signal()
-        finished.wait()
+    }
+
+    /// `shutdown` for synchronous callers (a command's or a test's teardown): blocks the
+    /// calling thread until the writer thread has ended. Not for async code.
+    public func shutdownBlocking() {
+        let ended = DispatchSemaphore(value: 0)
+        requestShutdown { ended.signal() }
+        ended.wait()
+    }
+
+    /// Marks the writer stopping and calls `whenFinished` once its thread has ended (at once
+    /// if it has, or never started).
+    private func requestShutdown(_ whenFinished: @escaping @Sendable () -> Void) {
+        let finishedAlready = queue.withLock { queue -> Bool in
+            queue.stopping = true
+            if !queue.started { queue.finished = true }
+            if !queue.finished { queue.finishWaiters.append(whenFinished) }
+            return queue.finished
+        }
+        if finishedAlready { whenFinished() } else { wakeup.signal() }
     }
 
     // MARK: - Writer thread
@@ -145,7 +189,12 @@ public final class GroupCommitWriter: Sendable {
             linger(&batch)
             process(batch)
         }
-        finished.signal()
+        let waiters = queue.withLock { queue in
+            queue.finished = true
+            defer { queue.finishWaiters = [] }
+            return queue.finishWaiters
+        }
+        for waiter in waiters { waiter() }
     }
 
     private func take(_ limit: Int) -> [any PendingWrite] {
@@ -321,6 +370,7 @@ public final class GroupCommitWriter: Sendable {
         var thread = pthread_t()
         let code = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            nameCurrentThread("agora-writer")
             box.body()
             return nil
         }, box)
@@ -341,8 +391,11 @@ protocol PendingWrite: AnyObject, Sendable {
 
 /// One caller's write closure and the continuation waiting for it.
 private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable {
-    // @unchecked: `outcome` is written and read only on the writer thread (run, then
-    // resume); the queue's Mutex orders the hand-over from the submitting task.
+    // @unchecked, and why that is safe: `body` and `continuation` are immutable and
+    // Sendable. The one `var`, `outcome`, is touched only by the writer thread (`reset`,
+    // `run`, `failed`, `resume`, all called from `run()`'s loop). The submitting task
+    // creates the request and appends it under the queue's Mutex; the writer takes it under
+    // the same Mutex, so the hand-over is ordered and no two threads touch it at once.
     private let body: @Sendable (WriteTransaction) throws -> T
     private let continuation: CheckedContinuation<T, any Error>
     private var outcome: Result<T, any Error>?

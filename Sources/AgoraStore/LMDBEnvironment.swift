@@ -11,8 +11,13 @@ internal import Glibc
 /// transaction of this process to be finished, so readers hold `mapLock` shared and
 /// growth takes it exclusively.
 public final class LMDBEnvironment: @unchecked Sendable {
-    // @unchecked: `handle` is only mutated by LMDB itself, which is thread-safe for the
-    // operations used here under the rules above; `mapSize` is guarded by `mapLock`.
+    // @unchecked, and why that is safe: `handle`, `path` and `maxMapSize` are `let`s;
+    // the environment behind `handle` is shared by design (LMDB's environment calls are
+    // thread-safe, and with MDB_NOTLS a read transaction may be used from any one thread
+    // at a time; each stays inside one synchronous `read` closure). The one mutable
+    // property, `mapSize`, is written only inside `mapLock.withWriteLock` (`grow`,
+    // `adoptResizedMap`) and read under the same lock (shared in `currentMapSize`,
+    // exclusive in `grow`), apart from `init`, before the object is shared.
     let handle: OpaquePointer
     let mapLock = ReadersWriterLock()
     public let path: String

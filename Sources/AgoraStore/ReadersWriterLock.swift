@@ -8,7 +8,10 @@ internal import Glibc
 /// exactly that: many readers at once, and map growth alone (`mdb_env_set_mapsize`
 /// requires that no transaction of the process is active).
 final class ReadersWriterLock: @unchecked Sendable {
-    // @unchecked: the pthread lock is the synchronisation; it is allocated once and never moved.
+    // @unchecked, and why that is safe: the only stored property is a `let` pointer to a
+    // `pthread_rwlock_t`, which is itself the synchronisation primitive (its functions are
+    // thread-safe by POSIX). It is heap-allocated once in init, so it never moves (a pthread
+    // lock must not be copied or moved), and destroyed in deinit, when no thread holds it.
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     init() {

@@ -3,7 +3,8 @@ public import Logging
 /// Agora's store: the one LMDB environment, its tables, and its one writer.
 ///
 /// Open it once per process. Reads run on the caller's thread (`read`); writes go through
-/// the group-commit writer (`write`) and return once durable.
+/// the group-commit writer (`write`) and return once durable. The writer's thread starts
+/// with the first write, so a store opened only to read never starts one.
 public final class Store: Sendable {
     public let environment: LMDBEnvironment
     public let tables: Tables
@@ -33,8 +34,14 @@ public final class Store: Sendable {
         try await writer.submit(body)
     }
 
-    /// Drains pending writes and stops the writer.
+    /// Drains pending writes and stops the writer, suspending (not blocking) until it has.
+    public func shutdown() async {
+        await writer.shutdown()
+    }
+
+    /// Drains pending writes and stops the writer, blocking the calling thread until it has:
+    /// for synchronous teardown (commands, tests). Async code calls `shutdown()`.
     public func close() {
-        writer.shutdown()
+        writer.shutdownBlocking()
     }
 }
