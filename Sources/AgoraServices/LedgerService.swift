@@ -111,13 +111,3 @@ enum LedgerService {
         return XMLElement("receipt", namespace: namespace, attributes: [.init("index", String(receipt.index))], text: json)
     }
 }
-
-extension ServiceContext {
-    /// A receipt for a just-committed entry: signs a checkpoint now if none covers it yet, so
-    /// the client can verify what it was told at once.
-    func sealedReceipt(for index: UInt64) async throws -> Receipt {
-        let covered = try store.read { try (ledger.latestCheckpoint(in: $0)?.size ?? 0) > index }
-        if !covered { _ = try await store.write { [ledger] txn in try ledger.seal(in: txn) } }
-        return try store.read { try ledger.receipt(for: index, in: $0) }
-    }
-}
