@@ -96,7 +96,7 @@ enum LedgerService {
         try context.store.read { txn in
             let bytes = try context.ledger.entry(at: index, in: txn)
             let decision = try AccessPolicy.mayReadEntry(try LedgerEntry(decoding: bytes), reader: reader, in: txn, tables: context.store.tables)
-            if case .denied(let why) = decision { throw StanzaError(.forbidden, why) }
+            if case .denied(let denial) = decision { throw denial }
             return bytes
         }
     }
