@@ -99,7 +99,7 @@ public final class Gateway: Sendable {
 
         let origin = "\(domain)/agora"
         let authority = try CertificateAuthority.create(name: name, now: .now())
-        let caDER = try CertificateService.der(authority.certificate)
+        let caDER = try CertificateAuthority.der(of: authority.certificate)
         let logKey = Curve25519.Signing.PrivateKey()
         let signer = try NoteSigner(name: origin, privateKey: logKey)
         let store = try Store(path: configuration.storePath, options: configuration.store,
@@ -119,9 +119,9 @@ public final class Gateway: Sendable {
         _ = try await store.write { txn in
             try keys.seal(rawKey, as: NoteSigner.keyStoreName, in: txn)
             try keys.seal(SecretBytes(authority.sealableKey), as: CertificateAuthority.keyStoreName, in: txn)
-            try txn.put(store.tables.meta, CertificateService.certificateKey, caDER)
-            try CertificateService.writeCRL(authority: authority, state: MarketState(tables: store.tables, txn: txn), txn: txn,
-                                            meta: store.tables.meta, days: configuration.crlDays)
+            let records = AuthorityRecords(tables: store.tables)
+            try records.storeCertificate(authority.certificate, in: txn)
+            try records.writeCRL(by: authority, revoked: [], days: configuration.crlDays, in: txn)
             try txn.put(store.tables.meta, Self.nameKey, Array(name.utf8))
             try txn.put(store.tables.meta, StoreKey.text("schema"), Array("1".utf8))
             return try ledger.initialize(genesis: genesis, in: txn)
