@@ -11,17 +11,18 @@ internal import Glibc
 
 /// The composition root: one store, its ledger and market, opened from a configuration.
 ///
-/// Every `agora` command and, later, `agora serve` works through one of these. `close()`
-/// seals a final checkpoint (so everything written is covered by a signed note) and
-/// stops the writer.
+/// Every `agora` command and `agora serve` work through one of these. Commands reach the
+/// store and the ledger only through its use-case methods (`Gateway+Ledger`,
+/// `Gateway+Market`, …), never with transactions of their own. `close()` seals a final
+/// checkpoint (so everything written is covered by a signed note) and stops the writer.
 public final class Gateway: Sendable {
     public let configuration: AgoraConfiguration
-    public let store: Store
-    public let ledger: Ledger
+    let store: Store
+    let ledger: Ledger
     public let market: Market
     public let logger: Logger
     /// The key store, when the gateway was opened with its keys unlocked.
-    public let keys: KeyStore?
+    let keys: KeyStore?
 
     /// Meta key of the gateway's display name.
     static let nameKey = StoreKey.text("gateway.name")
@@ -140,7 +141,7 @@ public final class Gateway: Sendable {
     public func close() async {
         if ledger.signer != nil {
             do {
-                _ = try await store.write { [ledger] txn in try ledger.seal(in: txn) }
+                try await ledger.sealCheckpoint(through: store)
             } catch {
                 logger.error("final checkpoint failed", metadata: ["error": "\(error)"])
             }
