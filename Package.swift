@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "AgoraPKI",
             dependencies: [
-                "AgoraCore",
+                "AgoraCore", "AgoraStore",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -11,30 +11,25 @@ public import X509
 ///
 /// Signs only requests that pass `CSRPolicy`, records each certificate with a `cert.issue`
 /// entry before handing it out, and regenerates the CRL in the same transaction as each
-/// `cert.revoke`. The CA certificate and the current CRL live in `meta`; the CA key is
-/// sealed in the key store as `ca.key`.
+/// `cert.revoke`. The CA certificate and the current CRL are kept by AgoraPKI's
+/// `AuthorityRecords`; the CA key is sealed in the key store as `ca.key`.
 public struct CertificateService: Sendable {
     public let authority: CertificateAuthority
     let gateway: Gateway
-
-    static let certificateKey = StoreKey.text("ca.certificate")
-    static let crlKey = StoreKey.text("ca.crl")
-    /// The next CRL number (RFC 5280 §5.2.3: monotonically increasing), u64 BE.
-    static let crlNumberKey = StoreKey.text("ca.crl_number")
-    /// The current CRL's nextUpdate, seconds since 1970, u64 BE.
-    static let crlNextUpdateKey = StoreKey.text("ca.crl_next_update")
+    let records: AuthorityRecords
 
     /// Loads the CA of an opened gateway (its keys must be unlocked).
     public init(gateway: Gateway) throws {
         guard let keys = gateway.keys else { throw GatewayError.noCertificateAuthority("the key store is locked") }
-        let store = gateway.store
-        let (der, secret) = try store.read { txn in
-            (try txn.get(store.tables.meta, Self.certificateKey), try keys.open(CertificateAuthority.keyStoreName, in: txn))
+        let records = AuthorityRecords(tables: gateway.store.tables)
+        let (der, secret) = try gateway.store.read { txn in
+            (try records.certificate(in: txn), try keys.open(CertificateAuthority.keyStoreName, in: txn))
         }
         guard let der else { throw GatewayError.noCertificateAuthority("no CA certificate in the store") }
         self.authority = try CertificateAuthority(certificate: try Certificate(derEncoded: der),
                                                   key: try P256.Signing.PrivateKey(rawRepresentation: secret.bytes))
         self.gateway = gateway
+        self.records = records
     }
 
     /// What a signing returns: the certificate, its PEM chain (leaf then CA) and its ledger entry.
@@ -83,7 +78,7 @@ public struct CertificateService: Sendable {
 
     /// The `cert.issue` body for `certificate`: serial, subject, fingerprint, expiry and the DER itself.
     static func issueRecord(_ certificate: Certificate, subject: String) throws -> LedgerEntry.CertificateIssue {
-        let der = try Self.der(certificate)
+        let der = try CertificateAuthority.der(of: certificate)
         return LedgerEntry.CertificateIssue(
             serial: Hex.encode(certificate.serialNumber.bytes), subject: subject, fingerprint: Hex.encode(SHA256.hash(data: der)),
             notAfter: try Timestamp(seconds: Int64(certificate.notValidAfter.timeIntervalSince1970)),
@@ -97,21 +92,15 @@ public struct CertificateService: Sendable {
 
     /// Refuses inside a write if the CA in the store is no longer `authority` (an import replaced it).
     func signerIsCurrent() throws -> @Sendable (ReadTransaction) throws -> Void {
-        let caDER = try Self.der(authority.certificate)
-        let meta = gateway.store.tables.meta
-        return { txn in
-            guard try txn.get(meta, Self.certificateKey) == caDER else {
-                throw CertificateRefusal.badRequest("the gateway's CA changed while this certificate was signed; request it again")
-            }
-        }
+        try records.requireCurrent(authority)
     }
 
     private func record(_ certificate: Certificate, subject: String, actor: Actor, held: Market.HeldCertificates = .keep) async throws -> Issued {
         let issue = try Self.issueRecord(certificate, subject: subject)
         let serial = issue.serial
-        let (authority, meta, crlDays) = (self.authority, gateway.store.tables.meta, gateway.configuration.crlDays)
+        let (authority, records, crlDays) = (self.authority, self.records, gateway.configuration.crlDays)
         let accepted = try await gateway.market.recordCertificate(issue, actor: actor, held: held, signerIsCurrent: try signerIsCurrent()) { txn, state in
-            try Self.writeCRL(authority: authority, state: state, txn: txn, meta: meta, days: crlDays)
+            try records.writeCRL(by: authority, revoked: try Self.revocations(in: state), days: crlDays, in: txn)
         }
         return Issued(certificate: certificate, chainPEM: try chainPEM(certificate), serial: serial, ledgerIndex: accepted.index)
     }
@@ -119,11 +108,9 @@ public struct CertificateService: Sendable {
     /// Revokes `serial` and regenerates the CRL in the same transaction; then refreshes the
     /// broker's copy of the CRL, if `broker-config` set one up.
     public func revoke(serial: String, reason: RevocationReason, actor: Actor) async throws -> Market.Accepted {
-        let authority = self.authority
-        let tables = gateway.store.tables
-        let crlDays = gateway.configuration.crlDays
+        let (authority, records, crlDays) = (self.authority, self.records, gateway.configuration.crlDays)
         let accepted = try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
-            try Self.writeCRL(authority: authority, state: state, txn: txn, meta: tables.meta, days: crlDays)
+            try records.writeCRL(by: authority, revoked: try Self.revocations(in: state), days: crlDays, in: txn)
         }
         if let file = try BrokerSetup.recordedEndpoint(in: gateway)?.brokerCRLFile {
             do {
@@ -143,11 +130,10 @@ public struct CertificateService: Sendable {
     /// out after a week. Freshness comes from `ca revoke` rewriting the file (the broker
     /// applies it when it restarts or reloads).
     public func brokerCRL() async throws -> [UInt8] {
-        let authority = self.authority
-        let tables = gateway.store.tables
+        let (authority, records, tables) = (self.authority, self.records, gateway.store.tables)
         return try await gateway.store.write { txn in
-            try Self.signCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta,
-                             nextUpdate: Timestamp.now().adding(days: 3650))
+            try records.signCRL(by: authority, revoked: try Self.revocations(in: MarketState(tables: tables, txn: txn)),
+                                nextUpdate: Timestamp.now().adding(days: 3650), in: txn)
         }
     }
 
@@ -167,15 +153,16 @@ public struct CertificateService: Sendable {
         }
         let authority = try CertificateAuthority(certificate: certificate, key: key)
         guard authority.isValid(at: .now()) else { throw CertificateRefusal.badRequest("the CA certificate is expired or not yet valid") }
-        let der = try der(certificate)
+        let der = try CertificateAuthority.der(of: certificate)
         let tables = gateway.store.tables
+        let records = AuthorityRecords(tables: tables)
         let crlDays = gateway.configuration.crlDays
         let sealed = SecretBytes(authority.sealableKey)
         let accepted = try await gateway.market.adoptCertificateAuthority(
             .init(fingerprint: Hex.encode(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
             try keys.replace(CertificateAuthority.keyStoreName, with: sealed, in: txn)
-            try txn.put(tables.meta, certificateKey, der)
-            try writeCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta, days: crlDays)
+            try records.storeCertificate(certificate, in: txn)
+            try records.writeCRL(by: authority, revoked: try revocations(in: MarketState(tables: tables, txn: txn)), days: crlDays, in: txn)
         }
         return (authority, accepted)
     }
@@ -185,16 +172,14 @@ public struct CertificateService: Sendable {
     /// expired CRL (which would make every client certificate fail `-crl_check`).
     public func currentCRL() async throws -> [UInt8] {
         let store = gateway.store
-        let crlDays = gateway.configuration.crlDays
-        let nextUpdate = try store.read { StoreKey.readU64(try $0.get(store.tables.meta, Self.crlNextUpdateKey) ?? []) } ?? 0
-        if Int64(nextUpdate) - Timestamp.now().seconds < Int64(crlDays) * 86_400 / 2 {
-            let authority = self.authority
-            let tables = store.tables
+        let (authority, records, tables, crlDays) = (self.authority, self.records, store.tables, gateway.configuration.crlDays)
+        let nextUpdate = try store.read { try records.crlNextUpdate(in: $0) }
+        if nextUpdate - Timestamp.now().seconds < Int64(crlDays) * 86_400 / 2 {
             try await store.write { txn in
-                try Self.writeCRL(authority: authority, state: MarketState(tables: tables, txn: txn), txn: txn, meta: tables.meta, days: crlDays)
+                try records.writeCRL(by: authority, revoked: try Self.revocations(in: MarketState(tables: tables, txn: txn)), days: crlDays, in: txn)
             }
         }
-        guard let crl = try store.read({ try $0.get(store.tables.meta, Self.crlKey) }) else {
+        guard let crl = try store.read({ try records.crl(in: $0) }) else {
             throw GatewayError.noCertificateAuthority("no CRL in the store")
         }
         return crl
@@ -208,25 +193,9 @@ public struct CertificateService: Sendable {
         }
     }
 
-    /// Signs a CRL of every revoked certificate in `state` with the next CRL number and stores it.
-    static func writeCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database, days: Int) throws {
-        let nextUpdate = Timestamp.now().adding(days: days)
-        try txn.put(meta, crlKey, try signCRL(authority: authority, state: state, txn: txn, meta: meta, nextUpdate: nextUpdate))
-        try txn.put(meta, crlNextUpdateKey, StoreKey.u64(UInt64(nextUpdate.seconds)))
-    }
-
-    /// A CRL of every revocation in `state`, with the next CRL number (RFC 5280 §5.2.3:
-    /// every CRL this CA signs, served or broker copy, gets its own increasing number).
-    private static func signCRL(authority: CertificateAuthority, state: MarketState, txn: WriteTransaction, meta: Database,
-                                nextUpdate: Timestamp) throws -> [UInt8] {
-        let number = StoreKey.readU64(try txn.get(meta, crlNumberKey) ?? []) ?? 1
-        try txn.put(meta, crlNumberKey, StoreKey.u64(number + 1))
-        return try authority.revocationList(revoked: try revocations(in: state), number: number, now: .now(), nextUpdate: nextUpdate)
-    }
-
     /// SHA-256 of the CA certificate as `AA:BB:…`, the way OpenSSL prints fingerprints.
     public func caFingerprint() throws -> String {
-        let hex = Array(Hex.encode(SHA256.hash(data: try Self.der(authority.certificate))).uppercased())
+        let hex = Array(Hex.encode(SHA256.hash(data: try CertificateAuthority.der(of: authority.certificate))).uppercased())
         return stride(from: 0, to: hex.count, by: 2).map { String(hex[$0..<$0 + 2]) }.joined(separator: ":")
     }
 
@@ -235,11 +204,5 @@ public struct CertificateService: Sendable {
         try FileSystem.makeDirectory(directory, mode: 0o755)
         try FileSystem.write(Array(keyPEM.utf8), to: directory + "/server.key", mode: 0o600)
         try FileSystem.write(Array(chainPEM.utf8), to: directory + "/server.pem", mode: 0o644)
-    }
-
-    static func der(_ certificate: Certificate) throws -> [UInt8] {
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        return serializer.serializedBytes
     }
 }

@@ -11,17 +11,18 @@ internal import Glibc
 
 /// The composition root: one store, its ledger and market, opened from a configuration.
 ///
-/// Every `agora` command and, later, `agora serve` works through one of these. `close()`
-/// seals a final checkpoint (so everything written is covered by a signed note) and
-/// stops the writer.
+/// Every `agora` command and `agora serve` work through one of these. Commands reach the
+/// store and the ledger only through its use-case methods (`Gateway+Ledger`,
+/// `Gateway+Market`, …), never with transactions of their own. `close()` seals a final
+/// checkpoint (so everything written is covered by a signed note) and stops the writer.
 public final class Gateway: Sendable {
     public let configuration: AgoraConfiguration
-    public let store: Store
-    public let ledger: Ledger
+    let store: Store
+    let ledger: Ledger
     public let market: Market
     public let logger: Logger
     /// The key store, when the gateway was opened with its keys unlocked.
-    public let keys: KeyStore?
+    let keys: KeyStore?
 
     /// Meta key of the gateway's display name.
     static let nameKey = StoreKey.text("gateway.name")
@@ -99,7 +100,7 @@ public final class Gateway: Sendable {
 
         let origin = "\(domain)/agora"
         let authority = try CertificateAuthority.create(name: name, now: .now())
-        let caDER = try CertificateService.der(authority.certificate)
+        let caDER = try CertificateAuthority.der(of: authority.certificate)
         let logKey = Curve25519.Signing.PrivateKey()
         let signer = try NoteSigner(name: origin, privateKey: logKey)
         let store = try Store(path: configuration.storePath, options: configuration.store,
@@ -119,9 +120,9 @@ public final class Gateway: Sendable {
         _ = try await store.write { txn in
             try keys.seal(rawKey, as: NoteSigner.keyStoreName, in: txn)
             try keys.seal(SecretBytes(authority.sealableKey), as: CertificateAuthority.keyStoreName, in: txn)
-            try txn.put(store.tables.meta, CertificateService.certificateKey, caDER)
-            try CertificateService.writeCRL(authority: authority, state: MarketState(tables: store.tables, txn: txn), txn: txn,
-                                            meta: store.tables.meta, days: configuration.crlDays)
+            let records = AuthorityRecords(tables: store.tables)
+            try records.storeCertificate(authority.certificate, in: txn)
+            try records.writeCRL(by: authority, revoked: [], days: configuration.crlDays, in: txn)
             try txn.put(store.tables.meta, Self.nameKey, Array(name.utf8))
             try txn.put(store.tables.meta, StoreKey.text("schema"), Array("1".utf8))
             return try ledger.initialize(genesis: genesis, in: txn)
@@ -140,7 +141,7 @@ public final class Gateway: Sendable {
     public func close() async {
         if ledger.signer != nil {
             do {
-                _ = try await store.write { [ledger] txn in try ledger.seal(in: txn) }
+                try await ledger.sealCheckpoint(through: store)
             } catch {
                 logger.error("final checkpoint failed", metadata: ["error": "\(error)"])
             }

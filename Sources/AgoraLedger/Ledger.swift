@@ -7,7 +7,8 @@ internal import Synchronization
 /// Entries are appended inside the caller's write transaction, next to the table updates
 /// they cause, so an entry and its effects commit together or not at all. After each
 /// write batch that grew the tree, at most every `checkpointInterval`, the writer seals a
-/// signed checkpoint in the same transaction (`installCheckpointHook`).
+/// signed checkpoint in the same transaction (`installCheckpointHook`); a write that needs
+/// its entry covered at once asks its batch to seal (`Store.write(sealing:)`).
 public final class Ledger: Sendable {
     public let tables: Tables
     public let tree: StoredMerkleTree
@@ -129,8 +130,10 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Makes the store's writer seal checkpoints after its batches (see `sealIfDue`).
+    /// Makes the store's writer seal checkpoints after its batches (see `sealIfDue`), and
+    /// at once in the batch of any request submitted with `sealing: true`.
     public func installCheckpointHook(on writer: GroupCommitWriter) {
         writer.addBatchHook { [self] txn in try self.sealIfDue(in: txn) }
+        writer.installSealStep { [self] txn in try self.seal(in: txn) }
     }
 }

@@ -4,12 +4,12 @@ public import AgoraStore
 /// "May X read sensor S at time t?" — the one rule every read of sensor data obeys.
 ///
 /// Yes for the sensor's owner, for operators, and for a buyer with a purchase whose
-/// window `[from, to)` covers t. Everyone else is refused with the reason.
+/// window `[from, to)` covers t. Everyone else is refused with a coded reason.
 public enum AccessDecision: Hashable, Sendable {
     case owner
     case `operator`
     case purchased(purchaseID: String)
-    case denied(String)
+    case denied(AccessDenial)
 
     public var isAllowed: Bool { if case .denied = self { return false }; return true }
 }
@@ -18,9 +18,9 @@ public enum AccessPolicy {
     public static func mayRead(_ reader: BareJID, sensor id: SensorID, at time: Timestamp,
                                in txn: ReadTransaction, tables: Tables) throws -> AccessDecision {
         let state = MarketState(tables: tables, txn: txn)
-        guard let sensor = try state.sensor(id) else { return .denied("no sensor \(id)") }
+        guard let sensor = try state.sensor(id) else { return .denied(.unknownSensor(id)) }
         if sensor.owner == reader { return .owner }
-        guard let account = try state.account(reader) else { return .denied("no account \(reader)") }
+        guard let account = try state.account(reader) else { return .denied(.unknownAccount(reader)) }
         if account.role == .operator { return .operator }
         // Grants of (sensor, reader) sorted by window start; any with from ≤ t < to allows.
         var found: String?
@@ -34,7 +34,7 @@ public enum AccessPolicy {
             return true
         }
         if let found { return .purchased(purchaseID: found) }
-        return .denied("\(reader) has no purchase of sensor \(id) covering \(time)")
+        return .denied(.notPurchased("\(reader) has no purchase of sensor \(id) covering \(time)"))
     }
 }
 
@@ -46,7 +46,7 @@ extension AccessPolicy {
     /// about (a seller sees the purchases of its data, the owner its readings commitments).
     public static func mayReadEntry(_ entry: LedgerEntry, reader: BareJID, in txn: ReadTransaction, tables: Tables) throws -> AccessDecision {
         let state = MarketState(tables: tables, txn: txn)
-        guard let account = try state.account(reader) else { return .denied("no account \(reader)") }
+        guard let account = try state.account(reader) else { return .denied(.unknownAccount(reader)) }
         if account.role == .operator { return .operator }
         if entry.actor == .account(reader) { return .owner }
         func owns(_ sensor: SensorID) throws -> Bool { try state.sensor(sensor)?.owner == reader }
@@ -64,7 +64,7 @@ extension AccessPolicy {
         case .certRevoke: concerned = false
         case .readingsCommit(let commit): concerned = try owns(commit.sensor)
         }
-        return concerned ? .owner : .denied("ledger entry of type \(entry.body.type) does not concern \(reader)")
+        return concerned ? .owner : .denied(.notConcerned("ledger entry of type \(entry.body.type) does not concern \(reader)"))
     }
 }
 
@@ -74,9 +74,9 @@ extension AccessPolicy {
     public static func mayRead(_ reader: BareJID, sensor id: SensorID, from: Timestamp, to: Timestamp,
                                in txn: ReadTransaction, tables: Tables) throws -> AccessDecision {
         let state = MarketState(tables: tables, txn: txn)
-        guard let sensor = try state.sensor(id) else { return .denied("no sensor \(id)") }
+        guard let sensor = try state.sensor(id) else { return .denied(.unknownSensor(id)) }
         if sensor.owner == reader { return .owner }
-        guard let account = try state.account(reader) else { return .denied("no account \(reader)") }
+        guard let account = try state.account(reader) else { return .denied(.unknownAccount(reader)) }
         if account.role == .operator { return .operator }
         // Grants sorted by window start: extend the covered prefix of [from, to) while they touch it.
         var covered = UInt64(max(from.seconds, 0))
@@ -92,6 +92,6 @@ extension AccessPolicy {
             return covered < end
         }
         if covered >= end, let purchase { return .purchased(purchaseID: purchase) }
-        return .denied("\(reader) has not bought \(id) for all of [\(from), \(to)); buy the window first (urn:agora:market:1 purchase)")
+        return .denied(.notPurchased("\(reader) has not bought \(id) for all of [\(from), \(to)); buy the window first (urn:agora:market:1 purchase)"))
     }
 }

@@ -26,8 +26,10 @@ extension Market {
     ///   price between the buyer's look-up and the purchase; with a bound, a raised price is
     ///   refused instead of charged. nil accepts any price (kept for the CLI's operator sales
     ///   and old clients; every client in this repository sends a bound).
+    /// - Parameter sealing: seal a checkpoint over the purchase in the same commit, for a
+    ///   caller that hands out its receipt at once (`Ledger.sealedReceipt` then only reads).
     public func purchase(buyer: BareJID, sensor: SensorID, from: Timestamp, to: Timestamp,
-                         requestID: String?, maxCredits: Credits? = nil, actor: Actor) async throws -> PurchaseResult {
+                         requestID: String?, maxCredits: Credits? = nil, actor: Actor, sealing: Bool = false) async throws -> PurchaseResult {
         guard from < to else { throw MarketRefusal.invalidWindow("the window must end after it starts (from \(from), to \(to))") }
         guard to.seconds - from.seconds <= Self.maxWindowSeconds else {
             throw MarketRefusal.invalidWindow("a purchase covers at most 366 days")
@@ -44,7 +46,7 @@ extension Market {
         let hours = UInt64((to.seconds - from.seconds + 3599) / 3600)
         let time = clock()
         let tables = store.tables
-        let outcome = try await store.write { [ledger, projection] txn -> PurchaseResult in
+        let outcome = try await store.write(sealing: sealing) { [ledger, projection] txn -> PurchaseResult in
             let state = MarketState(tables: tables, txn: txn)
             // Authorise before the idempotency look-up, so nobody learns of another's purchase.
             if actor != .account(buyer) {

@@ -13,6 +13,7 @@ internal import Crypto
 /// Where the rules live: `Market+Accounts.swift` (accounts, credits),
 /// `Market+Sensors.swift` (sensors), `Market+Purchase.swift` (purchases),
 /// `Market+Certificates.swift` (what the CA issued and revoked),
+/// `SensorPairing.swift` (pairing invitations and their codes),
 /// `AccessPolicy.swift` (who may read what).
 public final class Market: Sendable {
     public let store: Store

@@ -143,6 +143,13 @@ public struct CertificateAuthority: Sendable {
     /// The CA key's raw bytes, for sealing in the key store only.
     public var sealableKey: [UInt8] { Array(key.rawRepresentation) }
 
+    /// The DER encoding of `certificate` (what fingerprints and the ledger's entries hash).
+    public static func der(of certificate: Certificate) throws -> [UInt8] {
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return serializer.serializedBytes
+    }
+
     /// 128 random bits. `SerialNumber` holds the unsigned magnitude and adds the 0x00 that
     /// keeps the DER INTEGER positive; a draw whose first byte is zero is drawn again so every
     /// serial is exactly 16 bytes.

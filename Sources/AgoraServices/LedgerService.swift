@@ -96,7 +96,7 @@ enum LedgerService {
         try context.store.read { txn in
             let bytes = try context.ledger.entry(at: index, in: txn)
             let decision = try AccessPolicy.mayReadEntry(try LedgerEntry(decoding: bytes), reader: reader, in: txn, tables: context.store.tables)
-            if case .denied(let why) = decision { throw StanzaError(.forbidden, why) }
+            if case .denied(let denial) = decision { throw denial }
             return bytes
         }
     }
@@ -109,15 +109,5 @@ enum LedgerService {
     static func receiptElement(_ receipt: Receipt) -> XMLElement {
         let json = (try? receipt.json()).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return XMLElement("receipt", namespace: namespace, attributes: [.init("index", String(receipt.index))], text: json)
-    }
-}
-
-extension ServiceContext {
-    /// A receipt for a just-committed entry: signs a checkpoint now if none covers it yet, so
-    /// the client can verify what it was told at once.
-    func sealedReceipt(for index: UInt64) async throws -> Receipt {
-        let covered = try store.read { try (ledger.latestCheckpoint(in: $0)?.size ?? 0) > index }
-        if !covered { _ = try await store.write { [ledger] txn in try ledger.seal(in: txn) } }
-        return try store.read { try ledger.receipt(for: index, in: $0) }
     }
 }

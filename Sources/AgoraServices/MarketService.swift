@@ -60,8 +60,9 @@ enum MarketService {
         let requestID = payload.optional("request")
         return context.later {
             let result = try await context.market.purchase(buyer: buyer, sensor: sensor, from: from, to: to,
-                                                           requestID: requestID, maxCredits: maxCredits, actor: .account(buyer))
-            let receipt = try await context.sealedReceipt(for: result.record.ledgerIndex)
+                                                           requestID: requestID, maxCredits: maxCredits, actor: .account(buyer), sealing: true)
+            // The purchase's batch sealed a checkpoint over it: the receipt costs no second commit.
+            let receipt = try await context.ledger.sealedReceipt(for: result.record.ledgerIndex, through: context.store)
             var element = element(result.record)
             element.attributes.append(.init("replayed", result.replayed ? "true" : "false"))
             element.append(LedgerService.receiptElement(receipt))

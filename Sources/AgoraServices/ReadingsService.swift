@@ -89,9 +89,7 @@ enum ReadingsService {
             try AccessPolicy.mayRead(reader, sensor: sensor, from: try Timestamp(seconds: seconds.from), to: try Timestamp(seconds: seconds.to),
                                      in: txn, tables: context.store.tables)
         }
-        if case .denied(let why) = decision {
-            throw StanzaError(why.hasPrefix("no sensor") ? .itemNotFound : .forbidden, why)
-        }
+        if case .denied(let denial) = decision { throw denial }
     }
 
     static func element(_ item: ReadingsPage.Item) -> XMLElement {

@@ -15,6 +15,8 @@ enum ServiceFailure {
             return error
         case let refusal as MarketRefusal:
             return StanzaError(condition(of: refusal.code), refusal.description)
+        case let denial as AccessDenial:
+            return StanzaError(condition(of: denial.code), denial.description)
         case let error as ValidationError:
             return StanzaError(.badRequest, error.description)
         case let error as LedgerError where error.isNotFound:
@@ -38,6 +40,15 @@ enum ServiceFailure {
         case .certificateHeld: .policyViolation
         case .insufficientCredits, .amountTooLarge, .priceAboveLimit: .notAcceptable
         case .sensorFrozen, .sensorNotFrozen: .notAllowed
+        }
+    }
+
+    /// RFC 6120 §8.3.3 conditions for the access policy's refusals: an unknown sensor is
+    /// not found; everything else, an unknown reader included, is forbidden.
+    static func condition(of code: AccessDenial.Code) -> StanzaError.Condition {
+        switch code {
+        case .unknownSensor: .itemNotFound
+        case .unknownAccount, .notPurchased, .notConcerned: .forbidden
         }
     }
 }

@@ -43,6 +43,11 @@ internal import Glibc
 /// opened only to read costs none; `shutdown()` finishes what is queued, ends the thread
 /// and resumes its caller without blocking a thread (`shutdownBlocking()` for synchronous
 /// teardown). Idle, the thread sleeps on a semaphore that only a request signals.
+///
+/// Sealing on request: a request submitted with `sealing: true` makes its batch run the
+/// seal step (`installSealStep`, which the ledger provides) after the requests and before
+/// the commit, so a caller that needs a signed checkpoint over what it wrote (a purchase
+/// and its receipt) gets it in the same durable commit instead of a second write.
 public final class GroupCommitWriter: Sendable {
     public struct Options: Sendable {
         public var maxBatch: Int
@@ -59,6 +64,12 @@ public final class GroupCommitWriter: Sendable {
     /// (e.g. sealing a ledger checkpoint). If it throws, the error is logged and the batch
     /// commits without the hooks' writes (a checkpoint then comes with a later batch).
     public typealias BatchHook = @Sendable (WriteTransaction) throws -> Void
+
+    /// Work a batch runs, after its requests and before the batch hooks, when one of its
+    /// successful requests was submitted with `sealing: true`. Failures are handled like a
+    /// hook's: logged, and the batch commits without the step's writes (the caller then
+    /// finds no checkpoint over its entry and must seal in a write of its own).
+    public typealias SealStep = @Sendable (WriteTransaction) throws -> Void
 
     private struct Queue: ~Copyable {
         var requests: [any PendingWrite] = []
@@ -77,6 +88,7 @@ public final class GroupCommitWriter: Sendable {
     private let queue = Mutex(Queue())
     private let wakeup = DispatchSemaphore(value: 0)
     private let hooks: Mutex<[BatchHook]> = Mutex([])
+    private let sealStep: Mutex<SealStep?> = Mutex(nil)
     private let stats = Mutex(Statistics())
 
     /// Counters for metrics and benchmarks.
@@ -86,6 +98,8 @@ public final class GroupCommitWriter: Sendable {
         public var failedRequests = 0
         public var mapGrowths = 0
         public var largestBatch = 0
+        /// Batches that ran the seal step because a request asked for it.
+        public var sealedBatches = 0
         /// Time spent running requests and hooks, and committing (sync included).
         public var applying: Duration = .zero
         public var committing: Duration = .zero
@@ -120,15 +134,23 @@ public final class GroupCommitWriter: Sendable {
         hooks.withLock { $0.append(hook) }
     }
 
+    /// Sets the step that batches run for requests submitted with `sealing: true`
+    /// (see `SealStep`); replaces an earlier one.
+    public func installSealStep(_ step: @escaping SealStep) {
+        sealStep.withLock { $0 = step }
+    }
+
     public var statistics: Statistics { stats.withLock { $0 } }
 
     /// Runs `body` in the next batch and returns its result once the batch is durable.
     ///
     /// Throws whatever `body` threw (its writes are rolled back, others are unaffected), or a
     /// `StoreError` when the batch could not be committed (then nothing of it was written).
-    public func submit<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+    /// With `sealing`, the batch runs the seal step before its commit if `body` succeeds
+    /// (see `SealStep`); without a seal step installed the flag does nothing.
+    public func submit<T: Sendable>(sealing: Bool = false, _ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let request = WriteRequest(body: body, continuation: continuation)
+            let request = WriteRequest(body: body, sealing: sealing, continuation: continuation)
             // Accepted, and whether this request starts the thread: decided under one lock, so
             // a `shutdown` in between waits for the thread that will take the request.
             let (accepted, spawn) = queue.withLock { queue -> (Bool, Bool) in
@@ -295,6 +317,7 @@ public final class GroupCommitWriter: Sendable {
         // Requests that failed after writing: left out of the next run, keeping their error.
         var excluded = Set<Int>()
         var runHooks = true
+        var runSeal = true
         let applyStart = ContinuousClock.now
         rerun: while true {
             var parent: OpaquePointer?
@@ -304,6 +327,7 @@ public final class GroupCommitWriter: Sendable {
                 return .failed(.lmdb(LMDBError(code: code, operation: "txn_begin (write)")))
             }
             let txn = WriteTransaction(handle: parent)
+            var sealed = false
             for (position, request) in batch.enumerated() where !excluded.contains(position) {
                 request.reset()
                 let writesBefore = txn.writeCount
@@ -320,21 +344,31 @@ public final class GroupCommitWriter: Sendable {
                     return .mapFull
                 }
             }
-            for hook in runHooks ? hooks.withLock({ $0 }) : [] {
-                let writesBefore = txn.writeCount
-                do {
-                    try hook(txn)
-                } catch let error as StoreError where error.isMapFull {
+            let asked = batch.indices.contains { !excluded.contains($0) && batch[$0].sealing && !batch[$0].failed }
+            if runSeal, asked, let step = sealStep.withLock({ $0 }) {
+                switch runStep(step, named: "seal step", in: txn) {
+                case .done: sealed = true
+                case .failedWithoutWriting: break
+                case .mapFull:
                     mdb_txn_abort(parent)
                     return .mapFull
-                } catch {
-                    logger.error("batch hook failed", metadata: ["error": "\(error)"])
-                    if txn.writeCount != writesBefore {
-                        // Its partial writes cannot be picked out: run the batch again without hooks.
-                        mdb_txn_abort(parent)
-                        runHooks = false
-                        continue rerun
-                    }
+                case .failedAfterWriting:
+                    // Its partial writes cannot be picked out: run the batch again without it.
+                    mdb_txn_abort(parent)
+                    runSeal = false
+                    continue rerun
+                }
+            }
+            for hook in runHooks ? hooks.withLock({ $0 }) : [] {
+                switch runStep(hook, named: "batch hook", in: txn) {
+                case .done, .failedWithoutWriting: continue
+                case .mapFull:
+                    mdb_txn_abort(parent)
+                    return .mapFull
+                case .failedAfterWriting:
+                    mdb_txn_abort(parent)
+                    runHooks = false
+                    continue rerun
                 }
             }
             let commitStart = ContinuousClock.now
@@ -350,7 +384,24 @@ public final class GroupCommitWriter: Sendable {
             guard code == MDB_SUCCESS else {
                 return .failed(.lmdb(LMDBError(code: code, operation: "commit")))
             }
+            if sealed { stats.withLock { $0.sealedBatches += 1 } }
             return .committed
+        }
+    }
+
+    private enum StepOutcome { case done, failedWithoutWriting, mapFull, failedAfterWriting }
+
+    /// Runs a seal step or batch hook; an error that wrote nothing is only logged.
+    private func runStep(_ step: BatchHook, named name: String, in txn: WriteTransaction) -> StepOutcome {
+        let writesBefore = txn.writeCount
+        do {
+            try step(txn)
+            return .done
+        } catch let error as StoreError where error.isMapFull {
+            return .mapFull
+        } catch {
+            logger.error("\(name) failed", metadata: ["error": "\(error)"])
+            return txn.writeCount == writesBefore ? .failedWithoutWriting : .failedAfterWriting
         }
     }
 
@@ -387,6 +438,8 @@ protocol PendingWrite: AnyObject, Sendable {
     func run(_ txn: WriteTransaction) -> RunResult
     func resume(commitError: StoreError?)
     var failed: Bool { get }
+    /// Whether the request asked its batch to run the seal step.
+    var sealing: Bool { get }
 }
 
 /// One caller's write closure and the continuation waiting for it.
@@ -399,9 +452,11 @@ private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable
     private let body: @Sendable (WriteTransaction) throws -> T
     private let continuation: CheckedContinuation<T, any Error>
     private var outcome: Result<T, any Error>?
+    let sealing: Bool
 
-    init(body: @escaping @Sendable (WriteTransaction) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    init(body: @escaping @Sendable (WriteTransaction) throws -> T, sealing: Bool, continuation: CheckedContinuation<T, any Error>) {
         self.body = body
+        self.sealing = sealing
         self.continuation = continuation
     }
 

@@ -29,9 +29,10 @@ public final class Store: Sendable {
         try environment.read(body)
     }
 
-    /// Runs `body` in the next write batch; returns once the batch is durable.
-    public func write<T: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
-        try await writer.submit(body)
+    /// Runs `body` in the next write batch; returns once the batch is durable. With
+    /// `sealing`, the batch also seals a checkpoint before its commit (`GroupCommitWriter.SealStep`).
+    public func write<T: Sendable>(sealing: Bool = false, _ body: @escaping @Sendable (WriteTransaction) throws -> T) async throws -> T {
+        try await writer.submit(sealing: sealing, body)
     }
 
     /// Drains pending writes and stops the writer, suspending (not blocking) until it has.

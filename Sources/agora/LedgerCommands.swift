@@ -36,13 +36,13 @@ struct LedgerCommand: AsyncParsableCommand {
             }
             let trusted = try logKey.map { try NoteVerifier(parsing: $0) }
             try await global.withGateway(unlockKeys: false) { gateway in
-                let report = try LedgerAudit.verify(store: gateway.store, trusted: trusted, progress: progress("verify"))
+                let report = try gateway.verifyLedger(trusted: trusted, progress: progress("verify"))
                 let anchor = trusted == nil ? " (named by the genesis entry; pass --log-key to pin it)" : " (the trusted key)"
                 print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints verified; log key \(report.verifier?.description ?? "?")\(anchor)")
                 if replay {
                     let scratch = try ScratchDirectory()
                     defer { scratch.remove() }
-                    let result = try await Replay.verify(store: gateway.store, scratchDirectory: scratch.path, progress: progress("replay"))
+                    let result = try await gateway.replayLedger(scratchDirectory: scratch.path, progress: progress("replay"))
                     print("ok: replay of \(result.entries) entries reproduces \(result.tablesCompared.joined(separator: ", ")) byte for byte")
                 }
             }
@@ -57,18 +57,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @Flag(help: "Print one JSON array of {index, entry}.") var json = false
 
         func run() async throws {
-            let entries: [(UInt64, [UInt8])] = try await global.withGateway(unlockKeys: false) { gateway in
-                try gateway.store.read { txn in
-                    let size = try gateway.ledger.size(in: txn)
-                    var result: [(UInt64, [UInt8])] = []
-                    var index = from
-                    while index < size, UInt64(result.count) < limit {
-                        result.append((index, try gateway.ledger.entry(at: index, in: txn)))
-                        index += 1
-                    }
-                    return result
-                }
-            }
+            let entries = try await global.withGateway(unlockKeys: false) { gateway in try gateway.entries(from: from, limit: limit) }
             if json {
                 // Entries are JSON already: embed their exact bytes.
                 let items = entries.map { "{\"entry\":\(String(decoding: $0.1, as: UTF8.self)),\"index\":\($0.0)}" }
@@ -84,10 +73,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let note = try await global.withGateway { gateway in
-                _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
-                return try gateway.store.read { try gateway.ledger.latestCheckpoint(in: $0)?.note }
-            }
+            let note = try await global.withGateway { gateway in try await gateway.latestCheckpoint() }
             guard let note else { throw LedgerError.noCheckpoint(covering: 0) }
             print(note, terminator: "")
         }
@@ -99,10 +85,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @Argument(help: "Ledger index.") var index: UInt64
 
         func run() async throws {
-            let receipt = try await global.withGateway { gateway in
-                _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
-                return try gateway.store.read { try gateway.ledger.receipt(for: index, in: $0) }
-            }
+            let receipt = try await global.withGateway { gateway in try await gateway.receipt(for: index) }
             print(try JSONOutput.line(receipt))
         }
     }
@@ -117,18 +100,10 @@ struct LedgerCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard old <= new else { throw CLIUsageError(description: "OLD (\(old)) must not be larger than NEW (\(new))") }
-            let output = try await global.withGateway(unlockKeys: false) { gateway in
-                try gateway.store.read { txn in
-                    let size = try gateway.ledger.size(in: txn)
-                    guard new <= size else { throw LedgerError.indexOutOfRange(new, size: size) }
-                    let tree = gateway.ledger.tree
-                    let proof = try tree.consistencyProof(oldSize: old, newSize: new, in: txn)
-                    return Output(oldSize: old, newSize: new,
-                                  oldRoot: Data(try tree.root(size: old, in: txn)).base64EncodedString(),
-                                  newRoot: Data(try tree.root(size: new, in: txn)).base64EncodedString(),
-                                  proof: proof.map { Data($0).base64EncodedString() })
-                }
-            }
+            let consistency = try await global.withGateway(unlockKeys: false) { gateway in try gateway.consistency(old: old, new: new) }
+            let output = Output(oldSize: old, newSize: new, oldRoot: Data(consistency.oldRoot).base64EncodedString(),
+                                newRoot: Data(consistency.newRoot).base64EncodedString(),
+                                proof: consistency.proof.map { Data($0).base64EncodedString() })
             print(try JSONOutput.line(output))
         }
     }

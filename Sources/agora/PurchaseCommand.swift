@@ -33,12 +33,7 @@ struct Purchase: AsyncParsableCommand {
         let to = try Parse.time(to, field: "--to")
         let maxCredits = try self.maxCredits.map { try Parse.amount($0) }
         let (result, receipt) = try await global.withGateway { gateway in
-            let result = try await gateway.market.purchase(buyer: buyer, sensor: sensor, from: from, to: to,
-                                                          requestID: requestID, maxCredits: maxCredits, actor: .operator)
-            // Seal now so the receipt is covered by a signed checkpoint.
-            _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
-            let receipt = try gateway.store.read { try gateway.ledger.receipt(for: result.record.ledgerIndex, in: $0) }
-            return (result, receipt)
+            try await gateway.purchase(buyer: buyer, sensor: sensor, from: from, to: to, requestID: requestID, maxCredits: maxCredits)
         }
         let p = result.record.purchase
         if json {

@@ -26,7 +26,7 @@ struct Readings: AsyncParsableCommand {
             let from = try self.from.map(Parse.readingTime) ?? 0
             let to = try self.to.map(Parse.readingTime) ?? .max
             let records = try await global.withGateway(unlockKeys: false) { gateway in
-                try ReadingsQuery(store: gateway.store, ledger: gateway.ledger).records(of: sensor, from: from, to: to)
+                try gateway.readings(of: sensor, from: from, to: to)
             }
             if format == "json" {
                 // The stored records as they are hashed (salt included), so a batch root can be recomputed from them.
@@ -48,10 +48,7 @@ struct Readings: AsyncParsableCommand {
         func run() async throws {
             let sensor = try Parse.sensor(sensor)
             let time = try Parse.readingTime(self.time)
-            let proof = try await global.withGateway { gateway in
-                _ = try await gateway.store.write { [ledger = gateway.ledger] txn in try ledger.seal(in: txn) }
-                return try ReadingsQuery(store: gateway.store, ledger: gateway.ledger).prove(sensor: sensor, time: time)
-            }
+            let proof = try await global.withGateway { gateway in try await gateway.proveReading(of: sensor, at: time) }
             print(try JSONOutput.line(proof))
         }
     }
@@ -69,7 +66,7 @@ struct Readings: AsyncParsableCommand {
             let now = Timestamp.now().seconds * 1_000_000_000
             let readings = try SenMLPack.decode(payload, now: now)
             let outcome = try await global.withGateway { gateway in
-                try await ReadingsCommitter(store: gateway.store, ledger: gateway.ledger).commit([sensor: readings])[sensor]
+                try await gateway.ingest(readings, of: sensor)
             }
             switch outcome {
             case .committed(let index, let count)?: print("stored \(count) readings of \(sensor) (readings.commit at ledger entry \(index))")

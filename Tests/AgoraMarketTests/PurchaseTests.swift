@@ -14,6 +14,20 @@ import Testing
         #expect(try f.balance(f.alice) == 30)
     }
 
+    @Test func aPurchaseThatAsksToSealCommitsOnceAndItsReceiptNeedsNoSecondCommit() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        let before = f.store.writer.statistics
+        let result = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: f.time("2026-11-22T10:00:00Z"),
+                                                 to: f.time("2026-11-22T11:00:00Z"), requestID: "sealed", actor: .account(f.bob), sealing: true)
+        let purchased = f.store.writer.statistics
+        #expect(purchased.batches - before.batches == 1)
+        #expect(purchased.sealedBatches - before.sealedBatches == 1)
+        let receipt = try await f.ledger.sealedReceipt(for: result.record.ledgerIndex, through: f.store)
+        #expect(f.store.writer.statistics.batches == purchased.batches, "the receipt was read, not sealed in a second commit")
+        #expect(receipt.index == result.record.ledgerIndex && receipt.treeSize > receipt.index)
+    }
+
     @Test func overdraftIsRefusedAndChangesNothing() async throws {
         let f = try await MarketFixture()
         defer { f.close() }

@@ -54,6 +54,48 @@ struct Refused: Error, Equatable { let n: Int }
         #expect(stats.batches < 200, "requests were batched")
     }
 
+    @Test func aRequestAskingToSealMakesItsBatchRunTheSealStepBeforeTheCommit() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try makeTestStore(in: dir)
+        defer { store.close() }
+        let db = store.tables.meta
+        let marker = StoreKey.text("sealed")
+        store.writer.installSealStep { txn in try txn.put(db, marker, [1]) }
+        func sealed() throws -> Bool { try store.read { try $0.contains(db, marker) } }
+
+        try await store.write { txn in try txn.put(db, StoreKey.text("a"), [1]) }
+        #expect(try !sealed(), "a request that does not ask runs no seal step")
+        await #expect(throws: Refused.self) { try await store.write(sealing: true) { _ -> Int in throw Refused(n: 1) } }
+        #expect(try !sealed(), "a refused request asks for nothing")
+        let before = store.writer.statistics
+        try await store.write(sealing: true) { txn in try txn.put(db, StoreKey.text("b"), [1]) }
+        let after = store.writer.statistics
+        #expect(try sealed(), "the seal step's write committed with the request")
+        #expect(after.batches - before.batches == 1, "one commit")
+        #expect(after.sealedBatches - before.sealedBatches == 1)
+    }
+
+    @Test func aFailingSealStepLeavesTheRequestsOfItsBatchCommitted() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try makeTestStore(in: dir)
+        defer { store.close() }
+        let db = store.tables.meta
+        store.writer.installSealStep { txn in
+            try txn.put(db, StoreKey.text("half"), [1])
+            throw Refused(n: 0)
+        }
+        let value = try await store.write(sealing: true) { txn -> Int in
+            try txn.put(db, StoreKey.text("b"), [1])
+            return 7
+        }
+        #expect(value == 7)
+        #expect(try store.read { try $0.contains(db, StoreKey.text("b")) })
+        #expect(try store.read { try !$0.contains(db, StoreKey.text("half")) }, "the seal step's partial write was rolled back")
+        #expect(store.writer.statistics.sealedBatches == 0)
+    }
+
     @Test func fullMapGrowsInsteadOfFailing() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -69,7 +69,7 @@ struct ServiceHarness: Sendable {
             lat: try Coordinate.latitude(35.681236), lon: try Coordinate.longitude(139.767125), url: "https://svc.test/air-1"), actor: .operator)
         let start = try Reading.parseTime(readingsStart)
         let readings = (0..<60).map { Reading(name: "air-1:pm25", time: start + Int64($0) * 60_000_000_000, unit: "ug/m3", value: .number(Double($0) / 4)) }
-        _ = try await ReadingsCommitter(store: gateway.store, ledger: gateway.ledger).commit([sensor: readings])
+        _ = try await gateway.ingest(readings, of: sensor)
     }
 
     /// A client logged in (SCRAM-SHA-256, resource bound) as `name`; with `available`, it has

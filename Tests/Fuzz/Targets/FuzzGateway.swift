@@ -1,4 +1,4 @@
-import AgoraApp
+@testable import AgoraApp
 import AgoraCore
 import AgoraMarket
 import AgoraReadings

@@ -1,5 +1,6 @@
 @testable import AgoraApp
 import AgoraCore
+@testable import AgoraMarket
 import AgoraStore
 
 /// `pairing`: the bytes are the payload a sensor publishes on `agora/pair/air-9/request`,

@@ -1,5 +1,5 @@
 @testable import AgoraXMPP
-import AgoraApp
+@testable import AgoraApp
 import AgoraCore
 import AgoraServices
 import Foundation
