@@ -7,7 +7,8 @@ internal import Glibc
 ///
 /// LMDB allows one environment per file per process, so Agora opens exactly one and
 /// shares it. Read transactions run from any thread (`MDB_NOTLS`); write transactions
-/// come only from the `GroupCommitWriter`'s thread. Growing the map needs every
+/// come only from the `GroupCommitWriter`'s thread, except the one `openDatabase` runs per
+/// table while the store opens, before the writer exists. Growing the map needs every
 /// transaction of this process to be finished, so readers hold `mapLock` shared and
 /// growth takes it exclusively.
 public final class LMDBEnvironment: @unchecked Sendable {

@@ -1,11 +1,16 @@
 /// The named databases of Agora's one LMDB environment (DESIGN.md "Storage").
 ///
-/// Tables other than `ledger.*`, `keys`, `meta` and the XMPP server's own state
-/// (`xmpp.credentials`, `xmpp.roster`, `xmpp.offline`) are views of the ledger: replay
-/// must rebuild them byte for byte. Passwords' SCRAM keys, rosters and queued messages are
-/// private chatter, not market facts, so they never go on the ledger. `balances` is split out of `accounts` because it is the
-/// hottest value in the store (two writes per purchase) and a fixed 8-byte counter needs
-/// no decoding.
+/// Three kinds of table:
+/// - the log itself: `ledger.entries`, `ledger.nodes`, `ledger.checkpoints`;
+/// - views of the log (`derivedFromLedger`: `accounts`, `balances`, `sensors`, `purchases`,
+///   `grants`, `certs`), which replay must rebuild byte for byte;
+/// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
+///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
+///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline` — passwords' SCRAM keys, rosters and
+///   queued messages are private chatter, not market facts, so they never go on the ledger.
+///
+/// `balances` is split out of `accounts` because it is the hottest value in the store (two
+/// writes per purchase) and a fixed 8-byte counter needs no decoding.
 public struct Tables: Sendable {
     public let ledgerEntries: Database
     public let ledgerNodes: Database
