@@ -49,7 +49,7 @@ public enum BrokerSetup {
         guard BrokerConfiguration.isValidPrefix(template.prefix) else {
             throw GatewayError.file(template.prefix, "a topic prefix uses letters, digits, '-', '_' and inner '/'")
         }
-        let service = try CertificateService(gateway: gateway)
+        let service = try GatewayCertificateDesk(gateway: gateway)
         let names = Array(Set(dnsNames + [host])).sorted()
         let (server, serverKey) = try await service.serverCertificate(dnsNames: names, actor: .operator)
         let (client, clientKey) = try await service.gatewayClientCertificate(commonName: BrokerConfiguration.gatewayUsername, actor: .operator)

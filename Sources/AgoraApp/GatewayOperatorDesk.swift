@@ -10,14 +10,14 @@ public struct GatewayOperatorDesk: OperatorDesk {
 
     public init(gateway: Gateway) { self.gateway = gateway }
 
-    public func addAccount(_ jid: BareJID, role: Role, password: String, actor: Actor) async throws {
+    public func addAccount(_ jid: BareJID, role: Role, password: String, actor: LedgerActor) async throws {
         try Gateway.checkPassword(password)
         _ = try await gateway.market.openAccount(jid, role: role, actor: actor)
         try await gateway.setPassword(password, for: jid)
     }
 
-    public func inviteSensor(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: Actor) async throws -> (code: String, expires: Timestamp) {
-        try await PairingService(gateway: gateway).invite(registration, ttlSeconds: ttlSeconds, actor: actor)
+    public func inviteSensor(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: LedgerActor) async throws -> (code: String, expires: Timestamp) {
+        try await PairingResponder(gateway: gateway).invite(registration, ttlSeconds: ttlSeconds, actor: actor)
     }
 
     public func status() throws -> [(label: String, value: String)] {

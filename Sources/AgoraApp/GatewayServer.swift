@@ -30,7 +30,7 @@ public enum GatewayServer {
             let queue = IngestQueue()
             let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
                                         logger: logger)
-            let pairing = try PairingService(gateway: gateway)
+            let pairing = try PairingResponder(gateway: gateway)
             let mqtt = MQTTService(
                 endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
                                 tls: .init(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile),

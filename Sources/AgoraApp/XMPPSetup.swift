@@ -24,14 +24,14 @@ public enum XMPPSetup {
         configuration.domain = domain(of: gateway)
         configuration.softwareVersion = AgoraVersion.current
         let directory = gateway.configuration.stateDirectory + "/xmpp"
-        let service = try CertificateService(gateway: gateway)
+        let service = try GatewayCertificateDesk(gateway: gateway)
         if configuration.certificateChainFile.isEmpty || configuration.keyFile.isEmpty {
             configuration.certificateChainFile = directory + "/server.pem"
             configuration.keyFile = directory + "/server.key"
             if !FileSystem.exists(configuration.certificateChainFile) || !FileSystem.exists(configuration.keyFile) {
                 let (issued, keyPEM) = try await service.serverCertificate(dnsNames: [configuration.domain], actor: .gateway)
                 try FileSystem.makeDirectory(directory, mode: 0o700)
-                try CertificateService.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: directory)
+                try GatewayCertificateDesk.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: directory)
                 gateway.logger.notice("issued the XMPP server certificate", metadata: ["serial": "\(issued.serial)", "domain": "\(configuration.domain)"])
             }
         }
@@ -45,10 +45,10 @@ public enum XMPPSetup {
     /// runs, and what tests drive over in-memory channels.
     public static func server(for gateway: Gateway, configuration: XMPPConfiguration, logger: Logger) throws -> XMPPServer {
         var iq = IQRouter()
-        AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store,
+        AgoraServices.register(into: &iq, context: IQContext(market: gateway.market, store: gateway.store,
                                                                   ledger: gateway.ledger, logger: logger,
                                                                   quotas: AccountQuotas(limits: gateway.configuration.quotas)),
-                               domain: configuration.domain, certificates: try CertificateService(gateway: gateway),
+                               domain: configuration.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                operators: GatewayOperatorDesk(gateway: gateway))
         return try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq, logger: logger)
     }

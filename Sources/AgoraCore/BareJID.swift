@@ -13,7 +13,7 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
     /// under LMDB's 511-byte key limit. Real addresses are far shorter (e-mail allows 64).
     public static let maxLocalpartLength = 128
 
-    public init(_ text: String) throws(ValidationError) {
+    public init(_ text: String) throws(InvalidInput) {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             throw .malformed("JID", text, reason: "expected exactly one '@' in localpart@domain")
@@ -35,7 +35,7 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
     }
 
     /// A DNS-style domain: dot-separated labels of letters, digits and hyphens.
-    public static func validateDomain(_ domain: String, original: String, field: String = "domain") throws(ValidationError) {
+    public static func validateDomain(_ domain: String, original: String, field: String = "domain") throws(InvalidInput) {
         guard !domain.isEmpty, domain.utf8.count <= 253 else {
             throw .malformed(field, original, reason: "the domain must be 1…253 bytes")
         }
@@ -53,7 +53,7 @@ public struct BareJID: Hashable, Sendable, Comparable, CustomStringConvertible, 
 
     public static func < (lhs: BareJID, rhs: BareJID) -> Bool { lhs.description < rhs.description }
 
-    public init(validating text: String) throws(ValidationError) { try self.init(text) }
+    public init(validating text: String) throws(InvalidInput) { try self.init(text) }
     public var text: String { description }
 }
 

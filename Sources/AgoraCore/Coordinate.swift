@@ -3,15 +3,15 @@
 public struct Coordinate: Hashable, Sendable, CustomStringConvertible, Codable {
     public let microdegrees: Int32
 
-    public static func latitude(_ degrees: Double) throws(ValidationError) -> Coordinate {
+    public static func latitude(_ degrees: Double) throws(InvalidInput) -> Coordinate {
         try Coordinate(degrees: degrees, limit: 90, field: "latitude")
     }
 
-    public static func longitude(_ degrees: Double) throws(ValidationError) -> Coordinate {
+    public static func longitude(_ degrees: Double) throws(InvalidInput) -> Coordinate {
         try Coordinate(degrees: degrees, limit: 180, field: "longitude")
     }
 
-    private init(degrees: Double, limit: Double, field: String) throws(ValidationError) {
+    private init(degrees: Double, limit: Double, field: String) throws(InvalidInput) {
         guard degrees.isFinite, abs(degrees) <= limit else {
             throw .outOfRange(field, reason: "must be between -\(Int(limit)) and \(Int(limit)) degrees")
         }

@@ -9,7 +9,7 @@ public struct Credits: Hashable, Sendable, Comparable, CustomStringConvertible, 
     public static let max = Credits(unchecked: 1_000_000_000_000_000)
     public static let zero = Credits(unchecked: 0)
 
-    public init(_ value: UInt64) throws(ValidationError) {
+    public init(_ value: UInt64) throws(InvalidInput) {
         guard value <= Self.max.value else {
             throw .outOfRange("amount", reason: "at most \(Self.max.value) credits")
         }
@@ -17,7 +17,7 @@ public struct Credits: Hashable, Sendable, Comparable, CustomStringConvertible, 
     }
 
     /// Parses a decimal amount as typed on a command line: digits only, no sign.
-    public init(parsing text: String) throws(ValidationError) {
+    public init(parsing text: String) throws(InvalidInput) {
         guard !text.isEmpty, text.utf8.count <= 20, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
               let value = UInt64(text)
         else {

@@ -22,7 +22,7 @@ public struct LedgerEntry: Hashable, Sendable {
     public static let maxEncodedSize = 16 * 1024
 
     public var time: Timestamp
-    public var actor: Actor
+    public var actor: LedgerActor
     public var body: Body
     /// Nil only for version-1 entries (read from an old store, or written by tests that
     /// need one); `init` draws a fresh one.
@@ -30,7 +30,7 @@ public struct LedgerEntry: Hashable, Sendable {
 
     /// A new entry. `salt` defaults to a fresh random one (a version-2 entry); pass nil
     /// only to reproduce a version-1 entry.
-    public init(time: Timestamp, actor: Actor, body: Body, salt: Salt? = .random()) {
+    public init(time: Timestamp, actor: LedgerActor, body: Body, salt: Salt? = .random()) {
         self.time = time
         self.actor = actor
         self.body = body
@@ -255,7 +255,7 @@ extension LedgerEntry: Codable {
             throw DecodingError.dataCorruptedError(forKey: .v, in: common, debugDescription: "unsupported entry version \(version)")
         }
         time = try common.decode(Timestamp.self, forKey: .time)
-        actor = try common.decode(Actor.self, forKey: .actor)
+        actor = try common.decode(LedgerActor.self, forKey: .actor)
         let type = try common.decode(String.self, forKey: .type)
         switch type {
         case "genesis": body = .genesis(try Genesis(from: decoder))

@@ -57,8 +57,8 @@ extension Reading {
 
     /// Parses RFC 3339 with or without fractional seconds into nanoseconds. Times that do not
     /// fit (nanoseconds since 1970 overflow a 64-bit integer after 2262-04-11) are refused.
-    public static func parseTime(_ text: String) throws(ValidationError) -> Int64 {
-        func nanoseconds(_ seconds: Int64, plus fraction: Int64 = 0) throws(ValidationError) -> Int64 {
+    public static func parseTime(_ text: String) throws(InvalidInput) -> Int64 {
+        func nanoseconds(_ seconds: Int64, plus fraction: Int64 = 0) throws(InvalidInput) -> Int64 {
             let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
             let (sum, overflow2) = scaled.addingReportingOverflow(fraction)
             guard !overflow, !overflow2 else { throw .outOfRange("time", reason: "must be between 1677 and 2262 (\(text))") }

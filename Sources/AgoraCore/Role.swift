@@ -5,7 +5,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, CustomStringConvertib
     case owner
     case consumer
 
-    public init(parsing text: String) throws(ValidationError) {
+    public init(parsing text: String) throws(InvalidInput) {
         guard let role = Role(rawValue: text.lowercased()) else {
             throw .malformed("role", text, reason: "expected operator, owner or consumer")
         }

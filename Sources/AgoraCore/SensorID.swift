@@ -6,7 +6,7 @@ public struct SensorID: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     public static let maxLength = 64
 
-    public init(_ text: String) throws(ValidationError) {
+    public init(_ text: String) throws(InvalidInput) {
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty, bytes.count <= Self.maxLength else {
             throw .malformed("sensor id", text, reason: "must be 1…64 characters")
@@ -23,6 +23,6 @@ public struct SensorID: Hashable, Sendable, Comparable, CustomStringConvertible,
 
     public static func < (lhs: SensorID, rhs: SensorID) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    public init(validating text: String) throws(ValidationError) { try self.init(text) }
+    public init(validating text: String) throws(InvalidInput) { try self.init(text) }
     public var text: String { rawValue }
 }

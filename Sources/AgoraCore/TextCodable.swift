@@ -3,7 +3,7 @@
 /// Conforming types get `Codable` from their text form, so a malformed string in stored
 /// or received JSON fails decoding with the same reason the constructor gives.
 public protocol TextCodable: Codable {
-    init(validating text: String) throws(ValidationError)
+    init(validating text: String) throws(InvalidInput)
     var text: String { get }
 }
 

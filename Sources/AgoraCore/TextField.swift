@@ -3,7 +3,7 @@
 /// Bounded in length and free of control characters, so an entry can be shown on a
 /// terminal and its size stays predictable.
 public enum TextField {
-    public static func validate(_ text: String, field: String, maxBytes: Int, allowEmpty: Bool = true) throws(ValidationError) -> String {
+    public static func validate(_ text: String, field: String, maxBytes: Int, allowEmpty: Bool = true) throws(InvalidInput) -> String {
         guard allowEmpty || !text.isEmpty else {
             throw .malformed(field, text, reason: "must not be empty")
         }
@@ -17,7 +17,7 @@ public enum TextField {
     }
 
     /// An `http` or `https` URL with a host, or empty.
-    public static func validateURL(_ text: String) throws(ValidationError) -> String {
+    public static func validateURL(_ text: String) throws(InvalidInput) -> String {
         let url = try validate(text, field: "url", maxBytes: 512)
         guard url.isEmpty || ((url.hasPrefix("https://") || url.hasPrefix("http://")) && !url.contains(" ")) else {
             throw .malformed("url", text, reason: "expected an http:// or https:// URL")

@@ -2,7 +2,7 @@
 /// One parser for the CLI's `--ttl` and the XEP-0050 invitation form.
 public enum TimeSpan {
     /// The span in seconds: positive and at most `maxSeconds`.
-    public static func seconds(parsing text: String, field: String, maxSeconds: Int64) throws(ValidationError) -> Int64 {
+    public static func seconds(parsing text: String, field: String, maxSeconds: Int64) throws(InvalidInput) -> Int64 {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         let (digits, unit) = text.last.flatMap { units[$0] }.map { (text.dropLast(), $0) } ?? (Substring(text), 1)
         guard let value = Int64(digits), value > 0, value <= maxSeconds / unit else {

@@ -11,7 +11,7 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
     /// The years RFC 3339 text here may name; keeps arithmetic far from overflow.
     public static let validRange: ClosedRange<Int64> = 0...253_402_300_799 // 1970 … 9999-12-31T23:59:59Z
 
-    public init(seconds: Int64) throws(ValidationError) {
+    public init(seconds: Int64) throws(InvalidInput) {
         guard Self.validRange.contains(seconds) else {
             throw .outOfRange("time", reason: "must lie between 1970 and 9999")
         }
@@ -26,7 +26,7 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
     init(unchecked seconds: Int64) { self.seconds = seconds }
 
     /// Parses RFC 3339 (`2026-11-22T10:00:00Z`, `…+02:00`, fractional seconds truncated).
-    public init(rfc3339 text: String) throws(ValidationError) {
+    public init(rfc3339 text: String) throws(InvalidInput) {
         guard text.utf8.count <= 40 else {
             throw .malformed("time", text, reason: "expected RFC 3339, e.g. 2026-11-22T10:00:00Z")
         }
@@ -75,6 +75,6 @@ public struct Timestamp: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.seconds < rhs.seconds }
 
-    public init(validating text: String) throws(ValidationError) { try self.init(rfc3339: text) }
+    public init(validating text: String) throws(InvalidInput) { try self.init(rfc3339: text) }
     public var text: String { rfc3339 }
 }

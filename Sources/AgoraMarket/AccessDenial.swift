@@ -1,7 +1,7 @@
 public import AgoraCore
 
 /// Why `AccessPolicy` refused a read: a code that protocol mappings switch on (XMPP
-/// conditions in AgoraServices' `ServiceFailure`), and a reason people read.
+/// conditions in AgoraServices' `IQFailure`), and a reason people read.
 ///
 /// Equality is by code, like `MarketRefusal`.
 public struct AccessDenial: Error, Hashable, Sendable, CustomStringConvertible {

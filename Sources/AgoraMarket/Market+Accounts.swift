@@ -3,7 +3,7 @@ public import AgoraCore
 /// Accounts and credits: who exists, with which role, and how credits enter and move.
 extension Market {
     /// Opens an account. Operators only.
-    public func openAccount(_ jid: BareJID, role: Role, actor: Actor) async throws -> Accepted {
+    public func openAccount(_ jid: BareJID, role: Role, actor: LedgerActor) async throws -> Accepted {
         let time = clock()
         return try await commit { state in
             try Self.requireOperator(actor, state, to: "open accounts")
@@ -13,7 +13,7 @@ extension Market {
     }
 
     /// Changes an account's role. Operators only.
-    public func changeRole(of jid: BareJID, to role: Role, actor: Actor) async throws -> Accepted {
+    public func changeRole(of jid: BareJID, to role: Role, actor: LedgerActor) async throws -> Accepted {
         let time = clock()
         return try await commit { state in
             try Self.requireOperator(actor, state, to: "change roles")
@@ -25,8 +25,8 @@ extension Market {
 
     /// Creates `amount` new credits on `jid`'s account. Operators only; the total ever
     /// minted stays within `Credits.max`, so no balance can overflow.
-    public func mint(_ amount: Credits, to jid: BareJID, memo: String, actor: Actor) async throws -> Accepted {
-        let memo = try Self.validated { () throws(ValidationError) in try TextField.validate(memo, field: "memo", maxBytes: 256) }
+    public func mint(_ amount: Credits, to jid: BareJID, memo: String, actor: LedgerActor) async throws -> Accepted {
+        let memo = try Self.validated { () throws(InvalidInput) in try TextField.validate(memo, field: "memo", maxBytes: 256) }
         guard amount > .zero else { throw MarketRefusal.invalid(.outOfRange("amount", reason: "must be at least 1 credit")) }
         let time = clock()
         return try await commit { state in
@@ -40,7 +40,7 @@ extension Market {
     }
 
     /// Moves credits from the actor's own account to another. No overdraft.
-    public func transfer(_ amount: Credits, from: BareJID, to: BareJID, actor: Actor) async throws -> Accepted {
+    public func transfer(_ amount: Credits, from: BareJID, to: BareJID, actor: LedgerActor) async throws -> Accepted {
         guard amount > .zero else { throw MarketRefusal.invalid(.outOfRange("amount", reason: "must be at least 1 credit")) }
         guard actor == .account(from) else { throw MarketRefusal.forbidden("only \(from) may transfer its own credits") }
         guard from != to else { throw MarketRefusal.nothingToChange("cannot transfer credits to the same account") }

@@ -8,7 +8,7 @@ extension Market {
     ///
     /// `signerIsCurrent` runs first in the same transaction: the caller confirms there that
     /// the CA which signed is still the gateway's CA (an import may have replaced it since).
-    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: Actor,
+    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: LedgerActor,
                                   signerIsCurrent: @escaping @Sendable (ReadTransaction) throws -> Void = { _ in }) async throws -> Accepted {
         try await recordCertificate(issue, actor: actor, held: .keep, signerIsCurrent: signerIsCurrent, afterRevoking: { _, _ in })
     }
@@ -27,7 +27,7 @@ extension Market {
     /// certificates — all in one write request, so two requests at once cannot both see
     /// "none held" and a crash cannot leave two good ones. `afterRevoking` runs in the same
     /// transaction when something was revoked (the CA regenerates its CRL there).
-    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: Actor, held: HeldCertificates,
+    public func recordCertificate(_ issue: LedgerEntry.CertificateIssue, actor: LedgerActor, held: HeldCertificates,
                                   signerIsCurrent: @escaping @Sendable (ReadTransaction) throws -> Void,
                                   afterRevoking: @escaping @Sendable (WriteTransaction, MarketState) throws -> Void) async throws -> Accepted {
         let time = clock()
@@ -62,7 +62,7 @@ extension Market {
 
     /// Revokes a certificate. Operators only. `then` runs in the same transaction after the
     /// row is updated — the CA regenerates its CRL there, so the CRL never lags the ledger.
-    public func revokeCertificate(serial: String, reason: String, actor: Actor,
+    public func revokeCertificate(serial: String, reason: String, actor: LedgerActor,
                                   then: @escaping @Sendable (WriteTransaction, MarketState) throws -> Void) async throws -> Accepted {
         let time = clock()
         let tables = store.tables
@@ -79,7 +79,7 @@ extension Market {
     /// Records that the gateway adopted an imported CA. Operators only, and only while the
     /// CA has issued nothing: certificates already out there would chain to nothing.
     /// `then` stores the new CA (key, certificate, CRL) in the same transaction.
-    public func adoptCertificateAuthority(_ adoption: LedgerEntry.CertificateAuthorityAdoption, actor: Actor,
+    public func adoptCertificateAuthority(_ adoption: LedgerEntry.CertificateAuthorityAdoption, actor: LedgerActor,
                                           then: @escaping @Sendable (WriteTransaction) throws -> Void) async throws -> Accepted {
         let time = clock()
         return try await commit({ state in

@@ -29,13 +29,13 @@ extension Market {
     /// - Parameter sealing: seal a checkpoint over the purchase in the same commit, for a
     ///   caller that hands out its receipt at once (`Ledger.sealedReceipt` then only reads).
     public func purchase(buyer: BareJID, sensor: SensorID, from: Timestamp, to: Timestamp,
-                         requestID: String?, maxCredits: Credits? = nil, actor: Actor, sealing: Bool = false) async throws -> PurchaseResult {
+                         requestID: String?, maxCredits: Credits? = nil, actor: LedgerActor, sealing: Bool = false) async throws -> PurchaseResult {
         guard from < to else { throw MarketRefusal.invalidWindow("the window must end after it starts (from \(from), to \(to))") }
         guard to.seconds - from.seconds <= Self.maxWindowSeconds else {
             throw MarketRefusal.invalidWindow("a purchase covers at most 366 days")
         }
         let request = try requestID.map { id throws(MarketRefusal) in
-            try Self.validated { () throws(ValidationError) in
+            try Self.validated { () throws(InvalidInput) in
                 guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                     throw .malformed("request id", id, reason: "use 1…128 printable ASCII characters without spaces")
                 }

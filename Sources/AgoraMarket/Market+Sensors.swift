@@ -3,8 +3,8 @@ public import AgoraCore
 /// Sensors: registration, owner updates, freezing.
 extension Market {
     /// Registers a sensor. Operators register for any owner; an owner may register its own.
-    public func registerSensor(_ registration: LedgerEntry.SensorRegistration, actor: Actor) async throws -> Accepted {
-        let registration = try Self.validated { () throws(ValidationError) in try Self.checked(registration) }
+    public func registerSensor(_ registration: LedgerEntry.SensorRegistration, actor: LedgerActor) async throws -> Accepted {
+        let registration = try Self.validated { () throws(InvalidInput) in try Self.checked(registration) }
         let time = clock()
         return try await commit { state in
             if actor != .account(registration.owner) {
@@ -20,9 +20,9 @@ extension Market {
     }
 
     /// Changes a sensor's price, URL, owner, name or location. Only its owner may.
-    public func updateSensor(_ update: LedgerEntry.SensorUpdate, actor: Actor) async throws -> Accepted {
-        if let url = update.url { _ = try Self.validated { () throws(ValidationError) in try TextField.validateURL(url) } }
-        if let name = update.name { _ = try Self.validated { () throws(ValidationError) in try TextField.validate(name, field: "name", maxBytes: 128) } }
+    public func updateSensor(_ update: LedgerEntry.SensorUpdate, actor: LedgerActor) async throws -> Accepted {
+        if let url = update.url { _ = try Self.validated { () throws(InvalidInput) in try TextField.validateURL(url) } }
+        if let name = update.name { _ = try Self.validated { () throws(InvalidInput) in try TextField.validate(name, field: "name", maxBytes: 128) } }
         let time = clock()
         return try await commit { state in
             guard let sensor = try state.sensor(update.sensor) else { throw MarketRefusal.unknownSensor(update.sensor) }
@@ -46,16 +46,16 @@ extension Market {
     }
 
     /// Freezes a sensor: it cannot be bought, and its readings are not ingested. Operators only.
-    public func freezeSensor(_ id: SensorID, reason: String, actor: Actor) async throws -> Accepted {
+    public func freezeSensor(_ id: SensorID, reason: String, actor: LedgerActor) async throws -> Accepted {
         try await setFrozen(id, true, reason: reason, actor: actor)
     }
 
-    public func unfreezeSensor(_ id: SensorID, reason: String = "", actor: Actor) async throws -> Accepted {
+    public func unfreezeSensor(_ id: SensorID, reason: String = "", actor: LedgerActor) async throws -> Accepted {
         try await setFrozen(id, false, reason: reason, actor: actor)
     }
 
-    private func setFrozen(_ id: SensorID, _ frozen: Bool, reason: String, actor: Actor) async throws -> Accepted {
-        let reason = try Self.validated { () throws(ValidationError) in try TextField.validate(reason, field: "reason", maxBytes: 256, allowEmpty: !frozen) }
+    private func setFrozen(_ id: SensorID, _ frozen: Bool, reason: String, actor: LedgerActor) async throws -> Accepted {
+        let reason = try Self.validated { () throws(InvalidInput) in try TextField.validate(reason, field: "reason", maxBytes: 256, allowEmpty: !frozen) }
         let time = clock()
         return try await commit { state in
             try Self.requireOperator(actor, state, to: frozen ? "freeze sensors" : "unfreeze sensors")
@@ -71,7 +71,7 @@ extension Market {
     }
 
     /// The field checks every registration passes (also used for pairing invitations).
-    public static func checked(_ r: LedgerEntry.SensorRegistration) throws(ValidationError) -> LedgerEntry.SensorRegistration {
+    public static func checked(_ r: LedgerEntry.SensorRegistration) throws(InvalidInput) -> LedgerEntry.SensorRegistration {
         _ = try TextField.validate(r.kind, field: "kind", maxBytes: 64, allowEmpty: false)
         _ = try TextField.validate(r.name, field: "name", maxBytes: 128)
         _ = try TextField.validate(r.unit, field: "unit", maxBytes: 32)

@@ -53,13 +53,13 @@ public final class Market: Sendable {
         return try store.read { txn in try body(MarketState(tables: tables, txn: txn)) }
     }
 
-    static func requireOperator(_ actor: Actor, _ state: MarketState, to action: String) throws {
+    static func requireOperator(_ actor: LedgerActor, _ state: MarketState, to action: String) throws {
         guard try state.isOperator(actor) else {
             throw MarketRefusal.forbidden("only operators may \(action); \(actor) is not one")
         }
     }
 
-    static func validated<T>(_ make: () throws(ValidationError) -> T) throws(MarketRefusal) -> T {
+    static func validated<T>(_ make: () throws(InvalidInput) -> T) throws(MarketRefusal) -> T {
         do { return try make() } catch { throw .invalid(error) }
     }
 }

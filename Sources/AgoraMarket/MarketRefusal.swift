@@ -19,7 +19,7 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
         self.description = description
     }
 
-    public static func invalid(_ error: ValidationError) -> MarketRefusal { .init(.invalidInput, error.description) }
+    public static func invalid(_ error: InvalidInput) -> MarketRefusal { .init(.invalidInput, error.description) }
     public static func unknownAccount(_ jid: BareJID) -> MarketRefusal { .init(.unknownAccount, "no account \(jid)") }
     public static func accountExists(_ jid: BareJID) -> MarketRefusal { .init(.accountExists, "account \(jid) already exists") }
     public static func forbidden(_ why: String) -> MarketRefusal { .init(.forbidden, why) }

@@ -119,7 +119,7 @@ public struct MarketState {
     }
 
     /// Whether `actor` may do what only operators may: the CLI operator, or an operator account.
-    public func isOperator(_ actor: Actor) throws -> Bool {
+    public func isOperator(_ actor: LedgerActor) throws -> Bool {
         switch actor {
         case .operator: return true
         case .account(let jid): return try account(jid)?.role == .operator

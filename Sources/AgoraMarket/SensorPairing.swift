@@ -25,7 +25,7 @@ public struct SensorPairing: Sendable {
     /// Stores an invitation for `registration.sensor` (replacing an earlier one) and returns
     /// its one-time code. Operators only; the sensor must be new and its owner an account
     /// that may own sensors.
-    public func invite(_ requested: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: Actor) async throws -> (code: String, expires: Timestamp) {
+    public func invite(_ requested: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: LedgerActor) async throws -> (code: String, expires: Timestamp) {
         let registration: LedgerEntry.SensorRegistration
         do { registration = try Market.checked(requested) } catch { throw MarketRefusal.invalid(error) }
         guard Self.ttlRange.contains(ttlSeconds) else {

@@ -15,7 +15,7 @@ public enum CertificateIdentity: Hashable, Sendable, CustomStringConvertible {
     static let sensorURIPrefix = "urn:agora:sensor:"
 
     /// Parses `sensor:<id>` or a bare JID.
-    public init(parsing text: String) throws(ValidationError) {
+    public init(parsing text: String) throws(InvalidInput) {
         if text.hasPrefix("sensor:") {
             self = .sensor(try SensorID(String(text.dropFirst("sensor:".count))))
         } else {

@@ -97,7 +97,7 @@ extension ReadingsQuery {
         return "\(Int64(bitPattern: time))-\(seq)"
     }
 
-    static func key(after cursor: String, sensor: UInt32) throws(ValidationError) -> [UInt8] {
+    static func key(after cursor: String, sensor: UInt32) throws(InvalidInput) -> [UInt8] {
         let parts = cursor.split(separator: "-", maxSplits: 1)
         guard parts.count == 2, let time = Int64(parts[0]), time >= 0, let seq = UInt64(parts[1]) else {
             throw .malformed("after", String(cursor.prefix(40)), reason: "use the <last/> of the previous page")

@@ -1,6 +1,6 @@
 public import AgoraCore
 
-/// The certificate authority as the XMPP services need it. AgoraApp's `CertificateService`
+/// The certificate authority as the XMPP services need it. AgoraApp's `GatewayCertificateDesk`
 /// provides it (it holds the CA key, which stays out of this target).
 public protocol CertificateDesk: Sendable {
     /// Checks `csr` (PEM or DER) against the signing policy for `account`, signs it, records the

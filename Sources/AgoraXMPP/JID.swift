@@ -22,7 +22,7 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
         self.resource = resource
     }
 
-    public init(parsing text: String) throws(ValidationError) {
+    public init(parsing text: String) throws(InvalidInput) {
         guard text.utf8.count <= 3071 else { throw .malformed("JID", String(text.prefix(32)), reason: "longer than 3071 bytes") }
         var rest = Substring(text)
         var resource: String?

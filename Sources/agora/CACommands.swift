@@ -23,7 +23,7 @@ struct CA: AsyncParsableCommand {
 
         func run() async throws {
             let text = try await global.withGateway { gateway in
-                let service = try CertificateService(gateway: gateway)
+                let service = try GatewayCertificateDesk(gateway: gateway)
                 return fingerprint ? try service.caFingerprint() : try service.authority.certificate.serializeAsPEM().pemString
             }
             print(text)
@@ -42,7 +42,7 @@ struct CA: AsyncParsableCommand {
             let certificatePEM = String(decoding: try InputFile.read(cert, limit: 64 * 1024), as: UTF8.self)
             let keyPEM = String(decoding: try InputFile.read(key, limit: 16 * 1024), as: UTF8.self)
             let (_, accepted) = try await global.withGateway { gateway in
-                try await CertificateService.importAuthority(certificatePEM: certificatePEM, keyPEM: keyPEM, into: gateway, actor: .operator)
+                try await GatewayCertificateDesk.importAuthority(certificatePEM: certificatePEM, keyPEM: keyPEM, into: gateway, actor: .operator)
             }
             print("adopted the imported CA (ledger entry \(accepted.index)); agora ca show prints it")
         }
@@ -61,7 +61,7 @@ struct CA: AsyncParsableCommand {
             do { identity = try CertificateIdentity(parsing: self.identity) } catch { throw MarketRefusal.invalid(error) }
             let csr = try InputFile.read(csrFile, limit: CSRPolicy.maxSize)
             let issued = try await global.withGateway { gateway in
-                try await CertificateService(gateway: gateway).sign(csr: csr, for: identity, days: days, actor: .operator)
+                try await GatewayCertificateDesk(gateway: gateway).sign(csr: csr, for: identity, days: days, actor: .operator)
             }
             FileHandleOutput.standardError("issued certificate \(issued.serial) for \(identity) (ledger entry \(issued.ledgerIndex))")
             print(issued.chainPEM, terminator: "")
@@ -103,7 +103,7 @@ struct CA: AsyncParsableCommand {
                 throw MarketRefusal.invalid(.malformed("reason", reason, reason: "expected one of \(RevocationReason.final.map(\.rawValue).joined(separator: ", "))"))
             }
             let accepted = try await global.withGateway { gateway in
-                try await CertificateService(gateway: gateway).revoke(serial: serial, reason: reason, actor: .operator)
+                try await GatewayCertificateDesk(gateway: gateway).revoke(serial: serial, reason: reason, actor: .operator)
             }
             print("revoked certificate \(serial.lowercased()) (\(reason.rawValue)); CRL regenerated (ledger entry \(accepted.index))")
         }
@@ -115,7 +115,7 @@ struct CA: AsyncParsableCommand {
         @Flag(help: "Write DER bytes instead of PEM.") var der = false
 
         func run() async throws {
-            let crl = try await global.withGateway { try await CertificateService(gateway: $0).currentCRL() }
+            let crl = try await global.withGateway { try await GatewayCertificateDesk(gateway: $0).currentCRL() }
             if der {
                 var written = 0
                 while written < crl.count {
@@ -141,9 +141,9 @@ struct CA: AsyncParsableCommand {
 
         func run() async throws {
             let (issued, keyPEM) = try await global.withGateway { gateway in
-                try await CertificateService(gateway: gateway).serverCertificate(dnsNames: dnsNames, days: days, actor: .operator)
+                try await GatewayCertificateDesk(gateway: gateway).serverCertificate(dnsNames: dnsNames, days: days, actor: .operator)
             }
-            try CertificateService.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: out)
+            try GatewayCertificateDesk.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: out)
             print("wrote \(out)/server.key (0600) and \(out)/server.pem for \(dnsNames.joined(separator: ", ")); serial \(issued.serial) (ledger entry \(issued.ledgerIndex))")
         }
     }

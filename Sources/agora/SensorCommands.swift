@@ -65,7 +65,7 @@ struct Sensor: AsyncParsableCommand {
             let ttl: Int64
             do { ttl = try TimeSpan.seconds(parsing: self.ttl, field: "ttl", maxSeconds: 365 * 86_400) } catch { throw MarketRefusal.invalid(error) }
             let (code, expires) = try await global.withGateway { gateway in
-                try await PairingService(gateway: gateway).invite(registration, ttlSeconds: ttl, actor: .operator)
+                try await PairingResponder(gateway: gateway).invite(registration, ttlSeconds: ttl, actor: .operator)
             }
             FileHandleOutput.standardError("invited sensor \(registration.sensor) for \(registration.owner); the code expires at \(expires) and is shown only now:")
             print(code)

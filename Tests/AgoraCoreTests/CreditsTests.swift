@@ -9,7 +9,7 @@ import Testing
 
     @Test(arguments: ["-5", "1.5", "", "1e3", "+3", " 3", "99999999999999999999999", "1000000000000001"])
     func negativeFractionalAndOverflowingAmountsAreRefused(_ text: String) {
-        #expect(throws: ValidationError.self) { try Credits(parsing: text) }
+        #expect(throws: InvalidInput.self) { try Credits(parsing: text) }
     }
 
     @Test func arithmeticReportsOverflowAndOverdraftInsteadOfWrapping() throws {
@@ -35,6 +35,6 @@ import Testing
 
     @Test(arguments: ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-22", "2026-11-22T10:00:00"])
     func malformedTimesAreRefused(_ text: String) {
-        #expect(throws: ValidationError.self) { try Timestamp(rfc3339: text) }
+        #expect(throws: InvalidInput.self) { try Timestamp(rfc3339: text) }
     }
 }

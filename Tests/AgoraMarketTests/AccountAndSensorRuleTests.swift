@@ -26,7 +26,7 @@ import Testing
         let f = try await MarketFixture()
         defer { f.close() }
         let before = try f.snapshot()
-        for actor in [Actor.account(f.bob), .operator] {
+        for actor in [LedgerActor.account(f.bob), .operator] {
             do {
                 _ = try await f.market.updateSensor(.init(sensor: f.sensor, price: try Credits(1)), actor: actor)
                 Issue.record("\(actor) changed the price")

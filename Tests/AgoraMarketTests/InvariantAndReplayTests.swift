@@ -34,7 +34,7 @@ import Testing
                 let request = "r\(rng.next() % 400)"
                 switch rng.next() % 6 {
                 case 0:
-                    let actor: Actor = rng.next() % 4 == 0 ? .account(a) : .operator
+                    let actor: LedgerActor = rng.next() % 4 == 0 ? .account(a) : .operator
                     return { _ = try await f.market.mint(try Credits(amount), to: b, memo: "", actor: actor) }
                 case 1:
                     return { _ = try await f.market.transfer(try Credits(amount), from: a, to: b, actor: .account(a)) }

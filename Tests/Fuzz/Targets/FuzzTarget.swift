@@ -19,7 +19,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case xmppC2S = "xmpp-c2s"
     /// A SenML pack through `SenMLPack.decode`; each reading's canonical record must read back.
     case senml
-    /// A pairing request payload through `PairingService.handle`, with a live invitation.
+    /// A pairing request payload through `PairingResponder.handle`, with a live invitation.
     case pairing
     /// A CSR (PEM or DER) through `CSRPolicy.check` for a sensor and a user; one that passes
     /// must be signable by the CA.
@@ -35,7 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .xmppStream: 20_000   // above XMLStreamParser.sliceBytes (16 KiB), so slicing is exercised
         case .xmppC2S: 8_192
         case .senml: 66_000        // SenMLPack.maxSize is 64 KiB
-        case .pairing: 17_000      // PairingService.maxRequestSize is 16 KiB
+        case .pairing: 17_000      // PairingResponder.maxRequestSize is 16 KiB
         case .csr: 8_300           // CSRPolicy.maxSize is 8 KiB
         case .receipt: 8_192       // real receipts are a few hundred bytes; maxSize (256 KiB) is only a guard
         }

@@ -4,7 +4,7 @@ import AgoraCore
 import AgoraStore
 
 /// `pairing`: the bytes are the payload a sensor publishes on `agora/pair/air-9/request`,
-/// handled by the real `PairingService` of the fuzz gateway.
+/// handled by the real `PairingResponder` of the fuzz gateway.
 ///
 /// The invitation for `air-9` uses the fixed code `FUZZ-CODE-FUZZ-CODE-FUZZ`, so corpus
 /// requests can carry a valid proof; it is put back whenever a request consumed it, so every
@@ -19,14 +19,14 @@ final class PairingTarget: Sendable {
     static let sensorID = "air-9"
 
     let gateway: Gateway
-    let service: PairingService
+    let service: PairingResponder
     let invitationRow: [UInt8]
 
     private init() {
         let fuzz = FuzzGateway.shared
         gateway = fuzz.gateway
         do {
-            service = try PairingService(gateway: gateway)
+            service = try PairingResponder(gateway: gateway)
             let registration = LedgerEntry.SensorRegistration(
                 sensor: try SensorID(Self.sensorID), owner: fuzz.bob, kind: "pm25", name: "Air 9", unit: "ug/m3",
                 price: try Credits(1), frequency: 60, lat: nil, lon: nil, url: "")
@@ -48,7 +48,7 @@ final class PairingTarget: Sendable {
 
     func run(_ input: UnsafeRawBufferPointer) -> [String] {
         let payload = Array(input)
-        let response: PairingService.Response
+        let response: PairingResponder.Response
         do { response = try blocking { [service] in await service.handle(sensorID: Self.sensorID, payload: payload) } } catch {
             return ["handle threw \(error)"]
         }

@@ -36,8 +36,8 @@ final class XMPPC2STarget: @unchecked Sendable {
         configuration.softwareVersion = "fuzz"
         var iq = IQRouter()
         do {
-            AgoraServices.register(into: &iq, context: ServiceContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: fuzz.logger),
-                                   domain: FuzzGateway.domain, certificates: try CertificateService(gateway: gateway),
+            AgoraServices.register(into: &iq, context: IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: fuzz.logger),
+                                   domain: FuzzGateway.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                    operators: GatewayOperatorDesk(gateway: gateway))
         } catch {
             fatalError("the c2s target could not be set up: \(error)")

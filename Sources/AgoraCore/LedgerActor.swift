@@ -2,7 +2,7 @@
 /// the gateway itself (genesis, readings commitments).
 ///
 /// Written in entries as `operator`, `gateway`, a bare JID, or `sensor:<id>`.
-public enum Actor: Hashable, Sendable, CustomStringConvertible, TextCodable {
+public enum LedgerActor: Hashable, Sendable, CustomStringConvertible, TextCodable {
     /// Someone with shell access on the gateway, acting through the `agora` CLI.
     case `operator`
     /// The gateway itself.
@@ -10,7 +10,7 @@ public enum Actor: Hashable, Sendable, CustomStringConvertible, TextCodable {
     case account(BareJID)
     case sensor(SensorID)
 
-    public init(parsing text: String) throws(ValidationError) {
+    public init(parsing text: String) throws(InvalidInput) {
         switch text {
         case "operator": self = .operator
         case "gateway": self = .gateway
@@ -32,6 +32,6 @@ public enum Actor: Hashable, Sendable, CustomStringConvertible, TextCodable {
         }
     }
 
-    public init(validating text: String) throws(ValidationError) { try self.init(parsing: text) }
+    public init(validating text: String) throws(InvalidInput) { try self.init(parsing: text) }
     public var text: String { description }
 }

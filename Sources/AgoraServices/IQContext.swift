@@ -6,7 +6,7 @@ public import Logging
 /// What every application namespace works with: the market (its rules and tables), the
 /// store and its ledger. Built once by the composition root (AgoraApp) and shared by all
 /// handlers; every member is thread-safe.
-public struct ServiceContext: Sendable {
+public struct IQContext: Sendable {
     public let market: Market
     public let store: Store
     public let ledger: Ledger

@@ -10,7 +10,7 @@ internal import AgoraXMPP
 /// Each command is one form: `execute` returns it (`status='executing'`), `complete` with the
 /// submitted form runs it (`status='completed'` with a note, or a result form). No session
 /// state is kept between the two: each submission is authorised and checked on its own.
-enum AdHocService {
+enum CommandsIQ {
     static let namespace = "http://jabber.org/protocol/commands"
 
     struct Command {
@@ -22,7 +22,7 @@ enum AdHocService {
         let run: @Sendable (_ values: [String: String], _ actor: BareJID) async throws -> (note: String, result: XMLElement?)
     }
 
-    static func commands(_ context: ServiceContext, _ desk: any OperatorDesk) -> [Command] {
+    static func commands(_ context: IQContext, _ desk: any OperatorDesk) -> [Command] {
         func text(_ name: String, _ label: String, required: Bool = true) -> DataForm.Field {
             DataForm.Field(name: name, type: "text-single", label: label, required: required)
         }
@@ -91,7 +91,7 @@ enum AdHocService {
         ]
     }
 
-    static func register(into iq: inout IQRouter, context: ServiceContext, desk: any OperatorDesk, domain: String) {
+    static func register(into iq: inout IQRouter, context: IQContext, desk: any OperatorDesk, domain: String) {
         let commands = commands(context, desk)
         let byNode = Dictionary(uniqueKeysWithValues: commands.map { ($0.node, $0) })
         @Sendable func isOperator(_ jid: BareJID) -> Bool {

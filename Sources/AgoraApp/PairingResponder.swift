@@ -13,16 +13,16 @@ internal import X509
 /// The sensor sends `{csr, proof}`, where `proof` is HMAC-SHA256 over the CSR's DER keyed
 /// with `PairingInvitation.proofKey(code)`. Every failure is an error response with a
 /// reason, and changes nothing.
-public struct PairingService: Sendable {
+public struct PairingResponder: Sendable {
     let gateway: Gateway
-    let certificates: CertificateService
+    let certificates: GatewayCertificateDesk
     let pairing: SensorPairing
 
     public static let maxRequestSize = 16 * 1024
 
     public init(gateway: Gateway) throws {
         self.gateway = gateway
-        self.certificates = try CertificateService(gateway: gateway)
+        self.certificates = try GatewayCertificateDesk(gateway: gateway)
         self.pairing = SensorPairing(market: gateway.market)
     }
 
@@ -32,7 +32,7 @@ public struct PairingService: Sendable {
     }
 
     /// Stores an invitation for `registration.sensor` and returns its one-time code.
-    public func invite(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: Actor) async throws -> (code: String, expires: Timestamp) {
+    public func invite(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: LedgerActor) async throws -> (code: String, expires: Timestamp) {
         try await pairing.invite(registration, ttlSeconds: ttlSeconds, actor: actor)
     }
 
@@ -68,7 +68,7 @@ public struct PairingService: Sendable {
             let csr = try CSRPolicy.check(der, for: identity)
             try pairing.checkProof(Array(proof), over: der, for: invitation)
             let certificate = try certificates.authority.issue(csr, for: identity, days: gateway.configuration.certificateValidity.sensorDays, now: .now())
-            let issue = try CertificateService.issueRecord(certificate, subject: identity.description)
+            let issue = try GatewayCertificateDesk.issueRecord(certificate, subject: identity.description)
             _ = try await pairing.pair(invitation, certificate: issue, signerIsCurrent: try certificates.signerIsCurrent())
             gateway.logger.notice("sensor paired", metadata: ["sensor.id": "\(sensor)", "cert.serial": "\(issue.serial)"])
             return Response(status: "ok", cert: try certificates.chainPEM(certificate),

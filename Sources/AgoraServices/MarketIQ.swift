@@ -4,20 +4,20 @@ internal import AgoraMarket
 internal import AgoraXMPP
 
 /// `urn:agora:market:1`: an account's credits and purchases. Every operation acts as the
-/// requesting account (`Actor.account`), so the market's own rules decide what it may do.
+/// requesting account (`LedgerActor.account`), so the market's own rules decide what it may do.
 ///
 ///     get  <balance/>                                   → <balance credits='N'/>
 ///     set  <purchase sensor='' from='' to='' request='' max-credits=''/> → <purchase id='' … ledger-index=''><receipt/></purchase>
 ///     get  <purchases>[RSM <set/>]</purchases>          → <purchases><purchase …/>…<set/></purchases>
 ///     set  <price sensor='' credits=''/>                → <price … ledger-index=''/>   (the sensor's owner)
 ///     set  <transfer to='' credits=''/>                 → <transfer … ledger-index=''/>
-enum MarketService {
+enum MarketIQ {
     static let namespace = "urn:agora:market:1"
     /// Purchases per page when the client does not say, and at most.
     static let defaultPage = 50
     static let maxPage = 500
 
-    static func register(into iq: inout IQRouter, context: ServiceContext) {
+    static func register(into iq: inout IQRouter, context: IQContext) {
         iq.register(namespace) { request in
             let payload = IQPayload(request.payload)
             let account = request.account
@@ -38,7 +38,7 @@ enum MarketService {
         }
     }
 
-    private static func balance(_ account: BareJID, _ context: ServiceContext) -> IQReply {
+    private static func balance(_ account: BareJID, _ context: IQContext) -> IQReply {
         context.now {
             let credits = try context.market.read { state throws -> Credits in
                 guard try state.hasAccount(account) else { throw MarketRefusal.unknownAccount(account) }
@@ -48,7 +48,7 @@ enum MarketService {
         }
     }
 
-    private static func purchase(_ buyer: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
+    private static func purchase(_ buyer: BareJID, _ payload: IQPayload, _ context: IQContext) -> IQReply {
         let sensor: SensorID, from: Timestamp, to: Timestamp, maxCredits: Credits?
         do {
             sensor = try payload.sensor()
@@ -65,12 +65,12 @@ enum MarketService {
             let receipt = try await context.ledger.sealedReceipt(for: result.record.ledgerIndex, through: context.store)
             var element = element(result.record)
             element.attributes.append(.init("replayed", result.replayed ? "true" : "false"))
-            element.append(LedgerService.receiptElement(receipt))
+            element.append(LedgerIQ.receiptElement(receipt))
             return element
         }
     }
 
-    private static func purchases(_ buyer: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
+    private static func purchases(_ buyer: BareJID, _ payload: IQPayload, _ context: IQContext) -> IQReply {
         // A scan of every purchase (no per-buyer index yet): off the event loop.
         context.later {
             let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
@@ -82,7 +82,7 @@ enum MarketService {
         }
     }
 
-    private static func price(_ owner: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
+    private static func price(_ owner: BareJID, _ payload: IQPayload, _ context: IQContext) -> IQReply {
         let sensor: SensorID, credits: Credits
         do {
             sensor = try payload.sensor()
@@ -96,7 +96,7 @@ enum MarketService {
         }
     }
 
-    private static func transfer(_ from: BareJID, _ payload: IQPayload, _ context: ServiceContext) -> IQReply {
+    private static func transfer(_ from: BareJID, _ payload: IQPayload, _ context: IQContext) -> IQReply {
         let to: BareJID, credits: Credits
         do {
             to = try payload.jid("to")

@@ -16,14 +16,14 @@ internal import AgoraXMPP
 /// newest ones inside a window it bought; historical ones follow the readings:1 rule (the
 /// whole window bought). A historical read-out holds at most `maxReadings`; bulk history is
 /// `urn:agora:readings:1`'s job.
-enum SensorDataService {
+enum SensorDataIQ {
     static let namespace = "urn:xmpp:iot:sensordata"
     static let maxReadings = 10_000
     static let maxNodes = 16
     /// Timestamps per `fields` message.
     static let batch = 100
 
-    static func register(into iq: inout IQRouter, context: ServiceContext) {
+    static func register(into iq: inout IQRouter, context: IQContext) {
         let query = ReadingsQuery(store: context.store, ledger: context.ledger)
         iq.register(namespace) { request in
             guard !request.isSet, request.payload.name == "req" else {
@@ -40,7 +40,7 @@ enum SensorDataService {
                     plan.readOut(seqnr: seqnr, query: query, send: send)
                 }
             } catch {
-                let failure = ServiceFailure.stanzaError(for: error, logger: context.logger)
+                let failure = IQFailure.stanzaError(for: error, logger: context.logger)
                 return rejected(failure.condition, failure.text)
             }
         }
@@ -53,23 +53,23 @@ enum SensorDataService {
         /// nil: momentary (the newest readings).
         let window: (from: Int64, to: Int64)?
         let reader: BareJID
-        let context: ServiceContext
+        let context: IQContext
 
-        init(_ req: XMLElement, reader: BareJID, context: ServiceContext, query: ReadingsQuery) throws {
+        init(_ req: XMLElement, reader: BareJID, context: IQContext, query: ReadingsQuery) throws {
             guard let seqnr = req[attribute: "seqnr"], !seqnr.isEmpty, seqnr.utf8.count <= 64 else {
                 throw StanzaError(.badRequest, "<req/> needs a seqnr (at most 64 characters)")
             }
             let nodes = req.elements.filter { $0.name == "node" }
-            guard !nodes.isEmpty, nodes.count <= SensorDataService.maxNodes else {
-                throw StanzaError(.badRequest, "name 1…\(SensorDataService.maxNodes) sensors as <node nodeId='…'/>")
+            guard !nodes.isEmpty, nodes.count <= SensorDataIQ.maxNodes else {
+                throw StanzaError(.badRequest, "name 1…\(SensorDataIQ.maxNodes) sensors as <node nodeId='…'/>")
             }
             sensors = try nodes.map { try IQPayload($0).sensor("nodeId") }
             let names = req.elements.filter { $0.name == "field" }.compactMap { $0[attribute: "name"] }
             fields = names.isEmpty ? nil : Set(names)
             let payload = IQPayload(req)
             if IQPayload.isTrue(req[attribute: "historical"]) || req[attribute: "from"] != nil || req[attribute: "to"] != nil {
-                let window = try ReadingsService.window(payload)
-                for sensor in sensors { try ReadingsService.requireAccess(reader, sensor: sensor, from: window.from, to: window.to, context) }
+                let window = try ReadingsIQ.window(payload)
+                for sensor in sensors { try ReadingsIQ.requireAccess(reader, sensor: sensor, from: window.from, to: window.to, context) }
                 self.window = window
             } else {
                 for sensor in sensors {
@@ -90,13 +90,13 @@ enum SensorDataService {
                     // One budget for the whole request, not per sensor: the messages are built
                     // before they are sent.
                     total += readings.count
-                    guard total <= SensorDataService.maxReadings else {
-                        throw StanzaError(.resourceConstraint, "more than \(SensorDataService.maxReadings) readings in this read-out: ask for fewer sensors or a narrower window, or page through urn:agora:readings:1")
+                    guard total <= SensorDataIQ.maxReadings else {
+                        throw StanzaError(.resourceConstraint, "more than \(SensorDataIQ.maxReadings) readings in this read-out: ask for fewer sensors or a narrower window, or page through urn:agora:readings:1")
                     }
                     let groups = Dictionary(grouping: readings, by: \.time).sorted { $0.key < $1.key }
-                    for chunk in stride(from: 0, to: max(groups.count, 1), by: SensorDataService.batch) {
+                    for chunk in stride(from: 0, to: max(groups.count, 1), by: SensorDataIQ.batch) {
                         var node = XMLElement("node", namespace: namespace, attributes: [.init("nodeId", sensor.rawValue)])
-                        for (time, readings) in groups[chunk..<min(chunk + SensorDataService.batch, groups.count)] {
+                        for (time, readings) in groups[chunk..<min(chunk + SensorDataIQ.batch, groups.count)] {
                             var timestamp = XMLElement("timestamp", namespace: namespace, attributes: [.init("value", Reading.formatTime(time))])
                             for reading in readings { timestamp.append(field(reading, momentary: window == nil)) }
                             node.append(timestamp)
@@ -105,7 +105,7 @@ enum SensorDataService {
                     }
                 }
             } catch {
-                let why = ServiceFailure.stanzaError(for: error, logger: context.logger).text
+                let why = IQFailure.stanzaError(for: error, logger: context.logger).text
                 _ = send(message(XMLElement("failure", namespace: namespace, attributes: [.init("seqnr", seqnr), .init("done", "true")], children: [
                     .element(XMLElement("error", namespace: namespace, attributes: [.init("nodeId", sensors.first?.rawValue ?? ""),
                                                                                    .init("timestamp", Timestamp.now().rfc3339)], text: why)),
@@ -129,9 +129,9 @@ enum SensorDataService {
                     }
                 }
             }
-            let page = try query.page(of: sensor, from: window.from, to: window.to, after: nil, limit: SensorDataService.maxReadings + 1, proofs: false)
-            guard !page.more, page.items.count <= SensorDataService.maxReadings else {
-                throw StanzaError(.resourceConstraint, "more than \(SensorDataService.maxReadings) readings in the window: narrow it, or page through urn:agora:readings:1")
+            let page = try query.page(of: sensor, from: window.from, to: window.to, after: nil, limit: SensorDataIQ.maxReadings + 1, proofs: false)
+            guard !page.more, page.items.count <= SensorDataIQ.maxReadings else {
+                throw StanzaError(.resourceConstraint, "more than \(SensorDataIQ.maxReadings) readings in the window: narrow it, or page through urn:agora:readings:1")
             }
             return page.items.map(\.reading).filter { fields?.contains($0.name) ?? true }
         }

@@ -20,10 +20,10 @@ internal import FoundationEssentials
 ///     get <receipt index='i'/>             → <receipt index='i'>receipt JSON</receipt>
 /// Sizes default to the latest signed checkpoint, so the proofs verify against a note the
 /// client can check.
-enum LedgerService {
+enum LedgerIQ {
     static let namespace = "urn:agora:ledger:1"
 
-    static func register(into iq: inout IQRouter, context: ServiceContext) {
+    static func register(into iq: inout IQRouter, context: IQContext) {
         iq.register(namespace) { request in
             guard !request.isSet else { return .error(StanzaError(.badRequest, "\(namespace) is get only")) }
             let payload = IQPayload(request.payload)
@@ -40,32 +40,32 @@ enum LedgerService {
         }
     }
 
-    private static func latest(_ context: ServiceContext) throws -> (size: UInt64, note: String) {
+    private static func latest(_ context: IQContext) throws -> (size: UInt64, note: String) {
         guard let latest = try context.store.read({ try context.ledger.latestCheckpoint(in: $0) }) else {
             throw StanzaError(.itemNotFound, "no checkpoint has been signed yet")
         }
         return latest
     }
 
-    private static func checkpoint(_ context: ServiceContext) throws -> XMLElement {
+    private static func checkpoint(_ context: IQContext) throws -> XMLElement {
         let latest = try latest(context)
         return XMLElement("checkpoint", namespace: namespace, attributes: [.init("size", String(latest.size))], text: latest.note)
     }
 
-    private static func entry(_ payload: IQPayload, reader: BareJID, _ context: ServiceContext) throws -> XMLElement {
+    private static func entry(_ payload: IQPayload, reader: BareJID, _ context: IQContext) throws -> XMLElement {
         let index = try payload.index("index")
         let bytes = try readableEntry(index, reader: reader, context)
         return XMLElement("entry", namespace: namespace, attributes: [.init("index", String(index))],
                           text: Data(bytes).base64EncodedString())
     }
 
-    private static func receipt(_ payload: IQPayload, reader: BareJID, _ context: ServiceContext) throws -> XMLElement {
+    private static func receipt(_ payload: IQPayload, reader: BareJID, _ context: IQContext) throws -> XMLElement {
         let index = try payload.index("index")
         _ = try readableEntry(index, reader: reader, context)
         return receiptElement(try context.store.read { try context.ledger.receipt(for: index, in: $0) })
     }
 
-    private static func inclusion(_ payload: IQPayload, _ context: ServiceContext) throws -> XMLElement {
+    private static func inclusion(_ payload: IQPayload, _ context: IQContext) throws -> XMLElement {
         let index = try payload.index("index")
         let size = try payload.optionalIndex("size") ?? latest(context).size
         let proof = try context.store.read { txn throws -> [[UInt8]] in
@@ -78,7 +78,7 @@ enum LedgerService {
         return hashes("inclusion", [.init("index", String(index)), .init("size", String(size))], proof)
     }
 
-    private static func consistency(_ payload: IQPayload, _ context: ServiceContext) throws -> XMLElement {
+    private static func consistency(_ payload: IQPayload, _ context: IQContext) throws -> XMLElement {
         let old = try payload.index("old")
         let new = try payload.optionalIndex("new") ?? latest(context).size
         let proof = try context.store.read { txn throws -> [[UInt8]] in
@@ -92,7 +92,7 @@ enum LedgerService {
     }
 
     /// The bytes of entry `index`, if `reader` may see them.
-    private static func readableEntry(_ index: UInt64, reader: BareJID, _ context: ServiceContext) throws -> [UInt8] {
+    private static func readableEntry(_ index: UInt64, reader: BareJID, _ context: IQContext) throws -> [UInt8] {
         try context.store.read { txn in
             let bytes = try context.ledger.entry(at: index, in: txn)
             let decision = try AccessPolicy.mayReadEntry(try LedgerEntry(decoding: bytes), reader: reader, in: txn, tables: context.store.tables)

@@ -8,7 +8,7 @@ internal import Logging
 /// Turns whatever a service operation threw into the stanza error its requester gets: the
 /// market's and the ledger's refusals keep their reason as `<text>`; anything unexpected is
 /// logged here and answered `internal-server-error` without details (they may name files).
-enum ServiceFailure {
+enum IQFailure {
     static func stanzaError(for error: any Error, logger: Logger) -> StanzaError {
         switch error {
         case let error as StanzaError:
@@ -17,7 +17,7 @@ enum ServiceFailure {
             return StanzaError(condition(of: refusal.code), refusal.description)
         case let denial as AccessDenial:
             return StanzaError(condition(of: denial.code), denial.description)
-        case let error as ValidationError:
+        case let error as InvalidInput:
             return StanzaError(.badRequest, error.description)
         case let error as LedgerError where error.isNotFound:
             return StanzaError(.itemNotFound, error.description)
@@ -53,16 +53,16 @@ enum ServiceFailure {
     }
 }
 
-extension ServiceContext {
+extension IQContext {
     /// A reply computed off the event loop (writes, waits): refusals become stanza errors.
     func later(_ body: @escaping @Sendable () async throws -> XMLElement?) -> IQReply {
         .later { [logger] in
-            do { return .result(try await body()) } catch { return .error(ServiceFailure.stanzaError(for: error, logger: logger)) }
+            do { return .result(try await body()) } catch { return .error(IQFailure.stanzaError(for: error, logger: logger)) }
         }
     }
 
     /// A reply computed at once (reads of the memory-mapped store take microseconds).
     func now(_ body: () throws -> XMLElement?) -> IQReply {
-        do { return .result(try body()) } catch { return .error(ServiceFailure.stanzaError(for: error, logger: logger)) }
+        do { return .result(try body()) } catch { return .error(IQFailure.stanzaError(for: error, logger: logger)) }
     }
 }

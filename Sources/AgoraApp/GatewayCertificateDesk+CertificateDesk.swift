@@ -8,7 +8,7 @@ internal import X509
 /// The CA behind `urn:agora:pki:1`: an account's CSR for itself is signed by the gateway
 /// (the ledger's actor; the entry's subject names the account) once the policy has checked
 /// that it names only that account; anyone may fetch the CA certificate and the CRL.
-extension CertificateService: CertificateDesk {
+extension GatewayCertificateDesk: CertificateDesk {
     /// An account holds one good certificate at a time (`ca.user_certificate_exists`): with
     /// `replace` the one it held is revoked (superseded) in the transaction that records the
     /// new one; with `refuse` the request is refused while one is good.

@@ -10,12 +10,12 @@ internal import AgoraXMPP
 /// `strRange`, `strNRange`, `strMask`, `numEq`, `numNEq`, `numRange`, `numNRange`, `numGt`,
 /// `numGte`, `numLt`, `numLte`. A location box is `numRange` on `LAT` and on `LON`. Paging is
 /// the XEP's `offset`/`maxCount`, with `more` on `found`.
-enum DiscoveryService {
+enum DiscoveryIQ {
     static let namespace = "urn:xmpp:iot:discovery"
     static let maxCount = 100
     static let maxFilters = 32
 
-    static func register(into iq: inout IQRouter, context: ServiceContext, domain: String) {
+    static func register(into iq: inout IQRouter, context: IQContext, domain: String) {
         iq.register(namespace) { request in
             guard !request.isSet, request.payload.name == "search" else {
                 return .error(StanzaError(.featureNotImplemented, "this gateway answers XEP-0347 search only; things are registered with agora sensor invite"))
@@ -25,7 +25,7 @@ enum DiscoveryService {
         }
     }
 
-    static func search(_ payload: IQPayload, domain: String, _ context: ServiceContext) throws -> XMLElement {
+    static func search(_ payload: IQPayload, domain: String, _ context: IQContext) throws -> XMLElement {
         let offset = try count(payload, "offset", max: Int.max)
         let limit = try count(payload, "maxCount", max: maxCount)
         let filters = Array(payload.element.elements)

@@ -15,10 +15,10 @@ internal import SwiftASN1
 /// A CSR must name the requester's own bare JID (common name and any xmppAddr/SAN): the
 /// issued certificate then logs in with SASL EXTERNAL. Certificates are public records (the
 /// ledger holds every one), so any account may look one up.
-enum PKIService {
+enum CertificatesIQ {
     static let namespace = "urn:agora:pki:1"
 
-    static func register(into iq: inout IQRouter, context: ServiceContext, desk: any CertificateDesk) {
+    static func register(into iq: inout IQRouter, context: IQContext, desk: any CertificateDesk) {
         iq.register(namespace) { request in
             switch (request.payload.name, request.isSet) {
             case ("csr", true):
@@ -60,7 +60,7 @@ enum PKIService {
         }
     }
 
-    private static func lookup(_ payload: IQPayload, _ context: ServiceContext) throws -> XMLElement {
+    private static func lookup(_ payload: IQPayload, _ context: IQContext) throws -> XMLElement {
         let records = try context.market.read { state throws -> [CertificateRecord] in
             if let serial = payload.optional("serial") {
                 return try state.certificate(serial.lowercased()).map { [$0] } ?? []

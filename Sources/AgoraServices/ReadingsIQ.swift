@@ -16,7 +16,7 @@ internal import FoundationEssentials
 ///           <set><first/><last/></set>
 ///         </readings>
 /// Only the owner, operators and buyers whose purchases cover all of [from, to) may read.
-enum ReadingsService {
+enum ReadingsIQ {
     static let namespace = "urn:agora:readings:1"
     static let defaultPage = 100
     static let maxPage = 1000
@@ -35,7 +35,7 @@ enum ReadingsService {
         return size
     }
 
-    static func register(into iq: inout IQRouter, context: ServiceContext) {
+    static func register(into iq: inout IQRouter, context: IQContext) {
         let query = ReadingsQuery(store: context.store, ledger: context.ledger)
         iq.register(namespace) { request in
             guard !request.isSet, request.payload.name == "readings" else {
@@ -62,7 +62,7 @@ enum ReadingsService {
                 var reply = XMLElement("readings", namespace: namespace, attributes: [.init("sensor", sensor.rawValue)])
                 for item in kept { reply.append(element(item)) }
                 for (index, receipt) in page.receipts.sorted(by: { $0.key < $1.key }) where commits.contains(index) {
-                    reply.append(LedgerService.receiptElement(receipt))
+                    reply.append(LedgerIQ.receiptElement(receipt))
                 }
                 reply.append(ResultSet.page(first: kept.first?.cursor, last: kept.last?.cursor, count: nil))
                 if page.more || kept.count < page.items.count { reply.attributes.append(.init("more", "true")) }
@@ -83,7 +83,7 @@ enum ReadingsService {
     }
 
     /// The market's rule for the whole window, in the whole seconds that contain it.
-    static func requireAccess(_ reader: BareJID, sensor: SensorID, from: Int64, to: Int64, _ context: ServiceContext) throws {
+    static func requireAccess(_ reader: BareJID, sensor: SensorID, from: Int64, to: Int64, _ context: IQContext) throws {
         let seconds = (from: from.floorDivided(by: 1_000_000_000), to: (to - 1).floorDivided(by: 1_000_000_000) + 1)
         let decision = try context.store.read { txn in
             try AccessPolicy.mayRead(reader, sensor: sensor, from: try Timestamp(seconds: seconds.from), to: try Timestamp(seconds: seconds.to),

@@ -2,17 +2,17 @@
 ///
 /// The message names the field and says what was expected; it echoes the offending text
 /// only when it is short, so that a pasted secret never ends up in a log line in full.
-public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct InvalidInput: Error, Hashable, Sendable, CustomStringConvertible {
     public let field: String
     public let reason: String
     private let excerpt: String
 
-    public static func malformed(_ field: String, _ input: String, reason: String) -> ValidationError {
-        ValidationError(field: field, reason: reason, excerpt: Self.excerpt(of: input))
+    public static func malformed(_ field: String, _ input: String, reason: String) -> InvalidInput {
+        InvalidInput(field: field, reason: reason, excerpt: Self.excerpt(of: input))
     }
 
-    public static func outOfRange(_ field: String, reason: String) -> ValidationError {
-        ValidationError(field: field, reason: reason, excerpt: "")
+    public static func outOfRange(_ field: String, reason: String) -> InvalidInput {
+        InvalidInput(field: field, reason: reason, excerpt: "")
     }
 
     public var description: String {

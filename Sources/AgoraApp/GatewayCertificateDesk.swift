@@ -13,7 +13,7 @@ public import X509
 /// entry before handing it out, and regenerates the CRL in the same transaction as each
 /// `cert.revoke`. The CA certificate and the current CRL are kept by AgoraPKI's
 /// `AuthorityRecords`; the CA key is sealed in the key store as `ca.key`.
-public struct CertificateService: Sendable {
+public struct GatewayCertificateDesk: Sendable {
     public let authority: CertificateAuthority
     let gateway: Gateway
     let records: AuthorityRecords
@@ -41,7 +41,7 @@ public struct CertificateService: Sendable {
     }
 
     /// Checks `csr` against the policy for `identity`, signs it, records it, returns it.
-    public func sign(csr: [UInt8], for identity: CertificateIdentity, days: Int? = nil, actor: Actor,
+    public func sign(csr: [UInt8], for identity: CertificateIdentity, days: Int? = nil, actor: LedgerActor,
                      held: Market.HeldCertificates = .keep) async throws -> Issued {
         let request = try CSRPolicy.check(csr, for: identity)
         let validity = gateway.configuration.certificateValidity
@@ -56,7 +56,7 @@ public struct CertificateService: Sendable {
     }
 
     /// A key and certificate for one of the gateway's own TLS listeners.
-    public func serverCertificate(dnsNames: [String], days: Int? = nil, actor: Actor) async throws -> (issued: Issued, keyPEM: String) {
+    public func serverCertificate(dnsNames: [String], days: Int? = nil, actor: LedgerActor) async throws -> (issued: Issued, keyPEM: String) {
         for name in dnsNames {
             do { try BareJID.validateDomain(name, original: name, field: "DNS name") } catch { throw CertificateRefusal.badRequest(error.description) }
         }
@@ -68,7 +68,7 @@ public struct CertificateService: Sendable {
     }
 
     /// A key and client certificate for the gateway's own connection to its broker.
-    public func gatewayClientCertificate(commonName: String, days: Int? = nil, actor: Actor) async throws -> (issued: Issued, keyPEM: String) {
+    public func gatewayClientCertificate(commonName: String, days: Int? = nil, actor: LedgerActor) async throws -> (issued: Issued, keyPEM: String) {
         let key = P256.Signing.PrivateKey()
         let certificate = try authority.gatewayClientCertificate(commonName: commonName, publicKey: Certificate.PublicKey(key.publicKey),
                                                                  days: days ?? gateway.configuration.certificateValidity.serverDays, now: .now())
@@ -95,7 +95,7 @@ public struct CertificateService: Sendable {
         try records.requireCurrent(authority)
     }
 
-    private func record(_ certificate: Certificate, subject: String, actor: Actor, held: Market.HeldCertificates = .keep) async throws -> Issued {
+    private func record(_ certificate: Certificate, subject: String, actor: LedgerActor, held: Market.HeldCertificates = .keep) async throws -> Issued {
         let issue = try Self.issueRecord(certificate, subject: subject)
         let serial = issue.serial
         let (authority, records, crlDays) = (self.authority, self.records, gateway.configuration.crlDays)
@@ -107,7 +107,7 @@ public struct CertificateService: Sendable {
 
     /// Revokes `serial` and regenerates the CRL in the same transaction; then refreshes the
     /// broker's copy of the CRL, if `broker-config` set one up.
-    public func revoke(serial: String, reason: RevocationReason, actor: Actor) async throws -> Market.Accepted {
+    public func revoke(serial: String, reason: RevocationReason, actor: LedgerActor) async throws -> Market.Accepted {
         let (authority, records, crlDays) = (self.authority, self.records, gateway.configuration.crlDays)
         let accepted = try await gateway.market.revokeCertificate(serial: serial.lowercased(), reason: reason.rawValue, actor: actor) { txn, state in
             try records.writeCRL(by: authority, revoked: try Self.revocations(in: state), days: crlDays, in: txn)
@@ -141,7 +141,7 @@ public struct CertificateService: Sendable {
     /// key, PKCS#8 or SEC1): the certificate must be a CA certificate for that key, and
     /// nothing may have been issued yet. Records a `ca.adopt` entry; the key is sealed and
     /// a fresh CRL is signed in the same transaction.
-    public static func importAuthority(certificatePEM: String, keyPEM: String, into gateway: Gateway, actor: Actor) async throws -> (CertificateAuthority, Market.Accepted) {
+    public static func importAuthority(certificatePEM: String, keyPEM: String, into gateway: Gateway, actor: LedgerActor) async throws -> (CertificateAuthority, Market.Accepted) {
         guard let keys = gateway.keys else { throw GatewayError.noCertificateAuthority("the key store is locked") }
         let certificate: Certificate
         do { certificate = try Certificate(pemEncoded: certificatePEM) } catch {
