@@ -95,6 +95,11 @@ public enum GatewayServer {
             ]) { $1 }
         }
         logger.notice("agora serve stopped", metadata: summary)
+        do {
+            try await LastRun(stoppedAt: Timestamp.now().rfc3339, counters: summary.mapValues { "\($0)" }).record(in: gateway)
+        } catch {
+            logger.warning("the run's counters were not kept for agora status", metadata: ["error": "\(error)"])
+        }
     }
 
     /// `12.3`, or `-` when there was nothing to measure.

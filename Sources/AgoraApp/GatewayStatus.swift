@@ -27,6 +27,8 @@ public struct GatewayStatus: Sendable, Codable {
     /// to what was minted, and the store has room left to grow. A checkpoint that lags the
     /// ledger is not one: a running gateway signs one at most every `checkpoint_interval`.
     public var problems: [String] = []
+    /// What the last `agora serve` counted when it stopped (nil: no run has stopped cleanly).
+    public var lastRun: LastRun?
 
     public init(gateway: Gateway) throws {
         let tables = gateway.store.tables
@@ -34,6 +36,7 @@ public struct GatewayStatus: Sendable, Codable {
         let name = try gateway.name()
         self = try gateway.store.read { txn in
             let state = MarketState(tables: tables, txn: txn)
+            let lastRun = try LastRun.read(in: txn, tables: tables)
             let sensors = try state.sensors()
             let genesis = try LedgerEntry(decoding: ledger.entry(at: 0, in: txn))
             var logKey = ""
@@ -47,12 +50,13 @@ public struct GatewayStatus: Sendable, Codable {
                 purchases: try txn.count(tables.purchases), readings: try txn.count(tables.readings),
                 totalMinted: try state.totalMinted().value, sumOfBalances: try state.sumOfBalances(),
                 mapSize: gateway.store.environment.currentMapSize,
-                maxMapSize: gateway.store.environment.maxMapSize, usedBytes: gateway.store.environment.usedBytes)
+                maxMapSize: gateway.store.environment.maxMapSize, usedBytes: gateway.store.environment.usedBytes, lastRun: lastRun)
         }
     }
 
     init(origin: String, name: String, logKey: String, ledgerEntries: UInt64, checkpointSize: UInt64, accounts: Int,
-         sensors: Int, frozenSensors: Int, purchases: Int, readings: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, maxMapSize: Int, usedBytes: Int) {
+         sensors: Int, frozenSensors: Int, purchases: Int, readings: Int, totalMinted: UInt64, sumOfBalances: UInt64, mapSize: Int, maxMapSize: Int, usedBytes: Int, lastRun: LastRun?) {
+        self.lastRun = lastRun
         self.origin = origin; self.name = name; self.logKey = logKey; self.ledgerEntries = ledgerEntries
         self.checkpointSize = checkpointSize; self.accounts = accounts; self.sensors = sensors
         self.frozenSensors = frozenSensors; self.purchases = purchases; self.readings = readings; self.totalMinted = totalMinted

@@ -30,6 +30,7 @@ struct Status: AsyncParsableCommand {
         readings     \(status.readings)
         credits      \(status.totalMinted) minted, \(status.sumOfBalances) in balances
         store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map (may grow to \(status.maxMapSize / 1_048_576) MiB)
+        last run     \(status.lastRun.map { "stopped \($0.stoppedAt) (its counters: agora status --json)" } ?? "none stopped cleanly yet")
         """
     }
 }

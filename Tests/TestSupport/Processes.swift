@@ -62,6 +62,13 @@ public struct AgoraCLI: Sendable {
         guard let key = status?["logKey"] as? String else { throw Failure(description: "agora status has no logKey") }
         return key
     }
+
+    /// The counters the last `agora serve` kept when it stopped (`agora status --json`,
+    /// `lastRun.counters`), e.g. `ingest.stored`; empty when no run has stopped cleanly.
+    public func lastRunCounters() throws -> [String: String] {
+        let status = try JSONSerialization.jsonObject(with: Data(try run(["status", "--json"]).stdout.utf8)) as? [String: Any]
+        return (status?["lastRun"] as? [String: Any])?["counters"] as? [String: String] ?? [:]
+    }
 }
 
 /// `agora serve` for tests of MQTT alone: no XMPP listeners to collide with parallel tests.
