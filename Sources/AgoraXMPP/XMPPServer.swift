@@ -92,6 +92,7 @@ public final class XMPPServer: Service, Sendable {
         let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var listeners: [any Channel] = []
+        context.startBlockingWork()
         do {
             if configuration.tlsRequired, context.tls == nil {
                 throw XMPPServerError.configuration("TLS is required but no server certificate is configured")
@@ -105,6 +106,7 @@ public final class XMPPServer: Service, Sendable {
             }
         } catch {
             for listener in listeners { try? await listener.close() }
+            await context.stopBlockingWork()
             try? await group.shutdownGracefully()
             // Whoever waits for the listeners (readiness) must learn they will never be bound,
             // or the service group, stopping because of this error, waits for it forever.
@@ -133,6 +135,7 @@ public final class XMPPServer: Service, Sendable {
         // and the store is not closed before those writes are durable.
         for session in sessions.allSessions() { SessionLifecycle(server: context).end(session) }
         await context.router.drainOfflineWrites(timeout: .seconds(10))
+        await context.stopBlockingWork()
         try? await group.shutdownGracefully()
     }
 
