@@ -2,10 +2,10 @@ internal import AgoraCore
 internal import NIOCore
 
 /// Resource binding (RFC 6120 §7) and XEP-0198 stream management: enabling it and resuming
-/// a session on a new connection.
+/// a session on a new connection. Each ends by telling the machine the session is bound.
 extension C2SConnection {
-    func bind(_ iq: XMLElement) {
-        guard case .bind(let account) = negotiation.phase, let context else { return }
+    func bind(_ iq: XMLElement, account: BareJID) {
+        guard let context else { return }
         guard server.router.sessions.count < server.configuration.maxSessions else {
             return fail(StreamError(.resourceConstraint, "the server has reached its session limit"))
         }
@@ -28,16 +28,14 @@ extension C2SConnection {
         if let replaced = server.router.sessions.add(session) {
             SessionLifecycle(server: server).replaced(replaced)
         }
-        self.session = session
-        negotiation.bound(jid)
+        do { try machine.bound(session) } catch { return fail(error) }
         negotiationTimer?.cancel()
         write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: XMLElement("bind", namespace: Namespace.bind, children: [
             .element(XMLElement("jid", namespace: Namespace.bind, text: jid.description)),
         ])))
     }
 
-    func enableStreamManagement(resume: Bool) {
-        guard let session else { return }
+    func enableStreamManagement(resume: Bool, session: Session) {
         let alreadyEnabled = session.state.withLockedValue { state -> Bool in
             if state.smEnabled { return true }
             state.smEnabled = true
@@ -45,7 +43,7 @@ extension C2SConnection {
             return false
         }
         guard !alreadyEnabled else {
-            return writeStreamManagementFailure(.unexpectedRequest, nil)
+            return write(streamManagementFailure(.unexpectedRequest, nil))
         }
         var enabled = XMLElement("enabled", namespace: Namespace.streamManagement)
         if resume && server.configuration.resumeTimeoutSeconds > 0 {
@@ -56,10 +54,10 @@ extension C2SConnection {
         write(enabled)
     }
 
-    func resume(previd: String, handled: UInt32) {
-        guard case .bind(let account) = negotiation.phase, let context else { return }
+    func resume(previd: String, handled: UInt32, account: BareJID) {
+        guard let context else { return }
         func failed(_ text: String) {
-            writeStreamManagementFailure(.itemNotFound, text)
+            write(streamManagementFailure(.itemNotFound, text))
         }
         guard let session = server.router.sessions.session(streamID: previd), session.bare == account,
               session.state.withLockedValue({ $0.resumable && !$0.closed }) else {
@@ -83,21 +81,11 @@ extension C2SConnection {
         if let previous {
             previous.eventLoop.execute { (previous.value as? any SessionConnection)?.abandon() }
         }
-        self.session = session
-        negotiation.bound(session.jid)
+        do { try machine.bound(session) } catch { return fail(error) }
         negotiationTimer?.cancel()
         server.metrics.record { $0.resumptions += 1 }
         write(XMLElement("resumed", namespace: Namespace.streamManagement, attributes: [.init("previd", previd), .init("h", String(inbound))]))
         for stanza in unacked { writeBytes(stanza) }
         for stanza in queued { write(stanza: stanza) }
-    }
-
-    /// XEP-0198 `<failed/>` with a stanza-error condition (and why); the stream goes on.
-    func writeStreamManagementFailure(_ condition: StanzaError.Condition, _ text: String?) {
-        var failed = XMLElement("failed", namespace: Namespace.streamManagement, children: [
-            .element(XMLElement(condition.rawValue, namespace: Namespace.stanzaErrors)),
-        ])
-        if let text { failed.append(XMLElement("text", namespace: Namespace.stanzaErrors, text: text)) }
-        write(failed)
     }
 }

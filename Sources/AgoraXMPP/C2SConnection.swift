@@ -5,8 +5,14 @@ internal import NIOCore
 internal import NIOSSL
 internal import NIOTLS
 
-/// One client-to-server connection: drives `StreamNegotiation` (TLS, SASL, bind, resume),
-/// then hands stanzas to the router and writes what the router delivers.
+/// The state machine of a client-to-server stream.
+typealias C2SStateMachine = XMPPStreamStateMachine<C2SRole>
+
+/// One client-to-server connection: feeds its `C2SStateMachine` what it reads, the TLS
+/// handshake, its timers and the outcome of authentication, and performs the actions that
+/// come back — writes through its `XMPPStreamEncoder`, timers, pipeline changes, and the
+/// hand-offs to the router, the session registry and the authentication thread pool. The
+/// rules of the stream live in the machine, not here.
 ///
 /// Runs on its channel's event loop only. Writes made while a read is being processed are
 /// flushed once at `channelReadComplete`; deliveries from other sessions are coalesced
@@ -17,44 +23,40 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     let server: XMPPServerContext
     let decoder: XMPPStreamDecoder
-    var negotiation: StreamNegotiation
+    let encoder: XMPPStreamEncoder
+    var machine: C2SStateMachine
     var context: ChannelHandlerContext?
     var address = "unknown"
-    var admitted = false
-    var headerSent = false
-    var closing = false
-    var scram: SCRAMServer?
-    var session: Session?
-    var reading = false
+    /// Inside `channelRead`: writes wait for the one flush at `channelReadComplete`.
+    var insideChannelRead = false
     var flushScheduled = false
-    var outstandingPing: String?
     var negotiationTimer: Scheduled<Void>?
     /// Closes the socket if a closing stream's last write never completes; cancelled (and its
     /// hold on the channel released) as soon as the channel goes away.
     var closeTimer: Scheduled<Void>?
-    var pingCounter = 0
-    /// Whether the session ends with this connection; a timed-out link keeps a resumable one.
-    var cleanEnd = false
-    /// The session this connection handed over to a resumed stream: late writes go back to it.
-    var handedOver: Session?
-    /// The account a SCRAM exchange in progress names, so its failure counts against it.
-    var pendingUsername: String?
 
     /// Stanzas a client may leave unacknowledged (XEP-0198) before its stream is ended.
     static let maxUnacked = 5000
     /// Bytes queued for a client that does not read before it is cut off.
     static let maxBufferedBytes = 4 << 20
 
-    init(server: XMPPServerContext, decoder: XMPPStreamDecoder, directTLS: Bool) {
+    init(server: XMPPServerContext, decoder: XMPPStreamDecoder, machine: C2SStateMachine) {
         self.server = server
         self.decoder = decoder
+        self.machine = machine
+        self.encoder = XMPPStreamEncoder(contentNamespace: machine.role.contentNamespace, from: server.domain)
+    }
+
+    convenience init(server: XMPPServerContext, decoder: XMPPStreamDecoder, directTLS: Bool) {
         let configuration = server.configuration
-        negotiation = StreamNegotiation(
-            policy: .init(tlsRequired: configuration.tlsRequired, tlsAvailable: server.tls != nil, plainEnabled: configuration.plainEnabled),
-            secure: directTLS)
+        let role = C2SRole(tlsRequired: configuration.tlsRequired, tlsAvailable: server.tls != nil, plainEnabled: configuration.plainEnabled)
+        self.init(server: server, decoder: decoder, machine: C2SStateMachine(role: role, domain: server.domain, secure: directTLS))
     }
 
     var logger: Logger { server.logger }
+
+    /// The session this connection carries, or the one it handed over when its stream ended.
+    var boundSession: Session? { machine.link }
 
     // MARK: Channel events
 
@@ -81,12 +83,11 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
             return
         }
-        admitted = true
+        machine.connectionAdmitted()
         let timeout = TimeAmount.seconds(Int64(server.configuration.negotiationTimeoutSeconds))
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         negotiationTimer = context.eventLoop.scheduleTask(in: timeout) {
-            guard this.value.session == nil else { return }
-            this.value.fail(StreamError(.connectionTimeout, "stream negotiation took too long"))
+            if let error = this.value.machine.negotiationDeadlinePassed() { this.value.fail(error) }
         }
         context.fireChannelActive()
     }
@@ -94,35 +95,24 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
         closeTimer?.cancel()
-        if admitted {
-            admitted = false
-            server.limiter.release()
-        }
-        if let session {
-            self.session = nil
+        let (releaseAdmission, lost) = machine.channelInactive()
+        if releaseAdmission { server.limiter.release() }
+        if let lost {
             // Deliveries already dispatched to this connection still arrive after this point;
             // they go back to the session (queued for a resumption, or offline), not to the
             // closed channel. Without this a message sent as the connection died was lost.
-            handedOver = session
-            closing = true
-            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: cleanEnd, on: context.eventLoop)
+            SessionLifecycle(server: server).connectionLost(lost, connection: self, clean: false, on: context.eventLoop)
         }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
-        reading = true
-        outstandingPing = nil
-        switch unwrapInboundIn(data) {
-        case .streamOpened(let header): streamOpened(header)
-        case .element(let element): handle(element)
-        case .streamClosed: closeStream()
-        }
+        insideChannelRead = true
+        dispatch(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
+        insideChannelRead = false
         context.flush()
         context.fireChannelReadComplete()
     }
@@ -142,75 +132,72 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         } else if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
             // A verified certificate (NIOSSL checked it against the Agora CA) makes EXTERNAL available.
             if let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) {
-                negotiation.hasClientCertificate = handler.peerCertificate != nil
+                machine.tlsHandshakeCompleted(clientCertificate: handler.peerCertificate != nil)
             }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    // MARK: Stream
+    // MARK: Performing the machine's actions
 
-    func streamOpened(_ header: XMLElement) {
-        writeHeader()
-        guard header.name == "stream", header.namespace == Namespace.streams else {
-            return fail(StreamError(.invalidNamespace, "the root element must be <stream:stream> in \(Namespace.streams)"))
+    /// One event read from the stream (or held during authentication and given back).
+    func dispatch(_ event: XMLStreamEvent) {
+        let action: C2SStateMachine.ReceiveAction
+        do { action = try machine.receive(event) } catch { return fail(error) }
+        switch action {
+        case .none: break
+        case .openStream(let writeHeader, let features):
+            if writeHeader { self.writeHeader() }
+            write(features)
+        case .close(let closing): close(closing)
+        case .startTLS: startTLS()
+        case .authenticate(let mechanism, let initialResponse): authenticate(mechanism: mechanism, initialResponse: initialResponse)
+        case .continueSCRAM(let exchange, let response):
+            authenticationCompleted(server.authenticator.finish(exchange, response: response))
+        case .write(let element): write(element)
+        case .bind(let iq, let account): bind(iq, account: account)
+        case .legacySession(let iq): write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: nil))
+        case .resume(let previd, let handled, let account): resume(previd: previd, handled: handled, account: account)
+        case .enableStreamManagement(let resume, let session): enableStreamManagement(resume: resume, session: session)
+        case .ackRequest(let session):
+            let handled = session.state.withLockedValue { $0.inbound }
+            write(XMLElement("a", namespace: Namespace.streamManagement, attributes: [.init("h", String(handled))]))
+        case .ack(let handled, let session): session.acknowledge(handled)
+        case .stanza(let stanza, let session): route(stanza, from: session)
         }
-        if let to = header[attribute: "to"], to.lowercased() != server.domain {
-            return fail(StreamError(.hostUnknown, "this server serves \(server.domain) only"))
-        }
-        guard let version = header[attribute: "version"], version.hasPrefix("1.") else {
-            return fail(StreamError(.unsupportedVersion, "XMPP 1.0 streams only"))
-        }
-        negotiation.streamRestarted()
-        if case .established = negotiation.phase { return fail(StreamError(.policyViolation, "the stream cannot be restarted now")) }
-        write(negotiation.features)
     }
 
     func writeHeader() {
-        guard !headerSent, let context else { return }
-        headerSent = true
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        buffer.writeString("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='")
-        buffer.writeString(SCRAMServer.randomNonce())
-        buffer.writeString("' from='")
-        XMLWriter.writeEscaped(server.domain, into: &buffer)
-        buffer.writeString("' version='1.0' xml:lang='en'>")
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard let context else { return }
+        context.write(wrapOutboundOut(encoder.header(id: SCRAMServer.randomNonce(), allocator: context.channel.allocator)), promise: nil)
     }
 
     /// Sends a stream error and closes (RFC 6120 §4.9.1.1); only this stream is affected.
     func fail(_ error: StreamError) {
-        guard !closing, let context else { return }
-        writeHeader()
-        server.metrics.record { $0.streamErrors[error.condition.rawValue, default: 0] += 1 }
-        server.logRefusal("stream error", budget: server.streamErrorLog,
-                          metadata: ["address": "\(address)", "condition": "\(error.condition.rawValue)", "reason": "\(error.text)"])
-        write(error.element)
-        // A dead link (no answer to a ping) is what XEP-0198 resumption is for; anything else
-        // the client did wrong ends its session.
-        cleanEnd = error.condition != .connectionTimeout
-        endStream(context)
+        guard context != nil, let closing = machine.fail(error) else { return }
+        close(closing)
     }
 
-    func closeStream() {
+    /// Ends the stream as the machine decided: the error (if any), the link's fate, the
+    /// closing tag, then the socket.
+    func close(_ closing: C2SStateMachine.Closing) {
         guard let context else { return }
-        cleanEnd = true
-        endStream(context)
-    }
-
-    func endStream(_ context: ChannelHandlerContext) {
-        closing = true
+        if let error = closing.error {
+            if closing.writeHeader { writeHeader() }
+            server.metrics.record { $0.streamErrors[error.condition.rawValue, default: 0] += 1 }
+            server.logRefusal("stream error", budget: server.streamErrorLog,
+                              metadata: ["address": "\(address)", "condition": "\(error.condition.rawValue)", "reason": "\(error.text)"])
+            write(error.element)
+        }
         // The session ends (or waits for resumption) now, not when the socket is finally closed,
         // so nothing routed to it in between is written into a stream that is going away.
-        if let session {
-            self.session = nil
-            handedOver = session
-            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: cleanEnd, on: context.eventLoop)
+        if let (session, clean) = closing.lost {
+            SessionLifecycle(server: server).connectionLost(session, connection: self, clean: clean, on: context.eventLoop)
         }
-        var buffer = context.channel.allocator.buffer(capacity: 16)
-        buffer.writeStaticString("</stream:stream>")
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(encoder.closingTag(allocator: context.channel.allocator))).whenComplete { _ in
+            bound.value.close(promise: nil)
+        }
         // If the peer never reads (or never finishes TLS), the write never completes: close anyway.
         if closeTimer == nil {
             closeTimer = context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
@@ -219,50 +206,17 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     /// Silence for a ping interval: ping the client; silence for another one: it is gone.
     func idle() {
-        guard !closing else { return }
-        guard session != nil else { return fail(StreamError(.connectionTimeout, "silent before binding a resource")) }
-        if outstandingPing != nil {
-            return fail(StreamError(.connectionTimeout, "no answer to the server's ping"))
-        }
-        pingCounter += 1
-        let id = "srv-ping-\(pingCounter)"
-        outstandingPing = id
-        write(stanza: XMLElement("iq", namespace: Namespace.client, attributes: [
-            .init("type", "get"), .init("id", id), .init("from", server.domain), .init("to", session!.jid.description),
-        ], children: [.element(XMLElement("ping", namespace: Namespace.ping))]))
-    }
-
-    // MARK: Elements
-
-    func handle(_ element: XMLElement) {
-        let step: StreamNegotiation.Step
-        do { step = try negotiation.step(for: element) } catch { return fail(error) }
-        switch step {
-        case .startTLS: startTLS()
-        case .auth(let mechanism, let initial): authenticate(mechanism: mechanism, initial: initial)
-        case .saslResponse(let response): continueSCRAM(response)
-        case .saslAbort:
-            scram = nil
-            negotiation.authenticationFailed()
-            write(SASLFailure(.aborted, "client aborted").element)
-        case .saslFailure(let failure): write(failure.element)
-        case .bind(let iq): bind(iq)
-        case .legacySession(let iq):
-            write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: nil))
-        case .resume(let previd, let handled): resume(previd: previd, handled: handled)
-        case .enableStreamManagement(let resume): enableStreamManagement(resume: resume)
-        case .ackRequest:
-            let handled = session?.state.withLockedValue { $0.inbound } ?? 0
-            write(XMLElement("a", namespace: Namespace.streamManagement, attributes: [.init("h", String(handled))]))
-        case .ack(let handled): session?.acknowledge(handled)
-        case .streamManagementFailure(let condition, let text):
-            writeStreamManagementFailure(condition, text)
-        case .stanza(let stanza): route(stanza)
+        switch machine.idle() {
+        case .none: break
+        case .fail(let error): fail(error)
+        case .ping(let id, let session):
+            write(stanza: XMLElement("iq", namespace: Namespace.client, attributes: [
+                .init("type", "get"), .init("id", id), .init("from", server.domain), .init("to", session.jidText),
+            ], children: [.element(XMLElement("ping", namespace: Namespace.ping))]))
         }
     }
 
-    func route(_ stanza: XMLElement) {
-        guard let session else { return }
+    func route(_ stanza: XMLElement, from session: Session) {
         session.recordInbound()
         if stanza.name == "iq", let id = stanza[attribute: "id"], id.hasPrefix("srv-ping-"),
            stanza[attribute: "type"] == "result" || stanza[attribute: "type"] == "error" {
@@ -271,6 +225,8 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         if let reply = server.router.route(stanza, from: session) { write(stanza: reply) }
     }
 
+    /// RFC 6120 §5.4.3.3: `<proceed/>`, then TLS goes first in the pipeline and both sides
+    /// start a new stream over it (the machine has already moved on).
     func startTLS() {
         guard let context, let tls = server.tls else { return }
         write(XMLElement("proceed", namespace: Namespace.tls))
@@ -282,22 +238,25 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             context.close(promise: nil)
             return
         }
-        negotiation.tlsEstablished()
-        headerSent = false
         decoder.restart()
     }
 
     // MARK: SessionConnection
 
     func write(stanza: XMLElement) {
-        guard !closing else {
+        let session: Session
+        switch machine.outboundRoute {
+        case .redeliver(let handedOver):
             // Dispatched before this connection handed its session on (resumed, waiting, or ended).
             if let handedOver, !handedOver.deliver(stanza), stanza.name == "message" {
                 server.router.storeOffline(stanza, for: handedOver.bare, leftBy: handedOver.lane)
             }
             return
+        case .write(nil):
+            return writeBytes(stanza)
+        case .write(let bound?):
+            session = bound
         }
-        guard let session else { return writeBytes(stanza) }
         switch session.claimWrite(stanza, by: self) {
         case .redirect:
             session.deliver(stanza)
@@ -318,30 +277,24 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
 
     func writeBytes(_ stanza: XMLElement) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        XMLWriter.write(stanza, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(encoder.encode(stanza, allocator: context.channel.allocator)), promise: nil)
         scheduleFlush()
     }
 
     func abandon() {
-        handedOver = session
-        session = nil
-        closing = true
+        machine.abandoned()
         context?.close(promise: nil)
     }
 
     /// Writes a negotiation element (not a stanza, so stream management does not count it).
     func write(_ element: XMLElement) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        XMLWriter.write(element, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(encoder.encode(element, allocator: context.channel.allocator)), promise: nil)
         scheduleFlush()
     }
 
     func scheduleFlush() {
-        guard !reading, !flushScheduled, let context else { return }
+        guard !insideChannelRead, !flushScheduled, let context else { return }
         flushScheduled = true
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.execute {
@@ -350,3 +303,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         }
     }
 }
+
+/// Bound to its channel's event loop: every method runs there, so it is not Sendable.
+@available(*, unavailable)
+extension C2SConnection: Sendable {}

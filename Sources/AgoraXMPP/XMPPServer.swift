@@ -105,10 +105,29 @@ public final class XMPPServer: Service, Sendable {
         await working
     }
 
+    /// Runs the server's work and its blocking pool, but no listener, around `body`: for
+    /// tests that drive connections over in-memory channels (`initializeConnection`).
+    func withoutListeners(_ body: () async throws -> Void) async throws {
+        context.startBlockingWork()
+        async let working: Void = work.run()
+        do {
+            try await body()
+        } catch {
+            await work.finish(timeout: .seconds(10))
+            await working
+            await context.stopBlockingWork()
+            throw error
+        }
+        await work.finish(timeout: .seconds(10))
+        await working
+        await context.stopBlockingWork()
+    }
+
     private func serve() async throws {
         let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var listeners: [any Channel] = []
+        context.startBlockingWork()
         do {
             if configuration.tlsRequired, context.tls == nil {
                 throw XMPPServerError.configuration("TLS is required but no server certificate is configured")
@@ -122,6 +141,7 @@ public final class XMPPServer: Service, Sendable {
             }
         } catch {
             for listener in listeners { try? await listener.close() }
+            await context.stopBlockingWork()
             try? await group.shutdownGracefully()
             // Whoever waits for the listeners (readiness) must learn they will never be bound,
             // or the service group, stopping because of this error, waits for it forever.
@@ -146,6 +166,7 @@ public final class XMPPServer: Service, Sendable {
         if await !work.finish(timeout: .seconds(10)) {
             context.logger.warning("xmpp work still running 10 s into shutdown was cancelled")
         }
+        await context.stopBlockingWork()
         try? await group.shutdownGracefully()
     }
 

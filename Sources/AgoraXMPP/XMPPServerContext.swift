@@ -2,6 +2,7 @@ public import AgoraCore
 internal import Logging
 internal import NIOSSL
 internal import NIOCore
+internal import NIOPosix
 
 /// How the server learns about accounts without depending on the market: the composition
 /// root supplies these from the ledger's tables and the certificate authority.
@@ -32,6 +33,10 @@ final class XMPPServerContext: Sendable {
     let logger: Logger
     let streamErrorLog = LogBudget()
     let authFailureLog = LogBudget()
+    /// Where connections run what would block an event loop: SASL's LMDB reads (account,
+    /// stored keys, certificate identity) and PLAIN's PBKDF2. Started by `startBlockingWork`
+    /// when the server runs, stopped by `stopBlockingWork` before its event loops are.
+    private let blockingPool: NIOThreadPool
 
     init(configuration: XMPPConfiguration, router: StanzaRouter, credentials: CredentialStore, accounts: XMPPAccountHooks,
          metrics: XMPPMetrics, tls: NIOSSLContext?, logger: Logger) {
@@ -48,6 +53,21 @@ final class XMPPServerContext: Sendable {
         // Unauthenticated connections count too, so allow some headroom over bound sessions.
         limiter = ConnectionLimiter(maxConnections: configuration.maxSessions + configuration.maxSessions / 4 + 16,
                                     ratePerSecond: configuration.connectionRatePerIP)
+        blockingPool = NIOThreadPool(numberOfThreads: max(2, configuration.threads > 0 ? configuration.threads : System.coreCount))
+    }
+
+    var authenticator: SASLAuthenticator { SASLAuthenticator(server: self) }
+
+    func startBlockingWork() { blockingPool.start() }
+
+    /// Waits for the work in progress; work not yet started fails (`runBlocking`'s future),
+    /// so call it while the event loops still run.
+    func stopBlockingWork() async { try? await blockingPool.shutdownGracefully() }
+
+    /// Runs `body` on the blocking pool; the future completes on `loop`. It fails when the
+    /// pool is not running (not started, or stopping).
+    func runBlocking<Result: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable () -> Result) -> EventLoopFuture<Result> {
+        blockingPool.runIfActive(eventLoop: loop, body)
     }
 
     var domain: String { configuration.domain }

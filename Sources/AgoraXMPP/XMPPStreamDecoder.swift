@@ -15,17 +15,31 @@ public final class XMPPStreamDecoder: ChannelInboundHandler, RemovableChannelHan
     private var events: [XMLStreamEvent] = []
     private var restartRequested = false
     private var failed = false
+    /// Inside `channelRead`, passing events on.
+    private var delivering = false
 
     public init(limits: XMLStreamParser.Limits) {
         parser = XMLStreamParser(limits: limits)
     }
 
-    public func restart() { restartRequested = true }
+    /// Begins a new stream. Called while an event is being passed on (SASL success answered
+    /// at once, `<proceed/>`), the rest of that read is dropped after it; called between reads
+    /// (SASL success after work off the event loop), the parser starts over at once.
+    public func restart() {
+        if delivering {
+            restartRequested = true
+        } else {
+            parser.reset()
+            events.removeAll(keepingCapacity: true)
+        }
+    }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let buffer = unwrapInboundIn(data)
         let error = buffer.withUnsafeReadableBytes { parser.feed($0, into: &events) }
+        delivering = true
+        defer { delivering = false }
         var index = 0
         while index < events.count {
             let event = events[index]

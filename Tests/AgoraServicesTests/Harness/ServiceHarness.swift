@@ -40,16 +40,7 @@ struct ServiceHarness: Sendable {
             xmpp.softwareVersion = "services-test"
             let server = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger)
             let harness = ServiceHarness(gateway: gateway, server: server)
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await server.work.run() }
-                do {
-                    try await body(harness)
-                } catch {
-                    await server.work.finish(timeout: .seconds(10))
-                    throw error
-                }
-                await server.work.finish(timeout: .seconds(10))
-            }
+            try await server.withoutListeners { try await body(harness) }
         } catch {
             await gateway.close()
             throw error

@@ -55,6 +55,8 @@ final class XMPPC2STarget: @unchecked Sendable {
         box.router = router
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: gateway.store),
                                     accounts: XMPPSetup.accountHooks(for: gateway), metrics: metrics, tls: nil, logger: fuzz.logger)
+        // SASL's blocking steps run on the context's pool, as under XMPPServer.run; it lives as long as the process.
+        context.startBlockingWork()
     }
 
     func run(_ input: UnsafeRawBufferPointer) -> [String] {
@@ -77,8 +79,15 @@ final class XMPPC2STarget: @unchecked Sendable {
             // The handlers are made on the loop they belong to (they are not Sendable).
             try await loop.executeInContext { [context] in
                 let decoder = XMPPStreamDecoder(limits: context.configuration.limits)
-                let connection = C2SConnection(server: context, decoder: decoder, directTLS: false)
-                if let account { connection.negotiation.authenticated(account) }
+                let connection: C2SConnection
+                if let account {
+                    let role = C2SRole(tlsRequired: context.configuration.tlsRequired, tlsAvailable: context.tls != nil,
+                                       plainEnabled: context.configuration.plainEnabled)
+                    connection = C2SConnection(server: context, decoder: decoder,
+                                               machine: C2SStateMachine(role: role, domain: context.domain, authenticated: account))
+                } else {
+                    connection = C2SConnection(server: context, decoder: decoder, directTLS: false)
+                }
                 try channel.pipeline.syncOperations.addHandlers([decoder, connection])
                 handler.connection = connection
             }
@@ -98,7 +107,7 @@ final class XMPPC2STarget: @unchecked Sendable {
         }
         // The session this connection bound, even if its stream has ended since: IQs it
         // started are still answered (into the void), and must be done before the next input.
-        let session = try? await loop.executeInContext { handler.connection?.session ?? handler.connection?.handedOver }
+        let session = try? await loop.executeInContext { handler.connection?.boundSession }
         if let problem = await settle(session ?? nil) { problems.append(problem) }
         await drainOutput(channel, into: &output)
         try? await channel.close()
@@ -217,6 +226,8 @@ final class XMPPC2STarget: @unchecked Sendable {
 
 /// The connection handler of one conversation, touched only on the loop (in `executeInContext`).
 private final class ConnectionBox: @unchecked Sendable {
+    // @unchecked: `connection` is written and read only in closures run by `loop.executeInContext`,
+    // that is on the one testing loop, one at a time; the box itself only carries it between them.
     var connection: C2SConnection?
 }
 

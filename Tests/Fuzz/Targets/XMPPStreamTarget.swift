@@ -8,25 +8,28 @@ import NIOCore
 /// Invariants: no crash; slicing does not change the events of a stream that parses
 /// without error, nor the condition of the stream error of one that does not (the size
 /// limit apart); every element the parser produced, written by `XMLWriter`, parses back to
-/// the same element; the negotiation state machine classifies it in every phase.
+/// the same element; the c2s state machine takes it in every state that reads elements.
 enum XMPPStreamTarget {
     /// Small limits, so inputs of a few KiB reach them.
     static let limits = XMLStreamParser.Limits(maxStanzaBytes: 4096, maxDepth: 8)
 
-    static let phases: [StreamNegotiation] = {
+    /// The c2s state machine in each state that reads elements.
+    static let phases: [C2SStateMachine] = {
         let alice = try! BareJID("alice@fuzz.example")
-        let open = StreamNegotiation.Policy(tlsRequired: false, tlsAvailable: true, plainEnabled: true)
-        let needsTLS = StreamNegotiation(policy: .init(tlsRequired: true, tlsAvailable: true, plainEnabled: false), secure: false)
-        var sasl = StreamNegotiation(policy: open, secure: true)
-        sasl.hasClientCertificate = true
+        let domain = "fuzz.example"
+        let open = C2SRole(tlsRequired: false, tlsAvailable: true, plainEnabled: true)
+        let needsTLS = C2SStateMachine(role: .init(tlsRequired: true, tlsAvailable: true, plainEnabled: false), domain: domain, secure: false)
+        var sasl = C2SStateMachine(role: open, domain: domain, secure: true)
+        sasl.tlsHandshakeCompleted(clientCertificate: true)
         var authenticating = sasl
-        authenticating.authenticationStarted()
-        var bind = sasl
-        bind.authenticated(alice)
-        bind.streamRestarted()
+        _ = try! authenticating.receive(.element(XMLElement("auth", namespace: Namespace.sasl, attributes: [.init("mechanism", "SCRAM-SHA-256")], text: "")))
+        var challenged = authenticating
+        _ = try! challenged.authenticationCompleted(.challenge(SCRAMServer(hash: .sha256), account: "alice", serverFirst: []))
+        var bind = C2SStateMachine(role: open, domain: domain, authenticated: alice)
+        _ = try! bind.receive(.streamOpened(XMLElement("stream", namespace: Namespace.streams, attributes: [.init("version", "1.0")])))
         var established = bind
-        established.bound(JID(alice, resource: "fuzz"))
-        return [needsTLS, sasl, authenticating, bind, established]
+        try! established.bound(Session(jid: JID(alice, resource: "fuzz"), bare: alice, streamID: "fuzz"))
+        return [needsTLS, sasl, authenticating, challenged, bind, established]
     }()
 
     static func run(_ input: UnsafeRawBufferPointer) -> [String] {
@@ -52,7 +55,10 @@ enum XMPPStreamTarget {
 
         for event in sliced {
             guard case .element(let element) = event else { continue }
-            for phase in phases { _ = try? phase.step(for: element) }
+            for phase in phases {
+                var machine = phase
+                _ = try? machine.receive(.element(element))
+            }
             if let problem = roundTrip(element) { problems.append(problem) }
         }
         return problems
