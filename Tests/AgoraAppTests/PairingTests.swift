@@ -172,10 +172,21 @@ import Testing
         // fast as mosquitto_pub sends them, again and again until the genuine request is answered.
         let junk = (0..<2000).map { #"{"csr":"x\#($0)","proof":"AAAA"}"# }.joined(separator: "\n") + "\n"
         try junk.write(toFile: rig.dir.file("junk.txt"), atomically: true, encoding: .utf8)
+        // The loops run while the flag file exists. Killing a loop would orphan its running
+        // mosquitto_pub, which reconnects for ever once the broker is gone, so the flood ends
+        // by removing the flag: each loop finishes its batch and exits. Also when the test throws.
+        let flooding = rig.dir.file("flooding")
+        _ = FileManager.default.createFile(atPath: flooding, contents: nil)
         var flooders: [Process] = []
+        func stopFlood() {
+            try? FileManager.default.removeItem(atPath: flooding)
+            _ = eventually(timeout: 20) { flooders.allSatisfy { !$0.isRunning } }
+            flooders.forEach(stopHard)
+        }
+        defer { stopFlood() }
         for n in 0..<4 {
             let send = "/usr/bin/mosquitto_pub -h localhost -p \(rig.port + 1) --cafile \(rig.broker)/ca.pem -i client:flood-\(n) -q 0 -t agora/pair/junk-\(n)-$i/request -l < \(rig.dir.file("junk.txt"))"
-            flooders.append(try rig.spawn("/bin/sh", ["-c", "i=0; while :; do i=$((i+1)); \(send); done"], log: rig.dir.file("flood-\(n).log")))
+            flooders.append(try rig.spawn("/bin/sh", ["-c", "i=0; while [ -e \(flooding) ]; do i=$((i+1)); \(send); done"], log: rig.dir.file("flood-\(n).log")))
         }
         // The genuine request goes out once the flood is being throttled.
         try waitUntil("the gateway is rate-limiting the flood", details: { fileText(rig.dir.file("serve.log")).suffix(3000).description }) {
@@ -183,7 +194,7 @@ import Testing
         }
         let response = try rig.pair("s5", payload: request)
         let stillFlooding = flooders.allSatisfy { $0.isRunning }
-        flooders.forEach(stopHard)
+        stopFlood()
         #expect(stillFlooding, "a flooder stopped early: \((try? String(contentsOfFile: rig.dir.file("flood-0.log"), encoding: .utf8)) ?? "")")
         #expect(response["status"] as? String == "ok", "a valid pairing request got no success under flood: \(response)")
         Thread.sleep(forTimeInterval: 1.0)
