@@ -13,26 +13,11 @@ import Testing
         let cli = AgoraCLI(stateDirectory: dir.file("state"))
         func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
-        let port = Int.random(in: 20_000..<40_000)
         let broker = dir.file("broker")
-        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
+        let mosquitto = try Mosquitto(cli: cli, out: broker, log: dir.file("mosquitto.log"))
+        defer { mosquitto.stop() }
+        let port = mosquitto.port
         #expect(try FileManager.default.attributesOfItem(atPath: dir.file("state/mqtt/gateway.key"))[.posixPermissions] as? Int == 0o600)
-
-        let mosquitto = Process()
-        mosquitto.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
-        mosquitto.arguments = ["-c", broker + "/mosquitto.conf"]
-        let log = FileHandle(forWritingAtPath: dir.file("mosquitto.log")) ?? {
-            _ = FileManager.default.createFile(atPath: dir.file("mosquitto.log"), contents: nil)
-            return FileHandle(forWritingAtPath: dir.file("mosquitto.log"))!
-        }()
-        mosquitto.standardError = log
-        mosquitto.standardOutput = log
-        mosquitto.standardInput = FileHandle.nullDevice
-        try mosquitto.run()
-        // SIGKILL: processes spawned from the test runner inherit its blocked signals, so
-        // SIGTERM (and the alarms behind `mosquitto_sub -W` or `timeout`) may never arrive.
-        defer { kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit() }
-        Thread.sleep(forTimeInterval: 0.5)
 
         // A sensor key and certificate, made by OpenSSL and signed by `agora ca sign`.
         let openssl = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -57,7 +42,9 @@ import Testing
         subscriber.standardError = received
         subscriber.standardInput = FileHandle.nullDevice
         try subscriber.run()
-        Thread.sleep(forTimeInterval: 0.7)
+        defer { stopHard(subscriber) }
+        // On the certificate listener the broker takes the certificate's CN as the client id.
+        try mosquitto.waitUntilSubscribed("agora:gateway", to: "agora/#")
 
         func publish(_ arguments: [String], topic: String, message: String) throws -> Int32 {
             try runProcess("/usr/bin/mosquitto_pub", arguments + ["-t", topic, "-m", message]).status
@@ -74,9 +61,7 @@ import Testing
         #expect(try publish(sensor, topic: "agora/sensors/s1/senml", message: "own-topic") == 0)
         #expect(try publish(anonymous, topic: "agora/pair/s9/request", message: "pairing-request") == 0)
 
-        let deadline = Date().addingTimeInterval(10)
-        while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if subscriber.isRunning {
+        if !eventually(timeout: 10, { !subscriber.isRunning }) {
             kill(subscriber.processIdentifier, SIGKILL)
             Issue.record("the gateway's subscriber did not receive the two permitted messages in time")
         }
@@ -87,17 +72,7 @@ import Testing
         let serial = try #require((try JSONSerialization.jsonObject(with: Data(try agora(["ca", "list", "--json"]).utf8)) as? [[String: Any]])?
             .first { $0["subject"] as? String == "sensor:s1" }?["serial"] as? String)
         _ = try agora(["ca", "revoke", serial, "--reason", "keyCompromise"])
-        kill(mosquitto.processIdentifier, SIGKILL)
-        mosquitto.waitUntilExit()
-        let restarted = Process()
-        restarted.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
-        restarted.arguments = ["-c", broker + "/mosquitto.conf"]
-        restarted.standardOutput = log
-        restarted.standardError = log
-        restarted.standardInput = FileHandle.nullDevice
-        try restarted.run()
-        defer { kill(restarted.processIdentifier, SIGKILL); restarted.waitUntilExit() }
-        Thread.sleep(forTimeInterval: 0.5)
+        try mosquitto.restart()
         #expect(try publish(sensor, topic: "agora/sensors/s1/senml", message: "after-revoke") != 0, "a revoked certificate still connects")
         #expect(try publish(gateway + ["-q", "1"], topic: "agora/gateway/status", message: "still-fine") == 0, "the gateway was locked out")
         #expect(seen.contains("agora/sensors/s1/senml own-topic"), "\(seen)")
@@ -139,10 +114,15 @@ import Testing
         }.joined(separator: "\n")
         try main.write(toFile: etc + "/mosquitto.conf", atomically: true, encoding: .utf8)
 
-        let port = Int.random(in: 20_000..<40_000)
         #expect(try cli.run(["broker-config", "--install", "--mosquitto-dir", dir.file("missing")]).status != 0)
-        let out = try cli.ok(["broker-config", "--install", "--mosquitto-dir", etc, "--host", "127.0.0.1",
+        var out = ""
+        let mosquitto = try Mosquitto(log: dir.file("mosquitto.log")) { port in
+            out = try cli.ok(["broker-config", "--install", "--mosquitto-dir", etc, "--host", "127.0.0.1",
                               "--port-tls", String(port), "--port-pair", String(port + 1)])
+            return etc + "/mosquitto.conf"
+        }
+        defer { mosquitto.stop() }
+        let port = mosquitto.port
         #expect(out.contains("systemctl restart mosquitto"))
         let snippet = try String(contentsOfFile: etc + "/conf.d/agora.conf", encoding: .utf8)
         #expect(snippet.contains("listener \(port) 127.0.0.1") && snippet.contains("\(etc)/agora/acl"))
@@ -155,10 +135,8 @@ import Testing
             #expect(try FileManager.default.attributesOfItem(atPath: dir.file(planted))[.ownerAccountID] as? Int == 0, "followed a planted link to \(planted)")
         }
 
-        let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", etc + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
-        defer { stopHard(mosquitto) }
-        Thread.sleep(forTimeInterval: 0.7)
-        #expect(mosquitto.isRunning, "\((try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "")")
+        // Debian's configuration with our listeners in it started (or the `Mosquitto` above had thrown).
+        #expect(mosquitto.process.isRunning, "\(mosquitto.log)")
         // The gateway's recorded identity gets through the installed TLS listener.
         let published = try runProcess("/usr/bin/mosquitto_pub", ["-I", "client:", "-h", "127.0.0.1", "-p", String(port), "--cafile", etc + "/agora/ca.pem",
                                                                   "--cert", dir.file("state/mqtt/gateway.pem"), "--key", dir.file("state/mqtt/gateway.key"),

@@ -12,7 +12,7 @@ import Testing
         let rig = try SensorBrokerRig("agora-takeover", sensors: ["s1", "s2"], brokerVerbose: true)
         let (dir, port, broker) = (rig.dir, rig.port, rig.broker)
         func gatewayConnections() -> Int { rig.brokerLog.components(separatedBy: " as agora:gateway ").count - 1 }
-        #expect(rig.waitFor { gatewayConnections() == 1 }, "the gateway never connected: \(rig.brokerLog.suffix(2000))")
+        #expect(eventually { gatewayConnections() == 1 }, "the gateway never connected: \(rig.brokerLog.suffix(2000))")
 
         // The attackers stay connected (mosquitto_sub reconnects by itself when kicked), so a
         // working takeover keeps the gateway and the sensor off the broker while readings flow.
@@ -44,13 +44,13 @@ import Testing
             Thread.sleep(forTimeInterval: 0.3)
         }
         #expect(acknowledged == 300)
-        let allStored = try rig.waitFor { try rig.stored("s1") == acknowledged }
+        let allStored = try eventually { try rig.stored("s1") == acknowledged }
         let count = try rig.stored("s1")
         #expect(allStored, "stored \(count) of \(acknowledged) acknowledged readings")
 
         // Anonymous clients with a certificate identity's id are refused at CONNECT.
         for attacker in attackers where attacker.name.hasPrefix("anonymous") {
-            #expect(rig.waitFor(5) { !attacker.process.isRunning }, "\(attacker.name) is still connected")
+            #expect(eventually(timeout: 5) { !attacker.process.isRunning }, "\(attacker.name) is still connected")
         }
         // A certificate holder connects, but under its own CN whatever id it asked for.
         #expect(rig.brokerLog.contains(" as s2 "), "\(rig.brokerLog.suffix(3000))")

@@ -11,24 +11,25 @@ import Testing
 
     final class Rig {
         let dir: TemporaryDirectory
-        let port = Int.random(in: 40_000..<60_000)
-        var state: [String] { ["--state-dir", dir.file("state")] }
         var broker: String { dir.file("broker") }
-        var processes: [Process] = []
+        private(set) var mosquitto: Mosquitto!
+        private(set) var serve: Process!
+        /// The certificate listener (the pairing listener is `port + 1`).
+        var port: Int { mosquitto.port }
 
         init() throws {
             dir = try TemporaryDirectory("agora-pairing")
             _ = try agora(["init", "--domain", "gw1.example"])
             _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
-            _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
-            processes.append(try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log")))
-            Thread.sleep(forTimeInterval: 0.5)
-            processes.append(try AgoraTestSupport.spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment))
-            Thread.sleep(forTimeInterval: 1.0)
+            mosquitto = try Mosquitto(cli: AgoraCLI(stateDirectory: dir.file("state")), out: broker, log: dir.file("mosquitto.log"))
+            serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+            // A request published before the gateway has subscribed would reach nobody.
+            try mosquitto.waitForGateway()
         }
 
         deinit {
-            for process in processes.reversed() { stopHard(process) }
+            if let serve { stopHard(serve) }
+            mosquitto?.stop()
             dir.remove()
         }
 
@@ -72,14 +73,17 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir.file("response-\(id).json")) // spawn appends
             // Client ids begin with "client:" (BrokerConfiguration).
             let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", "client:sub-\(id)", "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
-            Thread.sleep(forTimeInterval: 0.4)
+            do {
+                try mosquitto.waitUntilSubscribed("client:sub-\(id)", to: "agora/pair/\(id)/response")
+            } catch {
+                stopHard(subscriber)
+                throw error
+            }
             let file = dir.file("request-\(id).json")
             try payload.write(toFile: file, atomically: true, encoding: .utf8)
             let sent = try runProcess("/usr/bin/mosquitto_pub", tls + ["-i", "client:pub-\(id)", "-t", "agora/pair/\(id)/request", "-f", file])
             guard sent.status == 0 else { throw Failure(description: sent.stderr) }
-            let deadline = Date().addingTimeInterval(10)
-            while subscriber.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if subscriber.isRunning { kill(subscriber.processIdentifier, SIGKILL); throw Failure(description: "no pairing response for \(id)") }
+            if !eventually(timeout: 10, { !subscriber.isRunning }) { stopHard(subscriber); throw Failure(description: "no pairing response for \(id)") }
             let text = try String(contentsOfFile: dir.file("response-\(id).json"), encoding: .utf8)
             return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
         }
@@ -109,9 +113,9 @@ import Testing
                                                                  "-t", "agora/sensors/s9/senml", "-m", #"[{"n":"pm25","t":\#(now - 5),"v":7.5}]"#])
         #expect(published.status == 0)
         var stored = ""
-        for _ in 0..<50 where !stored.contains("7.5") {
-            Thread.sleep(forTimeInterval: 0.1)
+        _ = try eventually(timeout: 5, interval: 0.1) {
             stored = try rig.agora(["readings", "export", "--sensor", "s9", "--format", "json"])
+            return stored.contains("7.5")
         }
         #expect(stored.contains(#""v":7.5"#))
         // The code was used: a second request with it is refused and changes nothing.
@@ -168,15 +172,29 @@ import Testing
         // fast as mosquitto_pub sends them, again and again until the genuine request is answered.
         let junk = (0..<2000).map { #"{"csr":"x\#($0)","proof":"AAAA"}"# }.joined(separator: "\n") + "\n"
         try junk.write(toFile: rig.dir.file("junk.txt"), atomically: true, encoding: .utf8)
+        // The loops run while the flag file exists. Killing a loop would orphan its running
+        // mosquitto_pub, which reconnects for ever once the broker is gone, so the flood ends
+        // by removing the flag: each loop finishes its batch and exits. Also when the test throws.
+        let flooding = rig.dir.file("flooding")
+        _ = FileManager.default.createFile(atPath: flooding, contents: nil)
         var flooders: [Process] = []
+        func stopFlood() {
+            try? FileManager.default.removeItem(atPath: flooding)
+            _ = eventually(timeout: 20) { flooders.allSatisfy { !$0.isRunning } }
+            flooders.forEach(stopHard)
+        }
+        defer { stopFlood() }
         for n in 0..<4 {
             let send = "/usr/bin/mosquitto_pub -h localhost -p \(rig.port + 1) --cafile \(rig.broker)/ca.pem -i client:flood-\(n) -q 0 -t agora/pair/junk-\(n)-$i/request -l < \(rig.dir.file("junk.txt"))"
-            flooders.append(try rig.spawn("/bin/sh", ["-c", "i=0; while :; do i=$((i+1)); \(send); done"], log: rig.dir.file("flood-\(n).log")))
+            flooders.append(try rig.spawn("/bin/sh", ["-c", "i=0; while [ -e \(flooding) ]; do i=$((i+1)); \(send); done"], log: rig.dir.file("flood-\(n).log")))
         }
-        Thread.sleep(forTimeInterval: 1.0)
+        // The genuine request goes out once the flood is being throttled.
+        try waitUntil("the gateway is rate-limiting the flood", details: { fileText(rig.dir.file("serve.log")).suffix(3000).description }) {
+            fileText(rig.dir.file("serve.log")).contains("over the rate limit")
+        }
         let response = try rig.pair("s5", payload: request)
         let stillFlooding = flooders.allSatisfy { $0.isRunning }
-        flooders.forEach(stopHard)
+        stopFlood()
         #expect(stillFlooding, "a flooder stopped early: \((try? String(contentsOfFile: rig.dir.file("flood-0.log"), encoding: .utf8)) ?? "")")
         #expect(response["status"] as? String == "ok", "a valid pairing request got no success under flood: \(response)")
         Thread.sleep(forTimeInterval: 1.0)
@@ -195,10 +213,9 @@ import Testing
         #expect(try rig.sensorCount == 1)
 
         // The refusals were counted, and the log stayed short.
-        let serve = rig.processes[1]
+        let serve: Process = rig.serve
         kill(serve.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(10)
-        while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        _ = eventually(timeout: 10) { !serve.isRunning }
         let log = try String(contentsOfFile: rig.dir.file("serve.log"), encoding: .utf8)
         let rateLimited = log.components(separatedBy: "pairing.rate_limited=").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         #expect(rateLimited > 1_000, "\(log.suffix(2000))")

@@ -7,10 +7,11 @@ import Foundation
 final class SensorBrokerRig {
     let dir: TemporaryDirectory
     let cli: AgoraCLI
-    let port = Int.random(in: 40_000..<60_000)
     var broker: String { dir.file("broker") }
-    private(set) var mosquitto: Process!
+    private(set) var mosquitto: Mosquitto!
     private(set) var serve: Process!
+    /// The certificate listener (the pairing listener is `port + 1`).
+    var port: Int { mosquitto.port }
     /// The base of the readings' times (an hour ago), so `publish` writes distinct past times.
     let base = Int(Date().timeIntervalSince1970) - 3600
 
@@ -21,18 +22,10 @@ final class SensorBrokerRig {
         try agora(["init", "--domain", "gw1.example"])
         try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         for id in sensors { try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"]) }
-        try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
-        // Started with an empty signal mask: children of the test runner inherit its blocked
-        // signals, and a test may send this broker the SIGHUP that reloads it.
-        mosquitto = try spawn("/usr/bin/python3", ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-                                                   "/usr/sbin/mosquitto", "-c", broker + "/mosquitto.conf"] + (brokerVerbose ? ["-v"] : []),
-                              log: dir.file("mosquitto.log"))
-        Thread.sleep(forTimeInterval: 0.5)
-        serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
-        // Subscribed once the broker has logged the gateway's connection (a reading published
-        // before that would have no subscriber).
-        _ = waitFor { self.brokerLog.contains(" as agora:gateway ") }
-        Thread.sleep(forTimeInterval: 0.3)
+        mosquitto = try Mosquitto(cli: cli, out: dir.file("broker"), log: dir.file("mosquitto.log"), verbose: brokerVerbose)
+        serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        // A reading published before the gateway has subscribed would have no subscriber.
+        try mosquitto.waitForGateway()
         for id in sensors {
             _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                                                     "-keyout", dir.file("\(id).key"), "-out", dir.file("\(id).csr"), "-subj", "/CN=\(id)"])
@@ -42,15 +35,15 @@ final class SensorBrokerRig {
 
     deinit {
         if let serve { stopHard(serve) }
-        if let mosquitto { stopHard(mosquitto) }
+        mosquitto?.stop()
         dir.remove()
     }
 
     @discardableResult
     func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
 
-    var brokerLog: String { (try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "" }
-    var serveLog: String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
+    var brokerLog: String { mosquitto.log }
+    var serveLog: String { fileText(dir.file("serve.log")) }
 
     /// Publishes one QoS 1 pack per reading of `range` as sensor `id` with its certificate;
     /// mosquitto_pub's exit status (0: the broker acknowledged every one).
@@ -74,16 +67,10 @@ final class SensorBrokerRig {
         (try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", id, "--format", "json"]).utf8)) as! [Any]).count
     }
 
-    func waitFor(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if try condition() { return true }; Thread.sleep(forTimeInterval: 0.1) }
-        return false
-    }
-
     /// SIGTERM, then the log once serve has stopped (its counters are in the last line).
     func stopServe() -> String {
         kill(serve.processIdentifier, SIGTERM)
-        _ = waitFor(10) { !serve.isRunning }
+        _ = eventually(timeout: 10) { !serve.isRunning }
         return serveLog
     }
 }

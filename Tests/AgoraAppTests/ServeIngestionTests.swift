@@ -10,21 +10,18 @@ import Testing
     @Test func readingsPublishedOverMQTTAreStoredExactlyAndBadOnesAreDroppedAndCounted() throws {
         let dir = try TemporaryDirectory("agora-serve")
         defer { dir.remove() }
-        let state = ["--state-dir", dir.file("state")]
         let cli = AgoraCLI(stateDirectory: dir.file("state"))
         func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
         _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         for id in ["s1", "s3"] { _ = try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"]) }
         _ = try agora(["sensor", "freeze", "s3", "--reason", "test"])
-        let port = Int.random(in: 40_000..<60_000)
         let broker = dir.file("broker")
-        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
-        let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
-        defer { kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit() }
-        Thread.sleep(forTimeInterval: 0.5)
-        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        let mosquitto = try Mosquitto(cli: cli, out: broker, log: dir.file("mosquitto.log"))
+        defer { mosquitto.stop() }
+        let port = mosquitto.port
+        let serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        defer { stopHard(serve) }
 
         for id in ["s1", "s2", "s3"] {
             let made = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -38,7 +35,7 @@ import Testing
             let result = try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"])
             #expect(result.status == 0, "\(result.stderr)")
         }
-        Thread.sleep(forTimeInterval: 1.0) // serve connects
+        try mosquitto.waitForGateway()
         let base = Int(Date().timeIntervalSince1970) - 7200
         // 10^4 readings of s1: 1000 packs of 10 records, millisecond offsets, values i/4.
         let packs = (0..<1000).map { p in
@@ -55,11 +52,10 @@ import Testing
                                   #"[{"n":"x","t":\#(Int(Date().timeIntervalSince1970) + 7200),"v":1}]"#])
 
         var exported: [[String: Any]] = []
-        let deadline = Date().addingTimeInterval(30)
-        repeat {
-            Thread.sleep(forTimeInterval: 0.3)
+        _ = try eventually(timeout: 30, interval: 0.3) {
             exported = try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "s1", "--format", "json"]).utf8)) as! [[String: Any]]
-        } while exported.count < 10_000 && Date() < deadline
+            return exported.count >= 10_000
+        }
         #expect(exported.count == 10_000)
         #expect(exported.map { $0["t"] as! Int } == (0..<10_000).map { base * 1_000_000_000 + $0 * 1_000_000 })
         #expect(exported.map { $0["v"] as! Double } == (0..<10_000).map { Double($0) / 4 })
@@ -67,9 +63,7 @@ import Testing
 
         // Graceful stop: the counters say what was dropped and why.
         kill(serve.processIdentifier, SIGTERM)
-        let stopBy = Date().addingTimeInterval(10)
-        while serve.isRunning, Date() < stopBy { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(!serve.isRunning, "serve did not stop on SIGTERM")
+        #expect(eventually(timeout: 10) { !serve.isRunning }, "serve did not stop on SIGTERM")
         let counters = try cli.lastRunCounters()
         #expect(counters["ingest.stored"] == "10000", "\(counters)")
         #expect(counters["ingest.malformed"] == "5", "\(counters)")
@@ -87,33 +81,23 @@ import Testing
     @Test func serveReconnectsByItselfWhenTheBrokerRestarts() throws {
         let dir = try TemporaryDirectory("agora-restart")
         defer { dir.remove() }
-        let state = ["--state-dir", dir.file("state")]
         let cli = AgoraCLI(stateDirectory: dir.file("state"))
         func agora(_ arguments: [String]) throws -> String { try cli.ok(arguments) }
         _ = try agora(["init", "--domain", "gw1.example"])
         _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         _ = try agora(["sensor", "add", "s1", "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"])
-        let port = Int.random(in: 40_000..<60_000)
         let broker = dir.file("broker")
-        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
-        var mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
-        Thread.sleep(forTimeInterval: 0.5)
-        let serve = try spawn(agoraExecutable, ["serve"] + state, log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        let mosquitto = try Mosquitto(cli: cli, out: broker, log: dir.file("mosquitto.log"))
+        let port = mosquitto.port
+        let serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
         defer {
-            kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit()
-            kill(mosquitto.processIdentifier, SIGKILL); mosquitto.waitUntilExit()
+            stopHard(serve)
+            mosquitto.stop()
         }
         _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                                                 "-keyout", dir.file("s1.key"), "-out", dir.file("s1.csr"), "-subj", "/CN=s1"])
         try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
-        func gatewayConnections() throws -> Int {
-            try String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8).components(separatedBy: " as agora:gateway ").count - 1
-        }
-        func waitFor(_ condition: () throws -> Bool) throws -> Bool {
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline { if try condition() { return true }; Thread.sleep(forTimeInterval: 0.1) }
-            return false
-        }
+        func gatewayConnections() -> Int { mosquitto.log.components(separatedBy: " as agora:gateway ").count - 1 }
         let base = Int(Date().timeIntervalSince1970) - 600
         func publish(_ range: Range<Int>) throws {
             let lines = range.map { #"[{"n":"pm25","t":\#(base + $0),"v":\#($0)}]"# }.joined(separator: "\n") + "\n"
@@ -125,19 +109,23 @@ import Testing
         func stored() throws -> Int {
             (try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "s1", "--format", "json"]).utf8)) as! [Any]).count
         }
-        #expect(try waitFor { try gatewayConnections() == 1 })
+        try mosquitto.waitForGateway()
+        #expect(gatewayConnections() == 1)
         try publish(0..<100)
-        #expect(try waitFor { try stored() == 100 })
+        #expect(try eventually { try stored() == 100 })
 
-        // The broker dies and comes back; serve reconnects by itself (back-off 1 s, doubling).
-        kill(mosquitto.processIdentifier, SIGKILL)
-        mosquitto.waitUntilExit()
-        Thread.sleep(forTimeInterval: 1.0)
-        mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
-        #expect(try waitFor { try gatewayConnections() == 2 }, "serve did not reconnect")
-        Thread.sleep(forTimeInterval: 0.3)
+        // The broker dies and comes back once serve has seen it go; serve reconnects by itself
+        // (back-off 1 s, doubling).
+        let serveLog = dir.file("serve.log"), beforeLoss = fileSize(serveLog)
+        mosquitto.stop()
+        try waitUntil("serve has noticed the broker is gone", details: { fileText(serveLog, from: beforeLoss) }) {
+            fileText(serveLog, from: beforeLoss).contains("not connected to the broker")
+        }
+        try mosquitto.restart()
+        do { try mosquitto.waitForGateway() } catch { Issue.record("serve did not reconnect: \(error)") }
+        #expect(gatewayConnections() == 2)
         try publish(100..<300)
-        #expect(try waitFor { try stored() == 300 }, "readings published after the broker came back were lost")
+        #expect(try eventually { try stored() == 300 }, "readings published after the broker came back were lost")
         #expect(serve.isRunning)
     }
 }

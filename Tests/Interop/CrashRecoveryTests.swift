@@ -65,17 +65,16 @@ import Testing
             """], log: dir.file("holder.log"))
         defer { stopHard(holder) }
         var port = ""
-        for _ in 0..<100 where port.isEmpty {
-            Thread.sleep(forTimeInterval: 0.05)
-            port = ((try? String(contentsOfFile: dir.file("holder.log"), encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        try waitUntil("the holder has bound its port", timeout: 10, details: { fileText(dir.file("holder.log")) }) {
+            port = fileText(dir.file("holder.log")).trimmingCharacters(in: .whitespacesAndNewlines)
+            return Int(port) != nil
         }
         let serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
             "AGORA_XMPP_C2S_PORT": port, "AGORA_XMPP_TLS_PORT": "0", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
         ])
         defer { stopHard(serve) }
-        let deadline = Date().addingTimeInterval(30)
-        while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        let log = (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? ""
+        _ = eventually(timeout: 30, interval: 0.1) { !serve.isRunning }
+        let log = fileText(dir.file("serve.log"))
         #expect(!serve.isRunning, "agora serve still runs 30 s after its port \(port) was found taken: \(log)")
         if !serve.isRunning { #expect(serve.terminationStatus != 0, "\(log)") }
         #expect(log.lowercased().contains("in use"), "the reason is not in the log: \(log)")

@@ -24,16 +24,14 @@ import Testing
         _ = try agora(["init", "--domain", "gw1.example"])
         _ = try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
         _ = try agora(["sensor", "add", "s1", "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"])
-        let port = Int.random(in: 40_000..<60_000)
         let broker = dir.file("broker") // outside the tmpfs: only the store runs out of space
-        _ = try agora(["broker-config", "--out", broker, "--port-tls", String(port), "--port-pair", String(port + 1)])
-        let mosquitto = try spawn("/usr/sbin/mosquitto", ["-c", broker + "/mosquitto.conf"], log: dir.file("mosquitto.log"))
-        defer { stopHard(mosquitto) }
-        func brokerLog() -> String { (try? String(contentsOfFile: dir.file("mosquitto.log"), encoding: .utf8)) ?? "" }
+        let mosquitto = try Mosquitto(cli: cli, out: broker, log: dir.file("mosquitto.log"))
+        defer { mosquitto.stop() }
+        let port = mosquitto.port
         _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                                                 "-keyout", dir.file("s1.key"), "-out", dir.file("s1.csr"), "-subj", "/CN=s1"])
         try agora(["ca", "sign", dir.file("s1.csr"), "--for", "sensor:s1"]).write(toFile: dir.file("s1.pem"), atomically: true, encoding: .utf8)
-        let serve = try spawn(agoraExecutable, ["serve", "--state-dir", stateDir], log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
+        let serve = try startServe(stateDirectory: stateDir, log: dir.file("serve.log"), environment: mqttOnlyEnvironment)
         defer { stopHard(serve) }
 
         let base = Int(Date().timeIntervalSince1970) - 3600
@@ -55,23 +53,18 @@ import Testing
             let rows = try JSONSerialization.jsonObject(with: Data(try agora(["readings", "export", "--sensor", "s1", "--format", "json"]).utf8)) as! [[String: Any]]
             return rows.map { $0["vs"] as? String ?? "" }
         }
-        func waitFor(_ seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline { if try condition() { return true }; Thread.sleep(forTimeInterval: 0.2) }
-            return try condition()
-        }
-        func log() -> String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
+        func log() -> String { fileText(dir.file("serve.log")) }
 
-        #expect(waitFor { brokerLog().contains(" as agora:gateway ") }, "serve did not connect: \(brokerLog())")
-        Thread.sleep(forTimeInterval: 0.3) // and subscribes
+        // Readings published before the gateway has subscribed would reach nobody.
+        try mosquitto.waitForGateway()
         try publish(0..<200)
-        #expect(try waitFor { try exported().count == 200 }, "\(log().suffix(2000))")
+        #expect(try eventually(timeout: 30) { try exported().count == 200 }, "\(log().suffix(2000))")
 
         // Fill the file system; what the store already holds stays readable.
         let fill = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(stateDir)/filler", "bs=64k"])
         #expect(fill.status != 0 && fill.stderr.contains("No space left"), "dd: \(fill.stderr)")
         try publish(200..<2200)
-        #expect(waitFor { log().contains("the disk holding the store is full") }, "no disk-full line: \(log().suffix(3000))")
+        #expect(eventually(timeout: 30) { log().contains("the disk holding the store is full") }, "no disk-full line: \(log().suffix(3000))")
         #expect(log().contains("readings are held and retried"), "\(log().suffix(3000))")
         let during = try exported()
         #expect(during.count >= 200 && during.count < 2200, "\(during.count)")
@@ -82,14 +75,14 @@ import Testing
 
         // Space returns: the held readings and those queued behind them arrive, exactly once.
         try FileManager.default.removeItem(atPath: "\(stateDir)/filler")
-        let resumed = try waitFor(60) { try exported().count == 2200 }
+        let resumed = try eventually(timeout: 60) { try exported().count == 2200 }
         #expect(resumed, "stored \((try? exported().count) ?? -1) of 2200: \(log().suffix(3000))")
         let values = try exported().map { Int($0.split(separator: "-")[0]) ?? -1 }
         #expect(values == Array(0..<2200), "\(values.count) readings, first wrong at \(String(describing: zip(values, 0...).first { $0 != $1 }))")
         #expect(log().contains("disk space is back"), "\(log().suffix(3000))")
 
         kill(serve.processIdentifier, SIGTERM)
-        #expect(waitFor(15) { !serve.isRunning }, "serve did not stop on SIGTERM")
+        #expect(eventually(timeout: 15) { !serve.isRunning }, "serve did not stop on SIGTERM")
         let summary = log()
         #expect(summary.contains("store.disk_full_episodes=1"), "\(summary.suffix(2000))")
         #expect(!summary.contains("store.disk_full_refusals=0"), "\(summary.suffix(2000))")

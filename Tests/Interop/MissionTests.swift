@@ -4,20 +4,19 @@ import Testing
 
 /// Issue 6's whole mission with real peers: `agora serve` with a test-started Mosquitto, an
 /// operator, an owner and a consumer on slixmpp, a sensor played by OpenSSL and
-/// mosquitto_pub/sub (`xmpp/mission.py`). The ledger must agree with what the clients were told.
+/// mosquitto_rr and mosquitto_pub (`xmpp/mission.py`). The ledger must agree with what the clients were told.
 @Suite(.serialized) struct MissionTests {
     @Test func aSensorPairsSellsItsDataAndTheBuyerProvesWhatItBoughtAndReceived() throws {
-        let mqttPort = Int.random(in: 40_000..<50_000)
         // Trace logging: the secrets check below covers every level.
         let gateway = try XMPPInteropTests.RunningGateway(environment: ["AGORA_LOG_LEVEL": "trace"]) { cli, dir in
             try cli.addAccount("admin@gw.test", role: "operator", password: "admin-secret-7777")
-            _ = try cli.ok(["broker-config", "--out", dir.file("broker"), "--host", "127.0.0.1",
-                            "--port-tls", String(mqttPort), "--port-pair", String(mqttPort + 1)])
-            let broker = try spawn("/usr/sbin/mosquitto", ["-c", dir.file("broker/mosquitto.conf")], log: dir.file("mosquitto.log"))
-            Thread.sleep(forTimeInterval: 0.5)
-            return [broker]
+            return try Mosquitto(cli: cli, out: dir.file("broker"), options: ["--host", "127.0.0.1"], log: dir.file("mosquitto.log"))
         }
         defer { gateway.stop() }
+        let broker = try #require(gateway.broker)
+        let mqttPort = broker.port
+        // The sensor pairs over MQTT: its request must find the gateway subscribed.
+        try broker.waitForGateway()
         let logKey = try gateway.cli.logKey()
 
         let result = try runProcess("/usr/bin/python3", [

@@ -9,7 +9,7 @@ import Testing
     @Test func secretsAreOwnerOnlyFilesAndTheBrokerKeyIsItsGroupsOnly() throws {
         let gateway = try XMPPInteropTests.RunningGateway { cli, dir in
             _ = try cli.ok(["broker-config", "--out", dir.file("broker"), "--host", "127.0.0.1"])
-            return []
+            return nil
         }
         defer { gateway.stop() }
         func mode(_ path: String) throws -> Int {

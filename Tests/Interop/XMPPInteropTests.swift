@@ -16,46 +16,34 @@ import Testing
         let c2sPort: Int
         let tlsPort: Int
         let serve: Process
-        /// Peers `prepare` started (a broker), stopped with the gateway.
-        private(set) var peers: [Process] = []
+        /// The broker `prepare` started, stopped with the gateway.
+        let broker: Mosquitto?
         var ca: String { dir.file("state/xmpp/ca.pem") }
         static let passwords = ["alice": "alice-secret-1", "bob": "bob-secret-22", "carol": "carol-secret-333"]
 
         /// - Parameter prepare: runs after the accounts exist and before `serve` starts (e.g.
-        ///   `broker-config` and a broker); the processes it returns are stopped with the gateway.
-        init(environment: [String: String] = [:], prepare: (AgoraCLI, TemporaryDirectory) throws -> [Process] = { _, _ in [] }) throws {
+        ///   `broker-config` and a broker); the broker it returns is stopped with the gateway.
+        init(environment: [String: String] = [:], prepare: (AgoraCLI, TemporaryDirectory) throws -> Mosquitto? = { _, _ in nil }) throws {
             dir = try TemporaryDirectory("agora-xmpp")
             cli = AgoraCLI(stateDirectory: dir.file("state"))
             try cli.ok(["init", "--domain", XMPPInteropTests.domain])
             for (user, password) in Self.passwords.sorted(by: { $0.key < $1.key }) {
                 try cli.addAccount("\(user)@\(XMPPInteropTests.domain)", role: "consumer", password: password)
             }
-            peers = try prepare(cli, dir)
-            // A random port pair; another process may hold it, so try a few.
-            var attempt = 0
-            while true {
-                attempt += 1
-                let port = Int.random(in: 20_000..<40_000)
-                let process = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
+            broker = try prepare(cli, dir)
+            // Free ports from the kernel, and others if another process takes them before serve binds.
+            let dir = self.dir
+            (c2sPort, serve) = try withFreePorts(2) { port in
+                let serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: [
                     "AGORA_XMPP_C2S_PORT": String(port), "AGORA_XMPP_TLS_PORT": String(port + 1),
                     "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_XMPP_AUTH_MAX_BACKOFF_S": "4",
                 ].merging(environment) { _, new in new })
-                let deadline = Date().addingTimeInterval(20)
-                while process.isRunning, Date() < deadline, !(try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)).contains("xmpp listening") {
-                    Thread.sleep(forTimeInterval: 0.1)
-                }
-                if process.isRunning, Date() < deadline {
-                    (c2sPort, tlsPort, serve) = (port, port + 1, process)
-                    break
-                }
-                stopHard(process)
-                guard attempt < 3 else {
-                    throw AgoraCLI.Failure(description: "serve did not start: \(try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8))")
-                }
+                return (port, serve)
             }
+            tlsPort = c2sPort + 1
         }
 
-        var log: String { (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? "" }
+        var log: String { fileText(dir.file("serve.log")) }
 
         func jid(_ user: String) -> String { "\(user)@\(XMPPInteropTests.domain)" }
 
@@ -78,14 +66,13 @@ import Testing
         /// SIGTERM, wait, and return the log with the final counters.
         func stopGracefully() -> String {
             kill(serve.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(10)
-            while serve.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            _ = eventually(timeout: 10) { !serve.isRunning }
             return log
         }
 
         func stop() {
             stopHard(serve)
-            peers.forEach(stopHard)
+            broker?.stop()
             dir.remove()
         }
     }

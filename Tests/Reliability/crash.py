@@ -91,6 +91,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -257,29 +258,80 @@ def password(jid):
     return jid.split('@')[0] + '-secret-42'
 
 
+def free_port_pair():
+    """The first of two consecutive TCP ports free now: the kernel picks one (bind port 0),
+    the next is checked by binding it. Both are closed again, so another process may still
+    take one: the broker's start moves on when its port is in use."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(('', 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(('', port + 1))
+                except OSError:
+                    continue
+                return port
+    raise SetupError('found no two consecutive free TCP ports')
+
+
+def logged_subscription(line, client, topic_filter):
+    """Whether `line` is Mosquitto's log of a subscription: 'TIME: CLIENT QOS FILTER'."""
+    fields = line.split(': ', 1)[-1].split(' ')
+    return len(fields) == 3 and fields[0] == client and fields[1].isdigit() and fields[2] == topic_filter
+
+
 class Broker:
-    """Mosquitto as `agora broker-config` configures it, on a random free port pair."""
+    """Mosquitto as `agora broker-config` configures it, on two consecutive free ports.
+
+    It runs a copy of that configuration that also logs every subscription (Mosquitto's
+    default log types must then be named too), so the run can wait until the gateway is
+    subscribed instead of a fixed time; Tests/TestSupport/Mosquitto.swift does the same."""
+
+    LOGGING = ('\n# Added by crash.py: the default log types and every subscription.\n'
+               'log_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\n')
 
     def __init__(self, work):
         self.work = work
         self.process = None
         self.port = None
+        self.log_path = None
 
     def start(self, gw):
+        """Configures and starts the broker, and returns once it has bound both listeners
+        (it logs 'running' only then); on a port taken meanwhile, again on others."""
         for attempt in range(5):
-            self.port = random.randint(40_000, 50_000)
+            self.port = free_port_pair()
             shutil.rmtree(self.work / 'broker', ignore_errors=True)
             gw.cli('broker-config', '--out', str(self.work / 'broker'), '--host', '127.0.0.1',
                    '--port-tls', str(self.port), '--port-pair', str(self.port + 1))
-            log_path = self.work / ('mosquitto-%d.log' % attempt)
-            self.process = subprocess.Popen(['/usr/sbin/mosquitto', '-c', str(self.work / 'broker' / 'mosquitto.conf')],
-                                            stdin=subprocess.DEVNULL, stdout=open(log_path, 'w'), stderr=subprocess.STDOUT)
-            time.sleep(0.5)
-            if self.process.poll() is None:
+            conf = self.work / 'broker' / 'mosquitto-test.conf'
+            conf.write_text((self.work / 'broker' / 'mosquitto.conf').read_text() + self.LOGGING)
+            self.log_path = self.work / ('mosquitto-%d.log' % attempt)
+            self.process = subprocess.Popen(['/usr/sbin/mosquitto', '-c', str(conf)],
+                                            stdin=subprocess.DEVNULL, stdout=open(self.log_path, 'w'), stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 20
+            while self.process.poll() is None and time.monotonic() < deadline:
+                if any('mosquitto version' in line and line.endswith(' running') for line in self.log().splitlines()):
+                    return
+                time.sleep(0.02)
+            self.stop()
+            if 'in use' not in self.log():
+                raise SetupError('mosquitto did not start: %s' % self.log()[-2000:])
+        raise SetupError('mosquitto found its port in use five times: %s' % self.log()[-2000:])
+
+    def log(self):
+        return self.log_path.read_text(errors='replace')
+
+    def wait_for_gateway(self, timeout=20):
+        """Until the broker has subscribed the gateway to readings: from then on it keeps
+        them for the gateway's session, whether agora serve is up or not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(logged_subscription(line, 'agora:gateway', 'agora/sensors/+/senml') for line in self.log().splitlines()):
                 return
-            if 'in use' not in log_path.read_text():
-                break
-        raise SetupError('mosquitto exited: %s' % log_path.read_text()[-2000:])
+            time.sleep(0.02)
+        raise SetupError('the gateway did not subscribe within %d s: %s' % (timeout, self.log()[-2000:]))
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -852,9 +904,9 @@ def main():
         broker.start(gw)
         book = Book()
         gw.start(first=True)
-        # Readings only once the gateway's session exists: the broker queues nothing for a
-        # client it has never seen.
-        time.sleep(0.5)
+        # Readings only once the gateway's subscription exists: the broker queues nothing for
+        # a client it has never seen.
+        broker.wait_for_gateway()
         pub = Publisher(work, broker.port)
         stats = None
         startup_kill = False

@@ -73,3 +73,28 @@ public struct AgoraCLI: Sendable {
 
 /// `agora serve` for tests of MQTT alone: no XMPP listeners to collide with parallel tests.
 public let mqttOnlyEnvironment = ["AGORA_XMPP_ENABLED": "false"]
+
+/// Starts `agora serve` and returns once it has logged "agora serve ready": its listeners are
+/// bound (with XMPP off, at once; the broker connection is awaited at the broker, with
+/// `Mosquitto.waitForGateway`). A port in use throws `PortTaken`, so `withFreePorts` can move
+/// it; any other exit, or no readiness within `timeout` seconds, throws with the log. What
+/// failed to start is stopped before the throw.
+public func startServe(stateDirectory: String, log: String, environment: [String: String] = [:], timeout: Double = 30) throws -> Process {
+    let offset = fileSize(log)
+    let serve = try spawn(agoraExecutable, ["serve", "--state-dir", stateDirectory], log: log, environment: environment)
+    var logged: String { fileText(log, from: offset) }
+    do {
+        try waitUntil("agora serve is ready", timeout: timeout, details: { "--- serve log ---\n" + logged.suffix(3000) }) {
+            guard serve.isRunning else {
+                serve.waitUntilExit()
+                if logged.lowercased().contains("in use") { throw PortTaken(description: "agora serve: \(logged.suffix(500))") }
+                throw AgoraCLI.Failure(description: "agora serve exited (\(serve.terminationStatus)) at start:\n\(logged.suffix(3000))")
+            }
+            return logged.contains("agora serve ready")
+        }
+    } catch {
+        stopHard(serve)
+        throw error
+    }
+    return serve
+}
