@@ -36,10 +36,12 @@ final class XMPPServerContext: Sendable {
     /// Where connections run what would block an event loop: SASL's LMDB reads (account,
     /// stored keys, certificate identity) and PLAIN's PBKDF2. Started by `startBlockingWork`
     /// when the server runs, stopped by `stopBlockingWork` before its event loops are.
-    private let blockingPool: NIOThreadPool
+    /// nil: such work runs inline, on the calling event loop — only for the fuzz harness,
+    /// which must be deterministic and must not leave pool threads behind each input.
+    private let blockingPool: NIOThreadPool?
 
     init(configuration: XMPPConfiguration, router: StanzaRouter, credentials: CredentialStore, accounts: XMPPAccountHooks,
-         metrics: XMPPMetrics, tls: NIOSSLContext?, logger: Logger) {
+         metrics: XMPPMetrics, tls: NIOSSLContext?, logger: Logger, blockingWorkInline: Bool = false) {
         self.configuration = configuration
         self.router = router
         self.credentials = credentials
@@ -53,21 +55,23 @@ final class XMPPServerContext: Sendable {
         // Unauthenticated connections count too, so allow some headroom over bound sessions.
         limiter = ConnectionLimiter(maxConnections: configuration.maxSessions + configuration.maxSessions / 4 + 16,
                                     ratePerSecond: configuration.connectionRatePerIP)
-        blockingPool = NIOThreadPool(numberOfThreads: max(2, configuration.threads > 0 ? configuration.threads : System.coreCount))
+        blockingPool = blockingWorkInline ? nil
+            : NIOThreadPool(numberOfThreads: max(2, configuration.threads > 0 ? configuration.threads : System.coreCount))
     }
 
     var authenticator: SASLAuthenticator { SASLAuthenticator(server: self) }
 
-    func startBlockingWork() { blockingPool.start() }
+    func startBlockingWork() { blockingPool?.start() }
 
     /// Waits for the work in progress; work not yet started fails (`runBlocking`'s future),
     /// so call it while the event loops still run.
-    func stopBlockingWork() async { try? await blockingPool.shutdownGracefully() }
+    func stopBlockingWork() async { try? await blockingPool?.shutdownGracefully() }
 
     /// Runs `body` on the blocking pool; the future completes on `loop`. It fails when the
     /// pool is not running (not started, or stopping).
     func runBlocking<Result: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable () -> Result) -> EventLoopFuture<Result> {
-        blockingPool.runIfActive(eventLoop: loop, body)
+        guard let blockingPool else { return loop.makeSucceededFuture(body()) }
+        return blockingPool.runIfActive(eventLoop: loop, body)
     }
 
     var domain: String { configuration.domain }
