@@ -88,7 +88,7 @@ public enum GatewayServer {
             summary.merge([
                 "xmpp.connections": "\(counts.connections)", "xmpp.logins": "\(counts.logins)", "xmpp.auth_failures": "\(counts.authFailures)",
                 "xmpp.auth_throttled": "\(counts.authThrottled)", "xmpp.refused_connections": "\(counts.refusedConnections)",
-                "xmpp.resumptions": "\(counts.resumptions)",
+                "xmpp.resumptions": "\(counts.resumptions)", "xmpp.presence_dropped": "\(counts.presenceDropped)",
                 "xmpp.offline_refused": "\(counts.offlineRefused.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                 "xmpp.stream_errors": "\(counts.streamErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                 "xmpp.iq_errors": "\(counts.iqErrors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",

@@ -235,7 +235,11 @@ public final class StanzaRouter: Sendable {
                 }
                 await self.storeOffline(stanza, for: account, sender: session)
             }, on: work)
-            return accepted ? nil : StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
+            guard accepted else {
+                metrics.record { $0.offlineRefused["lane", default: 0] += 1 }
+                return StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
+            }
+            return nil
         }
     }
 

@@ -13,7 +13,8 @@ public final class XMPPMetrics: Sendable {
         public var resumptions = 0
         /// IQs answered with a stanza error, by condition (refused requests, bad input).
         public var iqErrors: [String: Int] = [:]
-        /// Messages refused offline storage, by which bound refused them (`count`, `bytes`, `sender_bytes`).
+        /// Messages refused offline storage, by which bound refused them (`count`, `bytes`,
+        /// `sender_bytes`, or `lane`: the sender's ordered queue of pending stores was full).
         public var offlineRefused: [String: Int] = [:]
         /// Presence stanzas not acted on because the sender's lane was full (or the server stopping).
         public var presenceDropped = 0
