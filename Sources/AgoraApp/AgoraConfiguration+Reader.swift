@@ -52,6 +52,12 @@ internal import Glibc
 /// | `xmpp.threads` | 0 | event-loop threads (0: one per core) |
 /// | `xmpp.auth_free_failures` | 3 | SASL failures per account before back-off (per address: 3 ×) |
 /// | `xmpp.auth_max_backoff_s` | 60 | longest SASL back-off |
+/// | `http.bind_address` | "127.0.0.1" | the HTTP listener's address (beyond loopback: TLS, and a token for `/metrics`) |
+/// | `http.port` | 8080 | the HTTP listener: metrics, health, dashboard (0: off) |
+/// | `http.cert_file`, `http.key_file` | "" | its certificate and key (default beyond loopback: the XMPP server's) |
+/// | `http.token_file` | "" | bearer token for `/metrics` and `/status.json` from beyond loopback (default `<state_dir>/http/metrics.token`, made 0600) |
+/// | `http.max_connections` | 64 | open HTTP connections |
+/// | `http.request_timeout_s` | 10 | a complete request must arrive within this time (slow clients, idle keep-alive) |
 /// | `xmpp.cert_file`, `xmpp.key_file` | "" | server certificate chain and key (default: issued by the Agora CA into `<state_dir>/xmpp/`) |
 extension AgoraConfiguration {
     struct Key: Sendable {
@@ -138,6 +144,18 @@ extension AgoraConfiguration {
         Key(name: "xmpp.auth_max_backoff_s") { c, v, s throws(ConfigurationError) in c.xmpp.authMaxBackoffSeconds = try integer(v, "xmpp.auth_max_backoff_s", s, min: 1, max: 86_400) },
         Key(name: "xmpp.cert_file") { c, v, s throws(ConfigurationError) in c.xmpp.certificateChainFile = try string(v, "xmpp.cert_file", s, nonEmpty: false) },
         Key(name: "xmpp.key_file") { c, v, s throws(ConfigurationError) in c.xmpp.keyFile = try string(v, "xmpp.key_file", s, nonEmpty: false) },
+        Key(name: "http.bind_address") { c, v, s throws(ConfigurationError) in c.http.bindAddress = try string(v, "http.bind_address", s, nonEmpty: true) },
+        Key(name: "http.port") { c, v, s throws(ConfigurationError) in c.http.port = try integer(v, "http.port", s, min: 0, max: 65_535) },
+        Key(name: "http.cert_file") { c, v, s throws(ConfigurationError) in c.http.certificateChainFile = try string(v, "http.cert_file", s, nonEmpty: false) },
+        Key(name: "http.key_file") { c, v, s throws(ConfigurationError) in c.http.keyFile = try string(v, "http.key_file", s, nonEmpty: false) },
+        Key(name: "http.token_file") { c, v, s throws(ConfigurationError) in
+            let path = try string(v, "http.token_file", s, nonEmpty: false)
+            c.httpTokenFile = path.isEmpty ? nil : path
+        },
+        Key(name: "http.max_connections") { c, v, s throws(ConfigurationError) in c.http.limits.maxConnections = try integer(v, "http.max_connections", s, min: 1, max: 100_000) },
+        Key(name: "http.request_timeout_s") { c, v, s throws(ConfigurationError) in
+            c.http.limits.requestTimeout = .seconds(try integer(v, "http.request_timeout_s", s, min: 1, max: 3600))
+        },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {

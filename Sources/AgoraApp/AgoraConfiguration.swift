@@ -3,6 +3,7 @@ public import AgoraPKI
 public import Logging
 public import AgoraXMPP
 public import AgoraServices
+public import AgoraHTTP
 
 /// Everything an operator can set, with its default. Read once at start by
 /// `AgoraConfiguration+Reader.swift`, which lists every key.
@@ -41,6 +42,12 @@ public struct AgoraConfiguration: Sendable {
     /// Whether `agora serve` runs the XMPP server, and its settings (the domain comes from the store).
     public var xmppEnabled = true
     public var xmpp = XMPPConfiguration(domain: "")
+    /// The HTTP listener (`/metrics`, health, the dashboard); TLS files default to the XMPP
+    /// server's certificate when it binds beyond loopback.
+    public var http = HTTPConfiguration()
+    /// The bearer token `/metrics` and `/status.json` require from peers beyond loopback
+    /// (nil: `<state dir>/http/metrics.token`, made with mode 0600 on first need).
+    public var httpTokenFile: String?
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

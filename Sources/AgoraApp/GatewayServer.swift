@@ -5,10 +5,12 @@ internal import AgoraServices
 internal import AgoraCore
 internal import Logging
 internal import ServiceLifecycle
+internal import AgoraHTTP
 
 /// `agora serve`: the gateway's long-running services, in dependency order — retention,
 /// the ingester, then the broker connection that feeds it (when a broker is configured),
-/// and the XMPP server (unless `xmpp.enabled = false`). A `ServiceGroup` starts them and, on
+/// the XMPP server (unless `xmpp.enabled = false`), and the HTTP listener (metrics, health,
+/// dashboard; unless `http.port = 0`). A `ServiceGroup` starts them and, on
 /// SIGTERM or SIGINT, shuts them down in reverse: the broker connection stops taking
 /// messages, then the ingester stores what is queued, then the store seals a checkpoint.
 public enum GatewayServer {
@@ -25,11 +27,14 @@ public enum GatewayServer {
             logger: logger)
         services.append(.init(service: retention))
 
-        var ingest: (service: IngestService, queue: IngestQueue, gate: PairingGate)?
+        let metrics = GatewayMetrics()
+        gateway.store.writer.recordCommitDurations(in: metrics.factory)
+        let pairingOutcomes = PairingOutcomes()
+        var ingest: GatewayTelemetry.Ingest?
         if let endpoint = try BrokerSetup.endpoint(for: gateway) {
             let queue = IngestQueue()
             let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
-                                        logger: logger)
+                                        logger: logger, metrics: metrics.factory)
             let pairing = try PairingResponder(gateway: gateway)
             let mqtt = MQTTService(
                 endpoint: .init(host: endpoint.host, port: endpoint.port, prefix: endpoint.prefix,
@@ -38,30 +43,44 @@ public enum GatewayServer {
                 queue: queue, logger: logger,
                 pairing: { id, payload in
                     let response = await pairing.handle(sensorID: id, payload: payload)
+                    pairingOutcomes.record(paired: response.status == "ok")
                     return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
                 },
                 pairingGate: PairingGate(isInvited: { pairing.isInvited($0) }))
             services += [.init(service: service), .init(service: mqtt)]
-            ingest = (service, queue, mqtt.pairingGate)
+            ingest = .init(service: service, queue: queue, gate: mqtt.pairingGate, mqtt: mqtt)
             logger.notice("mqtt configured", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
         } else {
             logger.notice("no broker endpoint recorded (agora broker-config, or the mqtt.* keys): MQTT ingestion is off")
         }
 
         var xmpp: XMPPServer?
+        var xmppConfiguration: XMPPConfiguration?
         if configuration.xmppEnabled {
-            let xmppConfiguration = try await XMPPSetup.configuration(for: gateway)
-            let server = try XMPPSetup.server(for: gateway, configuration: xmppConfiguration, logger: logger)
+            let settings = try await XMPPSetup.configuration(for: gateway)
+            let server = try XMPPSetup.server(for: gateway, configuration: settings, logger: logger)
             services.append(.init(service: server))
             xmpp = server
+            xmppConfiguration = settings
         }
         guard ingest != nil || xmpp != nil else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
         }
+        let telemetry = GatewayTelemetry(gateway: gateway, xmpp: xmpp, ingest: ingest, pairing: pairingOutcomes)
+        let http = try HTTPSetup.server(for: telemetry, metrics: metrics, domain: XMPPSetup.domain(of: gateway),
+                                        xmpp: xmppConfiguration, logger: logger)
+        if let http {
+            telemetry.http = http
+            services.append(.init(service: http))
+        }
         let listening = xmpp
         services.append(.init(service: ReadinessService(
             notifier: SystemdNotifier(environment: environment),
-            ready: { await listening?.waitUntilListening() ?? true }, started: started, logger: logger)))
+            ready: {
+                let xmppBound = await listening?.waitUntilListening() ?? true
+                let httpBound = await http?.waitUntilListening() != nil || http == nil
+                return xmppBound && httpBound
+            }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")
         try await group.run()
@@ -70,9 +89,10 @@ public enum GatewayServer {
             "store.batches": "\(writes.batches)", "store.failed_requests": "\(writes.failedRequests)",
             "store.disk_full_refusals": "\(writes.diskFullRefusals)", "store.disk_full_episodes": "\(writes.diskFullEpisodes)",
         ]
-        if let (service, queue, gate) = ingest {
+        if let ingest {
+            let (service, queue) = (ingest.service, ingest.queue)
             let stats = service.statistics
-            let pairingCounts = gate.counts
+            let pairingCounts = ingest.gate.counts
             summary.merge([
                 "ingest.packs": "\(stats.packs)", "ingest.stored": "\(stats.stored)", "ingest.malformed": "\(stats.malformed)",
                 "ingest.unknown_sensor": "\(stats.unknownSensor)", "ingest.frozen": "\(stats.frozen)", "ingest.revoked": "\(stats.revoked)",

@@ -1,5 +1,6 @@
 internal import AgoraCore
 internal import AgoraStore
+public import CoreMetrics
 public import AgoraReadings
 public import Logging
 public import ServiceLifecycle
@@ -43,7 +44,13 @@ public final class IngestService: Service, Sendable {
     /// old readings are when they become durable.
     private let ages = Mutex(LatencyWindow(capacity: 100_000))
 
-    public init(queue: IngestQueue, committer: ReadingsCommitter, logger: Logger, batchLimit: Int = 20_000) {
+    /// Receive-to-durable of every pack, as the `agora_ingest_durable_latency_seconds` histogram.
+    private let durableTimer: CoreMetrics.Timer
+
+    /// - Parameter metrics: where the receive-to-durable histogram goes (nothing by default).
+    public init(queue: IngestQueue, committer: ReadingsCommitter, logger: Logger, batchLimit: Int = 20_000,
+                metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        durableTimer = CoreMetrics.Timer(label: "agora_ingest_durable_latency_seconds", factory: metrics)
         self.queue = queue
         self.committer = committer
         self.logger = logger
@@ -161,6 +168,7 @@ public final class IngestService: Service, Sendable {
             if let time = earliest[position] { aged.append(durable - time) }
         }
         latencies.withLock { window in for value in received { window.add(value) } }
+        for value in received { durableTimer.recordNanoseconds(max(0, value)) }
         ages.withLock { window in for value in aged { window.add(value) } }
         let overflow = queue.dropped
         if overflow > lastOverflow.withLock({ $0 }) {

@@ -1,6 +1,7 @@
 public import Logging
 public import ServiceLifecycle
 internal import FoundationEssentials
+internal import Synchronization
 
 /// The gateway's broker connection as a `Service`: connects (and reconnects) with its
 /// client certificate, subscribes at QoS 1 on every (re)connect, announces itself on
@@ -29,6 +30,11 @@ public final class MQTTService: Service, Sendable {
     public let pairingGate: PairingGate
     /// Budget of the pairing warnings, so a flood cannot flood the journal too.
     private let pairingWarnings = LogAllowance()
+    private let connected = Atomic<Bool>(false)
+
+    /// Whether the broker accepted the connection and it has not dropped since (for
+    /// `/metrics`, `/readyz` and the dashboard).
+    public var isConnected: Bool { connected.load(ordering: .relaxed) }
 
     public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil,
                 pairingGate: PairingGate = PairingGate(isInvited: { _ in true })) {
@@ -54,6 +60,7 @@ public final class MQTTService: Service, Sendable {
                     logger.error("broker refused the connection", metadata: ["mqtt.result": "\(result)"])
                     return
                 }
+                self.connected.store(true, ordering: .relaxed)
                 logger.notice("connected to the broker", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
                 do {
                     for pattern in subscriptions { try holder.client?.subscribe(pattern) }
@@ -63,6 +70,7 @@ public final class MQTTService: Service, Sendable {
                 }
             },
             onDisconnect: { result in
+                self.connected.store(false, ordering: .relaxed)
                 if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
             },
             // Acknowledge nothing before the ingester has stored (or dropped for good) all that was read.
@@ -110,6 +118,7 @@ public final class MQTTService: Service, Sendable {
         try? client.publish(statusTopic, payload: Array("offline".utf8), retain: true)
         try? await Task.sleep(for: .milliseconds(100)) // let the status leave before disconnecting
         await client.stop()
+        connected.store(false, ordering: .relaxed)
         holder.client = nil
     }
 }

@@ -1,5 +1,6 @@
 internal import AgoraCore
 internal import CLMDB
+public import CoreMetrics
 internal import Dispatch
 public import Logging
 internal import Synchronization
@@ -90,6 +91,8 @@ public final class GroupCommitWriter: Sendable {
     private let hooks: Mutex<[BatchHook]> = Mutex([])
     private let sealStep: Mutex<SealStep?> = Mutex(nil)
     private let stats = Mutex(Statistics())
+    /// Where commit durations go (`/metrics`' histogram); nil until someone asks.
+    private let commitTimer: Mutex<CoreMetrics.Timer?> = Mutex(nil)
 
     /// Counters for metrics and benchmarks.
     public struct Statistics: Sendable {
@@ -141,6 +144,12 @@ public final class GroupCommitWriter: Sendable {
     }
 
     public var statistics: Statistics { stats.withLock { $0 } }
+
+    /// Records every commit's duration (`mdb_txn_commit`, fsync included) as
+    /// `agora_store_commit_duration_seconds` in `factory` from now on.
+    public func recordCommitDurations(in factory: any MetricsFactory) {
+        commitTimer.withLock { $0 = CoreMetrics.Timer(label: "agora_store_commit_duration_seconds", factory: factory) }
+    }
 
     /// Runs `body` in the next batch and returns its result once the batch is durable.
     ///
@@ -378,6 +387,8 @@ public final class GroupCommitWriter: Sendable {
                 $0.committing += commitEnd - commitStart
                 $0.applying += commitStart - applyStart
             }
+            let took = (commitEnd - commitStart).components
+            commitTimer.withLock { $0 }?.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
             if code == MDB_MAP_FULL { return .mapFull }
             // mdb_txn_commit returns errno values as they are; on failure it has aborted the transaction.
             if code == ENOSPC || code == EDQUOT { return .diskFull(.diskFull(LMDBError(code: code, operation: "commit").description)) }

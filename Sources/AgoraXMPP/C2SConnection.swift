@@ -261,6 +261,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         case .redirect:
             session.deliver(stanza)
         case .write(let unacked):
+            server.metrics.stanza(stanza.name, inbound: false)
             writeBytes(stanza)
             if let unacked {
                 if unacked > Self.maxUnacked {

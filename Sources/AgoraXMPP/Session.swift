@@ -129,6 +129,8 @@ public final class Session: @unchecked Sendable {
     }
 
     public var priority: Int { state.withLockedValue { $0.priority } }
+    /// Waiting for XEP-0198 resumption: no connection, stanzas held.
+    public var isDetached: Bool { state.withLockedValue { $0.detachedDeadline != nil } }
     public var isAvailable: Bool { state.withLockedValue { $0.available && !$0.closed } }
     public var presence: XMLElement? { state.withLockedValue { $0.presence } }
 

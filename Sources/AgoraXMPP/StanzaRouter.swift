@@ -46,6 +46,7 @@ public final class StanzaRouter: Sendable {
                 return isReplyable(stanza) ? StanzaError(.jidMalformed, "the 'to' address is not a valid JID: \(error.reason)").reply(to: stanza) : nil
             }
         }
+        metrics.stanza(stanza.name, inbound: true)
         switch stanza.name {
         case "iq": return routeIQ(stanza, to: to, from: session)
         case "message": return routeMessage(stanza, to: to, from: session)

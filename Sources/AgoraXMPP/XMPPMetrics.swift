@@ -1,8 +1,16 @@
 internal import NIOConcurrencyHelpers
+internal import Synchronization
 
-/// Counters of what the server refused or dropped, reported by `agora serve` on exit and
-/// by status. Rare events only (the hot paths count nothing), so one lock is enough.
+/// Counters of what the server refused or dropped, reported by `agora serve` on exit, by
+/// status and by `/metrics`. Rare events sit behind one lock; the per-stanza counts, the
+/// only ones on a hot path, are relaxed atomics.
 public final class XMPPMetrics: Sendable {
+    /// The stanza kinds counted in and out (anything else is not a stanza, RFC 6120 §8).
+    public enum StanzaKind: String, Sendable, CaseIterable { case message, presence, iq }
+
+    private let messagesIn = Atomic<Int>(0), presencesIn = Atomic<Int>(0), iqsIn = Atomic<Int>(0)
+    private let messagesOut = Atomic<Int>(0), presencesOut = Atomic<Int>(0), iqsOut = Atomic<Int>(0)
+
     public struct Counts: Sendable, Equatable {
         public var connections = 0
         public var logins = 0
@@ -27,4 +35,24 @@ public final class XMPPMetrics: Sendable {
     public var snapshot: Counts { counts.withLockedValue { $0 } }
 
     func record(_ change: (inout Counts) -> Void) { counts.withLockedValue { change(&$0) } }
+
+    /// Counts a stanza a client sent (`inbound`) or one written to a client.
+    func stanza(_ name: String, inbound: Bool) {
+        switch (name, inbound) {
+        case ("message", true): messagesIn.add(1, ordering: .relaxed)
+        case ("presence", true): presencesIn.add(1, ordering: .relaxed)
+        case ("iq", true): iqsIn.add(1, ordering: .relaxed)
+        case ("message", false): messagesOut.add(1, ordering: .relaxed)
+        case ("presence", false): presencesOut.add(1, ordering: .relaxed)
+        case ("iq", false): iqsOut.add(1, ordering: .relaxed)
+        default: break
+        }
+    }
+
+    /// Stanzas received from clients and sent to them since start, by kind.
+    public func stanzas(inbound: Bool) -> [StanzaKind: Int] {
+        inbound
+            ? [.message: messagesIn.load(ordering: .relaxed), .presence: presencesIn.load(ordering: .relaxed), .iq: iqsIn.load(ordering: .relaxed)]
+            : [.message: messagesOut.load(ordering: .relaxed), .presence: presencesOut.load(ordering: .relaxed), .iq: iqsOut.load(ordering: .relaxed)]
+    }
 }

@@ -47,6 +47,17 @@ public final class XMPPServer: Service, Sendable {
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
     }
 
+    /// Connections and sessions by where they are: `negotiating` (connected, not yet bound:
+    /// TLS, SASL or bind in progress), `bound` (a session with its connection), `detached`
+    /// (a XEP-0198 session waiting to be resumed, no connection).
+    public var sessionStates: (negotiating: Int, bound: Int, detached: Int) {
+        let open = connections.withLockedValue { $0.count }
+        let all = sessions.allSessions()
+        let detached = all.reduce(0) { $0 + ($1.isDetached ? 1 : 0) }
+        let bound = all.count - detached
+        return (max(0, open - bound), bound, detached)
+    }
+
     /// The ports actually bound, in listener order.
     public var ports: [Int] { boundPorts.withLockedValue { $0 } }
 

@@ -70,7 +70,7 @@ import Testing
             return Int(port) != nil
         }
         let serve = try spawn(agoraExecutable, ["serve", "--state-dir", dir.file("state")], log: dir.file("serve.log"), environment: [
-            "AGORA_XMPP_C2S_PORT": port, "AGORA_XMPP_TLS_PORT": "0", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+            "AGORA_XMPP_C2S_PORT": port, "AGORA_XMPP_TLS_PORT": "0", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_HTTP_PORT": "0",
         ])
         defer { stopHard(serve) }
         _ = eventually(timeout: 30, interval: 0.1) { !serve.isRunning }

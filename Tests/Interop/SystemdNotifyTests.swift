@@ -15,7 +15,7 @@ struct SystemdNotifyTests {
         let result = try withFreePorts(2) { port in
             let result = try runProcess("/usr/bin/python3", [script, "200000", "--", agoraExecutable, "serve", "--state-dir", dir.file("state")],
                                         environment: ["AGORA_XMPP_C2S_PORT": String(port), "AGORA_XMPP_TLS_PORT": String(port + 1),
-                                                      "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1"])
+                                                      "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1", "AGORA_HTTP_PORT": "0"])
             if result.status != 0, (result.stdout + result.stderr).lowercased().contains("in use") {
                 throw PortTaken(description: "agora serve: \(result.stderr.suffix(500))")
             }

@@ -71,6 +71,12 @@ public struct AgoraCLI: Sendable {
     }
 }
 
+/// `environment` with the HTTP listener off unless the test configures it (`AGORA_HTTP_PORT`),
+/// so tests running side by side do not all bind its default port.
+public func withoutHTTPUnlessAsked(_ environment: [String: String]) -> [String: String] {
+    environment["AGORA_HTTP_PORT"] == nil ? environment.merging(["AGORA_HTTP_PORT": "0"]) { old, _ in old } : environment
+}
+
 /// `agora serve` for tests of MQTT alone: no XMPP listeners to collide with parallel tests.
 public let mqttOnlyEnvironment = ["AGORA_XMPP_ENABLED": "false"]
 
@@ -81,7 +87,8 @@ public let mqttOnlyEnvironment = ["AGORA_XMPP_ENABLED": "false"]
 /// failed to start is stopped before the throw.
 public func startServe(stateDirectory: String, log: String, environment: [String: String] = [:], timeout: Double = 30) throws -> Process {
     let offset = fileSize(log)
-    let serve = try spawn(agoraExecutable, ["serve", "--state-dir", stateDirectory], log: log, environment: environment)
+    let serve = try spawn(agoraExecutable, ["serve", "--state-dir", stateDirectory], log: log,
+                          environment: withoutHTTPUnlessAsked(environment))
     var logged: String { fileText(log, from: offset) }
     do {
         try waitUntil("agora serve is ready", timeout: timeout, details: { "--- serve log ---\n" + logged.suffix(3000) }) {

@@ -1,0 +1,172 @@
+internal import AgoraCore
+internal import AgoraMarket
+internal import AgoraReadings
+internal import AgoraStore
+public import CoreMetrics
+internal import Prometheus
+internal import Synchronization
+
+/// `/metrics`: the gateway's state in the Prometheus text format, through swift-prometheus.
+///
+/// Two kinds of series. Histograms (commit and receive-to-durable latency) are recorded
+/// where the events happen, through swift-metrics `Timer`s made by `factory`, whose backend
+/// is this registry. Everything else is read when scraped from the counters the parts
+/// already keep (`GatewayTelemetry.live`), the same numbers `agora status` and the stop
+/// summary show: one source for each number, and no cost between scrapes. Those are set
+/// on the registry's counters and gauges, under one lock, just before it is rendered.
+final class GatewayMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    /// The swift-metrics backend the parts record their histograms into.
+    let factory: any MetricsFactory
+    /// One scrape at a time: setting a counter is a reset and an increment.
+    private let scraping = Mutex<Set<String>>([])
+
+    init() {
+        factory = DescribedTimers(registry: registry, timers: [
+            "agora_store_commit_duration_seconds": (
+                "Time to commit one group of writes to LMDB, fsync included.",
+                [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                 .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]),
+            "agora_ingest_durable_latency_seconds": (
+                "Time from a pack's arrival from the broker to its readings being durable.",
+                [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                 .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10)]),
+        ])
+    }
+
+    /// Renders the exposition for `telemetry` as of now.
+    func render(_ telemetry: GatewayTelemetry) throws -> [UInt8] {
+        let live = try telemetry.live(activity: false)
+        let sensors = try sensorSeries(telemetry.gateway)
+        return scraping.withLock { sensorNames in
+            set(live)
+            // A sensor removed since the last scrape leaves no stale series behind.
+            let current = Set(sensors.map(\.id))
+            for gone in sensorNames.subtracting(current) {
+                registry.unregisterGauge(registry.makeGauge(name: "agora_sensor_last_reading_timestamp_seconds", labels: [("sensor", gone)], help: Help.lastReading))
+                registry.unregisterGauge(registry.makeGauge(name: "agora_sensor_frequency_seconds", labels: [("sensor", gone)], help: Help.frequency))
+            }
+            sensorNames = current
+            for sensor in sensors {
+                registry.makeGauge(name: "agora_sensor_last_reading_timestamp_seconds", labels: [("sensor", sensor.id)], help: Help.lastReading).set(sensor.lastReading)
+                // A frozen sensor's readings are refused on purpose: 0, so "silent" alerts skip it.
+                registry.makeGauge(name: "agora_sensor_frequency_seconds", labels: [("sensor", sensor.id)], help: Help.frequency).set(sensor.frozen ? 0 : Double(sensor.frequency))
+            }
+            return registry.emitToBuffer()
+        }
+    }
+
+    private enum Help {
+        static let lastReading = "Time of the sensor's newest stored reading (its own timestamp), or of its registration when none arrived yet."
+        static let frequency = "Seconds between readings, as the sensor's owner declared (0: unknown, or the sensor is frozen)."
+    }
+
+    private func sensorSeries(_ gateway: Gateway) throws -> [(id: String, frequency: UInt32, frozen: Bool, lastReading: Double)] {
+        let tables = gateway.store.tables
+        return try gateway.store.read { txn in
+            try MarketState(tables: tables, txn: txn).sensors().map { sensor in
+                let newest = try ReadingsActivity.newestTime(sensor: sensor.index, tables: tables, in: txn)
+                return (sensor.id.description, sensor.registration.frequency, sensor.frozen,
+                        newest.map { Double($0) / 1e9 } ?? Double(sensor.registered.seconds))
+            }
+        }
+    }
+
+    private func set(_ live: LiveStatus) {
+        gauge("agora_up_seconds", "Seconds since agora serve started.", live.uptimeSeconds)
+        gauge("agora_ready", "1 when the listeners are bound and the broker (if configured) is connected.", live.ready ? 1 : 0)
+        gauge("agora_build_info", "Always 1; the version in a label.", 1, [("version", live.version)])
+        if let xmpp = live.xmpp {
+            for (state, count) in [("negotiating", xmpp.negotiating), ("bound", xmpp.bound), ("detached", xmpp.detached)] {
+                gauge("agora_xmpp_sessions", "XMPP connections and sessions by state.", Double(count), [("state", state)])
+            }
+            counter("agora_xmpp_connections_total", "XMPP connections accepted.", xmpp.connections)
+            counter("agora_xmpp_refused_connections_total", "XMPP connections refused (too many, or too fast from one address).", xmpp.refusedConnections)
+            counter("agora_xmpp_logins_total", "Successful SASL authentications.", xmpp.logins)
+            counter("agora_xmpp_auth_failures_total", "Failed SASL authentications.", xmpp.authFailures)
+            counter("agora_xmpp_auth_throttled_total", "SASL attempts refused by the back-off.", xmpp.authThrottled)
+            counter("agora_xmpp_resumptions_total", "XEP-0198 sessions resumed.", xmpp.resumptions)
+            counter("agora_xmpp_presence_dropped_total", "Presence stanzas dropped because the sender's lane was full.", xmpp.presenceDropped)
+            for (kind, count) in xmpp.stanzasIn { counter("agora_xmpp_stanzas_received_total", "Stanzas received from clients, by kind.", count, [("kind", kind)]) }
+            for (kind, count) in xmpp.stanzasOut { counter("agora_xmpp_stanzas_sent_total", "Stanzas written to clients, by kind.", count, [("kind", kind)]) }
+            for (condition, count) in xmpp.streamErrors { counter("agora_xmpp_stream_errors_total", "Streams ended with an error, by condition.", count, [("condition", condition)]) }
+            for (condition, count) in xmpp.iqErrors { counter("agora_xmpp_iq_errors_total", "IQs answered with an error, by condition.", count, [("condition", condition)]) }
+            for (bound, count) in xmpp.offlineRefused { counter("agora_xmpp_offline_refused_total", "Messages refused offline storage, by the bound that refused them.", count, [("bound", bound)]) }
+        }
+        if let mqtt = live.mqtt {
+            gauge("agora_mqtt_connected", "1 while the broker connection is up.", mqtt.connected ? 1 : 0)
+            counter("agora_ingest_packs_total", "SenML packs taken from the broker.", mqtt.packs)
+            counter("agora_ingest_readings_total", "Readings made durable.", mqtt.readingsStored)
+            counter("agora_ingest_duplicates_total", "Readings already stored (redeliveries), not stored again.", mqtt.duplicates)
+            counter("agora_ingest_held_for_space_total", "Ingest batches held back while the store had no space.", mqtt.heldForSpace)
+            for (reason, count) in mqtt.dropped { counter("agora_ingest_dropped_total", "Readings or packs not stored, by reason.", count, [("reason", reason)]) }
+            gauge("agora_ingest_queue_depth", "Packs received and not yet durable.", Double(mqtt.queueDepth))
+            for (outcome, count) in mqtt.pairing { counter("agora_pairing_attempts_total", "Pairing requests, by outcome.", count, [("outcome", outcome)]) }
+        }
+        counter("agora_store_batches_total", "Group commits.", live.store.batches)
+        counter("agora_store_failed_requests_total", "Write requests that failed.", live.store.failedRequests)
+        counter("agora_store_disk_full_refusals_total", "Write requests refused because the disk was full.", live.store.diskFullRefusals)
+        gauge("agora_store_disk_full", "1 while writes fail for want of disk space.", live.store.diskFull ? 1 : 0)
+        gauge("agora_store_map_size_bytes", "The LMDB map's current size.", Double(live.store.mapSizeBytes))
+        gauge("agora_store_map_max_bytes", "The size the LMDB map may grow to (store.max_map_size).", Double(live.store.maxMapSizeBytes))
+        gauge("agora_store_used_bytes", "Bytes of the map in use.", Double(live.store.usedBytes))
+        gauge("agora_ledger_entries", "Entries in the ledger.", Double(live.ledger.entries))
+        gauge("agora_ledger_checkpoint_size", "Entries covered by the newest signed checkpoint.", Double(live.ledger.checkpointSize))
+        gauge("agora_ledger_checkpoint_age_seconds", "Seconds since this process last signed a checkpoint (or started).", live.ledger.checkpointAgeSeconds)
+        counter("agora_certificates_issued_total", "Certificates issued, from the ledger.", live.ledger.certificatesIssued)
+        counter("agora_certificates_revoked_total", "Certificates revoked, from the ledger.", live.ledger.certificatesRevoked)
+        counter("agora_market_purchases_total", "Purchases, from the ledger.", live.ledger.purchases)
+        counter("agora_market_credits_spent_total", "Credits paid for purchases, from the ledger.", Int(clamping: live.ledger.creditsSpent))
+        gauge("agora_accounts", "Accounts.", Double(live.ledger.accounts))
+        gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.sensors - live.ledger.frozenSensors), [("state", "active")])
+        gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.frozenSensors), [("state", "frozen")])
+        if let http = live.http {
+            counter("agora_http_connections_total", "HTTP connections accepted.", http.connections)
+            for (code, count) in http.responses { counter("agora_http_responses_total", "HTTP responses, by status code.", count, [("code", code)]) }
+            for (reason, count) in http.refused { counter("agora_http_refused_total", "HTTP requests or connections refused before routing, by reason.", count, [("reason", reason)]) }
+        }
+    }
+
+    private func gauge(_ name: String, _ help: String, _ value: Double, _ labels: [(String, String)] = []) {
+        registry.makeGauge(name: name, labels: labels, help: help).set(value)
+    }
+
+    /// Sets a counter to a total the gateway keeps (the registry's counters only count up).
+    private func counter(_ name: String, _ help: String, _ value: Int, _ labels: [(String, String)] = []) {
+        let counter = registry.makeCounter(name: name, labels: labels, help: help)
+        counter.reset()
+        counter.increment(by: Int64(value))
+    }
+}
+
+/// swift-prometheus' swift-metrics backend, with HELP text and buckets for the timers named
+/// here: its own factory registers every metric without help, which `promtool check
+/// metrics` reports, and the registry refuses a second registration with other help.
+struct DescribedTimers: MetricsFactory {
+    let prometheus: PrometheusMetricsFactory
+    let registry: PrometheusCollectorRegistry
+    let timers: [String: (help: String, buckets: [Duration])]
+
+    init(registry: PrometheusCollectorRegistry, timers: [String: (help: String, buckets: [Duration])]) {
+        self.registry = registry
+        self.prometheus = PrometheusMetricsFactory(registry: registry)
+        self.timers = timers
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        guard let timer = timers[label] else { return prometheus.makeTimer(label: label, dimensions: dimensions) }
+        return registry.makeDurationHistogram(name: label, labels: dimensions, buckets: timer.buckets, help: timer.help)
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        prometheus.makeCounter(label: label, dimensions: dimensions)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        prometheus.makeRecorder(label: label, dimensions: dimensions, aggregate: aggregate)
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) { prometheus.destroyCounter(handler) }
+    func destroyRecorder(_ handler: any RecorderHandler) { prometheus.destroyRecorder(handler) }
+    func destroyTimer(_ handler: any TimerHandler) { prometheus.destroyTimer(handler) }
+}

@@ -1,0 +1,139 @@
+internal import AgoraCore
+internal import AgoraHTTP
+internal import AgoraLedger
+internal import AgoraMarket
+internal import AgoraMQTT
+internal import AgoraReadings
+internal import AgoraStore
+internal import AgoraXMPP
+internal import Synchronization
+
+/// The running gateway's parts as observers see them: what `/metrics`, `/status.json`,
+/// `/readyz` and the dashboard read. It holds no counters of its own (but pairing
+/// outcomes); it reads the parts' counters and the store when asked, so an observer
+/// costs nothing between requests.
+final class GatewayTelemetry: Sendable {
+    let gateway: Gateway
+    let started = ContinuousClock.now
+    let xmpp: XMPPServer?
+    let ingest: Ingest?
+    let pairing: PairingOutcomes
+    let tally = LedgerTally()
+    private let httpServer = Mutex<HTTPServer?>(nil)
+
+    /// The MQTT side, when a broker is configured.
+    struct Ingest: Sendable {
+        let service: IngestService
+        let queue: IngestQueue
+        let gate: PairingGate
+        let mqtt: MQTTService
+    }
+
+    init(gateway: Gateway, xmpp: XMPPServer?, ingest: Ingest?, pairing: PairingOutcomes = PairingOutcomes()) {
+        self.gateway = gateway
+        self.pairing = pairing
+        self.xmpp = xmpp
+        self.ingest = ingest
+    }
+
+    var http: HTTPServer? {
+        get { httpServer.withLock { $0 } }
+        set { httpServer.withLock { $0 = newValue } }
+    }
+
+    var uptimeSeconds: Double { (ContinuousClock.now - started).seconds }
+
+    /// What keeps the gateway from being ready, if anything: a listener not bound, or the
+    /// broker not connected when MQTT is configured. (The store is open for as long as
+    /// this object exists.)
+    var notReadyReasons: [String] {
+        var reasons: [String] = []
+        if let xmpp, xmpp.ports.isEmpty { reasons.append("the XMPP listeners are not bound") }
+        if let ingest, !ingest.mqtt.isConnected { reasons.append("the broker is not connected") }
+        if gateway.store.writer.statistics.diskFull { reasons.append("the disk is full: writes are refused") }
+        return reasons
+    }
+
+    /// Everything at once, from one read transaction. `activity`: also count the readings
+    /// of the last minute (a key walk per sensor; `/metrics` leaves it to PromQL's rate()).
+    func live(activity: Bool) throws -> LiveStatus {
+        let store = gateway.store
+        let tables = store.tables
+        let ledger = gateway.ledger
+        let writes = store.writer.statistics
+        let (ledgerPart, lastMinute) = try store.read { txn -> (LiveStatus.Ledger, Int) in
+            let state = MarketState(tables: tables, txn: txn)
+            let sensors = try state.sensors()
+            let totals = tally.update(ledger: ledger, in: txn)
+            var lastMinute = 0
+            if activity {
+                let start = (Timestamp.now().seconds - 60) * 1_000_000_000
+                for sensor in sensors {
+                    lastMinute += try ReadingsActivity.counts(sensor: sensor.index, start: start, width: 60_000_000_000, buckets: 1,
+                                                              tables: tables, in: txn)[0]
+                }
+            }
+            return (LiveStatus.Ledger(
+                entries: try ledger.size(in: txn), checkpointSize: try ledger.latestCheckpoint(in: txn)?.size ?? 0,
+                checkpointAgeSeconds: ((ContinuousClock.now - (ledger.lastSealedAt ?? started))).seconds,
+                certificatesIssued: totals.certificatesIssued, certificatesRevoked: totals.certificatesRevoked,
+                purchases: totals.purchases, creditsSpent: totals.creditsSpent,
+                accounts: try txn.count(tables.accounts), sensors: sensors.count, frozenSensors: sensors.filter(\.frozen).count), lastMinute)
+        }
+        let environment = store.environment
+        let problems = notReadyReasons
+        return LiveStatus(
+            version: AgoraVersion.current, uptimeSeconds: uptimeSeconds, ready: problems.isEmpty, problems: problems,
+            xmpp: xmpp.map(Self.xmppPart), mqtt: ingest.map { mqttPart($0, lastMinute: lastMinute) },
+            store: .init(batches: writes.batches, failedRequests: writes.failedRequests, diskFullRefusals: writes.diskFullRefusals,
+                         diskFull: writes.diskFull, mapSizeBytes: environment.currentMapSize, maxMapSizeBytes: environment.maxMapSize,
+                         usedBytes: environment.usedBytes),
+            ledger: ledgerPart,
+            http: http.map { server in
+                let counts = server.metrics.snapshot
+                return .init(connections: counts.connections,
+                             responses: Dictionary(uniqueKeysWithValues: counts.responses.map { ("\($0.key)", $0.value) }),
+                             refused: Dictionary(uniqueKeysWithValues: counts.refused.map { ($0.key.rawValue, $0.value) }))
+            })
+    }
+
+    private static func xmppPart(_ server: XMPPServer) -> LiveStatus.XMPP {
+        let counts = server.metrics.snapshot
+        let states = server.sessionStates
+        func named(_ map: [XMPPMetrics.StanzaKind: Int]) -> [String: Int] {
+            Dictionary(uniqueKeysWithValues: map.map { ($0.key.rawValue, $0.value) })
+        }
+        return .init(negotiating: states.negotiating, bound: states.bound, detached: states.detached,
+                     connections: counts.connections, refusedConnections: counts.refusedConnections, logins: counts.logins,
+                     authFailures: counts.authFailures, authThrottled: counts.authThrottled, resumptions: counts.resumptions,
+                     presenceDropped: counts.presenceDropped, stanzasIn: named(server.metrics.stanzas(inbound: true)),
+                     stanzasOut: named(server.metrics.stanzas(inbound: false)), streamErrors: counts.streamErrors,
+                     iqErrors: counts.iqErrors, offlineRefused: counts.offlineRefused)
+    }
+
+    private func mqttPart(_ ingest: Ingest, lastMinute: Int) -> LiveStatus.MQTT {
+        let stats = ingest.service.statistics
+        let gate = ingest.gate.counts
+        var pairing = self.pairing.counts
+        pairing["rate_limited"] = gate.rateLimited
+        return .init(connected: ingest.mqtt.isConnected, packs: stats.packs, readingsStored: stats.stored,
+                     duplicates: stats.duplicates, heldForSpace: stats.heldForSpace,
+                     dropped: ["malformed": stats.malformed, "bad_topic": stats.badTopic, "unknown_sensor": stats.unknownSensor,
+                               "frozen": stats.frozen, "revoked": stats.revoked, "queue_full": ingest.queue.dropped,
+                               "store_failed": stats.storeFailed],
+                     queueDepth: ingest.queue.count, pairing: pairing, readingsLastMinute: lastMinute)
+    }
+}
+
+/// Pairing requests answered, by outcome (`paired` or `refused`; the rate-limited ones
+/// never reach an answer and are counted by the MQTT side's `PairingGate`).
+final class PairingOutcomes: Sendable {
+    private let state = Mutex<[String: Int]>(["paired": 0, "refused": 0])
+    func record(paired: Bool) { state.withLock { $0[paired ? "paired" : "refused", default: 0] += 1 } }
+    var counts: [String: Int] { state.withLock { $0 } }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,79 @@
+/// What a running `agora serve` reports about itself: `/status.json` on the HTTP listener,
+/// the live part of `agora status`, and the counters `/metrics` exposes. Counters count
+/// since the process started; sizes and states are as of the moment of the request.
+public struct LiveStatus: Sendable, Codable, Equatable {
+    public var version: String
+    public var uptimeSeconds: Double
+    /// Listeners bound, store open, broker connected when MQTT is configured.
+    public var ready: Bool
+    public var problems: [String]
+    public var xmpp: XMPP?
+    public var mqtt: MQTT?
+    public var store: Store
+    public var ledger: Ledger
+    public var http: HTTP?
+
+    public struct XMPP: Sendable, Codable, Equatable {
+        public var negotiating: Int
+        public var bound: Int
+        public var detached: Int
+        public var connections: Int
+        public var refusedConnections: Int
+        public var logins: Int
+        public var authFailures: Int
+        public var authThrottled: Int
+        public var resumptions: Int
+        public var presenceDropped: Int
+        public var stanzasIn: [String: Int]
+        public var stanzasOut: [String: Int]
+        public var streamErrors: [String: Int]
+        public var iqErrors: [String: Int]
+        public var offlineRefused: [String: Int]
+    }
+
+    public struct MQTT: Sendable, Codable, Equatable {
+        public var connected: Bool
+        public var packs: Int
+        public var readingsStored: Int
+        public var duplicates: Int
+        public var heldForSpace: Int
+        /// Readings (or packs, for `malformed`, `bad_topic` and `queue_full`) not stored, by reason.
+        public var dropped: [String: Int]
+        public var queueDepth: Int
+        /// Pairing requests by outcome: `paired`, `refused`, `rate_limited`.
+        public var pairing: [String: Int]
+        /// Readings whose own time lies in the last minute (the ingest rate, per minute).
+        public var readingsLastMinute: Int
+    }
+
+    public struct Store: Sendable, Codable, Equatable {
+        public var batches: Int
+        public var failedRequests: Int
+        public var diskFullRefusals: Int
+        public var diskFull: Bool
+        public var mapSizeBytes: Int
+        public var maxMapSizeBytes: Int
+        public var usedBytes: Int
+    }
+
+    public struct Ledger: Sendable, Codable, Equatable {
+        public var entries: UInt64
+        public var checkpointSize: UInt64
+        /// Seconds since this process last signed a checkpoint (since it started, if it has
+        /// signed none: checkpoints carry no time of their own).
+        public var checkpointAgeSeconds: Double
+        public var certificatesIssued: Int
+        public var certificatesRevoked: Int
+        public var purchases: Int
+        public var creditsSpent: UInt64
+        public var accounts: Int
+        public var sensors: Int
+        public var frozenSensors: Int
+    }
+
+    public struct HTTP: Sendable, Codable, Equatable {
+        public var connections: Int
+        public var responses: [String: Int]
+        public var refused: [String: Int]
+    }
+}

@@ -1,0 +1,175 @@
+public import Logging
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+internal import NIOHTTP1
+internal import NIOPosix
+internal import NIOSSL
+public import ServiceLifecycle
+
+/// The gateway's HTTP/1.1 listener: `/metrics`, health, the dashboard — what is not XMPP.
+///
+/// Each connection is a pipeline of [TLS] → `HTTPReadMarker` → SwiftNIO's HTTP/1.1 codec
+/// (with pipelining and protocol-error handling) → `HTTPRequestAssembler`, wrapped in a
+/// `NIOAsyncChannel` of whole requests and responses; the `HTTPResponder` answers each
+/// request in async code, one at a time per connection. A `Service`: it runs until
+/// graceful shutdown, then closes the listener and every connection.
+///
+/// Beyond loopback the listener only speaks TLS: starting it otherwise throws.
+public final class HTTPServer: Service, Sendable {
+    public let configuration: HTTPConfiguration
+    public let metrics = HTTPMetrics()
+    private let responder: any HTTPResponder
+    private let logger: Logger
+    private let tls: NIOSSLContext?
+    private let open = NIOLockedValueBox(0)
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let bound = NIOLockedValueBox<Bound>(.waiting([]))
+
+    private enum Bound {
+        case waiting([CheckedContinuation<Int?, Never>])
+        case settled(port: Int?)
+    }
+
+    public init(configuration: HTTPConfiguration, responder: any HTTPResponder, logger: Logger) throws(HTTPServerError) {
+        guard configuration.hasTLS || configuration.isLoopbackOnly else {
+            throw HTTPServerError(.tlsRequired, "http.bind_address \(configuration.bindAddress) is beyond loopback, and no certificate is configured: TLS is required there")
+        }
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+        do {
+            tls = configuration.hasTLS ? try Self.tlsContext(configuration) : nil
+        } catch {
+            throw HTTPServerError(.tlsFiles, "the HTTP listener's certificate or key cannot be read: \(error)")
+        }
+    }
+
+    static func tlsContext(_ configuration: HTTPConfiguration) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(configuration.certificateChainFile).map { NIOSSLCertificateSource.certificate($0) }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: configuration.keyFile, format: .pem)))
+        tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = ["http/1.1"]
+        if !configuration.clientCAFile.isEmpty {
+            tls.certificateVerification = .optionalVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(configuration.clientCAFile))
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    /// The bound port once listening, nil if binding failed (or the listener is off).
+    public func waitUntilListening() async -> Int? {
+        await withCheckedContinuation { continuation in
+            let settled = bound.withLockedValue { state -> Int?? in
+                switch state {
+                case .waiting(let waiters):
+                    state = .waiting(waiters + [continuation])
+                    return .none
+                case .settled(let port):
+                    return .some(port)
+                }
+            }
+            if case .some(let port) = settled { continuation.resume(returning: port) }
+        }
+    }
+
+    private func settle(port: Int?) {
+        let waiters = bound.withLockedValue { state -> [CheckedContinuation<Int?, Never>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .settled(port: port)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    public func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let listener: NIOAsyncChannel<NIOAsyncChannel<HTTPRequest, HTTPResponse>, Never>
+        do {
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: configuration.bindAddress, port: configuration.port) { [self] channel in
+                    channel.eventLoop.makeCompletedFuture { try initializeConnection(channel) }
+                }
+        } catch {
+            settle(port: nil)
+            try? await group.shutdownGracefully()
+            throw HTTPServerError(.bind, "cannot listen on \(configuration.bindAddress):\(configuration.port): \(error)")
+        }
+        let port = listener.channel.localAddress?.port
+        settle(port: port)
+        logger.notice("http listening", metadata: ["http.address": "\(configuration.bindAddress)", "http.port": "\(port ?? 0)", "http.tls": "\(tls != nil)"])
+        await withGracefulShutdownHandler {
+            try? await listener.executeThenClose { inbound in
+                await withDiscardingTaskGroup { connectionTasks in
+                    do {
+                        for try await connection in inbound {
+                            connectionTasks.addTask { await self.serve(connection) }
+                        }
+                    } catch {
+                        logger.debug("http listener stopped", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } onGracefulShutdown: { [connections] in
+            listener.channel.close(promise: nil)
+            for channel in connections.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    /// Builds a connection's pipeline (on its event loop), or refuses it when
+    /// `maxConnections` are open.
+    func initializeConnection(_ channel: any Channel) throws -> NIOAsyncChannel<HTTPRequest, HTTPResponse> {
+        let admitted = open.withLockedValue { open in
+            guard open < configuration.limits.maxConnections else { return false }
+            open += 1
+            return true
+        }
+        guard admitted else {
+            metrics.refused(.tooManyConnections)
+            throw HTTPServerError(.tooManyConnections, "too many HTTP connections")
+        }
+        metrics.accepted()
+        let id = ObjectIdentifier(channel)
+        connections.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [open, connections] _ in
+            open.withLockedValue { $0 -= 1 }
+            _ = connections.withLockedValue { $0.removeValue(forKey: id) }
+        }
+        let operations = channel.pipeline.syncOperations
+        if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
+        let marker = HTTPReadMarker()
+        try operations.addHandler(marker)
+        try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try operations.addHandler(HTTPRequestAssembler(limits: configuration.limits, metrics: metrics, progress: marker, tls: tls != nil))
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPRequest, HTTPResponse>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await request in inbound {
+                    let response = await responder.respond(to: request)
+                    try await outbound.write(response)
+                    if !request.keepAlive { break }
+                }
+            }
+        } catch {
+            logger.debug("http connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Why the HTTP listener could not start or refused a connection.
+public struct HTTPServerError: Error, CustomStringConvertible, Equatable {
+    public enum Code: Sendable, Equatable { case tlsRequired, tlsFiles, bind, tooManyConnections }
+    public let code: Code
+    public let description: String
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+    public static func == (a: Self, b: Self) -> Bool { a.code == b.code }
+}
