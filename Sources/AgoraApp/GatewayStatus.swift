@@ -29,6 +29,10 @@ public struct GatewayStatus: Sendable, Codable {
     public var problems: [String] = []
     /// What the last `agora serve` counted when it stopped (nil: no run has stopped cleanly).
     public var lastRun: LastRun?
+    /// The running server's own counters, asked of it over its HTTP listener (nil: none
+    /// answered; `liveUnavailable` says why).
+    public var live: LiveStatus?
+    public var liveUnavailable: String?
 
     public init(gateway: Gateway) throws {
         let tables = gateway.store.tables

@@ -9,7 +9,14 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let status = try await global.withGateway(unlockKeys: false) { try GatewayStatus(gateway: $0) }
+        let status = try await global.withGateway(unlockKeys: false) { gateway in
+            var status = try GatewayStatus(gateway: gateway)
+            switch await LiveStatusClient.fetch(for: gateway) {
+            case .success(let live): status.live = live
+            case .failure(let reason): status.liveUnavailable = reason.description
+            }
+            return status
+        }
         if json {
             print(try JSONOutput.line(status))
         } else {
@@ -31,7 +38,25 @@ struct Status: AsyncParsableCommand {
         credits      \(status.totalMinted) minted, \(status.sumOfBalances) in balances
         store        \(status.usedBytes / 1024) KiB used of a \(status.mapSize / 1_048_576) MiB map (may grow to \(status.maxMapSize / 1_048_576) MiB)
         last run     \(status.lastRun.map { "stopped \($0.stoppedAt) (its counters: agora status --json)" } ?? "none stopped cleanly yet")
+        \(status.live.map(liveText) ?? "running      no live counters: \(status.liveUnavailable ?? "unknown")")
         """
+    }
+
+    private func liveText(_ live: LiveStatus) -> String {
+        var lines = ["running      up \(Int(live.uptimeSeconds)) s, agora \(live.version), \(live.ready ? "ready" : "not ready: " + live.problems.joined(separator: "; "))"]
+        if let xmpp = live.xmpp {
+            lines.append("  xmpp       \(xmpp.bound) sessions bound, \(xmpp.detached) detached, \(xmpp.negotiating) negotiating; \(xmpp.logins) logins, \(xmpp.authFailures) auth failures")
+        }
+        if let mqtt = live.mqtt {
+            let dropped = mqtt.dropped.values.reduce(0, +)
+            lines.append("  broker     \(mqtt.connected ? "connected" : "DISCONNECTED"); \(mqtt.readingsLastMinute) readings in the last minute, \(mqtt.readingsStored) stored since start, \(dropped) dropped, queue \(mqtt.queueDepth)")
+        } else {
+            lines.append("  broker     not configured")
+        }
+        lines.append(live.ledger.checkpointSize == live.ledger.entries
+                     ? "  checkpoint covers all \(live.ledger.entries) entries"
+                     : "  checkpoint at \(live.ledger.checkpointSize) of \(live.ledger.entries) entries, the last signed \(Int(live.ledger.checkpointAgeSeconds)) s ago")
+        return lines.joined(separator: "\n")
     }
 }
 
