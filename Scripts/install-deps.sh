@@ -4,7 +4,10 @@
 set -euo pipefail
 
 # lmdb-utils (mdb_load), openssl, mosquitto and its clients, slixmpp: independent peers the tests check Agora against.
-packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp)
+# prometheus (promtool), chromium, chromium-driver, python3-selenium: the observability tests scrape with a real
+# Prometheus and drive the dashboard in a real headless browser.
+packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp
+          prometheus chromium chromium-driver python3-selenium fonts-dejavu-core curl)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

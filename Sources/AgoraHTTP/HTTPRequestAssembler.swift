@@ -197,12 +197,14 @@ final class HTTPReadMarker: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// Headers on every answer of the listener: no sniffing, no framing, no caching, no
-/// referrer, a same-origin content policy; HSTS when the listener speaks TLS.
+/// cross-site referrer, a same-origin content policy; HSTS when the listener speaks TLS.
 enum HTTPSecurityHeaders {
     static func add(to headers: inout HTTPHeaders, tls: Bool) {
         headers.replaceOrAdd(name: "x-content-type-options", value: "nosniff")
         headers.replaceOrAdd(name: "x-frame-options", value: "DENY")
-        headers.replaceOrAdd(name: "referrer-policy", value: "no-referrer")
+        // same-origin, not no-referrer: under no-referrer browsers send `Origin: null` with a form
+        // POST, and the login checks the Origin.
+        headers.replaceOrAdd(name: "referrer-policy", value: "same-origin")
         if !headers.contains(name: "cache-control") { headers.add(name: "cache-control", value: "no-store") }
         if !headers.contains(name: "content-security-policy") {
             headers.add(name: "content-security-policy",

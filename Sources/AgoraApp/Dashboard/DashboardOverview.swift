@@ -80,7 +80,10 @@ struct DashboardOverview: Encodable {
                 let activity = try ReadingsActivity.activity(sensor: sensor.index, start: hourStart, width: hour, buckets: 24,
                                                              include: include, tables: tables, in: txn)
                 let registration = sensor.registration
-                let expected = registration.frequency > 0 ? Double(24 * 3600) / Double(registration.frequency) : nil
+                // Delivery over the last 24 h, or since registration when that is later.
+                let watched = Double(now / 1_000_000_000 - max(now / 1_000_000_000 - 24 * 3600, sensor.registered.seconds))
+                let expected = registration.frequency > 0 && watched >= Double(registration.frequency)
+                    ? watched / Double(registration.frequency) : nil
                 sensors.append(Sensor(
                     id: sensor.id.description, kind: registration.kind, name: registration.name, unit: registration.unit,
                     owner: sensor.owner.description, frozen: sensor.frozen, frequencySeconds: registration.frequency,
