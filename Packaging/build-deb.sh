@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packages the static binary as Packaging/out/agora_<version>_<arch>.deb:
 #   /usr/bin/agora, /lib/systemd/system/agora.service, /etc/agora/agora.toml (conffile),
-#   /usr/share/doc/agora/{README.md,copyright}, maintainer scripts from Packaging/debian/.
+#   /usr/share/doc/agora/{README.md,copyright}, the example Prometheus scrape config and alert
+#   rules in /usr/share/doc/agora/examples/prometheus/, maintainer scripts from Packaging/debian/.
 #
 #   Packaging/build-deb.sh [--arch x86_64|aarch64]   (builds the binary first if missing)
 set -euo pipefail
@@ -30,6 +31,9 @@ install -D -m 0644 systemd/agora-broker-crl.path "$root/lib/systemd/system/agora
 install -D -m 0644 systemd/agora-broker-crl.service "$root/lib/systemd/system/agora-broker-crl.service"
 install -D -m 0644 Packaging/agora.toml "$root/etc/agora/agora.toml"
 install -D -m 0644 README.md "$root/usr/share/doc/agora/README.md"
+for f in agora-scrape.yml agora-alerts.yml README.md; do
+    install -D -m 0644 "Packaging/prometheus/$f" "$root/usr/share/doc/agora/examples/prometheus/$f"
+done
 install -D -m 0644 Packaging/debian/copyright "$root/usr/share/doc/agora/copyright"
 # A native package's changelog: one entry for this build.
 install -d "$root/usr/share/doc/agora"

@@ -99,10 +99,12 @@ public struct MarketState {
         return result
     }
 
+    /// Every sensor, decoded through the row cache: `/metrics` and the dashboard list them all
+    /// on every request, and JSON decoding was nearly all of a scrape's cost.
     public func sensors() throws -> [SensorRecord] {
         var result: [SensorRecord] = []
         try txn.scan(tables.sensors) { _, value in
-            result.append(try MarketKeys.decode(SensorRecord.self, Array(value), table: "sensors"))
+            result.append(try Self.sensorCache.value(for: Array(value)) { try MarketKeys.decode(SensorRecord.self, $0, table: "sensors") })
             return true
         }
         return result

@@ -107,6 +107,7 @@ enum DashboardAssets {
           <div class="card-head">
             <h2>Sensors</h2>
             <span id="sensor-count" class="detail"></span>
+            <span class="pager"><button id="sensors-prev" type="button" hidden>‹ previous</button><button id="sensors-next" type="button" hidden>next ›</button></span>
           </div>
           <div class="table-wrap">
             <table id="sensors">
@@ -358,9 +359,18 @@ enum DashboardAssets {
         return row;
       }
 
-      function renderSensors(sensors) {
+      // The overview carries one page of sensors (sensorsPageSize of sensorsTotal).
+      let page = 0;
+
+      function renderSensors(sensors, total, size) {
         const shown = list(sensors).filter((s) => s && typeof s === 'object' && s.id !== undefined && s.id !== null);
-        setText('sensor-count', shown.length === 1 ? '1 sensor' : shown.length + ' sensors');
+        const all = typeof total === 'number' ? total : shown.length;
+        const first = page * (size || 0);
+        setText('sensor-count', all > shown.length
+          ? (first + 1) + '–' + (first + shown.length) + ' of ' + all + ' sensors'
+          : (shown.length === 1 ? '1 sensor' : shown.length + ' sensors'));
+        byId('sensors-prev').hidden = page === 0;
+        byId('sensors-next').hidden = !(size && first + shown.length < all);
         const body = byId('sensors').tBodies[0];
         if (!shown.length) {
           const cell = el('td', '', 'no sensors to show');
@@ -382,7 +392,7 @@ enum DashboardAssets {
       async function load() {
         clearTimeout(timer);
         try {
-          const response = await fetch('/api/overview', {
+          const response = await fetch('/api/overview?page=' + page, {
             credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' },
           });
           if (response.status === 401) {
@@ -399,7 +409,7 @@ enum DashboardAssets {
           renderStore(overview.store);
           renderLedger(overview.ledger);
           renderIngest(overview.ingest);
-          renderSensors(overview.sensors);
+          renderSensors(overview.sensors, overview.sensorsTotal, overview.sensorsPageSize);
           status('updated ' + new Date().toLocaleTimeString() + ' · every 15 s', false);
           document.body.dataset.loaded = 'true';
         } catch (error) {
@@ -408,6 +418,8 @@ enum DashboardAssets {
         timer = setTimeout(load, REFRESH_MS);
       }
 
+      byId('sensors-prev').addEventListener('click', () => { page = Math.max(0, page - 1); load(); });
+      byId('sensors-next').addEventListener('click', () => { page += 1; load(); });
       load();
     })();
     """#
@@ -415,6 +427,8 @@ enum DashboardAssets {
     /// Served at `/dashboard.css`, for both pages.
     static let style = #"""
     /* Agora gateway console. System fonts only: the page's CSP loads nothing from elsewhere. */
+    .pager { margin-left: auto; display: flex; gap: 6px; }
+    .pager button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #dde1e6; border-radius: 4px; background: #fff; cursor: pointer; }
     :root {
       --bg: #f4f5f7; --panel: #fff; --line: #dde1e6; --text: #1c222b; --muted: #66707c;
       --accent: #2563c9; --ok: #1e7f46; --ok-bg: #e2f3e8; --bad: #bf3a30; --bad-bg: #fbe8e6;

@@ -39,11 +39,14 @@ struct DashboardOverview: Encodable {
     var store: StorePart?
     var ledger: LedgerPart
     var sensors: [Sensor]
+    /// Sensors the viewer may see; `sensors` holds page `page` of them, `sensorsPageSize` a page.
+    var sensorsTotal: Int
+    var sensorsPageSize: Int
 
-    /// Sensors listed at most, so one page stays small on a gateway with thousands.
-    static let maxSensors = 500
+    /// Sensors per page, so the page stays well under 100 KB on a gateway with thousands.
+    static let pageSize = 100
 
-    static func build(for account: BareJID, csrf: String, telemetry: GatewayTelemetry, domain: String) throws -> DashboardOverview {
+    static func build(for account: BareJID, csrf: String, telemetry: GatewayTelemetry, domain: String, page: Int = 0) throws -> DashboardOverview {
         let gateway = telemetry.gateway
         let tables = gateway.store.tables
         let live = try telemetry.live(activity: false)
@@ -64,6 +67,8 @@ struct DashboardOverview: Encodable {
             }
             var perMinute = [Int](repeating: 0, count: 60)
             var sensors: [Sensor] = []
+            var visibleCount = 0
+            let firstShown = max(0, page) * pageSize
             for sensor in try state.sensors() {
                 let visible: Bool = switch role {
                 case .operator: true
@@ -74,7 +79,9 @@ struct DashboardOverview: Encodable {
                     let counts = try ReadingsActivity.counts(sensor: sensor.index, start: minuteStart, width: minute, buckets: 60, tables: tables, in: txn)
                     for (index, count) in counts.enumerated() { perMinute[index] += count }
                 }
-                guard visible, sensors.count < maxSensors else { continue }
+                guard visible else { continue }
+                visibleCount += 1
+                guard visibleCount > firstShown, sensors.count < pageSize else { continue }
                 let bought = windows[sensor.id]
                 let include: ((Int64) -> Bool)? = bought.map { spans in { time in spans.contains { $0.0 <= time && time < $0.1 } } }
                 let activity = try ReadingsActivity.activity(sensor: sensor.index, start: hourStart, width: hour, buckets: 24,
@@ -104,7 +111,7 @@ struct DashboardOverview: Encodable {
                 store: isOperator ? .init(usedBytes: live.store.usedBytes, maxBytes: live.store.maxMapSizeBytes) : nil,
                 ledger: .init(entries: live.ledger.entries, checkpointSize: live.ledger.checkpointSize,
                               checkpointAgeSeconds: live.ledger.checkpointAgeSeconds),
-                sensors: sensors)
+                sensors: sensors, sensorsTotal: visibleCount, sensorsPageSize: pageSize)
         }
     }
 }

@@ -69,7 +69,8 @@ struct GatewayRoutes: HTTPResponder {
         case (.GET, "/api/overview"):
             guard let (_, session) = currentSession(request) else { return .json(.unauthorized, Array(#"{"error":"log in first"}"#.utf8)) }
             do {
-                let overview = try DashboardOverview.build(for: session.account, csrf: session.csrf, telemetry: telemetry, domain: domain)
+                let page = request.queryValue("page").flatMap { Int($0) }.map { min(max(0, $0), 100_000) } ?? 0
+                let overview = try DashboardOverview.build(for: session.account, csrf: session.csrf, telemetry: telemetry, domain: domain, page: page)
                 return .json(.ok, try JSONEncoder().encode(overview).map { $0 })
             } catch {
                 logger.error("the dashboard's data could not be read", metadata: ["error": "\(error)"])

@@ -56,14 +56,15 @@ final class GatewayTelemetry: Sendable {
 
     /// Everything at once, from one read transaction. `activity`: also count the readings
     /// of the last minute (a key walk per sensor; `/metrics` leaves it to PromQL's rate()).
-    func live(activity: Bool) throws -> LiveStatus {
+    /// `sensors`: the sensor rows when the caller has just read them.
+    func live(activity: Bool, sensors known: [SensorRecord]? = nil) throws -> LiveStatus {
         let store = gateway.store
         let tables = store.tables
         let ledger = gateway.ledger
         let writes = store.writer.statistics
         let (ledgerPart, lastMinute) = try store.read { txn -> (LiveStatus.Ledger, Int) in
             let state = MarketState(tables: tables, txn: txn)
-            let sensors = try state.sensors()
+            let sensors = try known ?? state.sensors()
             let totals = tally.update(ledger: ledger, in: txn)
             var lastMinute = 0
             if activity {
