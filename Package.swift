@@ -253,9 +253,10 @@ let package = Package(
         // Every IQ namespace and the routers, through the real server on in-memory channels.
         .testTarget(
             name: "AgoraServicesTests",
-            dependencies: ["AgoraApp", "AgoraServices", "AgoraXMPP", "AgoraMarket", "AgoraReadings", "AgoraCore", "AgoraTestSupport",
+            dependencies: ["AgoraApp", "AgoraHTTP", "AgoraServices", "AgoraXMPP", "AgoraMarket", "AgoraReadings", "AgoraCore", "AgoraTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
