@@ -204,8 +204,9 @@ let package = Package(
             name: "AgoraFuzzTargets",
             dependencies: [
                 "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraPKI", "AgoraMarket", "AgoraReadings", "AgoraMQTT",
-                "AgoraXMPP", "AgoraServices", "AgoraApp",
+                "AgoraXMPP", "AgoraServices", "AgoraApp", "AgoraHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -138,13 +138,20 @@ public final class HTTPServer: Service, Sendable {
             open.withLockedValue { $0 -= 1 }
             _ = connections.withLockedValue { $0.removeValue(forKey: id) }
         }
+        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+        try Self.addHTTPHandlers(to: channel, limits: configuration.limits, metrics: metrics, tls: tls != nil)
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+    }
+
+    /// The HTTP part of a connection's pipeline, after TLS: raw bytes in, whole
+    /// `HTTPRequest`s out, `HTTPResponse`s in the other direction. Also what the fuzz
+    /// harness drives over an in-memory channel.
+    static func addHTTPHandlers(to channel: any Channel, limits: HTTPConfiguration.Limits, metrics: HTTPMetrics, tls: Bool) throws {
         let operations = channel.pipeline.syncOperations
-        if let tls { try operations.addHandler(NIOSSLServerHandler(context: tls)) }
         let marker = HTTPReadMarker()
         try operations.addHandler(marker)
         try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try operations.addHandler(HTTPRequestAssembler(limits: configuration.limits, metrics: metrics, progress: marker, tls: tls != nil))
-        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+        try operations.addHandler(HTTPRequestAssembler(limits: limits, metrics: metrics, progress: marker, tls: tls))
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPRequest, HTTPResponse>) async {

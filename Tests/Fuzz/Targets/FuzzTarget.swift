@@ -27,6 +27,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A receipt through `Receipt(json:)` and `verify(with:)` against the log key that made
     /// the corpus receipt.
     case receipt
+    /// Bytes of one HTTP connection through the listener's pipeline (SwiftNIO's codec and
+    /// `HTTPRequestAssembler`); what reaches a route must be within the limits.
+    case httpRequest = "http-request"
 
     /// The largest input worth generating (`-max_len`): a little above each decoder's limit,
     /// so the limit itself is reached.
@@ -38,6 +41,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pairing: 17_000      // PairingResponder.maxRequestSize is 16 KiB
         case .csr: 8_300           // CSRPolicy.maxSize is 8 KiB
         case .receipt: 8_192       // real receipts are a few hundred bytes; maxSize (256 KiB) is only a guard
+        case .httpRequest: 4_096   // the harness's limits: 1 KiB of head, 256 bytes of body
         }
     }
 
@@ -50,6 +54,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pairing: PairingTarget.shared.run(bytes)
         case .csr: CSRTarget.shared.run(bytes)
         case .receipt: ReceiptTarget.shared.run(bytes)
+        case .httpRequest: HTTPRequestTarget.run(bytes)
         }
     }
 
