@@ -56,7 +56,9 @@ internal import Glibc
 /// | `http.port` | 8080 | the HTTP listener: metrics, health, dashboard (0: off) |
 /// | `http.cert_file`, `http.key_file` | "" | its certificate and key (default beyond loopback: the XMPP server's) |
 /// | `http.token_file` | "" | bearer token for `/metrics` and `/status.json` from beyond loopback (default `<state_dir>/http/metrics.token`, made 0600) |
-/// | `http.max_connections` | 64 | open HTTP connections |
+/// | `http.allowed_hosts` | "" | host names (comma-separated) the listener answers for besides the domain, `localhost` and IP addresses |
+/// | `http.max_connections` | 64 | open HTTP connections (the last 8 for loopback peers) |
+/// | `http.max_connections_per_address` | 16 | open HTTP connections from one address |
 /// | `http.request_timeout_s` | 10 | a complete request must arrive within this time (slow clients, idle keep-alive) |
 /// | `xmpp.cert_file`, `xmpp.key_file` | "" | server certificate chain and key (default: issued by the Agora CA into `<state_dir>/xmpp/`) |
 extension AgoraConfiguration {
@@ -152,7 +154,14 @@ extension AgoraConfiguration {
             let path = try string(v, "http.token_file", s, nonEmpty: false)
             c.httpTokenFile = path.isEmpty ? nil : path
         },
-        Key(name: "http.max_connections") { c, v, s throws(ConfigurationError) in c.http.limits.maxConnections = try integer(v, "http.max_connections", s, min: 1, max: 100_000) },
+        Key(name: "http.allowed_hosts") { c, v, s throws(ConfigurationError) in
+            c.httpAllowedHosts = try string(v, "http.allowed_hosts", s, nonEmpty: false).split(separator: ",")
+                .map { String($0.filter { !$0.isWhitespace }).lowercased() }.filter { !$0.isEmpty }
+        },
+        Key(name: "http.max_connections_per_address") { c, v, s throws(ConfigurationError) in
+            c.http.limits.maxConnectionsPerAddress = try integer(v, "http.max_connections_per_address", s, min: 1, max: 100_000)
+        },
+        Key(name: "http.max_connections") { c, v, s throws(ConfigurationError) in c.http.limits.maxConnections = try integer(v, "http.max_connections", s, min: 9, max: 100_000) },
         Key(name: "http.request_timeout_s") { c, v, s throws(ConfigurationError) in
             c.http.limits.requestTimeout = .seconds(try integer(v, "http.request_timeout_s", s, min: 1, max: 3600))
         },

@@ -48,6 +48,9 @@ public struct AgoraConfiguration: Sendable {
     /// The bearer token `/metrics` and `/status.json` require from peers beyond loopback
     /// (nil: `<state dir>/http/metrics.token`, made with mode 0600 on first need).
     public var httpTokenFile: String?
+    /// Host names, besides the domain, `localhost` and IP addresses, by which the HTTP
+    /// listener may be reached (a browser names the host; others are refused with 421).
+    public var httpAllowedHosts: [String] = []
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

@@ -71,15 +71,17 @@ public enum GatewayServer {
                                         xmpp: xmppConfiguration, logger: logger)
         if let http {
             telemetry.http = http
-            services.append(.init(service: http))
+            services.append(.init(service: ObservabilityListener(server: http, logger: logger)))
         }
         let listening = xmpp
         services.append(.init(service: ReadinessService(
             notifier: SystemdNotifier(environment: environment),
             ready: {
                 let xmppBound = await listening?.waitUntilListening() ?? true
-                let httpBound = await http?.waitUntilListening() != nil || http == nil
-                return xmppBound && httpBound
+                // The HTTP listener is waited for, but its failing to bind does not keep the
+                // gateway from being ready (see ObservabilityListener).
+                _ = await http?.waitUntilListening()
+                return xmppBound
             }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")

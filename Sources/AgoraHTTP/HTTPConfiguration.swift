@@ -16,8 +16,13 @@ public struct HTTPConfiguration: Sendable {
     /// What one connection may ask of the listener. A request beyond a limit is answered
     /// with its 4xx status and the connection closed; nothing reaches a route.
     public struct Limits: Sendable, Equatable {
-        /// Open connections across the listener; more are closed at once.
+        /// Open connections across the listener; more are closed at once. The last
+        /// `loopbackReserve` of them only loopback peers may take, so local health checks
+        /// and scrapes get through while remote clients hold the rest.
         public var maxConnections = 64
+        public var loopbackReserve = 8
+        /// Open connections from one address.
+        public var maxConnectionsPerAddress = 16
         /// Bytes of the request line and headers together (431 above it). SwiftNIO's parser
         /// stops any head at 80 KiB before this is checked.
         public var maxHeaderBytes = 8 << 10

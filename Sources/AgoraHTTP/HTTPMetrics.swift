@@ -15,8 +15,10 @@ public enum HTTPRefusal: String, Sendable, CaseIterable {
     case badPath = "bad_path"
     /// No complete request within `requestTimeout` (slow client or idle keep-alive).
     case timeout
-    /// `maxConnections` were open.
+    /// `maxConnections` were open (for a remote peer: all but the loopback reserve).
     case tooManyConnections = "too_many_connections"
+    /// `maxConnectionsPerAddress` were open from the peer's address.
+    case tooManyFromAddress = "too_many_from_address"
 }
 
 /// The listener's counters, for `/metrics`: requests answered by status code, refusals by

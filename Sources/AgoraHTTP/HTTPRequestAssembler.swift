@@ -114,14 +114,12 @@ final class HTTPRequestAssembler: ChannelDuplexHandler, RemovableChannelHandler 
         }
         let response = unwrapOutboundIn(data)
         metrics.responded(Int(response.status.code))
+        // The state moves on before the response is written: writing its end makes SwiftNIO's
+        // pipelining handler hand on the next buffered request at once, within `send`.
+        state = keepAlive ? .waiting : .closing
+        if keepAlive { armDeadline(context) }
         send(context, response, version: version, keepAlive: keepAlive, promise: promise)
-        if keepAlive {
-            state = .waiting
-            armDeadline(context)
-        } else {
-            state = .closing
-            context.close(promise: nil)
-        }
+        if !keepAlive { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

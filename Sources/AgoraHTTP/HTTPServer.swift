@@ -21,8 +21,15 @@ public final class HTTPServer: Service, Sendable {
     private let responder: any HTTPResponder
     private let logger: Logger
     private let tls: NIOSSLContext?
-    private let open = NIOLockedValueBox(0)
-    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let connections = NIOLockedValueBox(Connections())
+
+    /// Every open connection, how many per address, and whether the server is stopping
+    /// (then a connection accepted late is closed at once).
+    private struct Connections {
+        var open: [ObjectIdentifier: any Channel] = [:]
+        var perAddress: [String: Int] = [:]
+        var stopping = false
+    }
     private let bound = NIOLockedValueBox<Bound>(.waiting([]))
 
     private enum Bound {
@@ -114,29 +121,43 @@ public final class HTTPServer: Service, Sendable {
             }
         } onGracefulShutdown: { [connections] in
             listener.channel.close(promise: nil)
-            for channel in connections.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+            let open = connections.withLockedValue { state in
+                state.stopping = true
+                return Array(state.open.values)
+            }
+            for channel in open { channel.close(promise: nil) }
         }
         try? await group.shutdownGracefully()
     }
 
-    /// Builds a connection's pipeline (on its event loop), or refuses it when
-    /// `maxConnections` are open.
+    /// Builds a connection's pipeline (on its event loop), or refuses it — closed at once —
+    /// when the listener or the peer's address has its fill of connections.
     func initializeConnection(_ channel: any Channel) throws -> NIOAsyncChannel<HTTPRequest, HTTPResponse> {
-        let admitted = open.withLockedValue { open in
-            guard open < configuration.limits.maxConnections else { return false }
-            open += 1
-            return true
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        let limits = configuration.limits
+        let id = ObjectIdentifier(channel)
+        let refusal = connections.withLockedValue { state -> HTTPRefusal?? in
+            if state.stopping { return .some(nil) }
+            let cap = HTTPConfiguration.isLoopback(address) ? limits.maxConnections : limits.maxConnections - limits.loopbackReserve
+            guard state.open.count < cap else { return .some(.tooManyConnections) }
+            guard state.perAddress[address, default: 0] < limits.maxConnectionsPerAddress else { return .some(.tooManyFromAddress) }
+            state.open[id] = channel
+            state.perAddress[address, default: 0] += 1
+            return .none
         }
-        guard admitted else {
-            metrics.refused(.tooManyConnections)
-            throw HTTPServerError(.tooManyConnections, "too many HTTP connections")
+        if case .some(let reason) = refusal {
+            if let reason { metrics.refused(reason) }
+            // A failed child initializer leaves the accepted socket open: close it here.
+            channel.close(promise: nil)
+            throw HTTPServerError(.tooManyConnections, "HTTP connection refused: \(reason?.rawValue ?? "the server is stopping")")
         }
         metrics.accepted()
-        let id = ObjectIdentifier(channel)
-        connections.withLockedValue { $0[id] = channel }
-        channel.closeFuture.whenComplete { [open, connections] _ in
-            open.withLockedValue { $0 -= 1 }
-            _ = connections.withLockedValue { $0.removeValue(forKey: id) }
+        channel.closeFuture.whenComplete { [connections] _ in
+            connections.withLockedValue { state in
+                state.open[id] = nil
+                state.perAddress[address, default: 1] -= 1
+                if state.perAddress[address] == 0 { state.perAddress[address] = nil }
+            }
         }
         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
         try Self.addHTTPHandlers(to: channel, limits: configuration.limits, metrics: metrics, tls: tls != nil)

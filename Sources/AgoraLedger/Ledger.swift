@@ -120,10 +120,6 @@ public final class Ledger: Sendable {
         return true
     }
 
-    /// When this process last signed a checkpoint (nil: not yet). Checkpoints carry no time
-    /// of their own (C2SP tlog-checkpoint), so their age is known only to the process.
-    public var lastSealedAt: ContinuousClock.Instant? { lastSeal.withLock { $0?.at } }
-
     /// Seals a checkpoint if the tree grew and the last one is older than `checkpointInterval`
     /// (or the last one this process signed never committed).
     public func sealIfDue(in txn: WriteTransaction) throws {

@@ -99,6 +99,18 @@ public struct MarketState {
         return result
     }
 
+    /// The windows `[from, to)` (seconds) of `sensor` that `buyer` bought, in order of their
+    /// start: one prefix scan of the grants table, as the access rule reads it.
+    public func boughtWindows(of sensor: SensorID, by buyer: BareJID) throws -> [(from: UInt64, to: UInt64)] {
+        var windows: [(UInt64, UInt64)] = []
+        let prefix = MarketKeys.grantPrefix(sensor: sensor, buyer: buyer).bytes
+        try txn.scan(tables.grants, prefix: prefix) { key, value in
+            if let from = StoreKey.readU64(key, at: prefix.count), let to = StoreKey.readU64(value) { windows.append((from, to)) }
+            return true
+        }
+        return windows
+    }
+
     /// Every sensor, decoded through the row cache: `/metrics` and the dashboard list them all
     /// on every request, and JSON decoding was nearly all of a scrape's cost.
     public func sensors() throws -> [SensorRecord] {

@@ -58,6 +58,10 @@ public final class XMPPServer: Service, Sendable {
         return (max(0, open - bound), bound, detached)
     }
 
+    /// The SASL back-off, per account (its localpart, lowercased) and per address: shared
+    /// with every other way to log in to the gateway, so none is a cheaper way to guess.
+    public var authThrottles: (account: AuthThrottle, address: AuthThrottle) { (context.accountThrottle, context.addressThrottle) }
+
     /// The ports actually bound, in listener order.
     public var ports: [Int] { boundPorts.withLockedValue { $0 } }
 

@@ -150,12 +150,41 @@ import Testing
                 #expect(answer.hasPrefix("HTTP/1.1 200"))
             }
             let third = try RawClient(port: port)
+            let started = ContinuousClock.now
             let answer = (try? await third.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")) ?? ""
             #expect(answer.isEmpty, "\(answer)")
+            // Closed at once, not left open until the client's 5 s read timeout gives up.
+            #expect(third.isClosedByPeer && ContinuousClock.now - started < .seconds(3), "the refused connection was left open")
             #expect(server.metrics.snapshot.refused[.tooManyConnections] == 1)
             held.forEach { $0.close() }
             let freed = try await eventuallyAsync { ((try? await RawClient(port: port).exchange("GET /y HTTP/1.1\r\nHost: t\r\n\r\n")) ?? "").hasPrefix("HTTP/1.1 200") }
             #expect(freed, "a closed connection's slot was not given back")
+        }
+    }
+
+    @Test func oneAddressCannotTakeMoreThanItsShareOfConnections() async throws {
+        var limits = HTTPConfiguration.Limits()
+        limits.maxConnectionsPerAddress = 2
+        try await withServer(limits) { port, server, _ in
+            let held = try [RawClient(port: port), RawClient(port: port)]
+            for client in held {
+                let answer = try await client.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(answer.hasPrefix("HTTP/1.1 200"))
+            }
+            let third = try RawClient(port: port)
+            let answer = (try? await third.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")) ?? ""
+            #expect(answer.isEmpty && third.isClosedByPeer, "\(answer)")
+            #expect(server.metrics.snapshot.refused[.tooManyFromAddress] == 1)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAllAnsweredInOrder() async throws {
+        try await withServer { port, _, echo in
+            let client = try RawClient(port: port)
+            try client.send("GET /one HTTP/1.1\r\nHost: t\r\n\r\nGET /two HTTP/1.1\r\nHost: t\r\n\r\nGET /three HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            let all = try await client.readUntilClosed()
+            #expect(all.components(separatedBy: "HTTP/1.1 200").count - 1 == 3, "\(all)")
+            #expect(echo.paths == ["/one", "/two", "/three"])
         }
     }
 
@@ -233,6 +262,22 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time, fro
             }
         }
         return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Everything the peer sends until it closes the connection (or 5 s of silence).
+    func readUntilClosed() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(self.socket, $0.baseAddress, $0.count, 0) }
+                    if count <= 0 { break }
+                    received += buffer[0..<count]
+                }
+                continuation.resume(returning: String(decoding: received, as: UTF8.self))
+            }
+        }
     }
 
     /// Whether the peer has closed the connection (a read returns end of file at once).

@@ -1,6 +1,7 @@
 import AgoraCore
 import AgoraHTTP
 import AgoraTestSupport
+import AgoraXMPP
 import Foundation
 import Logging
 import NIOHTTP1
@@ -18,19 +19,19 @@ import Testing
             telemetry: GatewayTelemetry(gateway: gateway, xmpp: harness.server, ingest: nil), metrics: GatewayMetrics(),
             sessions: DashboardSessions(),
             login: DashboardLogin(credentials: .init(store: gateway.store), accounts: XMPPSetup.accountHooks(for: gateway),
-                                  freeFailures: 3, maxBackoffSeconds: 60),
+                                  throttles: harness.server.authThrottles, freeFailures: 3, maxBackoffSeconds: 60),
             token: Self.token, domain: ServiceHarness.domain, logger: testLogger())
     }
 
-    func post(_ path: String, _ form: String, cookie: String? = nil, origin: String? = "http://gw:8080") -> HTTPRequest {
-        var headers: HTTPHeaders = ["host": "gw:8080", "content-type": "application/x-www-form-urlencoded"]
+    func post(_ path: String, _ form: String, cookie: String? = nil, origin: String? = "http://127.0.0.1:8080") -> HTTPRequest {
+        var headers: HTTPHeaders = ["host": "127.0.0.1:8080", "content-type": "application/x-www-form-urlencoded"]
         if let origin { headers.add(name: "origin", value: origin) }
         if let cookie { headers.add(name: "cookie", value: "agora_session=\(cookie)") }
         return HTTPRequest(method: .POST, path: path, headers: headers, body: Array(form.utf8), peerAddress: "127.0.0.1")
     }
 
     func get(_ path: String, cookie: String? = nil, peer: String = "127.0.0.1", query: [(String, String)] = []) -> HTTPRequest {
-        var headers: HTTPHeaders = ["host": "gw:8080"]
+        var headers: HTTPHeaders = ["host": "127.0.0.1:8080"]
         if let cookie { headers.add(name: "cookie", value: "agora_session=\(cookie)") }
         return HTTPRequest(method: .GET, path: path, query: query, headers: headers, peerAddress: peer)
     }
@@ -80,6 +81,29 @@ import Testing
             #expect(throttled.headers.first(name: "set-cookie") == nil)
             let unknown = await routes.respond(to: post("/login", "account=nobody%40svc.test&password=x"))
             #expect(String(decoding: unknown.body, as: UTF8.self).contains("wrong account or password"))
+        }
+    }
+
+    @Test func aRequestNamingAnotherHostIsRefusedSoDNSRebindingReadsNothing() async throws {
+        try await ServiceHarness.with { harness in
+            let routes = routes(harness)
+            var request = get("/metrics")
+            request.headers.replaceOrAdd(name: "host", value: "attacker.example:8080")
+            #expect(await routes.respond(to: request).status == .misdirectedRequest)
+            for host in ["localhost:8080", "127.0.0.1", "[::1]:8080", "svc.test:8443", "192.0.2.7"] {
+                request.headers.replaceOrAdd(name: "host", value: host)
+                #expect(await routes.respond(to: request).status == .ok, "Host: \(host)")
+            }
+        }
+    }
+
+    @Test func aPasswordChangeEndsTheSessionsTheOldPasswordOpened() async throws {
+        try await ServiceHarness.with { harness in
+            let routes = routes(harness)
+            let session = try await logIn(routes, "olga")
+            #expect(await routes.respond(to: get("/api/overview", cookie: session)).status == .ok)
+            try await CredentialStore(store: harness.gateway.store).set(try SCRAMCredentials.derive(password: "a-new-password-1"), for: ServiceHarness.jid("olga"))
+            #expect(await routes.respond(to: get("/api/overview", cookie: session)).status == .unauthorized)
         }
     }
 

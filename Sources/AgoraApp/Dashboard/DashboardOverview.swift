@@ -59,21 +59,19 @@ struct DashboardOverview: Encodable {
             let state = MarketState(tables: tables, txn: txn)
             guard let record = try state.account(account) else { throw DashboardError.noAccount }
             let role = record.role
-            var windows: [SensorID: [(Int64, Int64)]] = [:]
-            if role == .consumer {
-                for purchase in try state.purchases(of: account, after: nil, limit: 10_000).page.map(\.purchase) {
-                    windows[purchase.sensor, default: []].append((purchase.from.seconds * 1_000_000_000, purchase.to.seconds * 1_000_000_000))
-                }
-            }
             var perMinute = [Int](repeating: 0, count: 60)
             var sensors: [Sensor] = []
             var visibleCount = 0
             let firstShown = max(0, page) * pageSize
             for sensor in try state.sensors() {
+                // A consumer's windows of this sensor, in ns (what the access rule allows it).
+                let bought = role == .consumer
+                    ? try state.boughtWindows(of: sensor.id, by: account).map { (Int64($0.from) * 1_000_000_000, Int64($0.to) * 1_000_000_000) }
+                    : nil
                 let visible: Bool = switch role {
                 case .operator: true
                 case .owner: sensor.owner == account
-                case .consumer: windows[sensor.id] != nil
+                case .consumer: bought?.isEmpty == false
                 }
                 if role == .operator {
                     let counts = try ReadingsActivity.counts(sensor: sensor.index, start: minuteStart, width: minute, buckets: 60, tables: tables, in: txn)
@@ -82,7 +80,6 @@ struct DashboardOverview: Encodable {
                 guard visible else { continue }
                 visibleCount += 1
                 guard visibleCount > firstShown, sensors.count < pageSize else { continue }
-                let bought = windows[sensor.id]
                 let include: ((Int64) -> Bool)? = bought.map { spans in { time in spans.contains { $0.0 <= time && time < $0.1 } } }
                 let activity = try ReadingsActivity.activity(sensor: sensor.index, start: hourStart, width: hour, buckets: 24,
                                                              include: include, tables: tables, in: txn)

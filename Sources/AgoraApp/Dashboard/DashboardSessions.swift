@@ -11,9 +11,19 @@ internal import Synchronization
 final class DashboardSessions: Sendable {
     struct Session: Sendable {
         let account: BareJID
+        let credential: Credential
         let csrf: String
         let expires: ContinuousClock.Instant
     }
+
+    /// What a session was opened with, re-checked on every request (`DashboardLogin.stillValid`).
+    enum Credential: Sendable, Equatable {
+        case password(storedKey: [UInt8])
+        case certificate(der: [UInt8])
+    }
+
+    /// Sessions one account may hold; a further login ends its own oldest, never another's.
+    static let maxPerAccount = 8
 
     static let cookieName = "agora_session"
     static let lifetime: Duration = .seconds(12 * 3600)
@@ -23,15 +33,18 @@ final class DashboardSessions: Sendable {
     init(maxSessions: Int = 1000) { self.maxSessions = maxSessions }
 
     /// Starts a session for `account`; returns its token (for the cookie).
-    func start(for account: BareJID) -> String {
+    func start(for account: BareJID, credential: Credential) -> String {
         let token = Self.randomToken()
-        let session = Session(account: account, csrf: Self.randomToken(), expires: .now + Self.lifetime)
+        let session = Session(account: account, credential: credential, csrf: Self.randomToken(), expires: .now + Self.lifetime)
         sessions.withLock { table in
             let now = ContinuousClock.now
             table = table.filter { $0.value.expires > now }
-            if table.count >= maxSessions, let oldest = table.min(by: { $0.value.expires < $1.value.expires })?.key {
+            let own = table.filter { $0.value.account == account }
+            if own.count >= Self.maxPerAccount, let oldest = own.min(by: { $0.value.expires < $1.value.expires })?.key {
                 table[oldest] = nil
             }
+            // Full with others' sessions: this login waits for one to end rather than end it.
+            guard table.count < maxSessions else { return }
             table[token] = session
         }
         return token
@@ -51,7 +64,27 @@ final class DashboardSessions: Sendable {
         }
     }
 
-    func end(_ token: String) { _ = sessions.withLock { $0.removeValue(forKey: token) } }
+    func end(_ token: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: token) }
+        _ = answers.withLock { $0.removeValue(forKey: token) }
+    }
+
+    /// The last overview each session was sent, so a page reloaded in a loop (or many tabs)
+    /// costs one store read per `answerReuse`, not one per request.
+    private let answers = Mutex<[String: (page: Int, at: ContinuousClock.Instant, body: [UInt8])]>([:])
+    static let answerReuse: Duration = .seconds(5)
+
+    /// `make()`'s answer for this session and page, or the one it gave within `answerReuse`.
+    func overview(for token: String, page: Int, _ make: () throws -> [UInt8]) rethrows -> [UInt8] {
+        let now = ContinuousClock.now
+        if let recent = answers.withLock({ $0[token] }), recent.page == page, now - recent.at < Self.answerReuse { return recent.body }
+        let body = try make()
+        answers.withLock { table in
+            if table.count >= maxSessions { table = table.filter { now - $0.value.at < Self.answerReuse } }
+            table[token] = (page, now, body)
+        }
+        return body
+    }
 
     /// The `Set-Cookie` value for `token` (or one that clears the cookie).
     static func cookie(_ token: String?) -> String {

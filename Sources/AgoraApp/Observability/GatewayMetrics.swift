@@ -133,11 +133,15 @@ final class GatewayMetrics: Sendable {
         gauge("agora_store_used_bytes", "Bytes of the map in use.", Double(live.store.usedBytes))
         gauge("agora_ledger_entries", "Entries in the ledger.", Double(live.ledger.entries))
         gauge("agora_ledger_checkpoint_size", "Entries covered by the newest signed checkpoint.", Double(live.ledger.checkpointSize))
-        gauge("agora_ledger_checkpoint_age_seconds", "Seconds since this process last signed a checkpoint (or started).", live.ledger.checkpointAgeSeconds)
-        counter("agora_certificates_issued_total", "Certificates issued, from the ledger.", live.ledger.certificatesIssued)
-        counter("agora_certificates_revoked_total", "Certificates revoked, from the ledger.", live.ledger.certificatesRevoked)
-        counter("agora_market_purchases_total", "Purchases, from the ledger.", live.ledger.purchases)
-        counter("agora_market_credits_spent_total", "Credits paid for purchases, from the ledger.", Int(clamping: live.ledger.creditsSpent))
+        gauge("agora_ledger_checkpoint_age_seconds", "Seconds since the stored checkpoint last grew (as seen by this process since it started).", live.ledger.checkpointAgeSeconds)
+        // Totals from the ledger appear once they cover all of it: a partial total would
+        // look like a burst of activity to rate().
+        if live.ledger.ledgerTotalsComplete {
+            counter("agora_certificates_issued_total", "Certificates issued, from the ledger.", live.ledger.certificatesIssued)
+            counter("agora_certificates_revoked_total", "Certificates revoked, from the ledger.", live.ledger.certificatesRevoked)
+            counter("agora_market_purchases_total", "Purchases, from the ledger.", live.ledger.purchases)
+            counter("agora_market_credits_spent_total", "Credits paid for purchases, from the ledger.", Int(clamping: live.ledger.creditsSpent))
+        }
         gauge("agora_accounts", "Accounts.", Double(live.ledger.accounts))
         gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.sensors - live.ledger.frozenSensors), [("state", "active")])
         gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.frozenSensors), [("state", "frozen")])

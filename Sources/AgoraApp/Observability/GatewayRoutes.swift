@@ -24,9 +24,15 @@ struct GatewayRoutes: HTTPResponder {
     /// The bearer token for `/metrics` and `/status.json` from beyond loopback.
     let token: [UInt8]
     let domain: String
+    /// Host names besides the domain, `localhost` and IP addresses that requests may name
+    /// (`http.allowed_hosts`).
+    var allowedHosts: Set<String> = []
     let logger: Logger
 
     func respond(to request: HTTPRequest) async -> HTTPResponse {
+        // A page of another site whose name was made to resolve to this gateway (DNS
+        // rebinding) names that site in Host: refused, so such a page can read nothing.
+        guard hostIsOurs(request) else { return .text(.misdirectedRequest, "this gateway does not answer for that host name\n") }
         switch (request.method, request.path) {
         case (.GET, "/healthz"):
             return .text(.ok, "ok\n")
@@ -51,8 +57,8 @@ struct GatewayRoutes: HTTPResponder {
             }
         case (.GET, "/"):
             if currentSession(request) != nil { return .html(.ok, DashboardAssets.dashboardPage) }
-            if let account = login.certificateAccount(request) {
-                return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(sessions.start(for: account))])
+            if let (account, credential) = login.certificateAccount(request) {
+                return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(sessions.start(for: account, credential: credential))])
             }
             return loginPage(.ok, message: "")
         case (.GET, "/dashboard.js"):
@@ -67,11 +73,13 @@ struct GatewayRoutes: HTTPResponder {
             sessions.end(token)
             return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(nil)])
         case (.GET, "/api/overview"):
-            guard let (_, session) = currentSession(request) else { return .json(.unauthorized, Array(#"{"error":"log in first"}"#.utf8)) }
+            guard let (token, session) = currentSession(request) else { return .json(.unauthorized, Array(#"{"error":"log in first"}"#.utf8)) }
             do {
                 let page = request.queryValue("page").flatMap { Int($0) }.map { min(max(0, $0), 100_000) } ?? 0
-                let overview = try DashboardOverview.build(for: session.account, csrf: session.csrf, telemetry: telemetry, domain: domain, page: page)
-                return .json(.ok, try JSONEncoder().encode(overview).map { $0 })
+                return .json(.ok, try sessions.overview(for: token, page: page) {
+                    let overview = try DashboardOverview.build(for: session.account, csrf: session.csrf, telemetry: telemetry, domain: domain, page: page)
+                    return try JSONEncoder().encode(overview).map { $0 }
+                })
             } catch {
                 logger.error("the dashboard's data could not be read", metadata: ["error": "\(error)"])
                 return .json(.internalServerError, Array(#"{"error":"the gateway could not read its data"}"#.utf8))
@@ -82,6 +90,17 @@ struct GatewayRoutes: HTTPResponder {
         default:
             return .text(.notFound, "not found\n")
         }
+    }
+
+    /// Whether the Host header names this gateway: an IP address (no rebinding is possible
+    /// without a name), `localhost`, the gateway's domain, or an allowed name.
+    func hostIsOurs(_ request: HTTPRequest) -> Bool {
+        guard let header = request.headers.first(name: "host")?.lowercased() else { return request.headers["host"].isEmpty }
+        var host = Substring(header)
+        if host.hasPrefix("[") { return host.contains("]") }  // an IPv6 literal
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        if host.allSatisfy({ $0.isNumber || $0 == "." }) { return true }
+        return host == "localhost" || host == domain.lowercased() || allowedHosts.contains(String(host))
     }
 
     private var unauthorized: HTTPResponse {
@@ -100,6 +119,10 @@ struct GatewayRoutes: HTTPResponder {
 
     private func currentSession(_ request: HTTPRequest) -> (String, DashboardSessions.Session)? {
         guard let token = request.cookie(DashboardSessions.cookieName), let session = sessions.session(token) else { return nil }
+        guard login.stillValid(session) else {
+            sessions.end(token)
+            return nil
+        }
         return (token, session)
     }
 
@@ -120,8 +143,8 @@ struct GatewayRoutes: HTTPResponder {
         }
         switch await login.check(account: request.formValue("account") ?? "", password: request.formValue("password") ?? "",
                                  address: request.peerAddress) {
-        case .accepted(let account):
-            return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(sessions.start(for: account))])
+        case .accepted(let account, let credential):
+            return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(sessions.start(for: account, credential: credential))])
         // 200 with the form again, as browsers expect of a refused form login (a 4xx status
         // would add a console error to every refused login, and says nothing more).
         case .refused:

@@ -20,6 +20,8 @@ final class GatewayTelemetry: Sendable {
     let pairing: PairingOutcomes
     let tally = LedgerTally()
     private let httpServer = Mutex<HTTPServer?>(nil)
+    /// The stored checkpoint's size when last looked at, and since when it has been that.
+    private let checkpointSeen = Mutex<(size: UInt64, since: ContinuousClock.Instant)?>(nil)
 
     /// The MQTT side, when a broker is configured.
     struct Ingest: Sendable {
@@ -74,10 +76,11 @@ final class GatewayTelemetry: Sendable {
                                                               tables: tables, in: txn)[0]
                 }
             }
+            let checkpointSize = try ledger.latestCheckpoint(in: txn)?.size ?? 0
             return (LiveStatus.Ledger(
-                entries: try ledger.size(in: txn), checkpointSize: try ledger.latestCheckpoint(in: txn)?.size ?? 0,
-                checkpointAgeSeconds: ((ContinuousClock.now - (ledger.lastSealedAt ?? started))).seconds,
-                certificatesIssued: totals.certificatesIssued, certificatesRevoked: totals.certificatesRevoked,
+                entries: try ledger.size(in: txn), checkpointSize: checkpointSize,
+                checkpointAgeSeconds: checkpointAge(size: checkpointSize),
+                ledgerTotalsComplete: totals.complete, certificatesIssued: totals.certificatesIssued, certificatesRevoked: totals.certificatesRevoked,
                 purchases: totals.purchases, creditsSpent: totals.creditsSpent,
                 accounts: try txn.count(tables.accounts), sensors: sensors.count, frozenSensors: sensors.filter(\.frozen).count), lastMinute)
         }
@@ -96,6 +99,22 @@ final class GatewayTelemetry: Sendable {
                              responses: Dictionary(uniqueKeysWithValues: counts.responses.map { ("\($0.key)", $0.value) }),
                              refused: Dictionary(uniqueKeysWithValues: counts.refused.map { ($0.key.rawValue, $0.value) }))
             })
+    }
+
+    /// Seconds since the stored checkpoint last grew, as seen by these reads (or since the
+    /// process started). Checkpoints carry no time of their own (C2SP tlog-checkpoint), and
+    /// only a committed one counts: a seal in a batch that failed leaves the age growing.
+    private func checkpointAge(size: UInt64) -> Double {
+        let now = ContinuousClock.now
+        let since = checkpointSeen.withLock { seen -> ContinuousClock.Instant in
+            guard let previous = seen, previous.size == size else {
+                let since = seen == nil ? started : now
+                seen = (size, since)
+                return since
+            }
+            return previous.since
+        }
+        return (now - since).seconds
     }
 
     private static func xmppPart(_ server: XMPPServer) -> LiveStatus.XMPP {

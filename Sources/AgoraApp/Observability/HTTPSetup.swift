@@ -2,6 +2,7 @@ internal import AgoraCore
 internal import AgoraHTTP
 internal import AgoraXMPP
 internal import Logging
+internal import ServiceLifecycle
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -30,8 +31,8 @@ enum HTTPSetup {
         let routes = GatewayRoutes(
             telemetry: telemetry, metrics: metrics, sessions: DashboardSessions(),
             login: DashboardLogin(credentials: CredentialStore(store: gateway.store), accounts: XMPPSetup.accountHooks(for: gateway),
-                                  freeFailures: xmppSettings.authFreeFailuresPerAccount, maxBackoffSeconds: xmppSettings.authMaxBackoffSeconds),
-            token: token, domain: domain, logger: logger)
+                                  throttles: telemetry.xmpp?.authThrottles, freeFailures: xmppSettings.authFreeFailuresPerAccount, maxBackoffSeconds: xmppSettings.authMaxBackoffSeconds),
+            token: token, domain: domain, allowedHosts: Set(gateway.configuration.httpAllowedHosts), logger: logger)
         do {
             return try HTTPServer(configuration: configuration, responder: routes, logger: logger)
         } catch {
@@ -59,5 +60,25 @@ enum HTTPSetup {
         }
         guard text.utf8.count >= 32 else { throw GatewayError.file(path, "the HTTP bearer token must be at least 32 characters") }
         return Array(text.utf8)
+    }
+}
+
+/// Runs the HTTP listener as a part the gateway can do without: when its port cannot be
+/// bound (taken by another program, say after an upgrade), the error is logged and the
+/// gateway goes on serving XMPP and ingesting readings — metrics and the dashboard are off
+/// until the next start, and Prometheus' `up` (the `AgoraDown` alert) says so. Any other
+/// failure of the listener stops the gateway, as a failing service does.
+struct ObservabilityListener: Service {
+    let server: HTTPServer
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await server.run()
+        } catch let error as HTTPServerError where error.code == .bind {
+            logger.error("the HTTP listener is off: metrics, health checks and the dashboard are unavailable until the next start",
+                         metadata: ["error": "\(error)"])
+            try? await gracefulShutdown()
+        }
     }
 }

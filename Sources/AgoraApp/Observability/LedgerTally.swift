@@ -17,6 +17,8 @@ final class LedgerTally: Sendable {
         var creditsSpent: UInt64 = 0
         var certificatesIssued = 0
         var certificatesRevoked = 0
+        /// Every entry of the ledger as of the last update was read.
+        var complete = false
     }
 
     private let totals = Mutex(Totals())
@@ -36,15 +38,19 @@ final class LedgerTally: Sendable {
             switch entry.body {
             case .purchase(let purchase):
                 current.purchases += 1
-                current.creditsSpent += purchase.amount.value
+                let (sum, overflow) = current.creditsSpent.addingReportingOverflow(purchase.amount.value)
+                current.creditsSpent = overflow ? .max : sum
             case .certIssue: current.certificatesIssued += 1
             case .certRevoke: current.certificatesRevoked += 1
             default: break
             }
         }
+        current.complete = current.through == size
         let result = current
         // Two scrapes at once both read; the one that read further wins.
-        totals.withLock { if result.through > $0.through { $0 = result } }
-        return totals.withLock { $0 }
+        return totals.withLock {
+            if result.through >= $0.through { $0 = result }
+            return $0
+        }
     }
 }

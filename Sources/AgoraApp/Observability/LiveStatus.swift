@@ -59,9 +59,12 @@ public struct LiveStatus: Sendable, Codable, Equatable {
     public struct Ledger: Sendable, Codable, Equatable {
         public var entries: UInt64
         public var checkpointSize: UInt64
-        /// Seconds since this process last signed a checkpoint (since it started, if it has
-        /// signed none: checkpoints carry no time of their own).
+        /// Seconds since the stored checkpoint last grew, as this process saw it (or since it
+        /// started): checkpoints carry no time of their own.
         public var checkpointAgeSeconds: Double
+        /// Whether the totals below (read from the ledger) cover all of it yet; after a start
+        /// on a long ledger they catch up over a few requests.
+        public var ledgerTotalsComplete: Bool
         public var certificatesIssued: Int
         public var certificatesRevoked: Int
         public var purchases: Int
