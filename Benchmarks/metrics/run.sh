@@ -43,6 +43,18 @@ wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz="$(getconf CLK_TCK)"
 
+# hold_sessions NAME PORT CA: $sessions XMPP sessions (STARTTLS, SCRAM) held open in the background
+# by xmpp_sessions.py (its pid in $holder) once every one is bound.
+hold_sessions() {
+    local name="$1" port="$2" ca="$3"
+    "$python" Benchmarks/packaging/xmpp_sessions.py --port "$port" --domain bench.test --ca "$ca" \
+        --prefix u --users "$sessions" --sessions "$sessions" --password bench-password-1 > "$work/$name-sessions.out" 2> "$work/$name-sessions.err" &
+    holder=$!
+    pids+=("$holder")
+    for _ in $(seq 600); do grep -q '^READY' "$work/$name-sessions.out" && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.5; done
+    grep -q '^READY' "$work/$name-sessions.out" || { echo "$name: sessions never came up: $(tail -3 "$work/$name-sessions.err")" >&2; exit 1; }
+}
+
 # scrape NAME PID URL: SCRAPES timed scrapes, then the same span idle, and the summary line.
 scrape() {
     local name="$1" pid="$2" url="$3"
@@ -91,12 +103,7 @@ export AGORA_XMPP_C2S_PORT="$port" AGORA_XMPP_TLS_PORT="$((port + 1))" AGORA_XMP
 serve_pid=$!
 pids+=("$serve_pid")
 wait_port "$((port + 2))"
-"$python" Benchmarks/packaging/xmpp_sessions.py --port "$port" --domain bench.test --ca "$state/xmpp/ca.pem" \
-    --prefix u --users "$sessions" --sessions "$sessions" --password bench-password-1 > "$work/sessions.out" 2> "$work/sessions.err" &
-holder=$!
-pids+=("$holder")
-for _ in $(seq 600); do grep -q '^READY' "$work/sessions.out" && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.5; done
-grep -q '^READY' "$work/sessions.out" || { echo "sessions never came up: $(tail -3 "$work/sessions.err")" >&2; exit 1; }
+hold_sessions agora "$port" "$state/xmpp/ca.pem"
 stored="$(a status --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["readings"])')"
 sleep 2
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); steal now: $(awk '/^cpu / {print $9}' /proc/stat) ticks"
@@ -151,12 +158,7 @@ prosody --config "$pd/prosody.cfg.lua" -F > "$pd/stdout.log" 2>&1 &
 p_pid=$!
 pids+=("$p_pid")
 wait_port "$((port + 30))"
-"$python" Benchmarks/packaging/xmpp_sessions.py --port "$((port + 30))" --domain bench.test --ca "$pd/certs/bench.test.crt" \
-    --prefix u --users "$sessions" --sessions "$sessions" --password bench-password-1 > "$work/psessions.out" 2> "$work/psessions.err" &
-holder=$!
-pids+=("$holder")
-for _ in $(seq 600); do grep -q '^READY' "$work/psessions.out" && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.5; done
-grep -q '^READY' "$work/psessions.out" || { echo "prosody sessions never came up: $(tail -3 "$work/psessions.err") $(tail -3 "$pd/prosody.log")" >&2; exit 1; }
+hold_sessions prosody "$((port + 30))" "$pd/certs/bench.test.crt"
 sleep 2
 echo "# prosody $(dpkg-query -W -f='${Version}' prosody): $(curl -s "http://127.0.0.1:$((port + 31))/metrics" | awk '/^prosody_mod_c2s__connections\{.*type="c2s".*\}/ {s += $2} END {print s + 0}') c2s connections"
 scrape prosody "$p_pid" "http://127.0.0.1:$((port + 31))/metrics"

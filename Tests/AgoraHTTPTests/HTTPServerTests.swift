@@ -144,11 +144,7 @@ import Testing
         var limits = HTTPConfiguration.Limits()
         limits.maxConnections = 2
         try await withServer(limits) { port, server, _ in
-            let held = try [RawClient(port: port), RawClient(port: port)]
-            for client in held {
-                let answer = try await client.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
-                #expect(answer.hasPrefix("HTTP/1.1 200"))
-            }
+            let held = try await hold(2, port: port)
             let third = try RawClient(port: port)
             let started = ContinuousClock.now
             let answer = (try? await third.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")) ?? ""
@@ -166,11 +162,7 @@ import Testing
         var limits = HTTPConfiguration.Limits()
         limits.maxConnectionsPerAddress = 2
         try await withServer(limits) { port, server, _ in
-            let held = try [RawClient(port: port), RawClient(port: port)]
-            for client in held {
-                let answer = try await client.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
-                #expect(answer.hasPrefix("HTTP/1.1 200"))
-            }
+            let held = try await hold(2, port: port)
             let third = try RawClient(port: port)
             let answer = (try? await third.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")) ?? ""
             #expect(answer.isEmpty && third.isClosedByPeer, "\(answer)")
@@ -194,6 +186,18 @@ import Testing
         #expect(throws: HTTPServerError.self) { try HTTPServer(configuration: configuration, responder: Echo(), logger: Logger(label: "t")) }
         configuration.bindAddress = "127.0.0.1"
         #expect(throws: Never.self) { try HTTPServer(configuration: configuration, responder: Echo(), logger: Logger(label: "t")) }
+    }
+
+    /// `count` connections, each answered once and kept open.
+    func hold(_ count: Int, port: Int) async throws -> [RawClient] {
+        var held: [RawClient] = []
+        for _ in 0..<count {
+            let client = try RawClient(port: port)
+            let answer = try await client.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 200"))
+            held.append(client)
+        }
+        return held
     }
 
     func eventuallyAsync(_ condition: () async throws -> Bool) async throws -> Bool {
