@@ -94,6 +94,10 @@ import Testing
         defer { dir.remove() }
         let cli = AgoraCLI(stateDirectory: dir.file("state"))
         try cli.ok(["init", "--domain", "gw1.example"])
+        try cli.ok(["user", "add", "op@gw1.example", "--role", "operator"])
+        _ = try runProcess("/usr/bin/openssl", ["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                "-keyout", dir.file("op.key"), "-out", dir.file("op.csr"), "-subj", "/CN=op@gw1.example"])
+        try cli.ok(["ca", "sign", dir.file("op.csr"), "--for", "op@gw1.example"]).write(toFile: dir.file("op.pem"), atomically: true, encoding: .utf8)
         let serve = try withFreePorts(3) { port in
             try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"), environment: [
                 "AGORA_XMPP_C2S_PORT": "\(port)", "AGORA_XMPP_TLS_PORT": "\(port + 1)", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
@@ -120,6 +124,15 @@ import Testing
         #expect(health.code == 200, "health needs no token: \(health)")
         let local = try httpGet("https://gw1.example:\(port)/metrics", ca + ["--resolve", "gw1.example:\(port):127.0.0.1"])
         #expect(local.code == 200, "a loopback peer needs no token: \(local.code)")
+        // A client certificate from the Agora CA logs in to the dashboard without a password.
+        let jar = dir.file("cookies")
+        let withCertificate = try httpGet("https://gw1.example:\(port)/", ca + ["--resolve", "gw1.example:\(port):\(address)",
+                                                                                "--cert", dir.file("op.pem"), "--key", dir.file("op.key"), "-c", jar])
+        #expect(withCertificate.code == 303, "\(withCertificate)")
+        let overview = try httpGet("https://gw1.example:\(port)/api/overview", ca + ["--resolve", "gw1.example:\(port):\(address)", "-b", jar])
+        #expect(overview.code == 200 && overview.body.contains(#""jid":"op@gw1.example""#), "\(overview)")
+        let anonymous = try httpGet("https://gw1.example:\(port)/api/overview", ca + ["--resolve", "gw1.example:\(port):\(address)"])
+        #expect(anonymous.code == 401)
         // agora status reaches it too, over TLS, checking the chain against the gateway's CA.
         let status = try cli.run(["status"], environment: ProcessInfo.processInfo.environment.merging(
             ["AGORA_HTTP_PORT": port, "AGORA_HTTP_BIND_ADDRESS": "0.0.0.0"]) { _, new in new })
