@@ -4,7 +4,8 @@
 #  2. it runs `version` (stamped with the git commit), `init` and `serve` in a chroot holding
 #     only itself, its state directory and /proc: a slixmpp client outside logs in and gets its
 #     XMPP ping answered, and a reading published by mosquitto_pub outside, through a Mosquitto
-#     outside configured by `agora broker-config` inside, is stored;
+#     outside configured by `agora broker-config` inside, is stored, and its /metrics (the
+#     HTTP listener, from outside) counts it;
 #  3. `systemd-analyze verify` accepts the unit and `security --offline=true` rates it ≤ 2.0;
 #  4. the .deb builds, holds what it should, and its size.
 # Run as root (chroot, mount). Usage: Packaging/check.sh [path/to/agora]
@@ -50,7 +51,7 @@ openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$ro
 chroot "$root" /agora ca sign /s1.csr --for sensor:s1 --state-dir /state > "$root/s1.pem" 2>/dev/null
 mosquitto -c "$root/broker/mosquitto.conf" > "$root/mosquitto.log" 2>&1 &
 broker_pid=$!
-AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 \
+AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 AGORA_HTTP_PORT=$((port + 4)) \
     chroot "$root" /agora serve --state-dir /state > "$root/serve.log" 2>&1 < /dev/null &
 serve_pid=$!
 for _ in $(seq 100); do grep -q "xmpp listening" "$root/serve.log" 2>/dev/null && break; sleep 0.1; done
@@ -73,6 +74,12 @@ if grep -q "42.5" <<< "$exported"; then
     ok "chroot: agora serve ingested a reading published over MQTT from outside"
 else
     bad "chroot: MQTT reading not stored (pub: $(cat "$root/pub.log"); serve: $(grep -i mqtt "$root/serve.log" | tail -2))"
+fi
+metrics="$(curl -sf --max-time 5 "http://127.0.0.1:$((port + 4))/metrics" || true)"
+if grep -q '^agora_ingest_readings_total 1$' <<< "$metrics"; then
+    ok "chroot: agora serve's /metrics answered from outside and counted the reading"
+else
+    bad "chroot: /metrics (got: $(head -c 300 <<< "$metrics"); serve: $(grep -i http "$root/serve.log" | tail -2))"
 fi
 kill -9 "$serve_pid" "$broker_pid" 2>/dev/null || true
 wait "$serve_pid" "$broker_pid" 2>/dev/null || true

@@ -94,7 +94,7 @@ final class GatewayMetrics: Sendable {
         func counter(_ name: String, _ help: String, _ value: Int, _ labels: [(String, String)] = []) {
             self.counter(name, help, value, labels, &handles)
         }
-        gauge("agora_up_seconds", "Seconds since agora serve started.", live.uptimeSeconds)
+        gauge("agora_start_time_seconds", "When agora serve started, in seconds since the epoch.", (Double(Timestamp.now().seconds) - live.uptimeSeconds).rounded())
         gauge("agora_ready", "1 when the listeners are bound and the broker (if configured) is connected.", live.ready ? 1 : 0)
         gauge("agora_build_info", "Always 1; the version in a label.", 1, [("version", live.version)])
         if let xmpp = live.xmpp {
