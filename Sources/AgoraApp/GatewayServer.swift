@@ -77,11 +77,11 @@ public enum GatewayServer {
         services.append(.init(service: ReadinessService(
             notifier: SystemdNotifier(environment: environment),
             ready: {
-                let xmppBound = await listening?.waitUntilListening() ?? true
+                guard await listening?.waitUntilListening() ?? true else { return false }
                 // The HTTP listener is waited for, but its failing to bind does not keep the
                 // gateway from being ready (see ObservabilityListener).
                 _ = await http?.waitUntilListening()
-                return xmppBound
+                return true
             }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("agora serve running")

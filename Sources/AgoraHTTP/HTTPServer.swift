@@ -30,10 +30,10 @@ public final class HTTPServer: Service, Sendable {
         var perAddress: [String: Int] = [:]
         var stopping = false
     }
-    private let bound = NIOLockedValueBox<Bound>(.waiting([]))
+    private let bound = NIOLockedValueBox<Bound>(.waiting([:], next: 0))
 
     private enum Bound {
-        case waiting([CheckedContinuation<Int?, Never>])
+        case waiting([Int: CheckedContinuation<Int?, Never>], next: Int)
         case settled(port: Int?)
     }
 
@@ -64,27 +64,57 @@ public final class HTTPServer: Service, Sendable {
         return try NIOSSLContext(configuration: tls)
     }
 
-    /// The bound port once listening, nil if binding failed (or the listener is off).
+    /// The bound port once listening, nil if binding failed (or the waiting task was
+    /// cancelled: a service group that stops before the listener started must not hang here).
     public func waitUntilListening() async -> Int? {
-        await withCheckedContinuation { continuation in
-            let settled = bound.withLockedValue { state -> Int?? in
-                switch state {
-                case .waiting(let waiters):
-                    state = .waiting(waiters + [continuation])
-                    return .none
-                case .settled(let port):
-                    return .some(port)
-                }
-            }
-            if case .some(let port) = settled { continuation.resume(returning: port) }
+        let id = bound.withLockedValue { state -> Int? in
+            guard case .waiting(let waiters, let next) = state else { return nil }
+            state = .waiting(waiters, next: next + 1)
+            return next
         }
+        guard let id else { return settledPort }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let settled = bound.withLockedValue { state -> Int?? in
+                    switch state {
+                    case .waiting(var waiters, let next):
+                        waiters[id] = continuation
+                        state = .waiting(waiters, next: next)
+                        return .none
+                    case .settled(let port):
+                        return .some(port)
+                    }
+                }
+                if case .some(let port) = settled { continuation.resume(returning: port) }
+                if Task.isCancelled { resumeWaiter(id) }
+            }
+        } onCancel: {
+            resumeWaiter(id)
+        }
+    }
+
+    private var settledPort: Int? {
+        bound.withLockedValue { state in
+            if case .settled(let port) = state { return port }
+            return nil
+        }
+    }
+
+    /// Resumes one waiter with nil (its task was cancelled), if it still waits.
+    private func resumeWaiter(_ id: Int) {
+        let waiter = bound.withLockedValue { state -> CheckedContinuation<Int?, Never>? in
+            guard case .waiting(var waiters, let next) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
+            state = .waiting(waiters, next: next)
+            return waiter
+        }
+        waiter?.resume(returning: nil)
     }
 
     private func settle(port: Int?) {
         let waiters = bound.withLockedValue { state -> [CheckedContinuation<Int?, Never>] in
-            guard case .waiting(let waiters) = state else { return [] }
+            guard case .waiting(let waiters, _) = state else { return [] }
             state = .settled(port: port)
-            return waiters
+            return Array(waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: port) }
     }

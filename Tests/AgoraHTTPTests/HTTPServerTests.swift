@@ -146,11 +146,10 @@ import Testing
         try await withServer(limits) { port, server, _ in
             let held = try await hold(2, port: port)
             let third = try RawClient(port: port)
-            let started = ContinuousClock.now
             let answer = (try? await third.exchange("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")) ?? ""
             #expect(answer.isEmpty, "\(answer)")
-            // Closed at once, not left open until the client's 5 s read timeout gives up.
-            #expect(third.isClosedByPeer && ContinuousClock.now - started < .seconds(3), "the refused connection was left open")
+            // Closed (end of file), not left open until the client's read timeout gave up.
+            #expect(third.isClosedByPeer, "the refused connection was left open")
             #expect(server.metrics.snapshot.refused[.tooManyConnections] == 1)
             held.forEach { $0.close() }
             let freed = try await eventuallyAsync { ((try? await RawClient(port: port).exchange("GET /y HTTP/1.1\r\nHost: t\r\n\r\n")) ?? "").hasPrefix("HTTP/1.1 200") }
@@ -220,7 +219,7 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time, fro
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)  // generous: a loaded CI machine, and a leaked socket still tells apart
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -255,7 +254,9 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time, fro
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { isClosedByPeer = true; break }
+            // End of file, or a reset (closed with our request unread); EAGAIN is the read timeout.
+            if count == 0 || (count < 0 && errno == ECONNRESET) { isClosedByPeer = true }
+            if count <= 0 { break }
             received += buffer[0..<count]
             let text = String(decoding: received, as: UTF8.self)
             if let end = text.range(of: "\r\n\r\n") {
@@ -268,7 +269,7 @@ final class RawClient: @unchecked Sendable {  // used by one test at a time, fro
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// Everything the peer sends until it closes the connection (or 5 s of silence).
+    /// Everything the peer sends until it closes the connection (or 20 s of silence).
     func readUntilClosed() async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
