@@ -48,6 +48,8 @@ public struct AgoraConfiguration: Sendable {
     /// The bearer token `/metrics` and `/status.json` require from peers beyond loopback
     /// (nil: `<state dir>/http/metrics.token`, made with mode 0600 on first need).
     public var httpTokenFile: String?
+    /// The token file in effect: `httpTokenFile`, or its default in the state directory.
+    public var httpTokenPath: String { httpTokenFile ?? stateDirectory + "/http/metrics.token" }
     /// Host names, besides the domain, `localhost` and IP addresses, by which the HTTP
     /// listener may be reached (a browser names the host; others are refused with 421).
     public var httpAllowedHosts: [String] = []

@@ -34,7 +34,7 @@ public struct TokenBucket: Sendable, Equatable {
     /// The tokens there would be at `now` (the refill since the last update, capped).
     private func level(at now: ContinuousClock.Instant) -> Double {
         let elapsed = now - updated
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.secondsValue
         return min(capacity, tokens + max(seconds, 0) * perSecond)
     }
 

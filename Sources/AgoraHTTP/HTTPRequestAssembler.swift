@@ -158,9 +158,7 @@ final class HTTPRequestAssembler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private func armDeadline(_ context: ChannelHandlerContext) {
         deadline?.cancel()
-        let timeout = TimeAmount.nanoseconds(Int64(limits.requestTimeout.components.seconds) * 1_000_000_000
-                                             + limits.requestTimeout.components.attoseconds / 1_000_000_000)
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.requestTimeout)) { [self] in
             deadline = nil
             switch state {
             case .receiving(_, let version):

@@ -31,16 +31,7 @@ public enum ReadingsActivity {
     /// a sensor that floods costs a bounded read (its buckets are then a lower bound).
     public static func counts(sensor: UInt32, start: Int64, width: Int64, buckets: Int, maxKeys: Int = 200_000,
                               tables: Tables, in txn: ReadTransaction) throws -> [Int] {
-        var counts = [Int](repeating: 0, count: buckets)
-        let end = start + width * Int64(buckets)
-        var seen = 0
-        try txn.scan(tables.readings, from: ReadingsKey.start(sensor: sensor, time: start)) { key, _ in
-            guard ReadingsKey.sensor(of: key) == sensor, let time = ReadingsKey.time(of: key), time < end, seen < maxKeys else { return false }
-            seen += 1
-            if time >= start { counts[Int((time - start) / width)] += 1 }
-            return true
-        }
-        return counts
+        try walk(sensor: sensor, start: start, width: width, buckets: buckets, maxKeys: maxKeys, include: nil, tables: tables, in: txn).counts
     }
 
     /// Counts per bucket as `counts` does, of the readings `include` admits (all when nil),
@@ -48,18 +39,29 @@ public enum ReadingsActivity {
     public static func activity(sensor: UInt32, start: Int64, width: Int64, buckets: Int, maxKeys: Int = 200_000,
                                 include: ((Int64) -> Bool)?, tables: Tables,
                                 in txn: ReadTransaction) throws -> (counts: [Int], newest: Reading?) {
+        let (counts, newestKey) = try walk(sensor: sensor, start: start, width: width, buckets: buckets, maxKeys: maxKeys,
+                                           include: include, tables: tables, in: txn)
+        // Only the newest admitted reading is decoded, looked up by its key once the walk is done.
+        let newest = try newestKey.flatMap { try txn.get(tables.readings, $0) }.map { try Reading(canonical: Array($0.dropFirst(8))) }
+        return (counts, newest)
+    }
+
+    /// The walk both share: bucket counts, and the key of the newest reading counted.
+    private static func walk(sensor: UInt32, start: Int64, width: Int64, buckets: Int, maxKeys: Int,
+                             include: ((Int64) -> Bool)?, tables: Tables,
+                             in txn: ReadTransaction) throws -> (counts: [Int], newestKey: [UInt8]?) {
         var counts = [Int](repeating: 0, count: buckets)
         let end = start + width * Int64(buckets)
         var seen = 0
-        var newest: [UInt8]?
-        try txn.scan(tables.readings, from: ReadingsKey.start(sensor: sensor, time: start)) { key, value in
+        var newestKey: [UInt8]?
+        try txn.scan(tables.readings, from: ReadingsKey.start(sensor: sensor, time: start)) { key, _ in
             guard ReadingsKey.sensor(of: key) == sensor, let time = ReadingsKey.time(of: key), time < end, seen < maxKeys else { return false }
             seen += 1
             guard time >= start, include?(time) ?? true else { return true }
             counts[Int((time - start) / width)] += 1
-            newest = Array(value.dropFirst(8))
+            newestKey = Array(key)
             return true
         }
-        return (counts, try newest.map { try Reading(canonical: $0) })
+        return (counts, newestKey)
     }
 }

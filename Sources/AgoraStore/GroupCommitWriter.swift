@@ -387,8 +387,7 @@ public final class GroupCommitWriter: Sendable {
                 $0.committing += commitEnd - commitStart
                 $0.applying += commitStart - applyStart
             }
-            let took = (commitEnd - commitStart).components
-            commitTimer.withLock { $0 }?.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
+            commitTimer.withLock { $0 }?.recordNanoseconds((commitEnd - commitStart).nanosecondsValue)
             if code == MDB_MAP_FULL { return .mapFull }
             // mdb_txn_commit returns errno values as they are; on failure it has aborted the transaction.
             if code == ENOSPC || code == EDQUOT { return .diskFull(.diskFull(LMDBError(code: code, operation: "commit").description)) }

@@ -43,7 +43,7 @@ final class GatewayTelemetry: Sendable {
         set { httpServer.withLock { $0 = newValue } }
     }
 
-    var uptimeSeconds: Double { (ContinuousClock.now - started).seconds }
+    var uptimeSeconds: Double { (ContinuousClock.now - started).secondsValue }
 
     /// What keeps the gateway from being ready, if anything: a listener not bound, or the
     /// broker not connected when MQTT is configured. (The store is open for as long as
@@ -114,7 +114,7 @@ final class GatewayTelemetry: Sendable {
             }
             return previous.since
         }
-        return (now - since).seconds
+        return (now - since).secondsValue
     }
 
     private static func xmppPart(_ server: XMPPServer) -> LiveStatus.XMPP {
@@ -151,9 +151,4 @@ final class PairingOutcomes: Sendable {
     private let state = Mutex<[String: Int]>(["paired": 0, "refused": 0])
     func record(paired: Bool) { state.withLock { $0[paired ? "paired" : "refused", default: 0] += 1 } }
     var counts: [String: Int] { state.withLock { $0 } }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

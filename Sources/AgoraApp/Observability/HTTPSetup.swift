@@ -24,8 +24,7 @@ enum HTTPSetup {
                 configuration.keyFile = xmpp.keyFile
             }
             if configuration.clientCAFile.isEmpty, let xmpp { configuration.clientCAFile = xmpp.clientCAFile }
-            token = try loadToken(gateway.configuration.httpTokenFile ?? gateway.configuration.stateDirectory + "/http/metrics.token",
-                                  stateDirectory: gateway.configuration.stateDirectory, logger: logger)
+            token = try loadToken(gateway.configuration.httpTokenPath, logger: logger)
         }
         let xmppSettings = gateway.configuration.xmpp
         let routes = GatewayRoutes(
@@ -42,7 +41,7 @@ enum HTTPSetup {
 
     /// The token in `path`; made (32 random bytes, hex, mode 0600) when the file is missing.
     /// A token file others may read is refused: it would let them read the metrics.
-    static func loadToken(_ path: String, stateDirectory: String, logger: Logger) throws -> [UInt8] {
+    static func loadToken(_ path: String, logger: Logger) throws -> [UInt8] {
         if !FileSystem.exists(path) {
             let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             if !directory.isEmpty { try FileSystem.makeDirectory(directory, mode: 0o700) }

@@ -32,7 +32,7 @@ public enum LiveStatusClient {
                 return .failure(.init("the gateway's CA (\(caFile)) cannot be read to check the listener's certificate: \(error)"))
             }
             if !HTTPConfiguration.isLoopback(host) {
-                let path = gateway.configuration.httpTokenFile ?? gateway.configuration.stateDirectory + "/http/metrics.token"
+                let path = gateway.configuration.httpTokenPath
                 guard let text = try? AgoraConfiguration.readText(path) else { return .failure(.init("the bearer token \(path) cannot be read")) }
                 token = String(text.filter { !$0.isWhitespace })
             }
