@@ -61,6 +61,19 @@ if /usr/bin/python3 Tests/Interop/xmpp/clients.py ping-disco --port "$port" --do
 else
     bad "chroot: agora serve (log: $(tail -3 "$root/serve.log"))"
 fi
+# Ready means the broker has granted the gateway's subscriptions: a reading published
+# before that would have no subscriber (a new gateway's first connection).
+ready=""
+for _ in $(seq 150); do
+    ready="$(curl -sf --max-time 2 "http://127.0.0.1:$((port + 4))/readyz" || true)"
+    [ -n "$ready" ] && break
+    sleep 0.1
+done
+if [ -n "$ready" ]; then
+    ok "chroot: /readyz answered ready once the broker granted the subscriptions"
+else
+    bad "chroot: /readyz never ready ($(curl -s --max-time 2 "http://127.0.0.1:$((port + 4))/readyz"); serve: $(grep -i mqtt "$root/serve.log" | tail -2))"
+fi
 reading_time=$(( $(date +%s) - 60 ))
 mosquitto_pub -I client: -h 127.0.0.1 -p $((port + 2)) --cafile "$root/broker/ca.pem" --cert "$root/s1.pem" --key "$root/s1.key" -q 1 \
     -t agora/sensors/s1/senml -m "[{\"n\":\"pm25\",\"t\":$reading_time,\"v\":42.5}]" 2> "$root/pub.log" || true

@@ -143,7 +143,7 @@ measure() {
     AGORA_XMPP_C2S_PORT=$((port + 2)) AGORA_XMPP_TLS_PORT=$((port + 3)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 \
         "$bin" serve --state-dir "$state" --client-id "client:idle-$label" > "$dir/serve.log" 2>&1 & local serve=$!; pids+=($serve)
     wait_for "$dir/notify.log" "READY=1" "$serve"
-    wait_for "$dir/serve.log" "connected to the broker" "$serve"
+    wait_for "$dir/serve.log" "subscribed to sensor readings" "$serve"
     sleep "$settle"
     local t0 t1 k0 k1
     snapshot "$serve" > "$dir/before.txt"; k0=$(sed 's/.*) //' "/proc/$serve/stat" | awk '{print $12 + $13}'); t0=$(date +%s.%N)

@@ -61,7 +61,7 @@ for qos in 0 1; do
     # (b) agora serve, durable
     before=$("$agora" status --json | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["readings"])')
     "$agora" serve --client-id client:bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
-    wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
+    wait_for "$work/serve.log" "subscribed to sensor readings"
     cpu0=$(cpu_us $serve); t0=$(date +%s.%N)
     publish "$qos" > "$work/pub.txt"
     target=$((before + count)); n=$before
@@ -78,7 +78,7 @@ for qos in 0 1; do
 
     # Latency at half that rate: receive-to-durable and publish-to-durable percentiles, as serve reports them when it stops.
     "$agora" serve --client-id client:bench-agora > "$work/serve.log" 2>&1 & serve=$!; pids+=($serve)
-    wait_for "$work/serve.log" "connected to the broker"; sleep 0.3
+    wait_for "$work/serve.log" "subscribed to sensor readings"
     publish "$qos" $((count / 2)) $((rate / 2)) > "$work/pub.txt"
     sleep 1
     kill -TERM $serve; wait $serve || true

@@ -126,7 +126,7 @@ fi
 env "${xmpp_env[@]}" "$agora" serve > "$out/serve.log" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")
-wait_for "$out/serve.log" "connected to the broker"
+wait_for "$out/serve.log" "subscribed to sensor readings"
 wait_port "$c2s_port"
 sleep 1
 

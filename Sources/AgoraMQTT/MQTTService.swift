@@ -31,10 +31,17 @@ public final class MQTTService: Service, Sendable {
     /// Budget of the pairing warnings, so a flood cannot flood the journal too.
     private let pairingWarnings = LogAllowance()
     private let connected = Atomic<Bool>(false)
+    /// Whether the broker has granted this connection's subscriptions yet.
+    private let subscriptionState = Mutex(SubscriptionTracker())
 
     /// Whether the broker accepted the connection and it has not dropped since (for
-    /// `/metrics`, `/readyz` and the dashboard).
+    /// `/metrics` and the dashboard).
     public var isConnected: Bool { connected.load(ordering: .relaxed) }
+
+    /// Whether the broker has acknowledged and granted the gateway's subscriptions on the
+    /// current connection (`SubscriptionTracker`): `/readyz` waits for this, not for the
+    /// connection alone.
+    public var isListening: Bool { subscriptionState.withLock { $0.isListening } }
 
     public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil,
                 pairingGate: PairingGate = PairingGate(isInvited: { _ in true })) {
@@ -61,9 +68,15 @@ public final class MQTTService: Service, Sendable {
                     return
                 }
                 self.connected.store(true, ordering: .relaxed)
+                self.subscriptionState.withLock { $0.reset() }
                 logger.notice("connected to the broker", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
                 do {
-                    for pattern in subscriptions { try holder.client?.subscribe(pattern) }
+                    // Both callbacks run on the client's network thread, so every id is
+                    // recorded before its SUBACK can arrive.
+                    for pattern in subscriptions {
+                        guard let id = try holder.client?.subscribe(pattern) else { continue }
+                        self.subscriptionState.withLock { $0.sent(id) }
+                    }
                     try holder.client?.publish(statusTopic, payload: Array("online".utf8), retain: true)
                 } catch {
                     logger.error("subscribing failed", metadata: ["error": "\(error)"])
@@ -71,7 +84,17 @@ public final class MQTTService: Service, Sendable {
             },
             onDisconnect: { result in
                 self.connected.store(false, ordering: .relaxed)
+                self.subscriptionState.withLock { $0.reset() }
                 if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
+            },
+            onSubscribe: { id, granted in
+                switch self.subscriptionState.withLock({ $0.acknowledged(id, granted: granted) }) {
+                case .nowListening: logger.notice("subscribed to sensor readings")
+                case .refused:
+                    logger.error("the broker refused a subscription; check its ACL for the gateway's certificate",
+                                 metadata: ["mqtt.granted": "\(granted)"])
+                case .none: break
+                }
             },
             // Acknowledge nothing before the ingester has stored (or dropped for good) all that was read.
             durable: .init(wait: { deadline, stillWaiting in queue.waitUntilSettled(queue.offered, deadline: deadline, stillWaiting: stillWaiting) },

@@ -43,6 +43,7 @@ public final class MosquittoClient: @unchecked Sendable {
     private let onMessage: @Sendable (_ topic: String, _ payload: UnsafeRawBufferPointer) -> Void
     private let onConnect: @Sendable (_ result: Int32) -> Void
     private let onDisconnect: @Sendable (_ result: Int32) -> Void
+    private let onSubscribe: @Sendable (_ messageID: Int32, _ grantedQoS: [Int32]) -> Void
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
     private let finish = Mutex(Finish())
@@ -90,6 +91,7 @@ public final class MosquittoClient: @unchecked Sendable {
     public init(clientID: String, tls: TLS,
                 onConnect: @escaping @Sendable (Int32) -> Void,
                 onDisconnect: @escaping @Sendable (Int32) -> Void,
+                onSubscribe: @escaping @Sendable (_ messageID: Int32, _ grantedQoS: [Int32]) -> Void = { _, _ in },
                 durable: Durability? = nil,
                 onMessage: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Void) throws(MQTTError) {
         _ = Self.library
@@ -109,6 +111,7 @@ public final class MosquittoClient: @unchecked Sendable {
         self.onMessage = onMessage
         self.onConnect = onConnect
         self.onDisconnect = onDisconnect
+        self.onSubscribe = onSubscribe
         self.durable = durable
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
@@ -120,6 +123,11 @@ public final class MosquittoClient: @unchecked Sendable {
         }
         mosquitto_disconnect_callback_set(handle) { _, context, result in
             MosquittoClient.client(context)?.onDisconnect(result)
+        }
+        mosquitto_subscribe_callback_set(handle) { _, context, messageID, count, granted in
+            guard let client = MosquittoClient.client(context) else { return }
+            let qos = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
+            client.onSubscribe(messageID, qos)
         }
         mosquitto_message_callback_set(handle) { _, context, message in
             guard let client = MosquittoClient.client(context), let message, let topic = message.pointee.topic else { return }
@@ -256,9 +264,14 @@ public final class MosquittoClient: @unchecked Sendable {
         }
     }
 
-    public func subscribe(_ pattern: String, qos: Int32 = 1) throws(MQTTError) {
-        try MQTTError.check(mosquitto_subscribe(handle, nil, pattern, qos), "subscribe \(pattern)")
+    /// Queues a SUBSCRIBE and returns its message id, which `onSubscribe` reports with the
+    /// broker's SUBACK.
+    @discardableResult
+    public func subscribe(_ pattern: String, qos: Int32 = 1) throws(MQTTError) -> Int32 {
+        var messageID: Int32 = 0
+        try MQTTError.check(mosquitto_subscribe(handle, &messageID, pattern, qos), "subscribe \(pattern)")
         wake()
+        return messageID
     }
 
     public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) {

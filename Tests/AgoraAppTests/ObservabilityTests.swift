@@ -86,6 +86,36 @@ import Testing
         #expect(page.code == 401, "the dashboard's data without a session: \(page)")
     }
 
+    @Test func readyzSaysReadyOnlyOnceTheBrokerHasMadeTheGatewaysSubscriptions() throws {
+        let httpPort = try freePorts(1)
+        let dir = try TemporaryDirectory("agora-readyz")
+        defer { dir.remove() }
+        let cli = AgoraCLI(stateDirectory: dir.file("state"))
+        try cli.ok(["init", "--domain", "gw1.example"])
+        // The broker is configured (the gateway knows where it is) but down when serve starts.
+        let mosquitto = try Mosquitto(cli: cli, out: dir.file("broker"), log: dir.file("mosquitto.log"))
+        defer { mosquitto.stop() }
+        mosquitto.stop()
+        let readyz = "http://127.0.0.1:\(httpPort)/readyz"
+        let serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"),
+                                   environment: mqttOnlyEnvironment.merging(["AGORA_HTTP_PORT": "\(httpPort)"]) { _, new in new })
+        defer { stopHard(serve) }
+        let down = try httpGet(readyz)
+        #expect(down.code == 503 && down.body.contains("the broker is not connected"), "\(down)")
+        #expect(try httpGet("http://127.0.0.1:\(httpPort)/healthz").code == 200, "alive, though not ready")
+
+        // The broker comes up: from the first 200 on, the broker has made the gateway's
+        // subscriptions (a reading published then reaches it), whenever that 200 comes.
+        try mosquitto.restart()
+        var polls = 0
+        try waitUntil("/readyz answers 200", timeout: 60, interval: 0.005, details: { (try? httpGet(readyz).body) ?? "" }) {
+            polls += 1
+            return (try? httpGet(readyz).code) == 200
+        }
+        #expect(mosquitto.gatewayIsSubscribed, "ready before the broker had subscribed the gateway (after \(polls) polls)")
+        #expect(fileText(dir.file("serve.log")).contains("subscribed to sensor readings"))
+    }
+
     @Test func beyondLoopbackTheListenerSpeaksOnlyTLSAndMetricsNeedTheBearerToken() throws {
         let address = try runProcess("/bin/sh", ["-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -75,10 +75,16 @@ public final class Mosquitto {
     public func waitForGateway(timeout: Double = 20) throws {
         try waitUntil("the gateway has connected and subscribed", timeout: timeout, details: { self.tail }) {
             try self.stillRunning()
-            let log = self.logSinceStart
-            return log.contains(" as \(Self.gatewayClientID) ")
-                && Self.gatewayFilters.allSatisfy { Self.hasSubscription(log, client: Self.gatewayClientID, filter: $0) }
+            return self.gatewayIsSubscribed
         }
+    }
+
+    /// Whether `agora serve` has connected to this broker (since it last started) and the
+    /// broker has made its subscriptions to readings and pairing requests.
+    public var gatewayIsSubscribed: Bool {
+        let log = logSinceStart
+        return log.contains(" as \(Self.gatewayClientID) ")
+            && Self.gatewayFilters.allSatisfy { Self.hasSubscription(log, client: Self.gatewayClientID, filter: $0) }
     }
 
     /// The gateway's client id and subscriptions (`BrokerConfiguration`, `GatewayTopic`, with

@@ -46,12 +46,18 @@ final class GatewayTelemetry: Sendable {
     var uptimeSeconds: Double { (ContinuousClock.now - started).secondsValue }
 
     /// What keeps the gateway from being ready, if anything: a listener not bound, or the
-    /// broker not connected when MQTT is configured. (The store is open for as long as
+    /// broker not connected (or its subscriptions not yet granted) when MQTT is configured. (The store is open for as long as
     /// this object exists.)
     var notReadyReasons: [String] {
         var reasons: [String] = []
         if let xmpp, xmpp.ports.isEmpty { reasons.append("the XMPP listeners are not bound") }
-        if let ingest, !ingest.mqtt.isConnected { reasons.append("the broker is not connected") }
+        if let ingest {
+            if !ingest.mqtt.isConnected {
+                reasons.append("the broker is not connected")
+            } else if !ingest.mqtt.isListening {
+                reasons.append("the broker has not granted the gateway's subscriptions yet")
+            }
+        }
         if gateway.store.writer.statistics.diskFull { reasons.append("the disk is full: writes are refused") }
         return reasons
     }
