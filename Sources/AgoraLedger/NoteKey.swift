@@ -16,10 +16,27 @@ public enum NoteKey {
         else { throw .badKey("key name \"\(name)\" must be non-empty, without spaces or '+'") }
     }
 
-    static func keyID(name: String, publicKey: [UInt8]) -> UInt32 {
+    static func keyID(name: String, type: UInt8 = ed25519, publicKey: [UInt8]) -> UInt32 {
         var hasher = SHA256()
-        hasher.update(data: Array(name.utf8) + [0x0A, ed25519] + publicKey)
+        hasher.update(data: Array(name.utf8) + [0x0A, type] + publicKey)
         return Array(hasher.finalize()).prefix(4).reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// Splits a verifier key `name+hexid+base64` into its name, key ID and decoded key
+    /// material (type byte first). The base64 part may itself contain "+".
+    static func split(_ text: String) throws(LedgerError) -> (name: String, keyID: UInt32, raw: [UInt8]) {
+        let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        let parts = trimmed.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
+        guard trimmed.utf8.count <= 512, parts.count == 3, parts[1].utf8.count == 8,
+              let id = UInt32(parts[1], radix: 16), let raw = Data(base64Encoded: String(parts[2]))
+        else { throw .badKey("not a signed-note verifier key (expected name+hexid+base64)") }
+        return (String(parts[0]), id, Array(raw))
+    }
+
+    /// The `name+hexid+base64(type ‖ key)` text.
+    static func encode(name: String, keyID: UInt32, type: UInt8, publicKey: [UInt8]) -> String {
+        let hex = String(keyID, radix: 16)
+        return "\(name)+\(String(repeating: "0", count: 8 - hex.count))\(hex)+\(Data([type] + publicKey).base64EncodedString())"
     }
 }
 
@@ -39,22 +56,16 @@ public struct NoteVerifier: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the `name+hexid+base64` form.
     public init(parsing text: String) throws(LedgerError) {
-        let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-        // The base64 part may itself contain "+": split at the first two only.
-        let parts = trimmed.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard trimmed.utf8.count <= 512, parts.count == 3, parts[1].utf8.count == 8,
-              let id = UInt32(parts[1], radix: 16),
-              let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == NoteKey.ed25519
-        else { throw .badKey("not a signed-note Ed25519 verifier key (expected name+hexid+base64)") }
-        try self.init(name: String(parts[0]), publicKey: Array(raw.dropFirst()))
+        let (name, id, raw) = try NoteKey.split(text)
+        guard raw.count == 33, raw.first == NoteKey.ed25519 else {
+            throw .badKey("not a signed-note Ed25519 verifier key (expected name+hexid+base64)")
+        }
+        try self.init(name: name, publicKey: Array(raw.dropFirst()))
         guard keyID == id else { throw .badKey("verifier key \(name): key ID does not match the key") }
     }
 
     /// The `name+hexid+base64(0x01 ‖ key)` text.
-    public var description: String {
-        let hex = String(keyID, radix: 16)
-        return "\(name)+\(String(repeating: "0", count: 8 - hex.count))\(hex)+\(Data([NoteKey.ed25519] + publicKey).base64EncodedString())"
-    }
+    public var description: String { NoteKey.encode(name: name, keyID: keyID, type: NoteKey.ed25519, publicKey: publicKey) }
 
     func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }

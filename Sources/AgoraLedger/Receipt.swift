@@ -54,4 +54,23 @@ public struct Receipt: Sendable, Hashable, Codable {
         }
         return Array(entryBytes)
     }
+
+    /// Verifies as `verify(with:)`, then requires valid `cosignature/v1` signatures over the
+    /// receipt's checkpoint from at least `minimum` of `witnesses`: only then can no single
+    /// gateway have shown this history to one party and another to the next. Returns the
+    /// entry and, per witness that cosigned, the time it did.
+    public func verify(with verifier: NoteVerifier, witnesses: [CosignerVerifier], minimum: Int) throws(LedgerError)
+        -> (entry: [UInt8], cosignedAt: [CosignerVerifier: UInt64]) {
+        let entry = try verify(with: verifier)
+        let note = try SignedNote(parsing: checkpoint)
+        var cosigned: [CosignerVerifier: UInt64] = [:]
+        for witness in Set(witnesses) {
+            if let time = witness.cosignatureTime(of: note.text, among: note.signatures) { cosigned[witness] = time }
+        }
+        guard cosigned.count >= minimum else {
+            throw .proofFailed("the receipt's checkpoint (size \(treeSize)) has valid cosignatures from \(cosigned.count) of the "
+                               + "\(Set(witnesses).count) witnesses given; \(minimum) are required")
+        }
+        return (entry, cosigned)
+    }
 }

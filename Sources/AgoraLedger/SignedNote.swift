@@ -11,6 +11,46 @@ public struct SignedNote: Sendable, Hashable {
         public let name: String
         public let keyID: UInt32
         public let bytes: [UInt8]
+
+        /// `— <name> <base64(key ID ‖ bytes)>` and a newline.
+        public var line: String {
+            let id = withUnsafeBytes(of: keyID.bigEndian) { Array($0) }
+            return "\(SignedNote.dash)\(name) \(Data(id + bytes).base64EncodedString())\n"
+        }
+
+        /// Parses one signature line (without its newline).
+        init(parsingLine line: Substring) throws(LedgerError) {
+            guard line.hasPrefix(SignedNote.dash) else { throw .malformed("signature line must start with an em dash") }
+            let fields = line.dropFirst(SignedNote.dash.count).split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count == 2, !fields[0].isEmpty, let raw = Data(base64Encoded: String(fields[1])), raw.count > 4 else {
+                throw .malformed("malformed signature line")
+            }
+            self.init(name: String(fields[0]), keyID: raw.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }, bytes: Array(raw.dropFirst(4)))
+        }
+
+        init(name: String, keyID: UInt32, bytes: [UInt8]) {
+            self.name = name; self.keyID = keyID; self.bytes = bytes
+        }
+
+        /// Parses a block of signature lines, each ending in a newline (a witness's
+        /// `add-checkpoint` answer). At most 100.
+        public static func parseLines(_ block: String) throws(LedgerError) -> [Signature] {
+            guard block.utf8.count <= SignedNote.maxSize, block.hasSuffix("\n") else { throw .malformed("signature lines must end in a newline") }
+            var result: [Signature] = []
+            for line in block.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
+                result.append(try Signature(parsingLine: line))
+                guard result.count <= 100 else { throw .malformed("more than 100 signature lines") }
+            }
+            return result
+        }
+    }
+
+    /// This note with `more` signatures added after its own, skipping any it already has
+    /// (a cosigned checkpoint: the log's signature, then the witnesses').
+    public func adding(_ more: [Signature]) -> SignedNote {
+        var all = signatures
+        for signature in more where !all.contains(signature) { all.append(signature) }
+        return SignedNote(text: text, signatures: all)
     }
 
     /// Notes are small; a larger input is refused before parsing.
@@ -31,12 +71,7 @@ public struct SignedNote: Sendable, Hashable {
 
     /// The note as transmitted.
     public var serialized: String {
-        var out = text + "\n"
-        for signature in signatures {
-            let id = withUnsafeBytes(of: signature.keyID.bigEndian) { Array($0) }
-            out += "\(Self.dash)\(signature.name) \(Data(id + signature.bytes).base64EncodedString())\n"
-        }
-        return out
+        signatures.reduce(text + "\n") { $0 + $1.line }
     }
 
     /// Parses a serialized note (text, blank line, signature lines). Does not verify.
@@ -52,13 +87,7 @@ public struct SignedNote: Sendable, Hashable {
         guard block.hasSuffix("\n") else { throw .malformed("signed note must end in a newline") }
         var signatures: [Signature] = []
         for line in block.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
-            guard line.hasPrefix(Self.dash) else { throw .malformed("signature line must start with an em dash") }
-            let fields = line.dropFirst(Self.dash.count).split(separator: " ", omittingEmptySubsequences: false)
-            guard fields.count == 2, let raw = Data(base64Encoded: String(fields[1])), raw.count > 4 else {
-                throw .malformed("malformed signature line")
-            }
-            let id = raw.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            signatures.append(Signature(name: String(fields[0]), keyID: id, bytes: Array(raw.dropFirst(4))))
+            signatures.append(try Signature(parsingLine: line))
         }
         guard !signatures.isEmpty, signatures.count <= 100 else { throw .malformed("signed note needs 1…100 signatures") }
         self.init(text: text, signatures: signatures)
