@@ -53,6 +53,8 @@ public struct AgoraConfiguration: Sendable {
     /// Host names, besides the domain, `localhost` and IP addresses, by which the HTTP
     /// listener may be reached (a browser names the host; others are refused with 421).
     public var httpAllowedHosts: [String] = []
+    /// `[witness]`: the logs this gateway witnesses and the witnesses of its own log.
+    public var witness = WitnessConfiguration()
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

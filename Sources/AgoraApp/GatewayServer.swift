@@ -67,8 +67,11 @@ public enum GatewayServer {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
         }
         let telemetry = GatewayTelemetry(gateway: gateway, xmpp: xmpp, ingest: ingest, pairing: pairingOutcomes)
+        let witnessing = try await WitnessSetup.make(for: gateway, logger: logger)
+        telemetry.witness = witnessing
+        if let submitter = witnessing.submitter { services.append(.init(service: submitter)) }
         let http = try HTTPSetup.server(for: telemetry, metrics: metrics, domain: XMPPSetup.domain(of: gateway),
-                                        xmpp: xmppConfiguration, logger: logger)
+                                        xmpp: xmppConfiguration, witness: witnessing.endpoint, logger: logger)
         if let http {
             telemetry.http = http
             services.append(.init(service: ObservabilityListener(server: http, logger: logger)))

@@ -92,16 +92,52 @@ public final class Ledger: Sendable {
         return result
     }
 
-    /// A receipt for entry `index` against the newest checkpoint.
+    /// A receipt for entry `index`: against the best witnessed checkpoint that covers it
+    /// (`witnessedCheckpoint`), or else the newest checkpoint (no cosignatures yet).
     public func receipt(for index: UInt64, in txn: ReadTransaction) throws -> Receipt {
         let total = try size(in: txn)
         guard index < total else { throw LedgerError.indexOutOfRange(index, size: total) }
-        guard let checkpoint = try latestCheckpoint(in: txn), checkpoint.size > index else {
+        guard let checkpoint = try witnessedCheckpoint(covering: index, in: txn) ?? latestCheckpoint(in: txn), checkpoint.size > index else {
             throw LedgerError.noCheckpoint(covering: index)
         }
         let proof = try tree.inclusionProof(index: index, size: checkpoint.size, in: txn)
         return Receipt(index: index, entry: try entry(at: index, in: txn), treeSize: checkpoint.size,
                        inclusion: proof, checkpoint: checkpoint.note)
+    }
+
+    // MARK: Witnessed checkpoints
+
+    /// How many cosigned checkpoints are kept: the newest covers every older entry, so a
+    /// few suffice, and one note a second would otherwise grow the store without bound.
+    public static let cosignedKept = 64
+
+    /// Among the newest cosigned checkpoints (`tables.ledgerCosigned`) that cover `index`,
+    /// the one with the most signatures (the newest of those); nil when none does.
+    public func witnessedCheckpoint(covering index: UInt64, in txn: ReadTransaction) throws -> (size: UInt64, note: String)? {
+        var best: (size: UInt64, note: String, signatures: Int)?
+        var seen = 0
+        try txn.scanReverse(tables.ledgerCosigned) { key, value in
+            guard let size = StoreKey.readU64(Array(key)), size > index, seen < Self.cosignedKept else { return false }
+            seen += 1
+            let note = String(decoding: value, as: UTF8.self)
+            let count = (try? SignedNote(parsing: note).signatures.count) ?? 0
+            if count > (best?.signatures ?? 0) { best = (size, note, count) }
+            return true
+        }
+        return best.map { ($0.size, $0.note) }
+    }
+
+    /// Adds a witness's cosignature lines to this log's checkpoint of `size` (which must be
+    /// stored), keeps the newest `cosignedKept` cosigned checkpoints, and returns the note.
+    public func addCosignatures(_ signatures: [SignedNote.Signature], toCheckpointOf size: UInt64, in txn: WriteTransaction) throws -> String {
+        let base = try txn.get(tables.ledgerCosigned, StoreKey.u64(size)) ?? txn.get(tables.ledgerCheckpoints, StoreKey.u64(size))
+        guard let base else { throw LedgerError.noCheckpoint(covering: size > 0 ? size - 1 : 0) }
+        let note = try SignedNote(parsing: String(decoding: base, as: UTF8.self)).adding(signatures).serialized
+        try txn.put(tables.ledgerCosigned, StoreKey.u64(size), Array(note.utf8))
+        var keys: [[UInt8]] = []
+        try txn.scanReverse(tables.ledgerCosigned) { key, _ in keys.append(Array(key)); return true }
+        for key in keys.dropFirst(Self.cosignedKept) { try txn.delete(tables.ledgerCosigned, key) }
+        return note
     }
 
     // MARK: Checkpoints

@@ -23,7 +23,12 @@ public enum WitnessCheck {
     public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
         public enum Reason: String, Sendable, CaseIterable {
             case malformed, unknownLog = "unknown_log", badSignature = "bad_signature", oldSizeTooLarge = "old_size_too_large"
-            case conflict, inconsistent
+            /// 409: the old size is not the size this witness last cosigned.
+            case conflict
+            /// 409 too: the size it last cosigned, with another root — a fork.
+            case forked
+            /// 422: the consistency proof does not verify.
+            case inconsistent
         }
         public let reason: Reason
         public let status: Int
@@ -32,11 +37,14 @@ public enum WitnessCheck {
         public let contentType: String
         public var description: String { "\(status) \(reason.rawValue): \(body)" }
 
+        /// 400: the body is not an add-checkpoint request at all.
+        public static func malformed(_ error: LedgerError) -> Refusal { .plain(.malformed, 400, error.description) }
+
         static func plain(_ reason: Reason, _ status: Int, _ body: String) -> Refusal {
             Refusal(reason: reason, status: status, body: body + "\n", contentType: "text/plain; charset=utf-8")
         }
-        static func conflict(knownSize: UInt64) -> Refusal {
-            Refusal(reason: .conflict, status: 409, body: "\(knownSize)\n", contentType: "text/x.tlog.size")
+        static func conflict(knownSize: UInt64, forked: Bool = false) -> Refusal {
+            Refusal(reason: forked ? .forked : .conflict, status: 409, body: "\(knownSize)\n", contentType: "text/x.tlog.size")
         }
     }
 
@@ -74,8 +82,9 @@ public enum WitnessCheck {
         guard request.oldSize == (known?.size ?? 0) else { return .failure(.conflict(knownSize: known?.size ?? 0)) }
         if let known {
             if known.size == checkpoint.size {
-                guard known.root == checkpoint.root, request.proof.isEmpty else {
-                    return .failure(.conflict(knownSize: known.size))
+                guard known.root == checkpoint.root else { return .failure(.conflict(knownSize: known.size, forked: true)) }
+                guard request.proof.isEmpty else {
+                    return .failure(.plain(.inconsistent, 422, "the proof must be empty when the old size is the checkpoint's"))
                 }
             } else if !MerkleProofs.verifyConsistency(oldSize: known.size, oldRoot: known.root, newSize: checkpoint.size,
                                                       newRoot: checkpoint.root, proof: request.proof) {

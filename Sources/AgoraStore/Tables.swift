@@ -4,6 +4,8 @@
 /// - the log itself: `ledger.entries`, `ledger.nodes`, `ledger.checkpoints`;
 /// - views of the log (`derivedFromLedger`: `accounts`, `balances`, `sensors`, `purchases`,
 ///   `grants`, `certs`), which replay must rebuild byte for byte;
+/// - witnessing: `witness.logs` (what this gateway cosigned for others), `ledger.cosigned`
+///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
 ///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline` — passwords' SCRAM keys, rosters and
@@ -28,6 +30,12 @@ public struct Tables: Sendable {
     public let credentials: Database
     public let roster: Database
     public let offline: Database
+    /// As a witness: per log origin, the newest checkpoint cosigned (size ‖ root).
+    public let witnessLogs: Database
+    /// This gateway's own checkpoints with the witnesses' cosignatures gathered so far
+    /// (size → the note with every signature), and per witness the size it last cosigned.
+    public let ledgerCosigned: Database
+    public let witnessPeers: Database
 
     init(environment: LMDBEnvironment) throws(LMDBError) {
         ledgerEntries = try environment.openDatabase(named: "ledger.entries")
@@ -46,6 +54,9 @@ public struct Tables: Sendable {
         credentials = try environment.openDatabase(named: "xmpp.credentials")
         roster = try environment.openDatabase(named: "xmpp.roster")
         offline = try environment.openDatabase(named: "xmpp.offline")
+        witnessLogs = try environment.openDatabase(named: "witness.logs")
+        ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
+        witnessPeers = try environment.openDatabase(named: "witness.peers")
     }
 
     /// The tables that replay rebuilds from the ledger alone.

@@ -73,6 +73,19 @@ public class ReadTransaction {
         }
     }
 
+    /// Visits entries in reverse key order from the last, until `body` returns false.
+    /// Key and value buffers are valid only during each call.
+    public func scanReverse(
+        _ db: Database, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        let cursor = try Cursor(transaction: self, database: db)
+        var entry = try cursor.last()
+        while let (key, value) = entry {
+            guard try body(key, value) else { return }
+            entry = try cursor.previous()
+        }
+    }
+
     /// The last key and value of `db`, if any.
     public func last(_ db: Database) throws(StoreError) -> (key: [UInt8], value: [UInt8])? {
         let cursor = try Cursor(transaction: self, database: db)

@@ -24,8 +24,28 @@ struct LedgerCommand: AsyncParsableCommand {
         @Flag(help: "Also rebuild every ledger-derived table from the entries and compare byte for byte.") var replay = false
         @Option(name: .customLong("log-key"), help: "The log verifier key you trust (from agora init or a published checkpoint); without it the key named in the genesis entry is believed.")
         var logKey: String?
+        @Option(name: .customLong("against"), help: "A checkpoint of this log signed by its key (a witness's or a receipt's, '-' for stdin): report a fork or a rollback against it, with both checkpoints as evidence.")
+        var against: String?
 
         func run() async throws {
+            if let against {
+                let note = String(decoding: try InputFile.read(against, limit: 64 * 1024), as: UTF8.self)
+                let trusted = try logKey.map { try NoteVerifier(parsing: $0) }
+                let comparison = try await global.withGateway(unlockKeys: false) { gateway in try gateway.compare(against: note, trusted: trusted) }
+                let theirs = comparison.theirs
+                switch comparison.verdict {
+                case .consistent:
+                    print("ok: at size \(theirs.size) this log has the checkpoint's root \(Data(theirs.root).base64EncodedString())")
+                    return
+                case .rolledBack(let local):
+                    print("ROLLED BACK: the checkpoint covers \(theirs.size) entries; this log holds \(local)")
+                case .forked(let root):
+                    print("FORKED: at size \(theirs.size) this log's root is \(Data(root).base64EncodedString()); the checkpoint's is \(Data(theirs.root).base64EncodedString())")
+                }
+                print("\n# the checkpoint held against this log:\n\(note)")
+                if let ours = comparison.ours { print("# this log's own checkpoint:\n\(ours)") }
+                throw ExitCode(1)
+            }
             let started = ContinuousClock.now
             let progress: (String) -> (UInt64, UInt64) -> Void = { phase in
                 { done, total in

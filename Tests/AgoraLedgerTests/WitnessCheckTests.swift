@@ -125,7 +125,8 @@ import Testing
         // Same size, another root: 409.
         var forked = leaves
         forked[3] = TreeHash.leaf(Array("another entry".utf8))
-        #expect(try refusal(.init(oldSize: 10, proof: [], checkpoint: checkpoint(10, leaves: forked)), known: state(10))?.status == 409)
+        let fork = try #require(try refusal(.init(oldSize: 10, proof: [], checkpoint: checkpoint(10, leaves: forked)), known: state(10)))
+        #expect(fork.status == 409 && fork.reason == .forked && fork.body == "10\n")
         // A fork that grew past what the witness saw: its own proof does not lead from the known root: 422.
         #expect(try refusal(.init(oldSize: 10, proof: proof(10, 30, leaves: forked), checkpoint: checkpoint(30, leaves: forked)), known: state(10))?.status == 422)
         // Garbage where the note should be: 400.

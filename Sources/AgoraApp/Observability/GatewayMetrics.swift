@@ -145,6 +145,25 @@ final class GatewayMetrics: Sendable {
         gauge("agora_accounts", "Accounts.", Double(live.ledger.accounts))
         gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.sensors - live.ledger.frozenSensors), [("state", "active")])
         gauge("agora_sensors", "Registered sensors, by state.", Double(live.ledger.frozenSensors), [("state", "frozen")])
+        if let witness = live.witness {
+            for (outcome, count) in witness.requests {
+                counter("agora_witness_requests_total", "add-checkpoint requests answered as a witness, by outcome.", count, [("outcome", outcome)])
+            }
+            for (origin, size) in witness.logs {
+                gauge("agora_witness_log_cosigned_size", "As a witness: the tree size last cosigned, per log.", Double(size), [("origin", origin)])
+            }
+            if !witness.peers.isEmpty {
+                gauge("agora_ledger_witnessed_size", "The newest checkpoint size with the required cosignatures.", Double(witness.witnessedSize))
+                gauge("agora_ledger_witnesses_required", "Cosignatures a checkpoint needs (witness.min_cosignatures).", Double(witness.required))
+            }
+            for peer in witness.peers {
+                gauge("agora_witness_peer_cosigned_size", "The size of this log a witness last cosigned.", Double(peer.cosignedSize), [("witness", peer.name)])
+                if let age = peer.cosignedAgeSeconds {
+                    gauge("agora_witness_peer_cosigned_age_seconds", "Seconds since a witness last cosigned.", age, [("witness", peer.name)])
+                }
+                counter("agora_witness_peer_failures_total", "Failed submissions to a witness.", peer.failures, [("witness", peer.name)])
+            }
+        }
         if let http = live.http {
             counter("agora_http_connections_total", "HTTP connections accepted.", http.connections)
             for (code, count) in http.responses { counter("agora_http_responses_total", "HTTP responses, by status code.", count, [("code", code)]) }

@@ -11,6 +11,7 @@ internal import NIOHTTP1
 /// |---|---|---|
 /// | `GET /healthz` | anyone | 200 while the process serves (liveness) |
 /// | `GET /readyz` | anyone | 200 when ready, else 503 with the reasons |
+/// | `POST /add-checkpoint` | anyone (the log's signature is checked) | C2SP tlog-witness cosignature |
 /// | `GET /metrics` | loopback, or the bearer token | Prometheus text format |
 /// | `GET /status.json` | loopback, or the bearer token | `LiveStatus` (what `agora status` shows live) |
 /// | `GET /`, `/dashboard.js`, `/dashboard.css` | anyone; data only after login | the dashboard |
@@ -27,6 +28,8 @@ struct GatewayRoutes: HTTPResponder {
     /// Host names besides the domain, `localhost` and IP addresses that requests may name
     /// (`http.allowed_hosts`).
     var allowedHosts: Set<String> = []
+    /// `POST /add-checkpoint`, when this gateway witnesses other logs (`witness.logs`).
+    var witness: WitnessEndpoint?
     let logger: Logger
 
     func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -36,6 +39,9 @@ struct GatewayRoutes: HTTPResponder {
         switch (request.method, request.path) {
         case (.GET, "/healthz"):
             return .text(.ok, "ok\n")
+        case (.POST, "/add-checkpoint"):
+            guard let witness else { return .text(.notFound, "this gateway witnesses no logs\n") }
+            return await witness.respond(to: request)
         case (.GET, "/readyz"):
             let reasons = telemetry.notReadyReasons
             return reasons.isEmpty ? .text(.ok, "ready\n") : .text(.serviceUnavailable, "not ready: " + reasons.joined(separator: "; ") + "\n")

@@ -20,6 +20,7 @@ final class GatewayTelemetry: Sendable {
     let pairing: PairingOutcomes
     let tally = LedgerTally()
     private let httpServer = Mutex<HTTPServer?>(nil)
+    private let witnessing = Mutex<Witnessing?>(nil)
     /// The stored checkpoint's size when last looked at, and since when it has been that.
     private let checkpointSeen = Mutex<(size: UInt64, since: ContinuousClock.Instant)?>(nil)
 
@@ -36,6 +37,12 @@ final class GatewayTelemetry: Sendable {
         self.pairing = pairing
         self.xmpp = xmpp
         self.ingest = ingest
+    }
+
+    /// The witness endpoint and this log's witnesses, when configured.
+    var witness: Witnessing? {
+        get { witnessing.withLock { $0 } }
+        set { witnessing.withLock { $0 = newValue } }
     }
 
     var http: HTTPServer? {
@@ -104,7 +111,8 @@ final class GatewayTelemetry: Sendable {
                 return .init(connections: counts.connections,
                              responses: Dictionary(uniqueKeysWithValues: counts.responses.map { ("\($0.key)", $0.value) }),
                              refused: Dictionary(uniqueKeysWithValues: counts.refused.map { ($0.key.rawValue, $0.value) }))
-            })
+            },
+            witness: try witness.map(witnessPart))
     }
 
     /// Seconds since the stored checkpoint last grew, as seen by these reads (or since the
@@ -121,6 +129,21 @@ final class GatewayTelemetry: Sendable {
             return previous.since
         }
         return (now - since).secondsValue
+    }
+
+    private func witnessPart(_ witnessing: Witnessing) throws -> LiveStatus.Witness {
+        let statuses = witnessing.submitter?.statuses ?? [:]
+        let peers = (witnessing.submitter?.peers ?? []).map { peer in
+            let status = statuses[peer.verifier.description]
+            return LiveStatus.Witness.Peer(name: peer.verifier.name, url: peer.url, cosignedSize: status?.cosignedSize ?? 0,
+                                           cosignedAgeSeconds: status?.lastCosigned.map { (ContinuousClock.now - $0).secondsValue },
+                                           failures: status?.failures ?? 0, lastError: status?.lastError)
+        }
+        let required = witnessing.submitter?.required ?? 0
+        let sizes = peers.map(\.cosignedSize).sorted(by: >)
+        return .init(requests: witnessing.endpoint?.counts ?? [:],
+                     logs: Dictionary(try gateway.witnessedLogs().map { ($0.origin, $0.size) }, uniquingKeysWith: max),
+                     required: required, witnessedSize: required > 0 && sizes.count >= required ? sizes[required - 1] : 0, peers: peers)
     }
 
     private static func xmppPart(_ server: XMPPServer) -> LiveStatus.XMPP {

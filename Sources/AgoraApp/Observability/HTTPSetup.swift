@@ -13,7 +13,7 @@ internal import Glibc
 enum HTTPSetup {
     /// The listener for `telemetry`'s gateway, or nil when `http.port = 0`.
     static func server(for telemetry: GatewayTelemetry, metrics: GatewayMetrics, domain: String,
-                       xmpp: XMPPConfiguration?, logger: Logger) throws -> HTTPServer? {
+                       xmpp: XMPPConfiguration?, witness: WitnessEndpoint? = nil, logger: Logger) throws -> HTTPServer? {
         let gateway = telemetry.gateway
         var configuration = gateway.configuration.http
         guard configuration.port > 0 else { return nil }
@@ -31,7 +31,7 @@ enum HTTPSetup {
             telemetry: telemetry, metrics: metrics, sessions: DashboardSessions(),
             login: DashboardLogin(credentials: CredentialStore(store: gateway.store), accounts: XMPPSetup.accountHooks(for: gateway),
                                   throttles: telemetry.xmpp?.authThrottles, freeFailures: xmppSettings.authFreeFailuresPerAccount, maxBackoffSeconds: xmppSettings.authMaxBackoffSeconds),
-            token: token, domain: domain, allowedHosts: Set(gateway.configuration.httpAllowedHosts), logger: logger)
+            token: token, domain: domain, allowedHosts: Set(gateway.configuration.httpAllowedHosts), witness: witness, logger: logger)
         do {
             return try HTTPServer(configuration: configuration, responder: routes, logger: logger)
         } catch {

@@ -12,6 +12,7 @@ public struct LiveStatus: Sendable, Codable, Equatable {
     public var store: Store
     public var ledger: Ledger
     public var http: HTTP?
+    public var witness: Witness?
 
     public struct XMPP: Sendable, Codable, Equatable {
         public var negotiating: Int
@@ -78,5 +79,30 @@ public struct LiveStatus: Sendable, Codable, Equatable {
         public var connections: Int
         public var responses: [String: Int]
         public var refused: [String: Int]
+    }
+
+    /// Witnessing: as a witness of other logs, and this log's own witnesses.
+    public struct Witness: Sendable, Codable, Equatable {
+        /// `add-checkpoint` requests answered, by outcome (`cosigned`, or why not).
+        public var requests: [String: Int]
+        /// Per log witnessed (origin), the size last cosigned.
+        public var logs: [String: UInt64]
+        /// Cosignatures the newest checkpoint needs (`witness.min_cosignatures`).
+        public var required: Int
+        /// The size of the newest checkpoint with at least `required` cosignatures gathered
+        /// by this process (0: none yet).
+        public var witnessedSize: UInt64
+        public var peers: [Peer]
+
+        public struct Peer: Sendable, Codable, Equatable {
+            public var name: String
+            public var url: String
+            /// The size it last cosigned of this log.
+            public var cosignedSize: UInt64
+            /// Seconds since its last cosignature (nil: none since the process started).
+            public var cosignedAgeSeconds: Double?
+            public var failures: Int
+            public var lastError: String?
+        }
     }
 }

@@ -1,0 +1,66 @@
+internal import AgoraCore
+internal import AgoraHTTP
+internal import AgoraLedger
+internal import AgoraMQTT
+internal import Logging
+internal import Synchronization
+
+/// `POST /add-checkpoint`: this gateway as a C2SP witness for the logs in `witness.logs`.
+///
+/// Anyone may submit (the spec authenticates nothing but the log's signature); a token
+/// bucket bounds how much signature and proof checking, and how many store writes, a
+/// flood can cost. Every answer is counted by outcome. A refusal that may be evidence of
+/// a misbehaving log (a fork at a known size, a proof that does not verify) is logged.
+final class WitnessEndpoint: Sendable {
+    let gateway: Gateway
+    let cosigner: Cosigner
+    private let logger: Logger
+    private let outcomes = Mutex<[String: Int]>([:])
+    private let bucket: Mutex<TokenBucket>
+    private let evidenceWarnings = LogAllowance()
+
+    /// Requests a second sustained, and the burst, before `429 Too Many Requests`: ten
+    /// times the goal of 100 logs checkpointing every second.
+    static let perSecond = 1000.0
+    static let burst = 2000
+
+    init(gateway: Gateway, cosigner: Cosigner, logger: Logger) {
+        self.gateway = gateway
+        self.cosigner = cosigner
+        self.logger = logger
+        bucket = Mutex(TokenBucket(capacity: Self.burst, perSecond: Self.perSecond, now: .now))
+    }
+
+    /// Requests answered so far, by outcome: `cosigned`, a `WitnessCheck.Refusal.Reason`,
+    /// `rate_limited` or `failed`.
+    var counts: [String: Int] { outcomes.withLock { $0 } }
+
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        guard bucket.withLock({ $0.take(now: .now) }) else {
+            count("rate_limited")
+            return .text(.tooManyRequests, "too many checkpoints submitted; try again shortly\n")
+        }
+        do {
+            let verdict = try await gateway.addCheckpoint(request.body, cosigner: cosigner) { UInt64(max(0, Timestamp.now().seconds)) }
+            switch verdict {
+            case .success(let line):
+                count("cosigned")
+                return .text(.ok, line)
+            case .failure(let refusal):
+                count(refusal.reason.rawValue)
+                if refusal.reason == .inconsistent || refusal.reason == .forked, let suppressed = evidenceWarnings.spend() {
+                    logger.warning("witness: refused a checkpoint that does not extend what was cosigned", metadata: [
+                        "witness.refusal": "\(refusal.reason.rawValue)", "http.peer": "\(request.peerAddress)",
+                        "witness.detail": "\(refusal.body.prefix(200))", "log.suppressed": "\(suppressed)"])
+                }
+                return .text(.init(statusCode: refusal.status), refusal.body, contentType: refusal.contentType)
+            }
+        } catch {
+            count("failed")
+            logger.error("witness: cannot record a checkpoint", metadata: ["error": "\(error)"])
+            return .text(.serviceUnavailable, "the witness cannot record checkpoints right now\n")
+        }
+    }
+
+    private func count(_ outcome: String) { outcomes.withLock { $0[outcome, default: 0] += 1 } }
+}
