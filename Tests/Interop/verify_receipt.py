@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Verify an Agora receipt with no Agora code: an independent RFC 9162 + C2SP signed-note check.
 
-Usage: verify_receipt.py RECEIPT.json VERIFIER_KEY
-   or: verify_receipt.py READING_PROOF.json VERIFIER_KEY   (output of `agora readings prove`:
+Usage: verify_receipt.py RECEIPT.json VERIFIER_KEY [--witness WITNESS_KEY]... [--min-witnesses K]
+   or: verify_receipt.py READING_PROOF.json VERIFIER_KEY ...   (output of `agora readings prove`:
        the reading's Merkle path to its readings.commit root, and that entry's receipt)
+With --witness, the receipt counts only when at least K (default: all given) of those witnesses
+have a valid C2SP tlog-cosignature (cosignature/v1, Ed25519, key type 0x04) on its checkpoint.
 Exit 0 and print "ok ..." when the receipt verifies; exit 1 with a reason otherwise.
 Uses only the standard library and the `cryptography` package (Debian python3-cryptography).
 
@@ -38,6 +40,38 @@ def parse_vkey(text):
     if key_id.hex() != key_id_hex:
         fail("verifier key id does not match")
     return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def parse_witness_key(text):
+    # c2sp.org/tlog-cosignature: a vkey with signature type 0x04
+    name, key_id_hex, key_b64 = text.strip().split("+", 2)
+    raw = base64.b64decode(key_b64)
+    if len(raw) != 33 or raw[0] != 0x04:
+        fail("witness key is not a cosignature/v1 Ed25519 key (type 0x04)")
+    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_id.hex() != key_id_hex:
+        fail("witness key id does not match")
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def cosigned_by(note, witness):
+    """Whether the note carries a valid cosignature/v1 by `witness` over its text."""
+    name, key_id, public_key = witness
+    text, _, sigs = note.rpartition("\n\n")
+    text += "\n"
+    for line in sigs.rstrip("\n").split("\n"):
+        sig_name, sig_b64 = line[2:].split(" ")
+        blob = base64.b64decode(sig_b64)
+        if sig_name != name or blob[:4] != key_id or len(blob) != 4 + 8 + 64:
+            continue
+        (timestamp,) = struct.unpack(">Q", blob[4:12])
+        message = b"cosignature/v1\ntime %d\n" % timestamp + text.encode()
+        try:
+            public_key.verify(blob[12:], message)
+            return True
+        except InvalidSignature:
+            continue
+    return False
 
 
 def open_note(note, name, key_id, public_key):
@@ -115,11 +149,41 @@ def root_from_inclusion(leaf_hash, index, size, path):
     return r
 
 
+def parse_arguments(argv):
+    positional, witnesses, minimum = [], [], None
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--witness":
+            witnesses.append(parse_witness_key(argv[i + 1]))
+            i += 2
+        elif argv[i] == "--min-witnesses":
+            minimum = int(argv[i + 1])
+            i += 2
+        else:
+            positional.append(argv[i])
+            i += 1
+    if len(positional) != 2:
+        fail("usage: verify_receipt.py RECEIPT.json VERIFIER_KEY [--witness KEY]... [--min-witnesses K]")
+    return positional, witnesses, len(witnesses) if minimum is None else minimum
+
+
+def check_witnesses(receipt, witnesses, minimum):
+    if not witnesses and not minimum:
+        return ""
+    distinct = {(w[0], w[1]): w for w in witnesses}.values()
+    names = sorted(w[0] for w in distinct if cosigned_by(receipt["checkpoint"], w))
+    if len(names) < minimum:
+        fail("the checkpoint has valid cosignatures from %d of the witnesses given; %d required" % (len(names), minimum))
+    return " witnessed by %s" % ",".join(names)
+
+
 def main():
-    document = json.load(open(sys.argv[1]))
-    name, key_id, public_key = parse_vkey(sys.argv[2])
+    (path, vkey), witnesses, minimum = parse_arguments(sys.argv[1:])
+    document = json.load(open(path))
+    name, key_id, public_key = parse_vkey(vkey)
     if "receipt" in document:
         entry = verify_receipt(document["receipt"], name, key_id, public_key)
+        witnessed = check_witnesses(document["receipt"], witnesses, minimum)
         commit = json.loads(entry)
         if commit["type"] != "readings.commit" or commit["count"] != document["batchSize"]:
             fail("the receipt is not of this reading's readings.commit")
@@ -130,11 +194,12 @@ def main():
         leaf = hashlib.sha256(b"\x00" + record).digest()
         if root_from_inclusion(leaf, document["leafIndex"], document["batchSize"], path) != base64.b64decode(commit["root"]):
             fail("the reading is not in the committed batch")
-        print("ok reading of %s at %d: %s" % (commit["sensor"], json.loads(record)["t"], record.decode()))
+        print("ok reading of %s at %d: %s%s" % (commit["sensor"], json.loads(record)["t"], record.decode(), witnessed))
         return
     entry = verify_receipt(document, name, key_id, public_key)
+    witnessed = check_witnesses(document, witnesses, minimum)
     parsed = json.loads(entry)
-    print("ok %s entry %d of %d: %s v%d" % (name, document["index"], document["treeSize"], parsed["type"], parsed["v"]))
+    print("ok %s entry %d of %d: %s v%d%s" % (name, document["index"], document["treeSize"], parsed["type"], parsed["v"], witnessed))
 
 
 def verify_receipt(receipt, name, key_id, public_key):
