@@ -51,7 +51,7 @@ final class WitnessEndpoint: Sendable {
                 if refusal.reason == .inconsistent || refusal.reason == .forked, let suppressed = evidenceWarnings.spend() {
                     logger.warning("witness: refused a checkpoint that does not extend what was cosigned", metadata: [
                         "witness.refusal": "\(refusal.reason.rawValue)", "http.peer": "\(request.peerAddress)",
-                        "witness.detail": "\(refusal.body.prefix(200))", "log.suppressed": "\(suppressed)"])
+                        "witness.detail": "\(refusal.body.prefix(200).filter { !$0.isNewline })", "log.suppressed": "\(suppressed)"])
                 }
                 return .text(.init(statusCode: refusal.status), refusal.body, contentType: refusal.contentType)
             }

@@ -114,6 +114,8 @@ final class WitnessSubmitter: Service, Sendable {
                 return
             }
             let text = String(decoding: response.body.prefix(4096), as: UTF8.self)
+            // One line in the log, whatever the witness wrote.
+            let said = String(text.prefix(200).map { $0.isNewline ? " " : $0 }).trimmingSpaces
             switch response.status {
             case 200:
                 do {
@@ -142,10 +144,10 @@ final class WitnessSubmitter: Service, Sendable {
                 oldSize = known
             case 422:
                 fail(peer, "the witness says the consistency proof from \(oldSize) does not verify: this log's history differs "
-                     + "from what it cosigned (\(text.prefix(200)))", evidence: true)
+                     + "from what it cosigned (\(said))", evidence: true)
                 return
             default:
-                fail(peer, "HTTP \(response.status): \(text.prefix(200))")
+                fail(peer, "HTTP \(response.status): \(said)")
                 return
             }
         }
@@ -197,5 +199,12 @@ final class LogAllowanceTimer: Sendable {
             last = .now
             return true
         }
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces.
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }
