@@ -263,7 +263,7 @@ let package = Package(
         .testTarget(name: "AgoraMarketTests", dependencies: ["AgoraMarket", "AgoraLedger", "AgoraStore", "AgoraCore", "AgoraTestSupport"]),
         .testTarget(
             name: "AgoraAppTests",
-            dependencies: ["AgoraApp", "AgoraStore", "AgoraPKI", "AgoraCore", "AgoraTestSupport", "agora",
+            dependencies: ["AgoraApp", "AgoraStore", "AgoraPKI", "AgoraCore", "AgoraLedger", "AgoraTestSupport", "agora",
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(

@@ -1,0 +1,69 @@
+import AgoraLedger
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// `POST /add-checkpoint` against real checkpoints of another gateway's log, sent by curl:
+/// each bad request gets the spec's status, is counted, and changes nothing; a good one is
+/// cosigned with the key `agora witness key` prints.
+@Suite struct WitnessEndpointTests {
+    @Test func badSubmissionsGetTheSpecsStatusAreCountedAndChangeNothingAndAGoodOneIsCosigned() throws {
+        let dir = try TemporaryDirectory("agora-witness-endpoint")
+        defer { dir.remove() }
+        let witness = AgoraCLI(stateDirectory: dir.file("witness"))
+        let log = AgoraCLI(stateDirectory: dir.file("log"))
+        let stranger = AgoraCLI(stateDirectory: dir.file("stranger"))
+        _ = try witness.ok(["init", "--domain", "w.example"])
+        let logKey = try log.ok(["init", "--domain", "gw1.example"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try stranger.ok(["init", "--domain", "gw9.example"])
+        let witnessKey = try CosignerVerifier(parsing: try witness.ok(["witness", "key"]))
+        let checkpoint = try log.ok(["ledger", "checkpoint"])
+
+        let serve = try withFreePorts(3) { port in
+            try startServe(stateDirectory: dir.file("witness"), log: dir.file("serve.log"), environment: [
+                "AGORA_XMPP_C2S_PORT": "\(port)", "AGORA_XMPP_TLS_PORT": "\(port + 1)", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+                "AGORA_HTTP_PORT": "\(port + 2)", "AGORA_WITNESS_LOGS": logKey,
+            ])
+        }
+        defer { stopHard(serve) }
+        let port = try #require(fileText(dir.file("serve.log")).firstMatch(of: /http\.port=(\d+)/).map { String($0.1) })
+        let url = "http://127.0.0.1:\(port)/add-checkpoint"
+        func post(_ body: String) throws -> (code: Int, body: String, contentType: String) {
+            let file = dir.file("body-\(UUID().uuidString)")
+            try body.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try runProcess("/usr/bin/curl", ["-s", "--max-time", "10", "--data-binary", "@\(file)", "-o", "/dev/stdout",
+                                                          "-w", "\n%{http_code} %{content_type}", url])
+            var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let last = lines.popLast().map(String.init) ?? ""
+            return (Int(last.prefix { $0 != " " }) ?? 0, lines.joined(separator: "\n"), String(last.drop { $0 != " " }.dropFirst()))
+        }
+        func cosignedLogs() throws -> [String: Any] {
+            let status = try JSONSerialization.jsonObject(with: Data(try httpGet("http://127.0.0.1:\(port)/status.json").body.utf8)) as? [String: Any]
+            return ((status?["witness"] as? [String: Any])?["logs"] as? [String: Any]) ?? [:]
+        }
+
+        #expect(try post("hello\n").code == 400, "not a request")
+        #expect(try post("old 0\n\n" + (try stranger.ok(["ledger", "checkpoint"]))).code == 404, "a log it does not witness")
+        let forged = checkpoint.replacingOccurrences(of: "\n1\n", with: "\n2\n")
+        #expect(try post("old 0\n\n" + forged).code == 403, "a checkpoint whose signature does not verify")
+        #expect(try post("old 7\n\n" + checkpoint).code == 400, "old size beyond the checkpoint's")
+        #expect(try post("old 0\n" + String(repeating: "A", count: 70_000) + "\n\n" + checkpoint).code == 413, "an oversized body")
+        #expect(try cosignedLogs().isEmpty, "a refusal recorded something")
+
+        let accepted = try post("old 0\n\n" + checkpoint)
+        #expect(accepted.code == 200, "\(accepted)")
+        let signatures = try SignedNote.Signature.parseLines(accepted.body)
+        let text = try SignedNote(parsing: checkpoint).text
+        let time = try #require(witnessKey.cosignatureTime(of: text, among: signatures), "the answer is not a cosignature by \(witnessKey)")
+        #expect(abs(Double(time) - Date().timeIntervalSince1970) < 60)
+        #expect(try cosignedLogs()["gw1.example/agora"] as? Int == 1)
+
+        // The witness knows size 1 now: another old size is a conflict, with the size it knows.
+        let conflict = try post("old 0\n\n" + checkpoint)
+        #expect(conflict.code == 409 && conflict.body == "1\n" && conflict.contentType.hasPrefix("text/x.tlog.size"), "\(conflict)")
+        let metrics = try httpGet("http://127.0.0.1:\(port)/metrics").body
+        for outcome in ["malformed", "unknown_log", "bad_signature", "old_size_too_large", "cosigned", "conflict"] {
+            #expect(metrics.contains("agora_witness_requests_total{outcome=\"\(outcome)\"} 1"), "\(outcome) not counted once")
+        }
+    }
+}
