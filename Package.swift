@@ -190,6 +190,12 @@ let package = Package(
             ],
             path: "Benchmarks/AgoraBench"
         ),
+        // Issue 20's witness load generator; run with Benchmarks/witness/run.sh, never in the tests.
+        .executableTarget(
+            name: "agora-witness-load",
+            dependencies: ["AgoraLedger", "AgoraHTTP", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Benchmarks/WitnessLoad"
+        ),
         // Helpers shared by the test targets (temporary stores, running processes).
         .target(
             name: "AgoraTestSupport",
