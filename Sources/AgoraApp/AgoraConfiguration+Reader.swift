@@ -64,7 +64,7 @@ internal import Glibc
 /// | `witness.name` | "" | the name this gateway cosigns under as a witness (default `<domain>/witness`) |
 /// | `witness.logs` | "" | verifier keys (comma-separated) of the logs this gateway witnesses on `POST /add-checkpoint` |
 /// | `witness.peers` | "" | the witnesses of this gateway's log, comma-separated `URL VERIFIER-KEY` |
-/// | `witness.min_cosignatures` | all peers | cosignatures a checkpoint needs to count as witnessed |
+/// | `witness.min_cosignatures` | 0 | cosignatures a checkpoint needs to count as witnessed (0: every peer) |
 /// | `witness.ca_file` | "" | PEM certificates trusted for the peers' HTTPS (default: the gateway's own CA) |
 /// | `witness.routes` | "" | `host=address:port` (comma-separated): where to reach a peer's host name |
 /// | `witness.alert_after_s` | 300 | warn when the newest checkpoint has lacked its cosignatures this long |
@@ -188,7 +188,7 @@ extension AgoraConfiguration {
             }
         },
         Key(name: "witness.min_cosignatures") { c, v, s throws(ConfigurationError) in
-            c.witness.minCosignatures = try integer(v, "witness.min_cosignatures", s, min: 1, max: 100)
+            c.witness.minCosignatures = try integer(v, "witness.min_cosignatures", s, min: 0, max: 100)
         },
         Key(name: "witness.ca_file") { c, v, s throws(ConfigurationError) in c.witness.caFile = try string(v, "witness.ca_file", s, nonEmpty: false) },
         Key(name: "witness.routes") { c, v, s throws(ConfigurationError) in

@@ -29,7 +29,7 @@ enum LedgerIQ {
             let payload = IQPayload(request.payload)
             return context.now {
                 switch request.payload.name {
-                case "checkpoint": try checkpoint(context)
+                case "checkpoint": try checkpoint(witnessed: payload.element[attribute: "witnessed"] == "true", context)
                 case "entry": try entry(payload, reader: request.account, context)
                 case "inclusion": try inclusion(payload, context)
                 case "consistency": try consistency(payload, context)
@@ -47,8 +47,18 @@ enum LedgerIQ {
         return latest
     }
 
-    private static func checkpoint(_ context: IQContext) throws -> XMLElement {
-        let latest = try latest(context)
+    /// The newest signed checkpoint; with `witnessed='true'`, the best checkpoint that
+    /// witnesses have cosigned (its note carries their cosignature lines).
+    private static func checkpoint(witnessed: Bool, _ context: IQContext) throws -> XMLElement {
+        let latest: (size: UInt64, note: String)
+        if witnessed {
+            guard let cosigned = try context.store.read({ try context.ledger.witnessedCheckpoint(covering: 0, in: $0) }) else {
+                throw StanzaError(.itemNotFound, "no checkpoint has been cosigned by witnesses yet")
+            }
+            latest = cosigned
+        } else {
+            latest = try Self.latest(context)
+        }
         return XMLElement("checkpoint", namespace: namespace, attributes: [.init("size", String(latest.size))], text: latest.note)
     }
 

@@ -10,8 +10,8 @@ public struct WitnessConfiguration: Sendable {
     /// The witnesses of this gateway's own log (`witness.peers`).
     public var peers: [WitnessPeer] = []
     /// How many of `peers` must cosign a checkpoint for it to count as witnessed
-    /// (`witness.min_cosignatures`); nil: all of them.
-    public var minCosignatures: Int?
+    /// (`witness.min_cosignatures`); 0: all of them.
+    public var minCosignatures = 0
     /// PEM certificates trusted for the peers' HTTPS (`witness.ca_file`); empty: the
     /// gateway's own CA.
     public var caFile = ""
@@ -25,7 +25,7 @@ public struct WitnessConfiguration: Sendable {
     public init() {}
 
     /// The number of cosignatures a witnessed checkpoint needs.
-    public var required: Int { min(minCosignatures ?? peers.count, peers.count) }
+    public var required: Int { minCosignatures == 0 ? peers.count : min(minCosignatures, peers.count) }
 
     func cosignerName(domain: String) -> String { name.isEmpty ? "\(domain)/witness" : name }
 }
