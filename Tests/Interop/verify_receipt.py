@@ -30,28 +30,25 @@ def fail(reason):
     sys.exit(1)
 
 
-def parse_vkey(text):
-    # c2sp.org/signed-note: <name>+<hex key id>+<base64(0x01 || pubkey)>
+def parse_key(text, type_byte, what):
+    # c2sp.org/signed-note vkey: <name>+<hex key id>+<base64(type || pubkey)>; the log's key
+    # has type 0x01 (Ed25519), a witness's 0x04 (c2sp.org/tlog-cosignature, cosignature/v1).
     name, key_id_hex, key_b64 = text.strip().split("+", 2)
     raw = base64.b64decode(key_b64)
-    if len(raw) != 33 or raw[0] != 0x01:
-        fail("verifier key is not Ed25519")
+    if len(raw) != 33 or raw[0] != type_byte:
+        fail("%s is not of type 0x%02x (Ed25519)" % (what, type_byte))
     key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
     if key_id.hex() != key_id_hex:
-        fail("verifier key id does not match")
+        fail("%s: key id does not match" % what)
     return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def parse_vkey(text):
+    return parse_key(text, 0x01, "verifier key")
 
 
 def parse_witness_key(text):
-    # c2sp.org/tlog-cosignature: a vkey with signature type 0x04
-    name, key_id_hex, key_b64 = text.strip().split("+", 2)
-    raw = base64.b64decode(key_b64)
-    if len(raw) != 33 or raw[0] != 0x04:
-        fail("witness key is not a cosignature/v1 Ed25519 key (type 0x04)")
-    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
-    if key_id.hex() != key_id_hex:
-        fail("witness key id does not match")
-    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+    return parse_key(text, 0x04, "witness key")
 
 
 def cosigned_by(note, witness):
