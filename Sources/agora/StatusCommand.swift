@@ -56,6 +56,19 @@ struct Status: AsyncParsableCommand {
         lines.append(live.ledger.checkpointSize == live.ledger.entries
                      ? "  checkpoint covers all \(live.ledger.entries) entries"
                      : "  checkpoint at \(live.ledger.checkpointSize) of \(live.ledger.entries) entries, the last signed \(Int(live.ledger.checkpointAgeSeconds)) s ago")
+        if let witness = live.witness {
+            if !witness.peers.isEmpty {
+                lines.append("  witnessed up to \(witness.witnessedSize) entries (\(witness.required) cosignatures required)")
+                for peer in witness.peers {
+                    let age = peer.cosignedAgeSeconds.map { ", \(Int($0)) s ago" } ?? ""
+                    let trouble = peer.lastError.map { "; \(peer.failures) failures, last: \($0)" } ?? ""
+                    lines.append("    \(peer.name) (\(peer.url)): cosigned \(peer.cosignedSize)\(age)\(trouble)")
+                }
+            }
+            for (origin, size) in witness.logs.sorted(by: { $0.key < $1.key }) {
+                lines.append("  witnessing \(origin): cosigned \(size)")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }
