@@ -67,6 +67,7 @@ internal import Glibc
 /// | `witness.min_cosignatures` | 0 | cosignatures a checkpoint needs to count as witnessed (0: every peer) |
 /// | `witness.ca_file` | "" | PEM certificates trusted for the peers' HTTPS (default: the gateway's own CA) |
 /// | `witness.routes` | "" | `host=address:port` (comma-separated): where to reach a peer's host name |
+/// | `witness.max_requests_per_second` | 1000 | `add-checkpoint` requests answered a second (burst: twice that); beyond, 429 |
 /// | `witness.alert_after_s` | 300 | warn when the newest checkpoint has lacked its cosignatures this long |
 /// | `xmpp.cert_file`, `xmpp.key_file` | "" | server certificate chain and key (default: issued by the Agora CA into `<state_dir>/xmpp/`) |
 extension AgoraConfiguration {
@@ -199,6 +200,9 @@ extension AgoraConfiguration {
                 routes[String(parts[0])] = String(parts[1])
             }
             c.witness.routes = routes
+        },
+        Key(name: "witness.max_requests_per_second") { c, v, s throws(ConfigurationError) in
+            c.witness.maxRequestsPerSecond = try integer(v, "witness.max_requests_per_second", s, min: 1, max: 1_000_000)
         },
         Key(name: "witness.alert_after_s") { c, v, s throws(ConfigurationError) in
             c.witness.alertAfter = .seconds(try integer(v, "witness.alert_after_s", s, min: 1, max: 86_400 * 7))

@@ -66,4 +66,34 @@ import Testing
             #expect(metrics.contains("agora_witness_requests_total{outcome=\"\(outcome)\"} 1"), "\(outcome) not counted once")
         }
     }
+
+    @Test func aFloodIsAnswered429AndCountedWithoutRecordingAnything() throws {
+        let dir = try TemporaryDirectory("agora-witness-flood")
+        defer { dir.remove() }
+        let witness = AgoraCLI(stateDirectory: dir.file("witness"))
+        let log = AgoraCLI(stateDirectory: dir.file("log"))
+        _ = try witness.ok(["init", "--domain", "w.example"])
+        let logKey = try log.ok(["init", "--domain", "gw1.example"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = dir.file("flood")
+        // Requests whose old size (5) is beyond the checkpoint's (1): each one the bucket lets
+        // through is checked and refused with 400, so only the bucket decides between 400 and 429.
+        try ("old 5\n\n" + (try log.ok(["ledger", "checkpoint"]))).write(toFile: body, atomically: true, encoding: .utf8)
+        let serve = try withFreePorts(3) { port in
+            try startServe(stateDirectory: dir.file("witness"), log: dir.file("serve.log"), environment: [
+                "AGORA_XMPP_C2S_PORT": "\(port)", "AGORA_XMPP_TLS_PORT": "\(port + 1)", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+                "AGORA_HTTP_PORT": "\(port + 2)", "AGORA_WITNESS_LOGS": logKey, "AGORA_WITNESS_MAX_REQUESTS_PER_SECOND": "1",
+            ])
+        }
+        defer { stopHard(serve) }
+        let port = try #require(fileText(dir.file("serve.log")).firstMatch(of: /http\.port=(\d+)/).map { String($0.1) })
+        // 20 requests on one keep-alive connection, far faster than 1 a second (burst 2).
+        let urls = Array(repeating: ["--data-binary", "@\(body)", "-o", "/dev/null", "-w", "%{http_code}\n", "http://127.0.0.1:\(port)/add-checkpoint"], count: 20)
+        let codes = try runProcess("/usr/bin/curl", ["-s", "--max-time", "20"] + urls.joined(separator: ["--next"])).stdout.split(separator: "\n")
+        let limited = codes.filter { $0 == "429" }.count, checked = codes.filter { $0 == "400" }.count
+        #expect(codes.count == 20 && limited >= 15 && limited + checked == 20, "\(codes)")
+        let metrics = try httpGet("http://127.0.0.1:\(port)/metrics").body
+        #expect(metrics.contains("agora_witness_requests_total{outcome=\"rate_limited\"} \(limited)"), "\(metrics.split(separator: "\n").filter { $0.contains("witness") })")
+        let status = try JSONSerialization.jsonObject(with: Data(try httpGet("http://127.0.0.1:\(port)/status.json").body.utf8)) as? [String: Any]
+        #expect(((status?["witness"] as? [String: Any])?["logs"] as? [String: Any])?.isEmpty == true)
+    }
 }

@@ -21,6 +21,10 @@ public struct WitnessConfiguration: Sendable {
     /// After this long with fewer than the required cosignatures on the newest checkpoint,
     /// the gateway warns in its log (`witness.alert_after_s`).
     public var alertAfter: Duration = .seconds(300)
+    /// `add-checkpoint` requests a second this witness answers (`witness.max_requests_per_second`,
+    /// a burst of twice that); beyond, 429. The default is ten times the goal of 100 logs
+    /// checkpointing every second.
+    public var maxRequestsPerSecond = 1000
 
     public init() {}
 

@@ -19,16 +19,13 @@ final class WitnessEndpoint: Sendable {
     private let bucket: Mutex<TokenBucket>
     private let evidenceWarnings = LogAllowance()
 
-    /// Requests a second sustained, and the burst, before `429 Too Many Requests`: ten
-    /// times the goal of 100 logs checkpointing every second.
-    static let perSecond = 1000.0
-    static let burst = 2000
-
-    init(gateway: Gateway, cosigner: Cosigner, logger: Logger) {
+    /// - Parameter perSecond: requests a second sustained (`witness.max_requests_per_second`),
+    ///   with a burst of twice that, before `429 Too Many Requests`.
+    init(gateway: Gateway, cosigner: Cosigner, perSecond: Int, logger: Logger) {
         self.gateway = gateway
         self.cosigner = cosigner
         self.logger = logger
-        bucket = Mutex(TokenBucket(capacity: Self.burst, perSecond: Self.perSecond, now: .now))
+        bucket = Mutex(TokenBucket(capacity: 2 * perSecond, perSecond: Double(perSecond), now: .now))
     }
 
     /// Requests answered so far, by outcome: `cosigned`, a `WitnessCheck.Refusal.Reason`,

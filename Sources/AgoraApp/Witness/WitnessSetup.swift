@@ -16,7 +16,7 @@ enum WitnessSetup {
         var endpoint: WitnessEndpoint?
         if !settings.logs.isEmpty {
             let cosigner = try await gateway.witnessCosigner()
-            endpoint = WitnessEndpoint(gateway: gateway, cosigner: cosigner, logger: logger)
+            endpoint = WitnessEndpoint(gateway: gateway, cosigner: cosigner, perSecond: settings.maxRequestsPerSecond, logger: logger)
             logger.notice("witnessing", metadata: ["witness.name": "\(cosigner.verifier.name)", "witness.logs": "\(settings.logs.map(\.name))"])
         }
         var submitter: WitnessSubmitter?
