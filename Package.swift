@@ -270,6 +270,7 @@ let package = Package(
         .testTarget(
             name: "AgoraAppTests",
             dependencies: ["AgoraApp", "AgoraStore", "AgoraPKI", "AgoraCore", "AgoraLedger", "AgoraTestSupport", "agora",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
