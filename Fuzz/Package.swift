@@ -18,5 +18,6 @@ let package = Package(
         .executableTarget(name: "fuzz-csr", dependencies: [.product(name: "AgoraFuzzTargets", package: "agora")]),
         .executableTarget(name: "fuzz-receipt", dependencies: [.product(name: "AgoraFuzzTargets", package: "agora")]),
         .executableTarget(name: "fuzz-http-request", dependencies: [.product(name: "AgoraFuzzTargets", package: "agora")]),
+        .executableTarget(name: "fuzz-add-checkpoint", dependencies: [.product(name: "AgoraFuzzTargets", package: "agora")]),
     ]
 )

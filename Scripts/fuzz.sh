@@ -5,7 +5,7 @@
 # invariant, leak, timeout (an input taking > 10 s) or out-of-memory (> 2 GiB RSS); the input
 # is kept under $AGORA_FUZZ_OUT/<target>/ and the log's tail is printed.
 #
-#   Scripts/fuzz.sh [SECONDS] [TARGET...]     targets: xmpp-stream xmpp-c2s senml pairing csr receipt http-request
+#   Scripts/fuzz.sh [SECONDS] [TARGET...]     targets: xmpp-stream xmpp-c2s senml pairing csr receipt http-request add-checkpoint
 #
 # A finding becomes a regression input: copy it to Tests/Fuzz/Regressions/<target>/ with a
 # name saying what it was; FuzzRegressionTests replays it in every `swift test`.
@@ -27,13 +27,13 @@ source Scripts/env.sh
 
 seconds="${1:-30}"
 [ "$#" -gt 0 ] && shift
-all=(xmpp-stream xmpp-c2s senml pairing csr receipt http-request)
+all=(xmpp-stream xmpp-c2s senml pairing csr receipt http-request add-checkpoint)
 targets=("$@")
 [ "${#targets[@]}" -eq 0 ] && targets=("${all[@]}")
 
 # -max_len: a little above each decoder's own limit (FuzzTarget.maxLength says why).
-declare -A max_len=([xmpp-stream]=20000 [xmpp-c2s]=8192 [senml]=66000 [pairing]=17000 [csr]=8300 [receipt]=8192 [http-request]=4096)
-declare -A dict=([xmpp-stream]=xmpp [xmpp-c2s]=xmpp [senml]=json [pairing]=json [receipt]=json [http-request]=http)
+declare -A max_len=([xmpp-stream]=20000 [xmpp-c2s]=8192 [senml]=66000 [pairing]=17000 [csr]=8300 [receipt]=8192 [http-request]=4096 [add-checkpoint]=8192)
+declare -A dict=([xmpp-stream]=xmpp [xmpp-c2s]=xmpp [senml]=json [pairing]=json [receipt]=json [http-request]=http [add-checkpoint]=witness)
 # Leaks are checked after every input that allocated more than it freed, except for xmpp-c2s:
 # its gateway's state grows by design, so nearly every input triggers a rescan of the whole
 # heap (8 times slower: 21 instead of 177 inputs/s). There LeakSanitizer checks once, when the

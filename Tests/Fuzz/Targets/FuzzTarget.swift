@@ -30,6 +30,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Bytes of one HTTP connection through the listener's pipeline (SwiftNIO's codec and
     /// `HTTPRequestAssembler`); what reaches a route must be within the limits.
     case httpRequest = "http-request"
+    /// A C2SP `add-checkpoint` body through `AddCheckpointRequest` and `WitnessCheck`, as a
+    /// new witness and as one that cosigned the corpus log's checkpoint.
+    case addCheckpoint = "add-checkpoint"
 
     /// The largest input worth generating (`-max_len`): a little above each decoder's limit,
     /// so the limit itself is reached.
@@ -42,6 +45,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .csr: 8_300           // CSRPolicy.maxSize is 8 KiB
         case .receipt: 8_192       // real receipts are a few hundred bytes; maxSize (256 KiB) is only a guard
         case .httpRequest: 4_096   // the harness's limits: 1 KiB of head, 256 bytes of body
+        case .addCheckpoint: 8_192 // 63 proof lines and a note are about 3 KiB; maxSize (64 KiB) is only a guard
         }
     }
 
@@ -55,6 +59,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .csr: CSRTarget.shared.run(bytes)
         case .receipt: ReceiptTarget.shared.run(bytes)
         case .httpRequest: HTTPRequestTarget.run(bytes)
+        case .addCheckpoint: AddCheckpointTarget.run(bytes)
         }
     }
 
