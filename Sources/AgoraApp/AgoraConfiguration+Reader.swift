@@ -62,7 +62,7 @@ internal import Glibc
 /// | `http.max_connections_per_address` | 16 | open HTTP connections from one address |
 /// | `http.request_timeout_s` | 10 | a complete request must arrive within this time (slow clients, idle keep-alive) |
 /// | `witness.name` | "" | the name this gateway cosigns under as a witness (default `<domain>/witness`) |
-/// | `witness.logs` | "" | verifier keys (comma-separated) of the logs this gateway witnesses on `POST /add-checkpoint` |
+/// | `witness.logs` | "" | the logs this gateway witnesses on `POST /add-checkpoint`, comma-separated `[ORIGIN] VERIFIER-KEY` (origin: default the key's name) |
 /// | `witness.peers` | "" | the witnesses of this gateway's log, comma-separated `URL VERIFIER-KEY` |
 /// | `witness.min_cosignatures` | 0 | cosignatures a checkpoint needs to count as witnessed (0: every peer) |
 /// | `witness.ca_file` | "" | PEM certificates trusted for the peers' HTTPS (default: the gateway's own CA) |
@@ -177,7 +177,7 @@ extension AgoraConfiguration {
         Key(name: "witness.name") { c, v, s throws(ConfigurationError) in c.witness.name = try string(v, "witness.name", s, nonEmpty: false) },
         Key(name: "witness.logs") { c, v, s throws(ConfigurationError) in
             c.witness.logs = try list(v, "witness.logs", s).map { item throws(ConfigurationError) in
-                do { return try NoteVerifier(parsing: item) } catch { throw .key("witness.logs", source: s, "\(error)") }
+                do { return try WitnessedLog(parsing: item) } catch { throw .key("witness.logs", source: s, "\(error)") }
             }
         },
         Key(name: "witness.peers") { c, v, s throws(ConfigurationError) in

@@ -18,11 +18,14 @@ import Testing
         _ = try stranger.ok(["init", "--domain", "gw9.example"])
         let witnessKey = try CosignerVerifier(parsing: try witness.ok(["witness", "key"]))
         let checkpoint = try log.ok(["ledger", "checkpoint"])
+        // A C2SP log whose origin is not its key's name (as the Go checksum database's is not).
+        let sofa = try NoteSigner(name: "sofa-key", rawPrivateKey: Array(repeating: 7, count: 32))
+        let sofaCheckpoint = try SignedNote.sign("example.com/behind-the-sofa\n3\n\(Data(repeating: 1, count: 32).base64EncodedString())\n", with: sofa).serialized
 
         let serve = try withFreePorts(3) { port in
             try startServe(stateDirectory: dir.file("witness"), log: dir.file("serve.log"), environment: [
                 "AGORA_XMPP_C2S_PORT": "\(port)", "AGORA_XMPP_TLS_PORT": "\(port + 1)", "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
-                "AGORA_HTTP_PORT": "\(port + 2)", "AGORA_WITNESS_LOGS": logKey,
+                "AGORA_HTTP_PORT": "\(port + 2)", "AGORA_WITNESS_LOGS": "\(logKey), example.com/behind-the-sofa \(sofa.verifier)",
             ])
         }
         defer { stopHard(serve) }
@@ -65,6 +68,9 @@ import Testing
         for outcome in ["malformed", "unknown_log", "bad_signature", "old_size_too_large", "cosigned", "conflict"] {
             #expect(metrics.contains("agora_witness_requests_total{outcome=\"\(outcome)\"} 1"), "\(outcome) not counted once")
         }
+        let other = try post("old 0\n\n" + sofaCheckpoint)
+        #expect(other.code == 200, "a log configured as ORIGIN KEY: \(other)")
+        #expect(try cosignedLogs()["example.com/behind-the-sofa"] as? Int == 3)
     }
 
     @Test func aFloodIsAnswered429AndCountedWithoutRecordingAnything() throws {

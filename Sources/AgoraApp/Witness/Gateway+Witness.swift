@@ -33,7 +33,7 @@ extension Gateway {
     func addCheckpoint(_ body: [UInt8], cosigner: Cosigner, now: () -> UInt64) async throws -> Result<String, WitnessCheck.Refusal> {
         let request: AddCheckpointRequest
         do { request = try AddCheckpointRequest(parsing: body) } catch { return .failure(.malformed(error)) }
-        let logs = Dictionary(configuration.witness.logs.map { ($0.name, [$0]) }, uniquingKeysWith: +)
+        let logs = Dictionary(configuration.witness.logs.map { ($0.origin, [$0.verifier]) }, uniquingKeysWith: +)
         let table = store.tables.witnessLogs
         let verdict = try await store.write { txn -> Result<WitnessCheck.Accepted, WitnessCheck.Refusal> in
             let verdict = try WitnessCheck.check(request, keys: { logs[$0] }, latest: { origin in

@@ -4,9 +4,9 @@ public import AgoraLedger
 public struct WitnessConfiguration: Sendable {
     /// The name this gateway cosigns under (`witness.name`); empty: `<domain>/witness`.
     public var name = ""
-    /// The logs this gateway witnesses (`witness.logs`): their verifier keys, each naming
-    /// its log's origin. A checkpoint of any other origin is answered 404.
-    public var logs: [NoteVerifier] = []
+    /// The logs this gateway witnesses (`witness.logs`). A checkpoint of any other origin
+    /// is answered 404.
+    public var logs: [WitnessedLog] = []
     /// The witnesses of this gateway's own log (`witness.peers`).
     public var peers: [WitnessPeer] = []
     /// How many of `peers` must cosign a checkpoint for it to count as witnessed
@@ -32,6 +32,23 @@ public struct WitnessConfiguration: Sendable {
     public var required: Int { minCosignatures == 0 ? peers.count : min(minCosignatures, peers.count) }
 
     func cosignerName(domain: String) -> String { name.isEmpty ? "\(domain)/witness" : name }
+}
+
+/// A log this gateway witnesses: its origin line and the key that signs its checkpoints.
+public struct WitnessedLog: Sendable, Hashable {
+    public let origin: String
+    public let verifier: NoteVerifier
+
+    /// Parses `VERIFIER-KEY` (an Agora log: the origin is the key's name) or
+    /// `ORIGIN VERIFIER-KEY` (any C2SP log, whose origin may differ from its key's name, as
+    /// the Go checksum database's does).
+    public init(parsing text: String) throws(LedgerError) {
+        let trimmed = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard let key = trimmed.last else { throw .badKey("a witnessed log is \"[ORIGIN] VERIFIER-KEY\"") }
+        verifier = try NoteVerifier(parsing: String(key))
+        origin = trimmed.count > 1 ? trimmed.dropLast().joined(separator: " ") : verifier.name
+        guard !origin.isEmpty, origin.utf8.count <= 256, !origin.contains("\n") else { throw .badKey("a log origin is one line of up to 256 bytes") }
+    }
 }
 
 /// One witness of this gateway's log: where it listens and its cosignature key.

@@ -17,7 +17,7 @@ enum WitnessSetup {
         if !settings.logs.isEmpty {
             let cosigner = try await gateway.witnessCosigner()
             endpoint = WitnessEndpoint(gateway: gateway, cosigner: cosigner, perSecond: settings.maxRequestsPerSecond, logger: logger)
-            logger.notice("witnessing", metadata: ["witness.name": "\(cosigner.verifier.name)", "witness.logs": "\(settings.logs.map(\.name))"])
+            logger.notice("witnessing", metadata: ["witness.name": "\(cosigner.verifier.name)", "witness.logs": "\(settings.logs.map(\.origin))"])
         }
         var submitter: WitnessSubmitter?
         if !settings.peers.isEmpty {
