@@ -44,6 +44,11 @@ public struct TokenBucket: Sendable, Equatable {
         updated = now
     }
 
+    /// Whether a `take` at `now` would succeed, without taking.
+    public func hasToken(now: ContinuousClock.Instant) -> Bool {
+        level(at: now) >= 1
+    }
+
     /// Whether the bucket is full again (its key can be forgotten).
     public func isFull(now: ContinuousClock.Instant) -> Bool {
         level(at: now) >= capacity

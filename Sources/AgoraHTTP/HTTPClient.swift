@@ -54,8 +54,11 @@ public struct HTTPClient: Sendable {
         let tls = useTLS ? self.tls : nil
         let target = address ?? host
         do {
+            let channelBox = ChannelBox()
+            // Whatever ends the request (an answer, the timeout, the caller's cancellation),
+            // its connection is closed.
+            defer { channelBox.close() }
             return try await withThrowingTaskGroup(of: Response?.self) { group in
-                let channelBox = ChannelBox()
                 group.addTask {
                     let channel = try await ClientBootstrap(group: self.group)
                         .connectTimeout(.init(timeout))
@@ -72,7 +75,8 @@ public struct HTTPClient: Sendable {
                     channelBox.set(channel.channel)
                     return try await channel.executeThenClose { inbound, outbound in
                         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-                        head.headers.add(name: "host", value: port == (useTLS ? 443 : 80) ? host : "\(host):\(port)")
+                        let name = host.contains(":") ? "[\(host)]" : host
+                        head.headers.add(name: "host", value: port == (useTLS ? 443 : 80) ? name : "\(name):\(port)")
                         head.headers.add(name: "content-type", value: contentType)
                         head.headers.add(name: "content-length", value: String(body.count))
                         head.headers.add(name: "connection", value: "close")

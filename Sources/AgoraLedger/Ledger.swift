@@ -120,7 +120,7 @@ public final class Ledger: Sendable {
             guard let size = StoreKey.readU64(Array(key)), size > index, seen < Self.cosignedKept else { return false }
             seen += 1
             let note = String(decoding: value, as: UTF8.self)
-            let count = (try? SignedNote(parsing: note).signatures.count) ?? 0
+            let count = (try? SignedNote(parsing: note).signerCount) ?? 0
             if count > (best?.signatures ?? 0) { best = (size, note, count) }
             return true
         }
@@ -128,11 +128,14 @@ public final class Ledger: Sendable {
     }
 
     /// Adds a witness's cosignature lines to this log's checkpoint of `size` (which must be
-    /// stored), keeps the newest `cosignedKept` cosigned checkpoints, and returns the note.
-    public func addCosignatures(_ signatures: [SignedNote.Signature], toCheckpointOf size: UInt64, in txn: WriteTransaction) throws -> String {
+    /// stored, with `text` as its note text: what the caller verified the cosignatures
+    /// over), keeps the newest `cosignedKept` cosigned checkpoints, and returns the note.
+    public func addCosignatures(_ signatures: [SignedNote.Signature], toCheckpointOf size: UInt64, text: String, in txn: WriteTransaction) throws -> String {
         let base = try txn.get(tables.ledgerCosigned, StoreKey.u64(size)) ?? txn.get(tables.ledgerCheckpoints, StoreKey.u64(size))
         guard let base else { throw LedgerError.noCheckpoint(covering: size > 0 ? size - 1 : 0) }
-        let note = try SignedNote(parsing: String(decoding: base, as: UTF8.self)).adding(signatures).serialized
+        let stored = try SignedNote(parsing: String(decoding: base, as: UTF8.self))
+        guard stored.text == text else { throw LedgerError.tampered("the stored checkpoint of size \(size) is not the one cosigned", index: nil) }
+        let note = stored.adding(signatures).serialized
         try txn.put(tables.ledgerCosigned, StoreKey.u64(size), Array(note.utf8))
         var keys: [[UInt8]] = []
         try txn.scanReverse(tables.ledgerCosigned) { key, _ in keys.append(Array(key)); return true }

@@ -45,12 +45,29 @@ public struct SignedNote: Sendable, Hashable {
         }
     }
 
-    /// This note with `more` signatures added after its own, skipping any it already has
-    /// (a cosigned checkpoint: the log's signature, then the witnesses').
+    /// This note with `more` signatures added after its own (a cosigned checkpoint: the
+    /// log's signature, then the witnesses'). A signature by a key already present (same
+    /// name and key ID) replaces that key's earlier line, so a witness that cosigns again
+    /// is counted once.
     public func adding(_ more: [Signature]) -> SignedNote {
         var all = signatures
-        for signature in more where !all.contains(signature) { all.append(signature) }
+        for signature in more {
+            if let index = all.firstIndex(where: { $0.name == signature.name && $0.keyID == signature.keyID }) {
+                all[index] = signature
+            } else {
+                all.append(signature)
+            }
+        }
         return SignedNote(text: text, signatures: all)
+    }
+
+    /// How many different keys (name and key ID) signed lines of this note.
+    public var signerCount: Int { Set(signatures.map { "\($0.name)+\($0.keyID)" }).count }
+
+    /// Whether any line by `verifier`'s name and key ID carries a valid signature (a junk
+    /// line with the same name before the real one does not hide it).
+    public func hasValidSignature(by verifier: NoteVerifier) -> Bool {
+        signatures.contains { $0.name == verifier.name && $0.keyID == verifier.keyID && verifier.isValidSignature($0.bytes, for: Array(text.utf8)) }
     }
 
     /// Notes are small; a larger input is refused before parsing.

@@ -56,10 +56,16 @@ public enum WitnessCheck {
         public var state: LogState { LogState(size: checkpoint.size, root: checkpoint.root) }
     }
 
-    /// Checks `request` against the logs the witness knows (origin → its keys) and the
-    /// state it has cosigned for that origin (`latest`, nil when never).
-    public static func check(_ request: AddCheckpointRequest, keys: (_ origin: String) -> [NoteVerifier]?,
-                             latest: (_ origin: String) throws -> LogState?) throws -> Result<Accepted, Refusal> {
+    /// A request whose checkpoint a trusted key signed: what `authenticate` found.
+    public struct Authenticated: Sendable, Hashable {
+        public let request: AddCheckpointRequest
+        public let checkpoint: Checkpoint
+        public let text: String
+    }
+
+    /// The checks that need no state (400 malformed, 404, 403, 400 old size): pure, so a
+    /// witness makes them before it takes the store's writer.
+    public static func authenticate(_ request: AddCheckpointRequest, keys: (_ origin: String) -> [NoteVerifier]?) -> Result<Authenticated, Refusal> {
         let note: SignedNote
         let checkpoint: Checkpoint
         do {
@@ -72,13 +78,20 @@ public enum WitnessCheck {
             return .failure(.plain(.unknownLog, 404, "this witness does not witness the log \(checkpoint.origin)"))
         }
         // Signatures by unknown keys are ignored; one valid signature by a trusted key suffices.
-        guard verifiers.contains(where: { (try? note.verified(by: $0)) != nil }) else {
+        guard verifiers.contains(where: { note.hasValidSignature(by: $0) }) else {
             return .failure(.plain(.badSignature, 403, "no signature by a key this witness trusts for \(checkpoint.origin) verifies"))
         }
         guard request.oldSize <= checkpoint.size else {
             return .failure(.plain(.oldSizeTooLarge, 400, "old size \(request.oldSize) is larger than the checkpoint's \(checkpoint.size)"))
         }
-        let known = try latest(checkpoint.origin)
+        return .success(Authenticated(request: request, checkpoint: checkpoint, text: note.text))
+    }
+
+    /// The checks against what the witness has cosigned for the log (`known`, nil when
+    /// never): 409 for another old size or another root at the same size, 422 for a proof
+    /// that does not verify. Run in the write transaction that records the result.
+    public static func extend(_ authenticated: Authenticated, known: LogState?) -> Result<Accepted, Refusal> {
+        let request = authenticated.request, checkpoint = authenticated.checkpoint
         guard request.oldSize == (known?.size ?? 0) else { return .failure(.conflict(knownSize: known?.size ?? 0)) }
         if let known {
             if known.size == checkpoint.size {
@@ -93,6 +106,16 @@ public enum WitnessCheck {
         } else if !request.proof.isEmpty {
             return .failure(.plain(.inconsistent, 422, "the proof must be empty when the old size is 0"))
         }
-        return .success(Accepted(checkpoint: checkpoint, text: note.text))
+        return .success(Accepted(checkpoint: checkpoint, text: authenticated.text))
+    }
+
+    /// Both steps: checks `request` against the logs the witness knows (origin → its keys)
+    /// and the state it has cosigned for that origin (`latest`, nil when never).
+    public static func check(_ request: AddCheckpointRequest, keys: (_ origin: String) -> [NoteVerifier]?,
+                             latest: (_ origin: String) throws -> LogState?) throws -> Result<Accepted, Refusal> {
+        switch authenticate(request, keys: keys) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let authenticated): return extend(authenticated, known: try latest(authenticated.checkpoint.origin))
+        }
     }
 }

@@ -92,9 +92,13 @@ import Testing
         #expect(try submit(sameSize, old: size) == 409, "a fork of the cosigned size")
         let grown = forger.fork(at: 2, extra: 3)
         #expect(try submit(grown, old: size) == 422, "a fork grown past the cosigned size, with its own consistency proof")
-        // The honest history, grown the same way, would have been accepted: the refusals are about the fork.
         #expect(try cosigned() == size, "the witness recorded a forged checkpoint")
         #expect(fileText(dir.file("gw2.log")).contains("refused a checkpoint that does not extend what was cosigned"))
+        // The honest history grown the same way, with a proof made the same way, is accepted:
+        // the refusals were about the fork, not about the forger's proofs.
+        let honest = forger.entries + (0..<3).map { Array("{\"next\":\($0)}".utf8) }
+        #expect(try submit(honest, old: size) == 200)
+        #expect(try cosigned() == size + 3)
 
         // The forged checkpoint held against the real store: the fork, with both checkpoints.
         try forger.checkpoint(of: sameSize).write(toFile: dir.file("forged-checkpoint"), atomically: true, encoding: .utf8)

@@ -152,4 +152,20 @@ import Testing
         let replayed = Receipt(index: 3, entry: entries[3], treeSize: 8, inclusion: tree.inclusion(index: 3), checkpoint: other.serialized)
         #expect(throws: LedgerError.self) { try replayed.verify(with: log.verifier, witnesses: [verifiers[2]], minimum: 1) }
     }
+
+    @Test func aJunkLineWithTheLogsNameBeforeTheRealSignatureDoesNotHideIt() throws {
+        let note = try SignedNote(parsing: try checkpoint(10))
+        let junk = try SignedNote.Signature.parseLines("\u{2014} gw1.example/agora \(Data(withUnsafeBytes(of: log.verifier.keyID.bigEndian) { Array($0) } + Array(repeating: 9, count: 64)).base64EncodedString())\n")
+        // Build "junk first, then the real line" by hand: adding() would replace the same key.
+        let text = note.text + "\n" + junk[0].line + note.signatures[0].line
+        #expect(throws: Never.self) { try check(.init(oldSize: 0, proof: [], checkpoint: text), known: nil).get() }
+    }
+
+    @Test func aWitnessThatCosignsAgainReplacesItsLineAndCountsOnce() throws {
+        let witness = try Cosigner(name: "gw2.example/witness", rawPrivateKey: Array(Curve25519.Signing.PrivateKey().rawRepresentation))
+        let note = try SignedNote(parsing: try checkpoint(10))
+        let twice = note.adding([try witness.cosign(note.text, time: 1)]).adding([try witness.cosign(note.text, time: 2)])
+        #expect(twice.signatures.count == 2 && twice.signerCount == 2)
+        #expect(witness.verifier.cosignatureTime(of: note.text, among: twice.signatures) == 2)
+    }
 }

@@ -27,20 +27,33 @@ extension Gateway {
         return try Cosigner(name: name, rawPrivateKey: sealed.bytes)
     }
 
-    /// As a witness (C2SP `add-checkpoint`): checks `body` against the log's state and, in
-    /// the same write transaction, records the checkpoint; once that is durable, answers
-    /// with this witness's cosignature line. A refusal changes nothing.
+    /// As a witness (C2SP `add-checkpoint`): authenticates `body` (pure: parsing, the log's
+    /// signature), then, in one write transaction, checks it against the log's recorded
+    /// state and records it; once that is durable, answers with this witness's cosignature
+    /// line. A refusal writes nothing, and so does a checkpoint the witness already holds.
     func addCheckpoint(_ body: [UInt8], cosigner: Cosigner, now: () -> UInt64) async throws -> Result<String, WitnessCheck.Refusal> {
         let request: AddCheckpointRequest
         do { request = try AddCheckpointRequest(parsing: body) } catch { return .failure(.malformed(error)) }
         let logs = Dictionary(configuration.witness.logs.map { ($0.origin, [$0.verifier]) }, uniquingKeysWith: +)
+        let authenticated: WitnessCheck.Authenticated
+        switch WitnessCheck.authenticate(request, keys: { logs[$0] }) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let passed): authenticated = passed
+        }
         let table = store.tables.witnessLogs
+        let key = StoreKey.text(authenticated.checkpoint.origin)
         let verdict = try await store.write { txn -> Result<WitnessCheck.Accepted, WitnessCheck.Refusal> in
-            let verdict = try WitnessCheck.check(request, keys: { logs[$0] }, latest: { origin in
-                try txn.get(table, StoreKey.text(origin)).flatMap(WitnessCheck.LogState.init(encoded:))
-            })
-            if case .success(let accepted) = verdict {
-                try txn.put(table, StoreKey.text(accepted.checkpoint.origin), accepted.state.encoded)
+            var known: WitnessCheck.LogState?
+            if let stored = try txn.get(table, key) {
+                // A record that does not decode must not read as "never cosigned": that would accept a rollback.
+                guard let state = WitnessCheck.LogState(encoded: stored) else {
+                    throw LedgerError.tampered("the witness record of \(authenticated.checkpoint.origin) is corrupt", index: nil)
+                }
+                known = state
+            }
+            let verdict = WitnessCheck.extend(authenticated, known: known)
+            if case .success(let accepted) = verdict, accepted.state != known {
+                try txn.put(table, key, accepted.state.encoded)
             }
             return verdict
         }
@@ -73,7 +86,8 @@ extension Gateway {
         }
     }
 
-    /// The size each witness last cosigned (by its verifier key), as recorded.
+    /// The size each witness last cosigned (by its verifier key): only sizes proven by a
+    /// cosignature that verified are recorded.
     func witnessSizes() throws -> [String: UInt64] {
         let table = store.tables.witnessPeers
         return try store.read { txn in
@@ -95,21 +109,15 @@ extension Gateway {
         return AddCheckpointRequest(oldSize: oldSize, proof: proof, checkpoint: checkpoint.note)
     }
 
-    /// Records what a witness answered for the checkpoint of `size`: its verified
-    /// cosignature joins the stored note, and the witness's size moves on.
-    func recordCosignature(_ signature: SignedNote.Signature, of witness: CosignerVerifier, size: UInt64) async throws {
+    /// Records a witness's cosignature of the checkpoint of `size` whose note text is
+    /// `text` (verified by the caller against that text): it joins the stored note, and the
+    /// witness's recorded size moves on.
+    func recordCosignature(_ signature: SignedNote.Signature, of witness: CosignerVerifier, size: UInt64, text: String) async throws {
         let tables = store.tables, ledger = self.ledger
         _ = try await store.write { txn in
             try txn.put(tables.witnessPeers, StoreKey.text(witness.description), StoreKey.u64(size))
-            return try ledger.addCosignatures([signature], toCheckpointOf: size, in: txn)
+            return try ledger.addCosignatures([signature], toCheckpointOf: size, text: text, in: txn)
         }
-    }
-
-    /// Records the size a witness says it last cosigned (its 409 answer), so the next
-    /// request proves consistency from there.
-    func recordWitnessSize(_ size: UInt64, of witness: CosignerVerifier) async throws {
-        let table = store.tables.witnessPeers
-        _ = try await store.write { txn in try txn.put(table, StoreKey.text(witness.description), StoreKey.u64(size)) }
     }
 
     /// The best witnessed checkpoint of this log (the newest with the most cosignatures).
@@ -151,7 +159,8 @@ extension Gateway {
                 return CheckpointComparison(verdict: .rolledBack(localSize: size), theirs: theirs, ours: try ledger.latestCheckpoint(in: txn)?.note)
             }
             let root = try ledger.tree.root(size: theirs.size, in: txn)
-            return CheckpointComparison(verdict: root == theirs.root ? .consistent : .forked(localRoot: root), theirs: theirs, ours: stored)
+            return CheckpointComparison(verdict: root == theirs.root ? .consistent : .forked(localRoot: root), theirs: theirs,
+                                        ours: try stored ?? ledger.latestCheckpoint(in: txn)?.note)
         }
     }
 

@@ -84,8 +84,13 @@ public struct WitnessPeer: Sendable, Hashable {
             host = authority; port = tls ? 443 : 80
         }
         guard !host.isEmpty, host.utf8.count <= 253 else { throw .badKey("a witness URL needs a host: \(url.prefix(80))") }
+        // Plain HTTP would let anyone on the path forge a witness's answers (its 409 sizes).
+        guard tls || ["localhost", "127.0.0.1", "[::1]"].contains(host) || host.hasPrefix("127.") else {
+            throw .badKey("a witness beyond loopback must be https://: \(url.prefix(80))")
+        }
         self.url = url
-        self.host = String(host)
+        // An IPv6 literal is written in brackets in the URL, connected to without them.
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : String(host)
         self.port = port
         self.tls = tls
         self.path = (prefix.hasSuffix("/") ? String(prefix.dropLast()) : String(prefix)) + "/add-checkpoint"

@@ -8,14 +8,16 @@ internal import Synchronization
 /// Gathers cosignatures for this gateway's checkpoints from the witnesses in
 /// `witness.peers` (C2SP `tlog-witness`), in the background of `agora serve`.
 ///
-/// Whenever the newest checkpoint is larger than what a witness last cosigned, it sends
-/// that witness the checkpoint with the consistency proof from the witness's size. A 409
-/// tells the size the witness really has: the next request proves from there (at once). A
-/// cosignature that verifies against the witness's key joins the stored note
+/// One loop per witness (a slow one delays no other): whenever the newest checkpoint is
+/// not the one the witness last cosigned, it sends the checkpoint with the consistency
+/// proof from that size. A 409 names the size the witness says it has: the next request
+/// proves from there (at once), but that claim is kept in memory only — what is recorded,
+/// counted as cosigned and shown is only a size proven by a cosignature that verified
+/// against the witness's key. A verified cosignature joins the stored note
 /// (`Ledger.addCosignatures`), which receipts then carry. Failures back off per witness
-/// (1 s doubling to 60 s). A witness that has cosigned more than this log holds, or says
-/// this log's proof does not verify, means the store was rolled back or forked: that is
-/// logged as an error, every time it is seen (with a budget).
+/// (1 s doubling to 60 s). A witness that holds more than this log, or says this log's
+/// proof does not verify, or has another tree of the same size, means the store was rolled
+/// back or forked: logged as an error each time it is seen (with the back-off).
 final class WitnessSubmitter: Service, Sendable {
     let gateway: Gateway
     let peers: [WitnessPeer]
@@ -29,10 +31,16 @@ final class WitnessSubmitter: Service, Sendable {
     /// How often the newest checkpoint is looked at: a read transaction, nothing more.
     static let pollInterval: Duration = .milliseconds(200)
     static let requestTimeout: Duration = .seconds(10)
+    /// A cosignature timestamped further ahead than this is refused (verifiers may refuse
+    /// cosignatures from the future, and receipts carrying one would fail there).
+    static let clockSkew: UInt64 = 600
 
-    /// What is known of one witness since the process started.
+    /// What is known of one witness.
     struct PeerStatus: Sendable {
+        /// The size it last cosigned with a signature that verified (recorded in the store).
         var cosignedSize: UInt64 = 0
+        /// The size its last 409 named, until a cosignature proves a size again.
+        var reportedSize: UInt64?
         var lastCosigned: ContinuousClock.Instant?
         var failures = 0
         var consecutiveFailures = 0
@@ -57,47 +65,62 @@ final class WitnessSubmitter: Service, Sendable {
         state.withLock { state in
             for peer in peers { state[peer.verifier.description] = PeerStatus(cosignedSize: recorded[peer.verifier.description] ?? 0) }
         }
-        let started = ContinuousClock.now
         await cancelWhenGracefulShutdown {
-            var lackingSince: ContinuousClock.Instant?
-            while !Task.isCancelled {
-                do {
-                    if let newest = try self.gateway.newestCheckpoint() {
-                        let due = self.peers.filter { peer in
-                            self.state.withLock { state in
-                                guard let status = state[peer.verifier.description] else { return false }
-                                return status.cosignedSize != newest.checkpoint.size && status.retryAt <= .now
-                            }
-                        }
-                        await withTaskGroup(of: Void.self) { group in
-                            for peer in due { group.addTask { await self.submit(newest, to: peer) } }
-                        }
-                        // The alert: fewer than the required witnesses have cosigned the newest checkpoint.
-                        let cosigned = self.state.withLock { $0.values.filter { $0.cosignedSize >= newest.checkpoint.size }.count }
-                        if cosigned >= self.required { lackingSince = nil } else {
-                            let since = lackingSince ?? started
-                            lackingSince = since
-                            if ContinuousClock.now - since >= self.alertAfter, self.alerts.due(every: self.alertAfter) {
-                                self.logger.warning("witness: the newest checkpoint lacks cosignatures", metadata: [
-                                    "ledger.checkpoint_size": "\(newest.checkpoint.size)", "witness.cosigned": "\(cosigned)",
-                                    "witness.required": "\(self.required)", "witness.lacking_s": "\(Int((ContinuousClock.now - since).secondsValue))"])
-                            }
-                        }
-                    }
-                } catch {
-                    self.logger.error("witness: cannot read the newest checkpoint", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: Self.pollInterval)
+            await withTaskGroup(of: Void.self) { group in
+                for peer in self.peers { group.addTask { await self.serve(peer) } }
+                group.addTask { await self.watchQuorum() }
             }
+        }
+    }
+
+    /// One witness's loop.
+    private func serve(_ peer: WitnessPeer) async {
+        let key = peer.verifier.description
+        while !Task.isCancelled {
+            do {
+                if let newest = try gateway.newestCheckpoint() {
+                    let due = state.withLock { state in
+                        guard let status = state[key] else { return false }
+                        return status.cosignedSize != newest.checkpoint.size && status.retryAt <= .now
+                    }
+                    if due { await submit(newest, to: peer) }
+                }
+            } catch {
+                logger.error("witness: cannot read the newest checkpoint", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: Self.pollInterval)
+        }
+    }
+
+    /// Warns when fewer than the required witnesses have cosigned the newest checkpoint
+    /// for longer than `witness.alert_after_s`.
+    private func watchQuorum() async {
+        var lackingSince: ContinuousClock.Instant?
+        let started = ContinuousClock.now
+        while !Task.isCancelled {
+            if let newest = try? gateway.newestCheckpoint() {
+                let cosigned = state.withLock { $0.values.filter { $0.cosignedSize >= newest.checkpoint.size }.count }
+                if cosigned >= required { lackingSince = nil } else {
+                    let since = lackingSince ?? started
+                    lackingSince = since
+                    if ContinuousClock.now - since >= alertAfter, alerts.due(every: alertAfter) {
+                        logger.warning("witness: the newest checkpoint lacks cosignatures", metadata: [
+                            "ledger.checkpoint_size": "\(newest.checkpoint.size)", "witness.cosigned": "\(cosigned)",
+                            "witness.required": "\(required)", "witness.lacking_s": "\(Int((ContinuousClock.now - since).secondsValue))"])
+                    }
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 
     /// One round with one witness: at most two requests (the second after a 409).
     private func submit(_ newest: (checkpoint: Checkpoint, note: String), to peer: WitnessPeer) async {
         let key = peer.verifier.description
-        var oldSize = state.withLock { $0[key]?.cosignedSize ?? 0 }
+        var oldSize = state.withLock { $0[key].map { $0.reportedSize ?? $0.cosignedSize } ?? 0 }
         for _ in 0..<2 {
             if oldSize > newest.checkpoint.size {
+                state.withLock { $0[key]?.reportedSize = nil }
                 fail(peer, "the witness has cosigned \(oldSize) entries of this log, which holds \(newest.checkpoint.size): "
                      + "the store was rolled back or replaced", evidence: true)
                 return
@@ -114,18 +137,20 @@ final class WitnessSubmitter: Service, Sendable {
                 return
             }
             let text = String(decoding: response.body.prefix(4096), as: UTF8.self)
-            // One line in the log, whatever the witness wrote.
-            let said = String(text.prefix(200).map { $0.isNewline ? " " : $0 }).trimmingSpaces
+            let said = Self.printable(text.prefix(200))
             switch response.status {
             case 200:
                 do {
                     let signatures = try SignedNote.Signature.parseLines(text)
                     let noteText = try SignedNote(parsing: newest.note).text
-                    guard let valid = signatures.first(where: { peer.verifier.cosignatureTime(of: noteText, among: [$0]) != nil }) else {
-                        fail(peer, "the witness answered without a valid cosignature by its key")
+                    let now = UInt64(max(0, Timestamp.now().seconds))
+                    guard let valid = signatures.first(where: { signature in
+                        peer.verifier.cosignatureTime(of: noteText, among: [signature]).map { $0 <= now + Self.clockSkew } ?? false
+                    }) else {
+                        fail(peer, "the witness answered without a valid, current cosignature by its key")
                         return
                     }
-                    try await gateway.recordCosignature(valid, of: peer.verifier, size: newest.checkpoint.size)
+                    try await gateway.recordCosignature(valid, of: peer.verifier, size: newest.checkpoint.size, text: noteText)
                     succeed(peer, size: newest.checkpoint.size)
                 } catch {
                     fail(peer, "its answer: \(error)")
@@ -135,14 +160,14 @@ final class WitnessSubmitter: Service, Sendable {
                 guard let known = UInt64(text.prefix { $0 != "\n" }) else { fail(peer, "a 409 without a size"); return }
                 if known == oldSize {
                     // Same size, and still a conflict: it cosigned another tree of that size.
+                    state.withLock { $0[key]?.reportedSize = nil }
                     fail(peer, "the witness cosigned another tree of size \(known): this log was forked", evidence: true)
                     return
                 }
-                try? await gateway.recordWitnessSize(known, of: peer.verifier)
-                state.withLock { $0[key]?.cosignedSize = known }
-                // Ask again from its size; if that is this checkpoint's, the witness compares the roots.
+                state.withLock { $0[key]?.reportedSize = known }
                 oldSize = known
             case 422:
+                state.withLock { $0[key]?.reportedSize = nil }
                 fail(peer, "the witness says the consistency proof from \(oldSize) does not verify: this log's history differs "
                      + "from what it cosigned (\(said))", evidence: true)
                 return
@@ -151,15 +176,18 @@ final class WitnessSubmitter: Service, Sendable {
                 return
             }
         }
+        fail(peer, "the witness named another size twice in a row")
     }
 
     private func succeed(_ peer: WitnessPeer, size: UInt64) {
         state.withLock { state in
-            state[peer.verifier.description]?.cosignedSize = size
-            state[peer.verifier.description]?.lastCosigned = .now
-            state[peer.verifier.description]?.consecutiveFailures = 0
-            state[peer.verifier.description]?.lastError = nil
-            state[peer.verifier.description]?.retryAt = .now
+            let key = peer.verifier.description
+            state[key]?.cosignedSize = size
+            state[key]?.reportedSize = nil
+            state[key]?.lastCosigned = .now
+            state[key]?.consecutiveFailures = 0
+            state[key]?.lastError = nil
+            state[key]?.retryAt = .now
         }
     }
 
@@ -182,6 +210,18 @@ final class WitnessSubmitter: Service, Sendable {
         } else {
             logger.warning("witness: no cosignature", metadata: metadata)
         }
+    }
+
+    /// What a witness wrote, fit for one log line and a terminal: newlines become spaces,
+    /// other control and format characters are dropped.
+    static func printable(_ text: Substring) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" || scalar == "\r" || scalar == "\t" { scalars.append(" ") } else if ![.control, .format].contains(scalar.properties.generalCategory) {
+                scalars.append(scalar)
+            }
+        }
+        return String(scalars).trimmingSpaces
     }
 
     static func split(_ route: String, defaultPort: Int) -> (String, Int) {
