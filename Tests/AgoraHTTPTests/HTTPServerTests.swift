@@ -20,8 +20,18 @@ import Testing
         }
     }
 
+    /// The default limits, but a request deadline no loaded machine reaches: the tests of
+    /// other things must not race the 10 s idle deadline (CI, with every core busy, once
+    /// took longer than that between two requests on one connection). The deadline's own
+    /// tests set it to a second.
+    static var patient: HTTPConfiguration.Limits {
+        var limits = HTTPConfiguration.Limits()
+        limits.requestTimeout = .seconds(3600)
+        return limits
+    }
+
     /// Runs a listener on a free loopback port around `body`.
-    func withServer(_ limits: HTTPConfiguration.Limits = .init(), _ body: (Int, HTTPServer, Echo) async throws -> Void) async throws {
+    func withServer(_ limits: HTTPConfiguration.Limits = patient, _ body: (Int, HTTPServer, Echo) async throws -> Void) async throws {
         var configuration = HTTPConfiguration()
         configuration.port = 0
         configuration.limits = limits
