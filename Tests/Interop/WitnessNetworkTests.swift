@@ -72,7 +72,7 @@ import Testing
         _ = try gw1.cli.ok(["credit", "mint", "buyer@gw1.example", "100"])
         _ = try gw1.cli.ok(["sensor", "add", "air-1", "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1"])
 
-        func start(_ gateway: Gateway) throws -> Process {
+        func start(_ gateway: Gateway, caFile: String? = nil) throws -> Process {
             let others = gateways.filter { $0.n != gateway.n }
             let environment = [
                 "AGORA_XMPP_BIND_ADDRESS": network.address(gateway.n), "AGORA_XMPP_C2S_PORT": "5222", "AGORA_XMPP_TLS_PORT": "5223",
@@ -80,7 +80,7 @@ import Testing
                 "AGORA_WITNESS_LOGS": others.map(\.logKey).joined(separator: ","),
                 "AGORA_WITNESS_PEERS": others.map { "https://\($0.domain):8443 \($0.witnessKey)" }.joined(separator: ","),
                 "AGORA_WITNESS_ROUTES": others.map { "\($0.domain)=\(network.address($0.n)):8443" }.joined(separator: ","),
-                "AGORA_WITNESS_CA_FILE": dir.file("cities-cas.pem"), "AGORA_WITNESS_MIN_COSIGNATURES": "2",
+                "AGORA_WITNESS_CA_FILE": caFile ?? dir.file("cities-cas.pem"), "AGORA_WITNESS_MIN_COSIGNATURES": "2",
             ]
             let log = dir.file("serve\(gateway.n).log")
             let offset = fileSize(log)
@@ -105,7 +105,7 @@ import Testing
             Int(try gw1.cli.ok(["ledger", "checkpoint"]).split(separator: "\n")[1]) ?? 0
         }
 
-        var serves = try gateways.map(start)
+        var serves = try gateways.map { try start($0) }
         defer { serves.forEach(stopHard) }
 
         // 1. A purchase on gw1: its receipt gets both witnesses' cosignatures.
@@ -135,6 +135,25 @@ import Testing
         try waitUntil("the mint's receipt has both cosignatures again", timeout: 90, details: { (try? verify(mint, minimum: 2).output) ?? "" }) {
             try verify(mint, minimum: 2).ok
         }
+        // gw2 trusting only its own CA cannot verify its witnesses' certificates: no
+        // cosignature reaches its log, and it says why (TLS really is checked).
+        stopHard(serves[1])
+        try gw2.cli.ok(["ca", "show"]).write(toFile: dir.file("gw2-only.pem"), atomically: true, encoding: .utf8)
+        let gw2Log = dir.file("serve2.log"), beforeDistrust = fileSize(gw2Log)
+        serves[1] = try start(gw2, caFile: dir.file("gw2-only.pem"))
+        try gw2.cli.addAccount("someone@gw2.example", role: "consumer", password: "someone-pass-1")
+        try waitUntil("gw2 reports its witnesses' certificates unverifiable", timeout: 60, details: { String(fileText(gw2Log, from: beforeDistrust).suffix(2000)) }) {
+            let text = fileText(gw2Log, from: beforeDistrust)
+            return ["gw1.example/witness", "gw3.example/witness"].allSatisfy { name in
+                text.split(separator: "\n").contains { $0.contains("witness: no cosignature") && $0.contains(name) }
+            }
+        }
+        let newest = Int(try gw2.cli.ok(["ledger", "checkpoint"]).split(separator: "\n")[1])! - 1
+        let distrusted = try gw2.cli.ok(["ledger", "receipt", String(newest)])
+        #expect(!distrusted.contains("/witness "), "gw2's new entry was cosigned over unverified TLS: \(distrusted)")
+        stopHard(serves[1])
+        serves[1] = try start(gw2)
+
         // The checkpoint both witnesses cosigned, kept as evidence for the end.
         let witnessed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("receipt-\(mint).json")))) as! [String: Any]
         try (witnessed["checkpoint"] as! String).write(toFile: dir.file("witnessed-checkpoint"), atomically: true, encoding: .utf8)
