@@ -58,7 +58,7 @@ struct Status: AsyncParsableCommand {
                      : "  checkpoint at \(live.ledger.checkpointSize) of \(live.ledger.entries) entries, the last signed \(Int(live.ledger.checkpointAgeSeconds)) s ago")
         if let witness = live.witness {
             if !witness.peers.isEmpty {
-                lines.append("  witnessed up to \(witness.witnessedSize) entries (\(witness.required) cosignatures required)")
+                lines.append("  witnessed up to \(witness.witnessedSize) entries (\(witness.required) of \(witness.peers.count) witnesses required)")
                 for peer in witness.peers {
                     let age = peer.cosignedAgeSeconds.map { ", \(Int($0)) s ago" } ?? ""
                     let trouble = peer.lastError.map { "; \(peer.failures) failures, last: \($0)" } ?? ""

@@ -77,6 +77,15 @@ import Testing
         }
         let size = Int(try log.ok(["ledger", "checkpoint"]).split(separator: "\n")[1])!
         try waitUntil("the witness has cosigned gw1's \(size) entries", timeout: 30) { (try? cosigned()) == size }
+        // gw1 shows its witness's progress: in /metrics, and in agora status.
+        let logPort = try #require(fileText(dir.file("gw1.log")).firstMatch(of: /http\.port=(\d+)/).map { String($0.1) })
+        let metricsLine = "agora_witness_peer_cosigned_size{witness=\"gw2.example/witness\"} \(size).0"
+        try waitUntil("gw1's /metrics shows the cosigned size", timeout: 30, details: {
+            (try? httpGet("http://127.0.0.1:\(logPort)/metrics").body.split(separator: "\n").filter { $0.contains("witness") }.joined(separator: "\n")) ?? ""
+        }) { (try? httpGet("http://127.0.0.1:\(logPort)/metrics").body.contains(metricsLine)) == true }
+        #expect(try httpGet("http://127.0.0.1:\(logPort)/metrics").body.contains("agora_ledger_witnessed_size \(size).0"))
+        let status = try log.run(["status"], environment: ["AGORA_HTTP_PORT": logPort]).stdout
+        #expect(status.contains("witnessed up to \(size) entries (1 of 1 witnesses required)") && status.contains("gw2.example/witness (http://127.0.0.1:\(witnessPort)): cosigned \(size)"), "\(status)")
         stopHard(logServe)
 
         // The forger alters entry 2 (a mint), below the cosigned size.
