@@ -29,7 +29,7 @@ public enum GatewayServer {
 
         let metrics = GatewayMetrics()
         gateway.store.writer.recordCommitDurations(in: metrics.factory)
-        let pairingOutcomes = PairingOutcomes()
+        let pairingOutcomes = OutcomeCounts(["paired", "refused"])
         var ingest: GatewayTelemetry.Ingest?
         if let endpoint = try BrokerSetup.endpoint(for: gateway) {
             let queue = IngestQueue()
@@ -43,7 +43,7 @@ public enum GatewayServer {
                 queue: queue, logger: logger,
                 pairing: { id, payload in
                     let response = await pairing.handle(sensorID: id, payload: payload)
-                    pairingOutcomes.record(paired: response.status == "ok")
+                    pairingOutcomes.record(response.status == "ok" ? "paired" : "refused")
                     return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
                 },
                 pairingGate: PairingGate(isInvited: { pairing.isInvited($0) }))

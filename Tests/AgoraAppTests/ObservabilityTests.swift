@@ -84,6 +84,10 @@ import Testing
         // The failed login the check made is counted against the account like a failed SASL attempt is.
         let page = try httpGet("http://127.0.0.1:\(httpPort)/api/overview")
         #expect(page.code == 401, "the dashboard's data without a session: \(page)")
+        // And counted in the metrics: the browser's wrong password, and its two logins.
+        let metrics = try httpGet("http://127.0.0.1:\(httpPort)/metrics").body
+        let logins = metrics.split(separator: "\n").filter { $0.hasPrefix("agora_dashboard_logins_total") }
+        #expect(logins.contains(#"agora_dashboard_logins_total{outcome="refused"} 1"#) && logins.contains { $0.hasPrefix(#"agora_dashboard_logins_total{outcome="accepted"}"#) && !$0.hasSuffix(" 0") }, "\(logins)")
     }
 
     @Test func readyzSaysReadyOnlyOnceTheBrokerHasMadeTheGatewaysSubscriptions() throws {

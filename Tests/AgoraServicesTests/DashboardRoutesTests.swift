@@ -81,6 +81,8 @@ import Testing
             #expect(throttled.headers.first(name: "set-cookie") == nil)
             let unknown = await routes.respond(to: post("/login", "account=nobody%40svc.test&password=x"))
             #expect(String(decoding: unknown.body, as: UTF8.self).contains("wrong account or password"))
+            // Counted, for the metrics: 5 refused (4 guesses, the unknown account), 1 throttled.
+            #expect(routes.telemetry.dashboardLogins.counts == ["accepted": 0, "refused": 5, "throttled": 1])
         }
     }
 

@@ -168,6 +168,7 @@ final class GatewayMetrics: Sendable {
             counter("agora_http_connections_total", "HTTP connections accepted.", http.connections)
             for (code, count) in http.responses { counter("agora_http_responses_total", "HTTP responses, by status code.", count, [("code", code)]) }
             for (reason, count) in http.refused { counter("agora_http_refused_total", "HTTP requests or connections refused before routing, by reason.", count, [("reason", reason)]) }
+            for (outcome, count) in http.dashboardLogins { counter("agora_dashboard_logins_total", "Dashboard logins, by outcome.", count, [("outcome", outcome)]) }
         }
     }
 

@@ -150,12 +150,15 @@ struct GatewayRoutes: HTTPResponder {
         switch await login.check(account: request.formValue("account") ?? "", password: request.formValue("password") ?? "",
                                  address: request.peerAddress) {
         case .accepted(let account, let credential):
+            telemetry.dashboardLogins.record("accepted")
             return .redirect(to: "/", headers: ["set-cookie": DashboardSessions.cookie(sessions.start(for: account, credential: credential))])
         // 200 with the form again, as browsers expect of a refused form login (a 4xx status
         // would add a console error to every refused login, and says nothing more).
         case .refused:
+            telemetry.dashboardLogins.record("refused")
             return loginPage(.ok, message: "wrong account or password")
         case .throttled:
+            telemetry.dashboardLogins.record("throttled")
             return loginPage(.ok, message: "too many failed attempts; wait a minute and try again")
         }
     }

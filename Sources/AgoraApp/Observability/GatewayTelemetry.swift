@@ -17,7 +17,11 @@ final class GatewayTelemetry: Sendable {
     let started = ContinuousClock.now
     let xmpp: XMPPServer?
     let ingest: Ingest?
-    let pairing: PairingOutcomes
+    /// Pairing requests answered: `paired` or `refused` (the rate-limited ones never reach
+    /// an answer and are counted by the MQTT side's `PairingGate`).
+    let pairing: OutcomeCounts
+    /// Dashboard logins: `accepted`, `refused`, `throttled`.
+    let dashboardLogins = OutcomeCounts(["accepted", "refused", "throttled"])
     let tally = LedgerTally()
     private let httpServer = Mutex<HTTPServer?>(nil)
     private let witnessing = Mutex<Witnessing?>(nil)
@@ -32,7 +36,7 @@ final class GatewayTelemetry: Sendable {
         let mqtt: MQTTService
     }
 
-    init(gateway: Gateway, xmpp: XMPPServer?, ingest: Ingest?, pairing: PairingOutcomes = PairingOutcomes()) {
+    init(gateway: Gateway, xmpp: XMPPServer?, ingest: Ingest?, pairing: OutcomeCounts = OutcomeCounts(["paired", "refused"])) {
         self.gateway = gateway
         self.pairing = pairing
         self.xmpp = xmpp
@@ -110,7 +114,8 @@ final class GatewayTelemetry: Sendable {
                 let counts = server.metrics.snapshot
                 return .init(connections: counts.connections,
                              responses: Dictionary(uniqueKeysWithValues: counts.responses.map { ("\($0.key)", $0.value) }),
-                             refused: Dictionary(uniqueKeysWithValues: counts.refused.map { ($0.key.rawValue, $0.value) }))
+                             refused: Dictionary(uniqueKeysWithValues: counts.refused.map { ($0.key.rawValue, $0.value) }),
+                             dashboardLogins: dashboardLogins.counts)
             },
             witness: try witness.map(witnessPart))
     }
@@ -174,10 +179,12 @@ final class GatewayTelemetry: Sendable {
     }
 }
 
-/// Pairing requests answered, by outcome (`paired` or `refused`; the rate-limited ones
-/// never reach an answer and are counted by the MQTT side's `PairingGate`).
-final class PairingOutcomes: Sendable {
-    private let state = Mutex<[String: Int]>(["paired": 0, "refused": 0])
-    func record(paired: Bool) { state.withLock { $0[paired ? "paired" : "refused", default: 0] += 1 } }
+/// Answers counted by outcome (pairing requests, dashboard logins, witness submissions):
+/// a few counters that `/metrics` and `agora status` read. Outcomes named at creation show
+/// as 0 before their first.
+final class OutcomeCounts: Sendable {
+    private let state: Mutex<[String: Int]>
+    init(_ outcomes: [String] = []) { state = Mutex(Dictionary(uniqueKeysWithValues: outcomes.map { ($0, 0) })) }
+    func record(_ outcome: String) { state.withLock { $0[outcome, default: 0] += 1 } }
     var counts: [String: Int] { state.withLock { $0 } }
 }

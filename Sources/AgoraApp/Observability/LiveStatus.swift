@@ -79,6 +79,8 @@ public struct LiveStatus: Sendable, Codable, Equatable {
         public var connections: Int
         public var responses: [String: Int]
         public var refused: [String: Int]
+        /// Dashboard logins by outcome: `accepted`, `refused`, `throttled`.
+        public var dashboardLogins: [String: Int]
     }
 
     /// Witnessing: as a witness of other logs, and this log's own witnesses.

@@ -19,7 +19,7 @@ final class WitnessEndpoint: Sendable {
     let gateway: Gateway
     let cosigner: Cosigner
     private let logger: Logger
-    private let outcomes = Mutex<[String: Int]>([:])
+    private let outcomes = OutcomeCounts(["cosigned"])
     private let bucket: Mutex<TokenBucket>
     /// Per source address: refused submissions (10 at once, then 1 a second).
     private let refusals = Mutex<[String: TokenBucket]>([:])
@@ -37,7 +37,7 @@ final class WitnessEndpoint: Sendable {
 
     /// Requests answered so far, by outcome: `cosigned`, a `WitnessCheck.Refusal.Reason`,
     /// `rate_limited` or `failed`.
-    var counts: [String: Int] { outcomes.withLock { $0 } }
+    var counts: [String: Int] { outcomes.counts }
 
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         let now = ContinuousClock.now
@@ -70,7 +70,7 @@ final class WitnessEndpoint: Sendable {
         }
     }
 
-    private func count(_ outcome: String) { outcomes.withLock { $0[outcome, default: 0] += 1 } }
+    private func count(_ outcome: String) { outcomes.record(outcome) }
 
     private func spendRefusal(of address: String, now: ContinuousClock.Instant) {
         refusals.withLock { buckets in
