@@ -119,11 +119,6 @@ extension Gateway {
             return try ledger.addCosignatures([signature], toCheckpointOf: size, text: text, in: txn)
         }
     }
-
-    /// The best witnessed checkpoint of this log (the newest with the most cosignatures).
-    public func witnessedCheckpoint() throws -> (size: UInt64, note: String)? {
-        try store.read { txn in try ledger.witnessedCheckpoint(covering: 0, in: txn) }
-    }
 }
 
 /// What `agora ledger verify --against` found when it held this log against a checkpoint

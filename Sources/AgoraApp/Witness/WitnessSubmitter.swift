@@ -1,6 +1,7 @@
 internal import AgoraCore
 internal import AgoraHTTP
 internal import AgoraLedger
+internal import AgoraMQTT
 internal import Logging
 internal import ServiceLifecycle
 internal import Synchronization
@@ -26,7 +27,8 @@ final class WitnessSubmitter: Service, Sendable {
     private let logger: Logger
     private let alertAfter: Duration
     private let state = Mutex<[String: PeerStatus]>([:])
-    private let alerts = LogAllowanceTimer()
+    /// One lacking-cosignatures warning per `alertAfter`.
+    private let alerts: LogAllowance
 
     /// How often the newest checkpoint is looked at: a read transaction, nothing more.
     static let pollInterval: Duration = .milliseconds(200)
@@ -54,6 +56,7 @@ final class WitnessSubmitter: Service, Sendable {
         self.required = required
         self.client = client
         self.alertAfter = alertAfter
+        self.alerts = LogAllowance(burst: 1, perSecond: 1 / max(alertAfter.secondsValue, 1))
         self.logger = logger
     }
 
@@ -103,7 +106,7 @@ final class WitnessSubmitter: Service, Sendable {
                 if cosigned >= required { lackingSince = nil } else {
                     let since = lackingSince ?? started
                     lackingSince = since
-                    if ContinuousClock.now - since >= alertAfter, alerts.due(every: alertAfter) {
+                    if ContinuousClock.now - since >= alertAfter, alerts.spend() != nil {
                         logger.warning("witness: the newest checkpoint lacks cosignatures", metadata: [
                             "ledger.checkpoint_size": "\(newest.checkpoint.size)", "witness.cosigned": "\(cosigned)",
                             "witness.required": "\(required)", "witness.lacking_s": "\(Int((ContinuousClock.now - since).secondsValue))"])
@@ -227,18 +230,6 @@ final class WitnessSubmitter: Service, Sendable {
     static func split(_ route: String, defaultPort: Int) -> (String, Int) {
         guard let colon = route.lastIndex(of: ":"), let port = Int(route[route.index(after: colon)...]) else { return (route, defaultPort) }
         return (String(route[..<colon]), port)
-    }
-}
-
-/// Lets a repeated warning through once per period.
-final class LogAllowanceTimer: Sendable {
-    private let last = Mutex<ContinuousClock.Instant?>(nil)
-    func due(every period: Duration) -> Bool {
-        last.withLock { last in
-            if let previous = last, ContinuousClock.now - previous < period { return false }
-            last = .now
-            return true
-        }
     }
 }
 
