@@ -226,8 +226,9 @@ extension AgoraConfiguration {
                 try key.apply(&configuration, value, file)
             }
         }
+        try refuseUnknownVariables(in: environment)
         for key in keys {
-            let variable = "AGORA_" + key.name.uppercased().replacingOccurrences(of: ".", with: "_")
+            let variable = environmentName(of: key.name)
             guard let text = environment[variable] else { continue }
             let value: ConfigFile.Value = Int64(text.replacingUnderscores).map { .integer($0) } ?? .string(text)
             try key.apply(&configuration, value, "environment \(variable)")
@@ -240,6 +241,24 @@ extension AgoraConfiguration {
                        "must not be smaller than store.map_size (\(configuration.store.mapSize))")
         }
         return configuration
+    }
+
+    private static func environmentName(of key: String) -> String {
+        "AGORA_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// A variable that looks like a configuration key (`AGORA_<SECTION>_…` for a section this
+    /// file knows) but names none is refused, as an unknown key in the file is: the trial that
+    /// set `AGORA_XMPP_PORT` instead of `AGORA_XMPP_C2S_PORT` got the default port and no word
+    /// about it. Other `AGORA_*` names (the scripts' own, like `AGORA_BIN`) are left alone,
+    /// since they do not claim a section.
+    private static func refuseUnknownVariables(in environment: [String: String]) throws(ConfigurationError) {
+        let known = Set(keys.map { environmentName(of: $0.name) })
+        for variable in environment.keys.sorted() where !known.contains(variable) && variable != "AGORA_STATE_DIR" {
+            let claimed = keys.filter { variable.hasPrefix(environmentName(of: String($0.name.prefix(while: { $0 != "." }))) + "_") }
+            guard !claimed.isEmpty else { continue }
+            throw .unknownVariable(variable, known: claimed.map { environmentName(of: $0.name) })
+        }
     }
 
     private static func string(_ value: ConfigFile.Value, _ key: String, _ source: String, nonEmpty: Bool) throws(ConfigurationError) -> String {

@@ -14,6 +14,11 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
         .init(description: "unknown configuration key \(key) in \(source)")
     }
 
+    /// An `AGORA_<SECTION>_…` variable that names no key of that section.
+    public static func unknownVariable(_ name: String, known: [String]) -> ConfigurationError {
+        .init(description: "unknown configuration variable \(name) in the environment; this section's are \(known.joined(separator: ", "))")
+    }
+
     public static func unreadable(_ path: String, _ reason: String) -> ConfigurationError {
         .init(description: "cannot read configuration \(path): \(reason)")
     }

@@ -1,3 +1,5 @@
+public import AgoraCore
+
 /// Why the gateway could not be opened or initialised.
 public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
     public let description: String
@@ -16,5 +18,11 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     public static func stateDirectory(_ directory: String, _ reason: String) -> GatewayError {
         .init(description: "state directory \(directory): \(reason)")
+    }
+    public static func notThisDomain(_ jid: BareJID, domain: String) -> GatewayError {
+        .init(description: "\(jid) is not in this gateway's domain \(domain): an account elsewhere cannot log in here (to record one for a consumer of another server anyway: agora user add --remote)")
+    }
+    public static func notRemote(_ jid: BareJID) -> GatewayError {
+        .init(description: "\(jid) is in this gateway's own domain; open it without --remote, with a password")
     }
 }

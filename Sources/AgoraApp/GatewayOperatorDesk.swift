@@ -11,9 +11,7 @@ public struct GatewayOperatorDesk: OperatorDesk {
     public init(gateway: Gateway) { self.gateway = gateway }
 
     public func addAccount(_ jid: BareJID, role: Role, password: String, actor: LedgerActor) async throws {
-        try Gateway.checkPassword(password)
-        _ = try await gateway.market.openAccount(jid, role: role, actor: actor)
-        try await gateway.setPassword(password, for: jid)
+        _ = try await gateway.openLocalAccount(jid, role: role, password: password, actor: actor)
     }
 
     public func inviteSensor(_ registration: LedgerEntry.SensorRegistration, ttlSeconds: Int64, actor: LedgerActor) async throws -> (code: String, expires: Timestamp) {

@@ -19,6 +19,8 @@ public enum GatewayServer {
                            environment: [String: String] = [:], started: ContinuousClock.Instant = .now) async throws {
         let logger = gateway.logger
         let configuration = gateway.configuration
+        let lock = try ServeLock(stateDirectory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let retention = RetentionService(
             retention: ReadingsRetention(store: gateway.store, policy: .init(
@@ -46,7 +48,10 @@ public enum GatewayServer {
                     pairingOutcomes.record(response.status == "ok" ? "paired" : "refused")
                     return (try? CanonicalJSON.encode(response)) ?? Array(#"{"reason":"internal error","status":"error"}"#.utf8)
                 },
-                pairingGate: PairingGate(isInvited: { pairing.isInvited($0) }))
+                pairingGate: PairingGate(isInvited: { pairing.isInvited($0) }),
+                tlsDiagnosis: { [tls = MosquittoClient.TLS(caFile: endpoint.caFile, certificateFile: endpoint.certificateFile, keyFile: endpoint.keyFile)] in
+                    await BrokerTLSDiagnosis.diagnose(host: endpoint.host, port: endpoint.port, tls: tls)
+                })
             services += [.init(service: service), .init(service: mqtt)]
             ingest = .init(service: service, queue: queue, gate: mqtt.pairingGate, mqtt: mqtt)
             logger.notice("mqtt configured", metadata: ["mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
@@ -87,7 +92,7 @@ public enum GatewayServer {
                 return true
             }, started: started, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        logger.notice("agora serve running")
+        logger.info("agora serve starting its services")
         try await group.run()
         let writes = gateway.store.writer.statistics
         var summary: Logger.Metadata = [

@@ -1,4 +1,5 @@
 public import Logging
+internal import AgoraCore
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
@@ -132,7 +133,8 @@ public final class HTTPServer: Service, Sendable {
         } catch {
             settle(port: nil)
             try? await group.shutdownGracefully()
-            throw HTTPServerError(.bind, "cannot listen on \(configuration.bindAddress):\(configuration.port): \(error)")
+            let reason = (error as? IOError).map { systemErrorText($0.errnoCode) } ?? "\(error)"
+            throw HTTPServerError(.bind, "cannot listen on \(configuration.bindAddress):\(configuration.port): \(reason)")
         }
         let port = listener.channel.localAddress?.port
         settle(port: port)

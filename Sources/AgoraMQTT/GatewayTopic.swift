@@ -6,6 +6,7 @@ public import AgoraCore
 /// ```
 /// <prefix>/sensors/<id>/senml     a sensor's SenML pack       → .readings(id)
 /// <prefix>/pair/<id>/request      a pairing request           → .pairingRequest(id)
+/// <prefix>/gateway/probe          the gateway's own probe     → .probe
 /// ```
 /// The prefix may itself hold `/` (`city/agora`). A readings topic whose id is not a valid
 /// `SensorID`, and any other topic, is `.unexpected`, kept verbatim for the log line that
@@ -13,9 +14,15 @@ public import AgoraCore
 public enum GatewayTopic: Sendable, Hashable {
     case readings(SensorID)
     case pairingRequest(String)
+    /// The gateway's own message, come back (see `SubscriptionTracker`).
+    case probe
     case unexpected(String)
 
     public init(_ topic: String, prefix: String) {
+        if topic == Self.probe(prefix: prefix) {
+            self = .probe
+            return
+        }
         let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
         let prefixParts = prefix.split(separator: "/", omittingEmptySubsequences: false)
         let base = prefixParts.count
@@ -38,6 +45,8 @@ public enum GatewayTopic: Sendable, Hashable {
     public static func readingsFilter(prefix: String) -> String { "\(prefix)/sensors/+/senml" }
     /// The topic of pairing requests, with `+` for the id.
     public static func pairingRequestFilter(prefix: String) -> String { "\(prefix)/pair/+/request" }
+    /// Where the gateway publishes, and subscribes to, its delivery probe.
+    public static func probe(prefix: String) -> String { "\(prefix)/gateway/probe" }
     /// Where the answer to a pairing request goes.
     public static func pairingResponse(prefix: String, id: String) -> String { "\(prefix)/pair/\(id)/response" }
 }

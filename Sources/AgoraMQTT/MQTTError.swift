@@ -6,9 +6,21 @@ public struct MQTTError: Error, Hashable, Sendable, CustomStringConvertible {
     public let operation: String
 
     public var description: String {
-        let message = mosquitto_strerror(code).map { String(cString: $0) } ?? "error \(code)"
-        return "MQTT \(operation) failed: \(message)"
+        "MQTT \(operation) failed: \(Self.text(code))"
     }
+
+    /// libmosquitto's words for a result code (`mosquitto_strerror`), e.g. "A TLS error occurred.".
+    public static func text(_ code: Int32) -> String {
+        mosquitto_strerror(code).map { String(cString: $0) } ?? "error \(code)"
+    }
+
+    /// The words for a CONNACK return code (`mosquitto_connack_string`), e.g. "Connection Refused: not authorised.".
+    public static func connackText(_ code: Int32) -> String {
+        mosquitto_connack_string(code).map { String(cString: $0) } ?? "return code \(code)"
+    }
+
+    /// libmosquitto's result for every TLS failure (`MOSQ_ERR_TLS`).
+    public static let tlsFailure = MOSQ_ERR_TLS.rawValue
 
     static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(MQTTError) {
         guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError(code: code, operation: operation()) }

@@ -43,8 +43,15 @@ public final class MQTTService: Service, Sendable {
     /// connection alone.
     public var isListening: Bool { subscriptionState.withLock { $0.isListening } }
 
+    /// Explains a TLS failure in words libmosquitto does not have (see `BrokerTLSDiagnosis`).
+    public typealias TLSDiagnosis = @Sendable () async -> String?
+    let tlsDiagnosis: TLSDiagnosis?
+    /// Budget of the TLS explanations: one a minute while the failure lasts.
+    private let tlsWarnings = LogAllowance(burst: 1, perSecond: 1.0 / 60)
+
     public init(endpoint: Endpoint, queue: IngestQueue, logger: Logger, pairing: PairingHandler? = nil,
-                pairingGate: PairingGate = PairingGate(isInvited: { _ in true })) {
+                pairingGate: PairingGate = PairingGate(isInvited: { _ in true }), tlsDiagnosis: TLSDiagnosis? = nil) {
+        self.tlsDiagnosis = tlsDiagnosis
         self.endpoint = endpoint
         self.queue = queue
         self.logger = logger
@@ -54,7 +61,8 @@ public final class MQTTService: Service, Sendable {
 
     public func run() async throws {
         let statusTopic = "\(endpoint.prefix)/gateway/status"
-        let subscriptions = [GatewayTopic.readingsFilter(prefix: endpoint.prefix)]
+        let probeTopic = GatewayTopic.probe(prefix: endpoint.prefix)
+        let subscriptions = [GatewayTopic.readingsFilter(prefix: endpoint.prefix), probeTopic]
             + (pairing != nil ? [GatewayTopic.pairingRequestFilter(prefix: endpoint.prefix)] : [])
         let logger = self.logger, queue = self.queue, endpoint = self.endpoint, gate = self.pairingGate, warnings = self.pairingWarnings
         // Pairing requests are few and slow (a signature each): a small bounded stream, answered in order.
@@ -64,7 +72,7 @@ public final class MQTTService: Service, Sendable {
             clientID: endpoint.clientID, tls: endpoint.tls,
             onConnect: { result in
                 guard result == 0 else {
-                    logger.error("broker refused the connection", metadata: ["mqtt.result": "\(result)"])
+                    logger.error("broker refused the connection", metadata: ["mqtt.result": "\(MQTTError.connackText(result))"])
                     return
                 }
                 self.connected.store(true, ordering: .relaxed)
@@ -85,11 +93,24 @@ public final class MQTTService: Service, Sendable {
             onDisconnect: { result in
                 self.connected.store(false, ordering: .relaxed)
                 self.subscriptionState.withLock { $0.reset() }
-                if result != 0 { logger.warning("not connected to the broker; retrying with back-off", metadata: ["mqtt.result": "\(result)"]) }
+                if result != 0 {
+                    logger.warning("not connected to the broker; retrying with back-off", metadata: [
+                        "mqtt.result": "\(MQTTError.text(result))", "mqtt.host": "\(endpoint.host)", "mqtt.port": "\(endpoint.port)"])
+                    if result == MQTTError.tlsFailure, let diagnose = self.tlsDiagnosis, self.tlsWarnings.spend() != nil {
+                        Task { if let reason = await diagnose() { logger.error("the broker connection fails: \(reason)") } }
+                    }
+                }
             },
             onSubscribe: { id, granted in
                 switch self.subscriptionState.withLock({ $0.acknowledged(id, granted: granted) }) {
-                case .nowListening: logger.notice("subscribed to sensor readings")
+                case .granted:
+                    var nonce = [UInt8](repeating: 0, count: 16)
+                    var random = SystemRandomNumberGenerator()
+                    for i in nonce.indices { nonce[i] = random.next() }
+                    self.subscriptionState.withLock { $0.probeSent(nonce, at: .now) }
+                    do { try holder.client?.publish(probeTopic, payload: nonce, retain: false) } catch {
+                        logger.error("the delivery probe was not sent", metadata: ["error": "\(error)"])
+                    }
                 case .refused:
                     logger.error("the broker refused a subscription; check its ACL for the gateway's certificate",
                                  metadata: ["mqtt.granted": "\(granted)"])
@@ -101,6 +122,12 @@ public final class MQTTService: Service, Sendable {
                            interrupt: { queue.interruptSettleWait() }),
             onMessage: { topicName, payload in
                 let topic = GatewayTopic(topicName, prefix: endpoint.prefix)
+                if case .probe = topic {
+                    if self.subscriptionState.withLock({ $0.echo(Array(payload)) }) {
+                        logger.notice("subscribed to sensor readings")
+                    }
+                    return
+                }
                 if case .pairingRequest(let id) = topic {
                     guard gate.admit(id) else {
                         if let suppressed = warnings.spend() {
@@ -135,8 +162,23 @@ public final class MQTTService: Service, Sendable {
                     }
                 }
             }
+            group.addTask {
+                // Says once per connection that the broker granted everything and delivers
+                // nothing back: the gateway is connected but hears no sensor.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if self.subscriptionState.withLock({ $0.probeIsOverdue(at: .now, limit: .seconds(10)) }) {
+                        logger.error("""
+                            the broker granted the subscriptions but does not deliver the gateway's own messages back: \
+                            if mqtt.port (\(endpoint.port)) is the pairing listener, which takes no client certificate, use the \
+                            certificate listener's port; otherwise check the broker's ACL for the gateway's certificate
+                            """)
+                    }
+                }
+            }
             try? await gracefulShutdown()
             requestSink.finish()
+            group.cancelAll()
         }
         try? client.publish(statusTopic, payload: Array("offline".utf8), retain: true)
         try? await Task.sleep(for: .milliseconds(100)) // let the status leave before disconnecting

@@ -26,6 +26,18 @@ public struct PairingInvitation: Codable, Sendable, Equatable {
         return stride(from: 0, to: 20, by: 4).map { String(characters[$0..<$0 + 4]) }.joined(separator: "-")
     }
 
+    /// A code as a person may type it — lower-case, without its dashes, with spaces — in the
+    /// printed form (`ABCD-EFGH-…`); nil when it cannot be a code (wrong length or letters).
+    /// The gateway's key derivation upper-cases, so only the dashes really matter; a device
+    /// normalises before deriving so that "abcdefgh…" and "ABCD-EFGH-…" prove the same code.
+    public static func normalizedCode(_ typed: String) -> String? {
+        let alphabet = Set("ABCDEFGHJKMNPQRSTVWXYZ0123456789")
+        let characters = typed.uppercased().filter { $0 != "-" && $0 != " " }
+        guard characters.count == 20, characters.allSatisfy(alphabet.contains) else { return nil }
+        let array = Array(characters)
+        return stride(from: 0, to: 20, by: 4).map { String(array[$0..<$0 + 4]) }.joined(separator: "-")
+    }
+
     /// The HMAC key a code stands for (what sensors and the gateway both derive).
     public static func proofKey(code: String) -> [UInt8] {
         Array(SHA256.hash(data: Array("agora-pair:\(code.uppercased())".utf8)))

@@ -54,6 +54,21 @@ public struct SensorPairing: Sendable {
         return (try? market.store.read { try $0.get(market.store.tables.pairing, PairingInvitation.tableKey(sensor)) != nil }) ?? false
     }
 
+    /// The invitations not yet used, expired ones included (the operator sees those too: an
+    /// expired one is a sensor that was never paired), in sensor id order. Unreadable rows
+    /// are skipped; `invitation(for:)` names them when a sensor asks.
+    public func pendingInvitations() throws -> [PairingInvitation] {
+        let tables = market.store.tables
+        return try market.store.read { txn in
+            var result: [PairingInvitation] = []
+            try txn.scan(tables.pairing) { _, value in
+                if let invitation = try? CanonicalJSON.decode(PairingInvitation.self, from: Array(value)) { result.append(invitation) }
+                return true
+            }
+            return result
+        }
+    }
+
     /// The invitation a pairing request for `sensor` answers: refused when there is none,
     /// it cannot be read or has expired, or the id is locked after wrong proofs.
     public func invitation(for sensor: SensorID) throws(PairingRefusal) -> PairingInvitation {

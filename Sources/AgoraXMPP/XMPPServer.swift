@@ -1,4 +1,5 @@
 public import AgoraStore
+internal import AgoraCore
 public import Logging
 internal import NIOConcurrencyHelpers
 internal import NIOCore
@@ -223,6 +224,16 @@ public final class XMPPServer: Service, Sendable {
     }
 
     private func listen(group: MultiThreadedEventLoopGroup, port: Int, directTLS: Bool) async throws -> any Channel {
+        do {
+            return try await bind(group: group, port: port, directTLS: directTLS)
+        } catch let error as IOError {
+            throw XMPPServerError.cannotListen(address: configuration.bindAddress, port: port, reason: systemErrorText(error.errnoCode))
+        } catch {
+            throw XMPPServerError.cannotListen(address: configuration.bindAddress, port: port, reason: "\(error)")
+        }
+    }
+
+    private func bind(group: MultiThreadedEventLoopGroup, port: Int, directTLS: Bool) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -238,9 +249,12 @@ public final class XMPPServer: Service, Sendable {
 
 public enum XMPPServerError: Error, CustomStringConvertible {
     case configuration(String)
+    /// A listener could not be bound: the address, the port and the system's reason.
+    case cannotListen(address: String, port: Int, reason: String)
     public var description: String {
         switch self {
         case .configuration(let text): "xmpp: \(text)"
+        case .cannotListen(let address, let port, let reason): "cannot listen on \(address):\(port): \(reason)"
         }
     }
 }

@@ -73,19 +73,37 @@ struct Sensor: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List registered sensors.")
+        static let configuration = CommandConfiguration(
+            abstract: "List registered sensors, then the invitations not yet paired (id, owner, expiry).")
         @OptionGroup var global: GlobalOptions
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print JSON: the sensors as an array (with --pending: the invitations, without their code hash).") var json = false
+        @Flag(help: "Only the invitations not yet paired.") var pending = false
+
+        /// What `--json --pending` prints of an invitation: never the key, which stands for the code.
+        struct PendingInvitation: Encodable {
+            let sensor: String, owner: String, kind: String, expires: String, expired: Bool
+        }
 
         func run() async throws {
-            let sensors = try await global.withGateway(unlockKeys: false) { gateway in try gateway.market.read { try $0.sensors() } }
+            let (sensors, invitations) = try await global.withGateway(unlockKeys: false) { gateway in
+                (try gateway.market.read { try $0.sensors() }, try SensorPairing(market: gateway.market).pendingInvitations())
+            }
+            let now = Timestamp.now()
+            let invited = invitations.map {
+                PendingInvitation(sensor: $0.registration.sensor.rawValue, owner: $0.registration.owner.description,
+                                  kind: $0.registration.kind, expires: $0.expires.rfc3339, expired: $0.expires <= now)
+            }
             if json {
-                print(try JSONOutput.line(sensors))
-            } else {
-                for s in sensors {
-                    let status = s.frozen ? "frozen (\(s.frozenReason))" : "active"
-                    print("\(s.id)\t\(s.owner)\t\(s.registration.kind)\t\(s.registration.price)/h\t\(status)")
-                }
+                print(pending ? try JSONOutput.line(invited) : try JSONOutput.line(sensors))
+                return
+            }
+            for s in sensors where !pending {
+                let status = s.frozen ? "frozen (\(s.frozenReason))" : "active"
+                print("\(s.id)\t\(s.owner)\t\(s.registration.kind)\t\(s.registration.price)/h\t\(status)")
+            }
+            for invitation in invited {
+                let state = invitation.expired ? "invitation expired \(invitation.expires)" : "invited, not paired; code valid until \(invitation.expires)"
+                print("\(invitation.sensor)\t\(invitation.owner)\t\(invitation.kind)\t-\t\(state)")
             }
         }
     }

@@ -17,18 +17,24 @@ struct User: AsyncParsableCommand {
         @Argument(help: "Bare JID of the account, e.g. alice@gw1.example.") var jid: String
         @Option(help: "operator, owner or consumer.") var role: String
         @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of stdin.") var passwordStdin = false
+        @Flag(help: "The account lives on another XMPP server (a federated consumer): opened without a password, since it cannot log in here.")
+        var remote = false
 
         func run() async throws {
             let jid = try Parse.jid(jid)
             let role = try Parse.role(role)
+            if remote {
+                guard !passwordStdin else { throw ValidationError("a --remote account has no password here; drop --password-stdin") }
+                let index = try await global.withGateway { try await $0.openRemoteAccount(jid, role: role, actor: .operator) }
+                print("opened remote account \(jid) as \(role) (ledger entry \(index)); it logs in at its own server")
+                return
+            }
             let password = passwordStdin ? try PasswordInput.readLine() : Gateway.generatePassword()
             try Gateway.checkPassword(password)
-            let accepted = try await global.withGateway { gateway in
-                let accepted = try await gateway.market.openAccount(jid, role: role, actor: .operator)
-                try await gateway.setPassword(password, for: jid)
-                return accepted
+            let index = try await global.withGateway { gateway in
+                try await gateway.openLocalAccount(jid, role: role, password: password, actor: .operator)
             }
-            print("opened \(jid) as \(role) (ledger entry \(accepted.index))")
+            print("opened \(jid) as \(role) (ledger entry \(index))")
             if !passwordStdin { print("password: \(password)") }
         }
     }

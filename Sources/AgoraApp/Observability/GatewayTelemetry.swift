@@ -57,7 +57,7 @@ final class GatewayTelemetry: Sendable {
     var uptimeSeconds: Double { (ContinuousClock.now - started).secondsValue }
 
     /// What keeps the gateway from being ready, if anything: a listener not bound, or the
-    /// broker not connected (or its subscriptions not yet granted) when MQTT is configured. (The store is open for as long as
+    /// broker not connected (or its subscriptions not yet granted and its probe not yet back) when MQTT is configured. (The store is open for as long as
     /// this object exists.)
     var notReadyReasons: [String] {
         var reasons: [String] = []
@@ -66,7 +66,7 @@ final class GatewayTelemetry: Sendable {
             if !ingest.mqtt.isConnected {
                 reasons.append("the broker is not connected")
             } else if !ingest.mqtt.isListening {
-                reasons.append("the broker has not granted the gateway's subscriptions yet")
+                reasons.append("the broker has not granted the gateway's subscriptions, or does not deliver its messages back (is mqtt.port the pairing listener?)")
             }
         }
         if gateway.store.writer.statistics.diskFull { reasons.append("the disk is full: writes are refused") }
