@@ -7,6 +7,7 @@ set -euo pipefail
 # prometheus (promtool), chromium, chromium-driver, python3-selenium: the observability tests scrape with a real
 # Prometheus and drive the dashboard in a real headless browser.
 packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp
+          python3-venv python3-openssl
           prometheus chromium chromium-driver python3-selenium fonts-dejavu-core curl)
 
 as_root() {
@@ -21,6 +22,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# aioxmpp, a second XMPP client library for the interop tests, is not in Debian: it comes from
+# PyPI into a virtual environment beside the build folders (.build-python, ignored by git),
+# seeing Debian's packages (pyOpenSSL) too. Pinned, so a new release cannot change a test run.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+if ! "$repo/.build-python/bin/python" -c 'import aioxmpp' 2>/dev/null; then
+    echo "installing aioxmpp from PyPI into $repo/.build-python" >&2
+    /usr/bin/python3 -m venv --system-site-packages "$repo/.build-python"
+    "$repo/.build-python/bin/pip" install -q --disable-pip-version-check aioxmpp==0.13.3 pytz==2025.2
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -30,7 +30,7 @@ extension C2SConnection {
         }
         do { try machine.bound(session) } catch { return fail(error) }
         negotiationTimer?.cancel()
-        write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: XMLElement("bind", namespace: Namespace.bind, children: [
+        write(stanza: StanzaRouter.result(for: iq, from: replyAddress(for: iq), payload: XMLElement("bind", namespace: Namespace.bind, children: [
             .element(XMLElement("jid", namespace: Namespace.bind, text: jid.description)),
         ])))
     }
@@ -87,5 +87,14 @@ extension C2SConnection {
         write(XMLElement("resumed", namespace: Namespace.streamManagement, attributes: [.init("previd", previd), .init("h", String(inbound))]))
         for stanza in unacked { writeBytes(stanza) }
         for stanza in queued { write(stanza: stanza) }
+    }
+}
+
+extension C2SConnection {
+    /// Who a negotiation reply (bind, legacy session) is from: the domain when the client
+    /// addressed it, and otherwise nobody (RFC 6120 §8.1.2.1: the server answers on behalf of
+    /// the account, so `from` is absent or the account's bare JID, never the domain).
+    func replyAddress(for iq: XMLElement) -> JID? {
+        iq[attribute: "to"] == nil ? nil : JID(domain: server.domain)
     }
 }

@@ -156,7 +156,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             authenticationCompleted(server.authenticator.finish(exchange, response: response))
         case .write(let element): write(element)
         case .bind(let iq, let account): bind(iq, account: account)
-        case .legacySession(let iq): write(stanza: StanzaRouter.result(for: iq, from: JID(domain: server.domain), payload: nil))
+        case .legacySession(let iq): write(stanza: StanzaRouter.result(for: iq, from: replyAddress(for: iq), payload: nil))
         case .resume(let previd, let handled, let account): resume(previd: previd, handled: handled, account: account)
         case .enableStreamManagement(let resume, let session): enableStreamManagement(resume: resume, session: session)
         case .ackRequest(let session):

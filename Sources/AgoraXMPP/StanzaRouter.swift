@@ -194,10 +194,14 @@ public final class StanzaRouter: Sendable {
         }
     }
 
-    static func result(for stanza: XMLElement, from: JID, payload: XMLElement?) -> XMLElement {
+    /// The result of IQ `stanza`, from `from`; nil `from`: none, as RFC 6120 §8.1.2.1 asks of a
+    /// reply the server sends on behalf of the account (a request that had no `to`, such as
+    /// resource binding). aioxmpp waits for ever for a bind result `from` the domain.
+    static func result(for stanza: XMLElement, from: JID?, payload: XMLElement?) -> XMLElement {
         var reply = XMLElement("iq", namespace: Namespace.client, attributes: [
-            .init("type", "result"), .init("id", stanza[attribute: "id"] ?? ""), .init("from", from.description),
+            .init("type", "result"), .init("id", stanza[attribute: "id"] ?? ""),
         ])
+        if let from { reply[attribute: "from"] = from.description }
         if let to = stanza[attribute: "from"] { reply[attribute: "to"] = to }
         if let payload { reply.append(payload) }
         return reply

@@ -105,6 +105,22 @@ import Testing
         await rig.close()
     }
 
+    @Test func theBindResultIsFromNobodyUnlessTheClientAddressedTheDomain() async throws {
+        // RFC 6120 §8.1.2.1: answering on behalf of the account, the server omits `from`
+        // (aioxmpp waits for ever for a result `from` the domain to a request without `to`).
+        let rig = try await Rig()
+        try await rig.send(Self.header + Self.plain("secret"))
+        #expect(await rig.waitFor("<success"))
+        try await rig.send(Self.header + "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r1</resource></bind></iq>")
+        #expect(await rig.waitFor("/r1</jid>"))
+        let output = rig.output
+        let start = try #require(output.range(of: "id=\"b1\"") ?? output.range(of: "id='b1'"), "\(output.suffix(500))")
+        let tag = output[..<start.upperBound].split(separator: "<").last.map(String.init) ?? ""
+        let rest = output[start.upperBound...].prefix(while: { $0 != ">" })
+        #expect(tag.hasPrefix("iq") && !(tag + rest).contains("from="), "\(tag)\(rest)")
+        await rig.close()
+    }
+
     @Test func anOutcomeForAConnectionThatClosedMeanwhileIsDropped() async throws {
         let rig = try await Rig()
         // In one turn of the loop, so the outcome cannot come back before the close.

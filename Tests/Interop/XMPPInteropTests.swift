@@ -8,6 +8,7 @@ import Testing
 @Suite(.serialized) struct XMPPInteropTests {
     static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("xmpp").path
     static let domain = "gw.test"
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// A gateway with three accounts, serving XMPP on free loopback ports.
     final class RunningGateway {
@@ -105,6 +106,22 @@ import Testing
         try gateway.cli.ok(["ca", "revoke", serial, "--reason", "keyCompromise"])
         let revoked = try gateway.run("clients.py", "external", as: "carol", second: nil, extra: ["--cert", cert, "--key", key, "--timeout", "10"])
         #expect(revoked.status != 0, "a revoked certificate still logged in")
+    }
+
+    /// aioxmpp, a second client library (PyPI, in the virtual environment install-deps.sh
+    /// makes): it used to wait for ever at login, because the bind result came `from` the
+    /// domain (RFC 6120 §8.1.2.1 allows none, or the account's bare JID).
+    @Test func aioxmppLogsInExchangesAMessageAndAsksTheGatewaysServices() throws {
+        let python = XMPPInteropTests.repository + "/.build-python/bin/python"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "no \(python): run Scripts/install-deps.sh")
+        let gateway = try RunningGateway()
+        defer { gateway.stop() }
+        let result = try runProcess(python, [XMPPInteropTests.scripts + "/aioxmpp_client.py", "--host", "127.0.0.1", "--port", String(gateway.c2sPort),
+                                             "--domain", XMPPInteropTests.domain, "--ca", gateway.ca,
+                                             "--jid", gateway.jid("alice"), "--password", RunningGateway.passwords["alice"]!,
+                                             "--jid2", gateway.jid("bob"), "--password2", RunningGateway.passwords["bob"]!])
+        expectSuccess(result, gateway)
+        #expect(result.stdout.contains("ok: bound alice@\(XMPPInteropTests.domain)/"), "\(result.stdout)")
     }
 
     @Test func twoUsersSubscribeExchangeMessagesAndPresence() throws {
