@@ -30,8 +30,17 @@ struct DataForm {
         return x
     }
 
+    /// A XEP-0128 extended-information form: `type='result'`, the hidden `FORM_TYPE` first.
+    static func result(formType: String, fields: [(name: String, value: String)]) -> XMLElement {
+        var x = XMLElement("x", namespace: namespace, attributes: [.init("type", "result")])
+        x.append(element(Field(name: "FORM_TYPE", type: "hidden", label: "", value: formType)))
+        for (name, value) in fields { x.append(element(Field(name: name, type: "text-single", label: name, value: value))) }
+        return x
+    }
+
     private static func element(_ field: Field) -> XMLElement {
-        var element = XMLElement("field", namespace: namespace, attributes: [.init("var", field.name), .init("type", field.type), .init("label", field.label)])
+        var element = XMLElement("field", namespace: namespace, attributes: [.init("var", field.name), .init("type", field.type)])
+        if !field.label.isEmpty { element[attribute: "label"] = field.label }
         if field.required { element.append(XMLElement("required", namespace: namespace)) }
         for option in field.options {
             element.append(XMLElement("option", namespace: namespace, attributes: [.init("label", option)], children: [

@@ -18,12 +18,23 @@ internal import FoundationEssentials
 ///     get <inclusion index='i' [size='n']/> → <inclusion index='i' size='n'><hash>base64</hash>…</inclusion>
 ///     get <consistency old='m' [new='n']/>  → <consistency old='m' new='n'><hash>…</hash>…</consistency>
 ///     get <receipt index='i'/>             → <receipt index='i'>receipt JSON</receipt>
+///     get <log-key/>                       → <log-key origin='o' key='vkey'><receipt index='0'>…</receipt></log-key>
+///
+/// The log's verifier key is also in the server's disco#info, as XEP-0128 extended
+/// information (`FORM_TYPE` urn:agora:ledger:1, fields `origin` and `log-key`), so a client
+/// learns it without knowing this namespace. Either way it comes from the gateway itself:
+/// PROTOCOL.md says how a consumer pins it (out of band, or on first use).
 /// Sizes default to the latest signed checkpoint, so the proofs verify against a note the
 /// client can check.
 enum LedgerIQ {
     static let namespace = "urn:agora:ledger:1"
 
     static func register(into iq: inout IQRouter, context: IQContext) {
+        if let genesis = try? genesis(context) {
+            iq.extendDiscoInfo(with: DataForm.result(formType: namespace, fields: [
+                (name: "origin", value: genesis.origin), (name: "log-key", value: genesis.logKey),
+            ]))
+        }
         iq.register(namespace) { request in
             guard !request.isSet else { return .error(StanzaError(.badRequest, "\(namespace) is get only")) }
             let payload = IQPayload(request.payload)
@@ -34,6 +45,7 @@ enum LedgerIQ {
                 case "inclusion": try inclusion(payload, context)
                 case "consistency": try consistency(payload, context)
                 case "receipt": try receipt(payload, reader: request.account, context)
+                case "log-key": try logKey(context)
                 case let name: throw StanzaError(.badRequest, "\(namespace) has no <\(name)/>; see PROTOCOL.md")
                 }
             }
@@ -73,6 +85,22 @@ enum LedgerIQ {
         let index = try payload.index("index")
         _ = try readableEntry(index, reader: reader, context)
         return receiptElement(try context.store.read { try context.ledger.receipt(for: index, in: $0) })
+    }
+
+    /// The genesis entry's body: the log names its own origin and verifier key there.
+    private static func genesis(_ context: IQContext) throws -> LedgerEntry.Genesis {
+        let entry = try LedgerEntry(decoding: try context.store.read { try context.ledger.entry(at: 0, in: $0) })
+        guard case .genesis(let genesis) = entry.body else { throw StanzaError(.internalServerError, "entry 0 is not the genesis entry") }
+        return genesis
+    }
+
+    /// The key and, to check it against, the genesis entry's receipt (entry 0 is public: it
+    /// holds the origin, the gateway's name, the key and the CA's fingerprint).
+    private static func logKey(_ context: IQContext) throws -> XMLElement {
+        let genesis = try genesis(context)
+        let receipt = try context.store.read { try context.ledger.receipt(for: 0, in: $0) }
+        return XMLElement("log-key", namespace: namespace, attributes: [.init("origin", genesis.origin), .init("key", genesis.logKey)],
+                          children: [.element(receiptElement(receipt))])
     }
 
     private static func inclusion(_ payload: IQPayload, _ context: IQContext) throws -> XMLElement {

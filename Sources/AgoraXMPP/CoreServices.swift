@@ -32,6 +32,7 @@ enum CoreServices {
         iq.advertise(Namespace.discoInfo)
         iq.advertise(Namespace.streamManagement)
         let features = iq.features
+        let forms = iq.discoForms
         iq.register(Namespace.discoInfo, forAccounts: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#info is get only")) }
             if let node = request.payload[attribute: "node"] {
@@ -47,6 +48,7 @@ enum CoreServices {
                 for feature in features {
                     query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", feature)]))
                 }
+                for form in forms { query.append(form) }
             } else {
                 query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "account"), .init("type", "registered")]))
                 query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.discoInfo)]))

@@ -56,6 +56,9 @@ public struct IQRouter: Sendable {
     private(set) var discoNodes: [String: DiscoNode] = [:]
     /// disco#info features beyond the registered namespaces (e.g. `urn:xmpp:sm:3`).
     public private(set) var extraFeatures: [String] = []
+    /// XEP-0128 extended information: data forms (`type='result'`, a hidden `FORM_TYPE`)
+    /// the server's disco#info carries after its features.
+    public private(set) var discoForms: [XMLElement] = []
 
     public init() {}
 
@@ -67,6 +70,9 @@ public struct IQRouter: Sendable {
     }
 
     public mutating func advertise(_ feature: String) { extraFeatures.append(feature) }
+
+    /// Adds a XEP-0128 form to the server's disco#info.
+    public mutating func extendDiscoInfo(with form: XMLElement) { discoForms.append(form) }
 
     /// Answers disco#items for `node`, and disco#info for the nodes `disco.info` recognises.
     public mutating func registerDisco(node: String, _ disco: DiscoNode) {

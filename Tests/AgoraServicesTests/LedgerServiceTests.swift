@@ -1,4 +1,6 @@
 @testable import AgoraXMPP
+import AgoraLedger
+import AgoraApp
 import Foundation
 import Testing
 
@@ -15,6 +17,29 @@ import Testing
             #expect(lines.first == "svc.test/agora")
             #expect(lines.count > 1 && lines[1] == Substring(String(size)))
             #expect(checkpoint.text.contains("\n— svc.test/agora "))   // the signature line (C2SP signed-note)
+        }
+    }
+
+    @Test func theLogKeyIsPublishedWithTheGenesisReceiptAndInDiscoInfo() async throws {
+        try await ServiceHarness.with { harness in
+            let status = try GatewayStatus(gateway: harness.gateway)
+            let carol = try await harness.login("carol")
+            let reply = try await carol.iq("get", "<log-key xmlns='urn:agora:ledger:1'/>")
+            let logKey = try #require(reply.child("log-key"))
+            #expect(logKey[attribute: "origin"] == "svc.test/agora")
+            #expect(logKey[attribute: "key"] == status.logKey, "the key the gateway signs with")
+            // The receipt of entry 0 verifies under that key and is the genesis entry naming it.
+            let receiptJSON = try #require(logKey.child("receipt")?.text)
+            let receipt = try Receipt(json: Array(receiptJSON.utf8))
+            let entry = try receipt.verify(with: try NoteVerifier(parsing: try #require(logKey[attribute: "key"])))
+            #expect(receipt.index == 0 && String(decoding: entry, as: UTF8.self).contains(status.logKey))
+
+            // XEP-0128: the same key in the server's disco#info, after the features.
+            let info = try await carol.iq("get", to: "svc.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+            let form = try #require(info.child("query")?.elements.first { $0.name == "x" && $0.namespace == "jabber:x:data" })
+            var values: [String: String] = [:]
+            for field in form.elements { if let name = field[attribute: "var"] { values[name] = Array(field.elements).first?.text ?? "" } }
+            #expect(values["FORM_TYPE"] == "urn:agora:ledger:1" && values["log-key"] == status.logKey && values["origin"] == "svc.test/agora", "\(values)")
         }
     }
 
