@@ -150,6 +150,21 @@ let package = Package(
             exclude: ["PROTOCOL.md"],
             swiftSettings: strict
         ),
+        // `agora client`: an XMPP client (STARTTLS, SCRAM or EXTERNAL) and the consumer's
+        // operations, verifying every proof before it shows anything. Opens no store.
+        .target(
+            name: "AgoraClient",
+            dependencies: [
+                "AgoraCore", "AgoraXMPP", "AgoraLedger", "AgoraReadings",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "AgoraApp",
             dependencies: [
@@ -172,7 +187,7 @@ let package = Package(
         .executableTarget(
             name: "agora",
             dependencies: [
-                "AgoraApp", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraReadings",
+                "AgoraApp", "AgoraClient", "AgoraCore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraReadings",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

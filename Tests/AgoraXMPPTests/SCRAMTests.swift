@@ -81,3 +81,33 @@ struct SCRAMTests {
         #expect(credentials.sha256.iterations >= 4096 && credentials.sha1.salt != credentials.sha256.salt)
     }
 }
+
+/// `SCRAMClient` (what `agora client` logs in with) against the same vectors, and a server
+/// that does not know the password.
+struct SCRAMClientTests {
+    @Test(arguments: SCRAMTests.vectors)
+    func theClientSideOfTheRFCExchangeMatchesByteForByte(_ vector: SCRAMTests.Vector) throws {
+        let clientNonce = String(vector.clientFirst.split(separator: "=").last!)
+        var client = SCRAMClient(hash: vector.hash, username: "user", password: "pencil", nonce: clientNonce)
+        #expect(String(decoding: client.first(), as: UTF8.self) == vector.clientFirst)
+        #expect(String(decoding: try client.final(Array(vector.serverFirst.utf8)), as: UTF8.self) == vector.clientFinal)
+        try client.verify(Array(vector.serverFinal.utf8))
+    }
+
+    @Test func aServerWithoutTheKeysCannotFakeSuccessNorCutTheIterations() throws {
+        let vector = SCRAMTests.vectors[0]
+        let clientNonce = String(vector.clientFirst.split(separator: "=").last!)
+        var client = SCRAMClient(hash: .sha256, username: "user", password: "pencil", nonce: clientNonce)
+        _ = client.first()
+        _ = try client.final(Array(vector.serverFirst.utf8))
+        #expect(throws: SASLFailure.self) { try client.verify(Array("v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".utf8)) }
+
+        var cheap = SCRAMClient(hash: .sha256, username: "user", password: "pencil", nonce: clientNonce)
+        _ = cheap.first()
+        let weak = vector.serverFirst.replacingOccurrences(of: "i=4096", with: "i=1")
+        #expect(throws: SASLFailure.self) { _ = try cheap.final(Array(weak.utf8)) }
+        var foreign = SCRAMClient(hash: .sha256, username: "user", password: "pencil", nonce: "mine")
+        _ = foreign.first()
+        #expect(throws: SASLFailure.self, "a nonce that does not extend the client's") { _ = try foreign.final(Array(vector.serverFirst.utf8)) }
+    }
+}
