@@ -277,7 +277,7 @@ let package = Package(
         // Every IQ namespace and the routers, through the real server on in-memory channels.
         .testTarget(
             name: "AgoraServicesTests",
-            dependencies: ["AgoraApp", "AgoraHTTP", "AgoraServices", "AgoraXMPP", "AgoraMarket", "AgoraReadings", "AgoraCore", "AgoraLedger", "AgoraTestSupport",
+            dependencies: ["AgoraApp", "AgoraClient", "AgoraHTTP", "AgoraServices", "AgoraXMPP", "AgoraMarket", "AgoraReadings", "AgoraCore", "AgoraLedger", "AgoraTestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -166,6 +166,9 @@ public final class XMPPClient {
             .element(XMLElement("resource", namespace: Namespace.bind, text: resource)),
         ]), to: "")
         guard let jid = bound?.child("jid", namespace: Namespace.bind)?.text, !jid.isEmpty else { throw .protocolViolation("the bind result names no JID") }
+        guard jid.split(separator: "/").first.map(String.init)?.lowercased() == options.jid.description else {
+            throw .authentication(condition: "not-authorized", text: "the server logged this client in as \(jid), not \(options.jid)")
+        }
         boundJID = jid
     }
 
@@ -214,7 +217,10 @@ public final class XMPPClient {
             guard mechanisms.contains("EXTERNAL") else {
                 throw .authentication(condition: "invalid-mechanism", text: "the server does not offer SASL EXTERNAL for this certificate (is it from the gateway's CA, and not revoked?)")
             }
-            try await send(XMLElement("auth", namespace: Namespace.sasl, attributes: [.init("mechanism", "EXTERNAL")], text: "="))
+            // The authorization identity names the account: a certificate of another account
+            // is then refused by the server instead of logging in as that other account.
+            try await send(XMLElement("auth", namespace: Namespace.sasl, attributes: [.init("mechanism", "EXTERNAL")],
+                                      text: Data(options.jid.description.utf8).base64EncodedString()))
             success = try await saslOutcome()
         } else {
             guard let password = options.password else { throw .authentication(condition: "not-authorized", text: "no password and no certificate") }
@@ -271,6 +277,9 @@ public final class XMPPClient {
 
     private func write(_ text: String) async throws(XMPPClientError) {
         do { try await channel.writeAndFlush(ByteBuffer(string: text)).get() } catch {
+            // A write fails when the connection has failed, and why (a TLS handshake refused,
+            // a stream error) is waiting in the stream of events: report that, not the write.
+            _ = try await nextEvent(waitingFor: "the server, after a write failed")
             throw .streamClosed("cannot write: \(error)")
         }
     }
