@@ -27,6 +27,21 @@ import Testing
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)\n--- serve.log ---\n\(gateway.log.suffix(4000))")
         #expect(result.stdout.contains("mission ok consumer=93 owner=7"), "\(result.stdout)")
 
+        // The same consumer with `agora client`: its two purchases, and the first hour read back
+        // with every proof verified, the 360 values the sensor published.
+        let carl = ["--jid", "carl@gw.test", "--ca", gateway.ca, "--server", "127.0.0.1:\(gateway.c2sPort)",
+                    "--log-key", logKey, "--timeout", "30"]
+        let secret = ["AGORA_CLIENT_PASSWORD": "carl-secret-5678"]
+        let listed = try runProcess(agoraExecutable, ["client", "purchases", "--json"] + carl, environment: secret)
+        let purchases = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed.stderr)")
+        #expect(purchases.count == 2 && purchases.map { $0["credits"] as? Int }.sorted { ($0 ?? 0) < ($1 ?? 0) } == [2, 5], "\(purchases)")
+        let first = try #require(purchases.first { $0["credits"] as? Int == 2 })
+        let read = try runProcess(agoraExecutable, ["client", "read", "air-7", "--from", first["from"] as! String,
+                                                    "--to", first["to"] as! String, "--page-size", "100"] + carl, environment: secret)
+        #expect(read.status == 0, "\(read.stderr)")
+        let values = read.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").last.flatMap { Double($0) } }
+        #expect(values == (0..<360).map { Double($0) / 8 }, "agora client read: \(values.count) values; \(read.stderr.suffix(500))")
+
         // Balances as the ledger has them equal what the clients were told; the ledger replays.
         #expect(try gateway.cli.ok(["credit", "balance", "carl@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == "93")
         #expect(try gateway.cli.ok(["credit", "balance", "olga@gw.test"]).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
