@@ -19,8 +19,10 @@ enum BrokerTLSDiagnosis {
         configuration.minimumTLSVersion = .tlsv12
         do {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(tls.caFile))
-            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { .certificate($0) }
-            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: tls.keyFile, format: .pem))
+            if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            }
         } catch {
             return "the broker's TLS files cannot be loaded (mqtt.ca_file \(tls.caFile)): \(error)"
         }

@@ -14,8 +14,8 @@ internal import Glibc
 /// breaks (a broker restart ends it with a TLS error), which would leave the gateway deaf.
 /// Messages arrive on the network thread and go straight to `onMessage`, which must not
 /// block: the ingester hands them to a bounded queue.
-/// Persistent session (clean session off) and QoS 1, so the broker keeps what arrives
-/// while Agora is away.
+/// Persistent session (clean session off, unless asked) and QoS 1, so the broker keeps
+/// what arrives while Agora is away.
 ///
 /// Idle cost: the thread sleeps in `poll` on the socket and a wake-up pipe, at most a second
 /// at a time (`mosquitto_loop_misc`, the keep-alive, wants calling about once a second);
@@ -44,6 +44,8 @@ public final class MosquittoClient: @unchecked Sendable {
     private let onConnect: @Sendable (_ result: Int32) -> Void
     private let onDisconnect: @Sendable (_ result: Int32) -> Void
     private let onSubscribe: @Sendable (_ messageID: Int32, _ grantedQoS: [Int32]) -> Void
+    private let onPublish: (@Sendable (_ messageID: Int32) -> Void)?
+    private let onErrorLog: (@Sendable (_ line: String) -> Void)?
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
     private let finish = Mutex(Finish())
@@ -73,11 +75,14 @@ public final class MosquittoClient: @unchecked Sendable {
         }
     }
 
+    /// The broker is verified against `caFile`. The client presents `certificateFile` and
+    /// `keyFile` when both are given; without them it connects with server authentication
+    /// only (a device on the pairing listener, which has no certificate yet).
     public struct TLS: Sendable {
         public var caFile: String
-        public var certificateFile: String
-        public var keyFile: String
-        public init(caFile: String, certificateFile: String, keyFile: String) {
+        public var certificateFile: String?
+        public var keyFile: String?
+        public init(caFile: String, certificateFile: String?, keyFile: String?) {
             self.caFile = caFile; self.certificateFile = certificateFile; self.keyFile = keyFile
         }
     }
@@ -88,10 +93,20 @@ public final class MosquittoClient: @unchecked Sendable {
 
     private static let library: Void = { mosquitto_lib_init() }()
 
-    public init(clientID: String, tls: TLS,
+    /// - Parameters:
+    ///   - cleanSession: false (the gateway's choice) keeps the session, its subscriptions and
+    ///     the QoS 1 messages queued for it, at the broker while the client is away.
+    ///   - onPublish: called with a QoS 1 publish's message id (what `publish` returned) when
+    ///     the broker's PUBACK arrives, on the network thread.
+    ///   - onErrorLog: libmosquitto's error-level log lines, on the network thread. They carry
+    ///     what its result codes do not: OpenSSL's reason for a TLS failure (e.g. "tlsv13
+    ///     alert certificate required") or "host name verification failed".
+    public init(clientID: String, tls: TLS, cleanSession: Bool = false,
                 onConnect: @escaping @Sendable (Int32) -> Void,
                 onDisconnect: @escaping @Sendable (Int32) -> Void,
                 onSubscribe: @escaping @Sendable (_ messageID: Int32, _ grantedQoS: [Int32]) -> Void = { _, _ in },
+                onPublish: (@Sendable (_ messageID: Int32) -> Void)? = nil,
+                onErrorLog: (@Sendable (_ line: String) -> Void)? = nil,
                 durable: Durability? = nil,
                 onMessage: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Void) throws(MQTTError) {
         _ = Self.library
@@ -101,7 +116,7 @@ public final class MosquittoClient: @unchecked Sendable {
             _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
         }
-        guard let handle = mosquitto_new(clientID, false, nil) else {
+        guard let handle = mosquitto_new(clientID, cleanSession, nil) else {
             close(pipeEnds[0]); close(pipeEnds[1])
             throw MQTTError(code: MOSQ_ERR_NOMEM.rawValue, operation: "mosquitto_new")
         }
@@ -112,6 +127,8 @@ public final class MosquittoClient: @unchecked Sendable {
         self.onConnect = onConnect
         self.onDisconnect = onDisconnect
         self.onSubscribe = onSubscribe
+        self.onPublish = onPublish
+        self.onErrorLog = onErrorLog
         self.durable = durable
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
@@ -128,6 +145,17 @@ public final class MosquittoClient: @unchecked Sendable {
             guard let client = MosquittoClient.client(context) else { return }
             let qos = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(count, 0)))) } ?? []
             client.onSubscribe(messageID, qos)
+        }
+        if onPublish != nil {
+            mosquitto_publish_callback_set(handle) { _, context, messageID in
+                MosquittoClient.client(context)?.onPublish?(messageID)
+            }
+        }
+        if onErrorLog != nil {
+            mosquitto_log_callback_set(handle) { _, context, level, line in
+                guard level & Int32(MOSQ_LOG_ERR) != 0, let client = MosquittoClient.client(context), let line else { return }
+                client.onErrorLog?(String(cString: line))
+            }
         }
         mosquitto_message_callback_set(handle) { _, context, message in
             guard let client = MosquittoClient.client(context), let message, let topic = message.pointee.topic else { return }
@@ -274,10 +302,17 @@ public final class MosquittoClient: @unchecked Sendable {
         return messageID
     }
 
-    public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) {
-        let code = payload.withUnsafeBytes { mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, qos, retain) }
+    /// Queues a PUBLISH and returns its message id, which `onPublish` reports with the
+    /// broker's PUBACK (QoS 1). A QoS 1 message sent but not yet acknowledged when the
+    /// connection drops is sent again after the reconnect (libmosquitto retries its
+    /// in-flight messages on CONNACK).
+    @discardableResult
+    public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) -> Int32 {
+        var messageID: Int32 = 0
+        let code = payload.withUnsafeBytes { mosquitto_publish(handle, &messageID, topic, Int32($0.count), $0.baseAddress, qos, retain) }
         try MQTTError.check(code, "publish \(topic)")
         wake()
+        return messageID
     }
 
     /// Disconnects cleanly (no last will) and waits, suspended, for the network thread to

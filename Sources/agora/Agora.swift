@@ -12,7 +12,7 @@ struct Agora: AsyncParsableCommand {
         abstract: "Agora smart-city gateway: XMPP, MQTT ingestion, verifiable ledger, certificate authority.",
         subcommands: [
             Init.self, User.self, Credit.self, Sensor.self, Purchase.self, Readings.self, LedgerCommand.self,
-            Serve.self, CA.self, BrokerConfig.self, VerifyReceipt.self, WitnessCommand.self, Status.self, Version.self, Client.self,
+            Serve.self, CA.self, BrokerConfig.self, Device.self, VerifyReceipt.self, WitnessCommand.self, Status.self, Version.self, Client.self,
         ]
     )
 }

@@ -71,10 +71,13 @@ import Testing
         func pair(_ id: String, payload: String) throws -> [String: Any] {
             let tls = ["-h", "localhost", "-p", String(port + 1), "--cafile", broker + "/ca.pem", "-q", "1"]
             try? FileManager.default.removeItem(atPath: dir.file("response-\(id).json")) // spawn appends
-            // Client ids begin with "client:" (BrokerConfiguration).
-            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", "client:sub-\(id)", "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
+            // Client ids begin with "client:" (BrokerConfiguration). A fresh id per call: the
+            // broker's log still holds the previous call's subscription line, which would end
+            // the wait below before this subscriber is subscribed.
+            let subscriberID = "client:sub-\(id)-\(UUID().uuidString.prefix(8))"
+            let subscriber = try spawn("/usr/bin/mosquitto_sub", tls + ["-i", subscriberID, "-t", "agora/pair/\(id)/response", "-C", "1"], log: dir.file("response-\(id).json"))
             do {
-                try mosquitto.waitUntilSubscribed("client:sub-\(id)", to: "agora/pair/\(id)/response")
+                try mosquitto.waitUntilSubscribed(subscriberID, to: "agora/pair/\(id)/response")
             } catch {
                 stopHard(subscriber)
                 throw error
