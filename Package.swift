@@ -155,7 +155,7 @@ let package = Package(
         .target(
             name: "AgoraClient",
             dependencies: [
-                "AgoraCore", "AgoraXMPP", "AgoraLedger", "AgoraReadings",
+                "AgoraCore", "AgoraXMPP", "AgoraLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,6 +1,5 @@
 public import AgoraCore
 public import AgoraLedger
-internal import AgoraReadings
 internal import AgoraXMPP
 internal import FoundationEssentials
 
@@ -46,7 +45,7 @@ public struct VerifiedReadings {
     public func read(sensor: SensorID, from: String, to: String, verifier: NoteVerifier, keepProofs: Bool, pageSize: Int = 500,
                      progress: (Int, Int) -> Void = { _, _ in }) async throws(XMPPClientError) -> Result {
         var result = Result()
-        var verifiedCommits: Set<UInt64> = []
+        var commits: [UInt64: LedgerEntry.ReadingsCommit] = [:]
         var after: String?
         while true {
             var set = XMLElement("set", namespace: ClientNamespace.rsm, children: [.element(XMLElement("max", namespace: ClientNamespace.rsm, text: String(pageSize)))])
@@ -65,9 +64,7 @@ public struct VerifiedReadings {
             }
             let rows = page.elements.filter { $0.name == "r" }
             for row in rows {
-                let item = try Self.verified(row, sensor: sensor, receipts: receipts, verifier: verifier,
-                                             commitAlreadyChecked: { verifiedCommits.contains($0) }, keepProofs: keepProofs)
-                verifiedCommits.insert(item.commit)
+                let item = try Self.verified(row, sensor: sensor, receipts: receipts, verifier: verifier, commits: &commits, keepProofs: keepProofs)
                 if let receipt = receipts[item.commit] { result.receipts[item.commit] = receipt }
                 result.items.append(item)
             }
@@ -79,8 +76,10 @@ public struct VerifiedReadings {
         return result
     }
 
+    /// Checks one `<r/>`. `commits` caches the commit entries whose receipts have verified,
+    /// so each receipt's signature is checked once, not once per reading.
     static func verified(_ row: XMLElement, sensor: SensorID, receipts: [UInt64: Receipt], verifier: NoteVerifier,
-                         commitAlreadyChecked: (UInt64) -> Bool, keepProofs: Bool) throws(XMPPClientError) -> Item {
+                         commits: inout [UInt64: LedgerEntry.ReadingsCommit], keepProofs: Bool) throws(XMPPClientError) -> Item {
         guard let t = row[attribute: "t"], let n = row[attribute: "n"], let commit = row[attribute: "commit"].flatMap({ UInt64($0) }) else {
             throw .protocolViolation("a reading without t, n or commit")
         }
@@ -92,12 +91,29 @@ public struct VerifiedReadings {
         let path = row.elements.filter { $0.name == "hash" }.map(\.text)
         let proven: Reading
         do {
-            proven = try ReadingsQuery.Proof(record: record, leafIndex: leaf, batchSize: size, batchProof: path, receipt: receipt).verify(with: verifier)
-            if !commitAlreadyChecked(commit) {
-                guard case .readingsCommit(let entry) = try LedgerEntry(decoding: try receipt.verify(with: verifier)).body, entry.sensor == sensor else {
-                    throw XMPPClientError.verification("commit \(commit) is not of sensor \(sensor)")
+            let entry: LedgerEntry.ReadingsCommit
+            if let known = commits[commit] {
+                entry = known
+            } else {
+                guard case .readingsCommit(let decoded) = try LedgerEntry(decoding: try receipt.verify(with: verifier)).body else {
+                    throw XMPPClientError.verification("entry \(commit) is not a readings.commit")
                 }
+                guard decoded.sensor == sensor else { throw XMPPClientError.verification("commit \(commit) is not of sensor \(sensor)") }
+                entry = decoded
+                commits[commit] = decoded
             }
+            // The record and its path lead to the commit's root (RFC 9162, `SHA-256(0x00 ‖ record)`).
+            guard let bytes = Data(base64Encoded: record), let root = Data(base64Encoded: entry.root), UInt64(entry.count) == size else {
+                throw XMPPClientError.verification("the reading at \(t) has an unreadable record, or a batch size other than its commit's")
+            }
+            let hashes = try path.map { text throws(XMPPClientError) -> [UInt8] in
+                guard let hash = Data(base64Encoded: text), hash.count == TreeHash.size else { throw .verification("a bad hash in the path of the reading at \(t)") }
+                return Array(hash)
+            }
+            guard MerkleProofs.verifyInclusion(leafHash: TreeHash.leaf(bytes), index: leaf, size: size, proof: hashes, root: Array(root)) else {
+                throw XMPPClientError.verification("the reading at \(t) is not in the batch commit \(commit) sealed")
+            }
+            proven = try Reading(canonical: Array(bytes))
         } catch let error as XMPPClientError {
             throw error
         } catch {

@@ -28,8 +28,9 @@ import Testing
 
     static func check(_ row: XMLElement, _ page: (rows: [XMLElement], receipts: [UInt64: Receipt], verifier: NoteVerifier),
                       sensor: String = "air-1", verifier: NoteVerifier? = nil) throws -> VerifiedReadings.Item {
-        try VerifiedReadings.verified(row, sensor: try SensorID(sensor), receipts: page.receipts, verifier: verifier ?? page.verifier,
-                                      commitAlreadyChecked: { _ in false }, keepProofs: false)
+        var commits: [UInt64: LedgerEntry.ReadingsCommit] = [:]
+        return try VerifiedReadings.verified(row, sensor: try SensorID(sensor), receipts: page.receipts, verifier: verifier ?? page.verifier,
+                                             commits: &commits, keepProofs: false)
     }
 
     @Test func anHonestPageVerifiesReadingByReading() async throws {
