@@ -9,7 +9,10 @@
 #   Debian ships no libmosquitto.a, so one is built from Debian's mosquitto source package
 #   (with Debian's patches; TLS on, no c-ares/SRV, no websockets, no cJSON) into
 #   .build-static/mosquitto.
-# - aarch64 needs an aarch64 Swift SDK: without one the script stops before building.
+# - aarch64 on an x86_64 host: cross-built with Debian sid's swiftlang (6.2.3) in a chroot and
+#   an aarch64 sysroot from sid's arm64 .debs, both prepared (and cached under
+#   /var/cache/agora-aarch64) by Packaging/aarch64-toolchain.sh; libmosquitto from the same
+#   Debian source package as x86_64, cross-compiled with clang. Needs root (chroot, mount).
 # Static glibc caveats: Agora does no NSS look-ups at run time (no getpwnam — systemd
 # supplies the user — and listen/broker addresses are numeric or resolved from /etc/hosts
 # by glibc's files backend, which a static binary still has; see README "Build from source").
@@ -27,29 +30,35 @@ done
 case "$arch" in x86_64 | aarch64) ;; *) echo "unsupported architecture: $arch" >&2; exit 2 ;; esac
 
 scratch="$PWD/.build-static"
+# What static glibc's linker says about NSS and dlopen (see the caveats above): known, not news.
+static_glibc_warnings="Using '(getaddrinfo|getpwnam|getpwuid|getgrnam|getgrgid|dlopen|gethostbyname|getservbyname|getpwnam_r|getpwuid_r)'"
 out="$PWD/Packaging/out/$arch"
 mkdir -p "$scratch" "$out"
 
 # --- Which SDK ------------------------------------------------------------------------------
 sdk_args=()
+cross=0
 musl_sdk="$(swift sdk list 2>/dev/null | grep -E "^${arch}-swift-linux-musl" | head -1 || true)"
 if [ -n "$musl_sdk" ]; then
     echo "using the Static Linux SDK: $musl_sdk" >&2
     sdk_args=(--swift-sdk "$musl_sdk")
 elif [ "$arch" != "$(uname -m)" ]; then
-    cross="$(swift sdk list 2>/dev/null | grep -E "^${arch}" | head -1 || true)"
-    if [ -z "$cross" ]; then
-        echo "error: building for $arch on $(uname -m) needs an $arch Swift SDK (swift sdk install …); none is installed" >&2
+    if [ "$arch" != aarch64 ] || [ "$(uname -m)" != x86_64 ]; then
+        echo "error: cross-building for $arch on $(uname -m) is not supported" >&2
         exit 1
     fi
-    sdk_args=(--swift-sdk "$cross")
+    cross=1
+    t0=$(date +%s)
+    eval "$(Packaging/aarch64-toolchain.sh)"   # CHROOT, SYSROOT, SDK_BUNDLES, SDK_NAME
+    echo "aarch64 toolchain ready ($(( $(date +%s) - t0 )) s)" >&2
+    sdk_args=(--swift-sdks-path "$SDK_BUNDLES" --swift-sdk "$SDK_NAME")
 else
     echo "no Static Linux SDK for $arch: static glibc (-static-executable)" >&2
 fi
 
 # --- Debian's static archives ---------------------------------------------------------------
 Scripts/install-deps.sh
-need=(liblmdb-dev libexpat1-dev libssl-dev dpkg-dev make gcc)
+need=(liblmdb-dev libexpat1-dev libssl-dev dpkg-dev make gcc file)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -57,9 +66,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # --- libmosquitto.a from Debian's source package --------------------------------------------
-mosq="$scratch/mosquitto"
-if [ ! -f "$mosq/lib/libmosquitto.a" ]; then
-    rm -rf "$mosq" "$scratch/apt"
+# Bookworm's mosquitto (the version the x86_64 host's libmosquitto-dev has) for both
+# architectures: one pristine source tree, one build per architecture.
+mosq_src="$scratch/mosquitto-source"
+if [ ! -f "$mosq_src/lib/Makefile" ]; then
+    rm -rf "$mosq_src" "$scratch/apt" "$scratch/src"
     mkdir -p "$scratch/apt/lists/partial" "$scratch/src"
     version="$(dpkg-query -W -f='${Version}' libmosquitto-dev 2>/dev/null || true)"
     printf 'deb-src http://deb.debian.org/debian bookworm main\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n' > "$scratch/apt/sources.list"
@@ -67,12 +78,24 @@ if [ ! -f "$mosq/lib/libmosquitto.a" ]; then
     apt-get -q "${apt_opts[@]}" update >/dev/null
     (cd "$scratch/src" && apt-get -q "${apt_opts[@]}" source "mosquitto${version:+=$version}" >/dev/null 2>&1 \
         || apt-get -q "${apt_opts[@]}" source mosquitto >/dev/null)
-    mv "$(find "$scratch/src" -maxdepth 1 -mindepth 1 -type d -name 'mosquitto-*' | head -1)" "$mosq"
-    make -C "$mosq/lib" -j"$(nproc)" WITH_STATIC_LIBRARIES=yes WITH_SHARED_LIBRARIES=no WITH_CJSON=no WITH_SRV=no \
-        WITH_WEBSOCKETS=no WITH_TLS=yes WITH_DOCS=no libmosquitto.a > "$scratch/mosquitto-build.log" 2>&1
+    mv "$(find "$scratch/src" -maxdepth 1 -mindepth 1 -type d -name 'mosquitto-*' | head -1)" "$mosq_src"
 fi
-mkdir -p "$scratch/lib"
-cp "$mosq/lib/libmosquitto.a" "$scratch/lib/"
+mosq="$scratch/$arch/mosquitto"
+if [ ! -f "$mosq/lib/libmosquitto.a" ]; then
+    t0=$(date +%s)
+    rm -rf "$mosq"; mkdir -p "$scratch/$arch"
+    cp -a "$mosq_src" "$mosq"
+    mosq_make=(WITH_STATIC_LIBRARIES=yes WITH_SHARED_LIBRARIES=no WITH_CJSON=no WITH_SRV=no
+        WITH_WEBSOCKETS=no WITH_TLS=yes WITH_DOCS=no)
+    if [ "$cross" = 1 ]; then
+        mosq_make+=(CC="/opt/swift/usr/bin/clang --target=aarch64-linux-gnu --sysroot=$SYSROOT" AR=/opt/swift/usr/bin/llvm-ar)
+    fi
+    make -C "$mosq/lib" -j"$(nproc)" "${mosq_make[@]}" libmosquitto.a > "$scratch/$arch/mosquitto-build.log" 2>&1 \
+        || { tail -20 "$scratch/$arch/mosquitto-build.log" >&2; exit 1; }
+    echo "libmosquitto.a for $arch built ($(( $(date +%s) - t0 )) s)" >&2
+fi
+mkdir -p "$scratch/$arch/lib"
+cp "$mosq/lib/libmosquitto.a" "$scratch/$arch/lib/"
 
 # --- Build ----------------------------------------------------------------------------------
 # The git description rides into `agora version` as a C macro (Sources/CAgoraBuildInfo).
@@ -83,22 +106,42 @@ if [ -n "${AGORA_LINK_MAP:-}" ]; then static_args+=(-Xlinker "-Map=$AGORA_LINK_M
 if [ -z "$musl_sdk" ]; then
     static_args+=(-Xswiftc -static-executable)
 fi
-swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" \
-    --static-swift-stdlib "${static_args[@]}" \
-    -Xlinker -L"$scratch/lib" -Xlinker --gc-sections -Xlinker --icf=safe \
-    -Xlinker -lmosquitto -Xlinker -lssl -Xlinker -lcrypto -Xlinker -lpthread 2>&1 \
-    | grep -vE "Using '(getaddrinfo|getpwnam|getpwuid|getgrnam|getgrgid|dlopen|gethostbyname|getservbyname|getpwnam_r|getpwuid_r)'" >&2
+link_args=(-Xlinker -L"$scratch/$arch/lib" -Xlinker --gc-sections -Xlinker --icf=safe
+    -Xlinker -lmosquitto -Xlinker -lssl -Xlinker -lcrypto -Xlinker -lpthread)
+t0=$(date +%s)
+if [ "$cross" = 1 ]; then
+    # The x86_64 host has libmosquitto-dev's header; the sysroot does not: use the source's.
+    # sid's OpenSSL 3 libcrypto.a wants zlib and zstd.
+    build=(swift build -c release --product agora --scratch-path "$scratch/$arch/swift" "${sdk_args[@]}"
+        --static-swift-stdlib "${static_args[@]}" -Xcc -I"$mosq/include" "${link_args[@]}" -Xlinker -lz -Xlinker -lzstd)
+    set +e
+    Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]}" 2>&1 | grep -vE "$static_glibc_warnings" >&2
+    status=${PIPESTATUS[0]}
+    set -e
+    [ "$status" -eq 0 ] || exit "$status"
+    binary="$(Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]:0:8}" "${sdk_args[@]}" --show-bin-path 2>/dev/null | tail -1)/agora"
+    strip_cmd=(/opt/swift/usr/bin/llvm-objcopy --strip-all)
+else
+    set +e
+    swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" \
+        --static-swift-stdlib "${static_args[@]}" "${link_args[@]}" 2>&1 | grep -vE "$static_glibc_warnings" >&2
+    status=${PIPESTATUS[0]}
+    set -e
+    [ "$status" -eq 0 ] || exit "$status"
+    binary="$(swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" --show-bin-path)/agora"
+    strip_cmd=(strip)
+fi
+echo "swift build for $arch: $(( $(date +%s) - t0 )) s" >&2
 
-binary="$(swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" --show-bin-path)/agora"
 cp "$binary" "$out/agora"
-strip "$out/agora"
+"${strip_cmd[@]}" "$out/agora"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2
-if (ldd "$out/agora" 2>&1 || true) | grep -q "not a dynamic executable"; then
-    echo "static: yes (ldd: not a dynamic executable)" >&2
+# `file` reads the ELF headers of either architecture (ldd only runs the host's).
+if file -b "$out/agora" | grep -q "statically linked"; then
+    echo "static: yes ($(file -b "$out/agora" | cut -d, -f1-2))" >&2
 else
-    echo "error: $out/agora is dynamically linked:" >&2
-    ldd "$out/agora" >&2
+    echo "error: $out/agora is dynamically linked: $(file -b "$out/agora")" >&2
     exit 1
 fi
 echo "$out/agora"

@@ -7,10 +7,15 @@
 #    which removes the store, the KEK and the user too;
 #  - lintian reports nothing beyond the overrides shipped in the package.
 # Run as root. The minbase root is cached in /var/cache/agora-check (a tarball of ~80 MB), so
-# only the first run downloads Debian. Usage: Packaging/check-deb.sh [path/to/agora_*.deb]
+# only the first run downloads Debian. An arm64 package is checked in an arm64 Debian 12 run
+# by qemu-user-static through binfmt_misc (Packaging/qemu-binfmt.sh).
+# Usage: Packaging/check-deb.sh [--arch amd64|arm64] [path/to/agora_*.deb]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deb="${1:-$(ls -t Packaging/out/agora_*.deb 2>/dev/null | head -1)}"
+debarch="$(dpkg --print-architecture)"
+if [ "${1:-}" = "--arch" ]; then debarch="$2"; shift 2; fi
+case "$debarch" in amd64 | arm64) ;; *) echo "unsupported architecture: $debarch" >&2; exit 2 ;; esac
+deb="${1:-$(ls -t Packaging/out/agora_*_"$debarch".deb 2>/dev/null | head -1)}"
 [ -f "$deb" ] || { echo "missing .deb: run Packaging/build-deb.sh" >&2; exit 1; }
 fail=0
 ok() { echo "ok   $*"; }
@@ -28,10 +33,18 @@ tags="$(lintian --fail-on none "$deb" 2>&1 | grep -E '^[EW]: ' || true)"
 if [ -z "$tags" ]; then ok "lintian: no errors or warnings (overrides: $(grep -c '^agora:' Packaging/debian/lintian-overrides) justified in Packaging/debian/lintian-overrides)"; else bad "lintian: $tags"; fi
 
 cache=/var/cache/agora-check/bookworm-minbase.tar
+if [ "$debarch" != "$(dpkg --print-architecture)" ]; then
+    cache="/var/cache/agora-check/bookworm-minbase-$debarch.tar"
+    Packaging/qemu-binfmt.sh
+fi
 if [ ! -f "$cache" ]; then
     mkdir -p "$(dirname "$cache")"
     tmp="$(mktemp -d /var/tmp/agora-debootstrap-XXXXXX)"
-    debootstrap --variant=minbase bookworm "$tmp" http://deb.debian.org/debian >/dev/null
+    t0=$(date +%s)
+    debootstrap --variant=minbase --arch="$debarch" bookworm "$tmp" http://deb.debian.org/debian > "$tmp.log" 2>&1 \
+        || { tail -20 "$tmp.log" >&2; rm -rf "$tmp"; exit 1; }
+    echo "debootstrap of a $debarch Debian 12: $(( $(date +%s) - t0 )) s" >&2
+    rm -f "$tmp.log"
     tar -C "$tmp" -cf "$cache.part" . && mv "$cache.part" "$cache"
     rm -rf "$tmp"
 fi

@@ -8,17 +8,22 @@
 #     HTTP listener, from outside) counts it;
 #  3. `systemd-analyze verify` accepts the unit and `security --offline=true` rates it ≤ 2.0;
 #  4. the .deb builds, holds what it should, and its size.
-# Run as root (chroot, mount). Usage: Packaging/check.sh [path/to/agora]
+# Run as root (chroot, mount). Usage: Packaging/check.sh [--arch x86_64|aarch64] [path/to/agora]
+# An aarch64 binary on an x86_64 host runs under qemu-user-static through binfmt_misc
+# (Packaging/qemu-binfmt.sh), inside the chroot too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-binary="${1:-Packaging/out/$(uname -m)/agora}"
+arch="$(uname -m)"
+if [ "${1:-}" = "--arch" ]; then arch="$2"; shift 2; fi
+binary="${1:-Packaging/out/$arch/agora}"
+[ "$arch" = "$(uname -m)" ] || Packaging/qemu-binfmt.sh
 [ -x "$binary" ] || { echo "missing $binary: run Packaging/build-static.sh" >&2; exit 1; }
 fail=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fail=1; }
 
 # 1. Static.
-if (ldd "$binary" 2>&1 || true) | grep -q "not a dynamic executable"; then ok "static: $(stat -c %s "$binary") bytes stripped"; else bad "dynamic: $(ldd "$binary" 2>&1 | head -3)"; fi
+if file -b "$binary" | grep -q "statically linked"; then ok "static: $(stat -c %s "$binary") bytes stripped ($(file -b "$binary" | cut -d, -f2))"; else bad "dynamic: $(file -b "$binary")"; fi
 
 # 2. Empty chroot.
 root="$(mktemp -d /var/tmp/agora-chroot-XXXXXX)"
@@ -110,7 +115,7 @@ exposure="$(systemd-analyze security --offline=true "$unit" 2>/dev/null | sed -n
 if [ -n "$exposure" ] && awk "BEGIN { exit !($exposure <= 2.0) }"; then ok "systemd-analyze security: exposure $exposure"; else bad "systemd-analyze security: exposure '${exposure}'"; fi
 
 # 4. The package.
-deb="$(Packaging/build-deb.sh)"
+deb="$(Packaging/build-deb.sh --arch "$arch")"
 contents="$(dpkg-deb --contents "$deb")"
 conffiles="$(dpkg-deb --info "$deb" conffiles)"
 depends="$(dpkg-deb --field "$deb" Depends)"

@@ -5,21 +5,36 @@
 # verified, and checks the purchase receipt offline. Each step is printed as a person would
 # type it. Everything it started is stopped at the end (or on Ctrl-C).
 #
-# Usage: Scripts/demo.sh [--no-build]   (--no-build: use .build/release/agora as it is)
+# Usage: Scripts/demo.sh [--no-build] [--agora PATH] [--scratch DIR]
+#   --no-build     use .build/release/agora as it is
+#   --agora PATH   use that binary for everything (e.g. Packaging/out/aarch64/agora under
+#                  qemu-user: Packaging/check-aarch64.sh); implies --no-build
+#   --scratch DIR  keep the state, broker, receipt and logs in DIR (made if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
-if [ "${1:-}" != "--no-build" ]; then
+build=1 agora="$repo/.build/release/agora" scratch=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) build=0; shift ;;
+        --agora) agora="$(realpath "$2")"; build=0; shift 2 ;;
+        --scratch) scratch="$2"; shift 2 ;;
+        *) echo "usage: Scripts/demo.sh [--no-build] [--agora PATH] [--scratch DIR]" >&2; exit 2 ;;
+    esac
+done
+if [ "$build" = 1 ]; then
     bash Scripts/install-deps.sh
     source Scripts/env.sh
     swift build -c release --product agora
 fi
-agora="$repo/.build/release/agora"
 [ -x "$agora" ] || { echo "demo: no $agora (build it, or drop --no-build)" >&2; exit 1; }
-export PATH="$(dirname "$agora"):$PATH"
+# `agora` below is that binary, whatever its directory holds besides.
+bin_dir="$(mktemp -d "${TMPDIR:-/tmp}/agora-demo-bin-XXXXXX")"
+ln -s "$agora" "$bin_dir/agora"
+export PATH="$bin_dir:$PATH"
 
 started=$(date +%s)
-scratch="$(mktemp -d "${TMPDIR:-/tmp}/agora-demo-XXXXXX")"
+if [ -n "$scratch" ]; then mkdir -p "$scratch"; scratch="$(realpath "$scratch")"; else scratch="$(mktemp -d "${TMPDIR:-/tmp}/agora-demo-XXXXXX")"; fi
 # Mosquitto drops to its own user and must reach the broker directory; the state directory
 # inside keeps its own 0700.
 chmod 755 "$scratch"
@@ -28,6 +43,7 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -rf "$bin_dir"
 }
 trap cleanup EXIT INT TERM
 

@@ -4,7 +4,9 @@
 # verifier), then builds the static binary and checks the shipped artefacts
 # (Packaging/check.sh: static, empty chroot, systemd unit, .deb; Packaging/check-deb.sh: the
 # .deb in a debootstrapped Debian 12, lintian). Set AGORA_SKIP_PACKAGING=1
-# to skip the second part while iterating (CI never sets it).
+# to skip the second part while iterating (CI never sets it). AGORA_CHECK_ARM64=1 adds the
+# aarch64 cross-build and its checks under emulation (Packaging/check-aarch64.sh, about 20
+# minutes more: outside CI's hour, run before every release).
 #
 # Scripts/test.sh --fast   the lane for iterating: build, then the unit tests only — every
 #                          target but AgoraAppTests and InteropTests, which start real
@@ -41,6 +43,10 @@ if [ "${AGORA_SKIP_PACKAGING:-0}" != "1" ]; then
         Packaging/build-static.sh > /dev/null
         Packaging/check.sh
         Packaging/check-deb.sh   # debootstrap (cached in /var/cache/agora-check), dpkg -i/-r/--purge, lintian
+        if [ "${AGORA_CHECK_ARM64:-0}" = 1 ]; then
+            Packaging/build-static.sh --arch aarch64 > /dev/null
+            Packaging/check-aarch64.sh
+        fi
     else
         echo "packaging checks need root (chroot, mount): skipped" >&2
         exit 1
