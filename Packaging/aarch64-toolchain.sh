@@ -11,8 +11,8 @@
 #   old for the project's packages, /opt/swift 6.3.1 cannot use an SDK made from another
 #   release's standard library, and sid's compiler needs sid's glibc — hence the chroot.
 # - An aarch64 sysroot unpacked (never installed) from sid's arm64 .debs: libc, libgcc,
-#   libstdc++, liblmdb, libexpat, OpenSSL, zlib, zstd, and the `swiftlang:arm64` package's
-#   Swift runtime and static libraries.
+#   libstdc++, liblmdb, libexpat, and the `swiftlang:arm64` package's Swift runtime and static
+#   libraries. (No OpenSSL: libmosquitto is built on swift-nio-ssl's BoringSSL.)
 # - A Swift SDK bundle describing that sysroot to SwiftPM (`--swift-sdk agora-aarch64`),
 #   linking with ld.lld.
 #
@@ -142,8 +142,7 @@ if [ ! -f "$bundle/.agora-ready" ]; then
     gcc_major="$(in_chroot gcc -dumpversion | cut -d. -f1)"
     # linux-libc-dev is Architecture: all in sid (every architecture's asm headers).
     packages=(libc6 libc6-dev libcrypt1 libcrypt-dev libgcc-s1 "libgcc-$gcc_major-dev"
-        libstdc++6 "libstdc++-$gcc_major-dev" libatomic1 liblmdb0 liblmdb-dev libexpat1 libexpat1-dev
-        libssl3t64 libssl-dev zlib1g zlib1g-dev libzstd1 libzstd-dev swiftlang)
+        libstdc++6 "libstdc++-$gcc_major-dev" libatomic1 liblmdb0 liblmdb-dev libexpat1 libexpat1-dev swiftlang)
     if ! ls "$debs"/swiftlang_*_arm64.deb >/dev/null 2>&1; then
         begin "downloading $(( ${#packages[@]} + 1 )) arm64 packages"
         in_chroot apt-get update -q >/dev/null 2>&1 || true
