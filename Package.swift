@@ -45,8 +45,8 @@ let package = Package(
             name: "CExpat",
             providers: [.apt(["libexpat1-dev"])]
         ),
-        // Header only: the git description a release build stamps in (see AgoraVersion).
-        .systemLibrary(name: "CAgoraBuildInfo"),
+        // The slot a release build stamps its git description into (see AgoraVersion).
+        .target(name: "CAgoraBuildInfo"),
         .target(
             name: "AgoraCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],

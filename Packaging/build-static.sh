@@ -5,10 +5,12 @@
 #
 # - Prefers the Static Linux SDK (musl) when one is installed for the architecture
 #   (`swift sdk list`), else glibc with -static-executable.
-# - liblmdb, libexpat and OpenSSL come from Debian's static archives (-dev packages).
-#   Debian ships no libmosquitto.a, so one is built from Debian's mosquitto source package
+# - liblmdb and libexpat come from Debian's static archives (-dev packages).
+# - Debian ships no libmosquitto.a, so one is built from Debian's mosquitto source package
 #   (with Debian's patches; TLS on, no c-ares/SRV, no websockets, no cJSON) into
-#   .build-static/mosquitto.
+#   .build-static/<arch>/mosquitto — against swift-nio-ssl's BoringSSL, which the binary
+#   has anyway, rather than Debian's OpenSSL (3.3 MB more, only for it): see
+#   Packaging/mosquitto-boringssl.patch for what BoringSSL lacks and what that changes.
 # - aarch64 on an x86_64 host: cross-built with Debian sid's swiftlang (6.2.3) in a chroot and
 #   an aarch64 sysroot from sid's arm64 .debs, both prepared (and cached under
 #   /var/cache/agora-aarch64) by Packaging/aarch64-toolchain.sh; libmosquitto from the same
@@ -58,7 +60,7 @@ fi
 
 # --- Debian's static archives ---------------------------------------------------------------
 Scripts/install-deps.sh
-need=(liblmdb-dev libexpat1-dev libssl-dev dpkg-dev make gcc file)
+need=(liblmdb-dev libexpat1-dev dpkg-dev make patch file)
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -80,43 +82,61 @@ if [ ! -f "$mosq_src/lib/Makefile" ]; then
         || apt-get -q "${apt_opts[@]}" source mosquitto >/dev/null)
     mv "$(find "$scratch/src" -maxdepth 1 -mindepth 1 -type d -name 'mosquitto-*' | head -1)" "$mosq_src"
 fi
-mosq="$scratch/$arch/mosquitto"
-if [ ! -f "$mosq/lib/libmosquitto.a" ]; then
-    t0=$(date +%s)
-    rm -rf "$mosq"; mkdir -p "$scratch/$arch"
-    cp -a "$mosq_src" "$mosq"
-    mosq_make=(WITH_STATIC_LIBRARIES=yes WITH_SHARED_LIBRARIES=no WITH_CJSON=no WITH_SRV=no
-        WITH_WEBSOCKETS=no WITH_TLS=yes WITH_DOCS=no)
-    if [ "$cross" = 1 ]; then
-        mosq_make+=(CC="/opt/swift/usr/bin/clang --target=aarch64-linux-gnu --sysroot=$SYSROOT" AR=/opt/swift/usr/bin/llvm-ar)
-    fi
-    make -C "$mosq/lib" -j"$(nproc)" "${mosq_make[@]}" libmosquitto.a > "$scratch/$arch/mosquitto-build.log" 2>&1 \
-        || { tail -20 "$scratch/$arch/mosquitto-build.log" >&2; exit 1; }
-    echo "libmosquitto.a for $arch built ($(( $(date +%s) - t0 )) s)" >&2
+# swift-nio-ssl's checkout holds the BoringSSL headers libmosquitto is compiled against.
+if [ "$cross" = 1 ]; then
+    swift_scratch="$scratch/$arch/swift"
+    Packaging/aarch64-toolchain.sh --run "$PWD" swift package resolve --scratch-path "$swift_scratch" >&2
+else
+    swift_scratch="$scratch/swift"
+    swift package resolve --scratch-path "$swift_scratch" >&2
 fi
+boringssl_include="$swift_scratch/checkouts/swift-nio-ssl/Sources/CNIOBoringSSL/include"
+[ -f "$boringssl_include/CNIOBoringSSL_ssl.h" ] || { echo "error: no BoringSSL headers in $boringssl_include" >&2; exit 1; }
+# Rebuilt every time (seconds): it must match the BoringSSL of this build.
+t0=$(date +%s)
+mosq="$scratch/$arch/mosquitto"
+rm -rf "$mosq" "$scratch/$arch/openssl-shim"; mkdir -p "$scratch/$arch/openssl-shim/openssl"
+cp -a "$mosq_src" "$mosq"
+patch -s -p1 -d "$mosq" < Packaging/mosquitto-boringssl.patch
+# <openssl/X.h> → <CNIOBoringSSL_X.h>, whose symbols are CNIOBoringSSL_-prefixed.
+for header in "$boringssl_include"/CNIOBoringSSL_*.h; do
+    name="$(basename "$header")"
+    echo "#include <$name>" > "$scratch/$arch/openssl-shim/openssl/${name#CNIOBoringSSL_}"
+done
+mosq_cc=/opt/swift/usr/bin/clang
+[ "$cross" = 1 ] && mosq_cc="$mosq_cc --target=aarch64-linux-gnu --sysroot=$SYSROOT"
+make -C "$mosq/lib" -j"$(nproc)" CC="$mosq_cc" AR=/opt/swift/usr/bin/llvm-ar \
+    CFLAGS="-O2 -Wall -ffunction-sections -fdata-sections -I$scratch/$arch/openssl-shim -I$boringssl_include" \
+    WITH_STATIC_LIBRARIES=yes WITH_SHARED_LIBRARIES=no WITH_CJSON=no WITH_SRV=no \
+    WITH_WEBSOCKETS=no WITH_TLS=yes WITH_DOCS=no libmosquitto.a > "$scratch/$arch/mosquitto-build.log" 2>&1 \
+    || { tail -20 "$scratch/$arch/mosquitto-build.log" >&2; exit 1; }
+if /opt/swift/usr/bin/llvm-nm -u "$mosq/lib/libmosquitto.a" | grep -qE ' U (SSL|X509|ERR|EVP|BIO|OPENSSL)_'; then
+    echo "error: libmosquitto.a still names unprefixed OpenSSL symbols" >&2; exit 1
+fi
+echo "libmosquitto.a for $arch on BoringSSL built ($(( $(date +%s) - t0 )) s)" >&2
 mkdir -p "$scratch/$arch/lib"
 cp "$mosq/lib/libmosquitto.a" "$scratch/$arch/lib/"
 
 # --- Build ----------------------------------------------------------------------------------
-# The git description rides into `agora version` as a C macro (Sources/CAgoraBuildInfo).
+# The git description is written into the linked binary (Packaging/stamp-binary.py), so a
+# new commit recompiles nothing.
 version="$(git describe --tags --always --dirty 2>/dev/null || echo unknown)"
-static_args=(-Xcc "-DAGORA_GIT_DESCRIPTION=\"$version\"")
+static_args=()
 # AGORA_LINK_MAP=FILE writes the linker's map (Benchmarks/size/run.sh reads it to say what each dependency costs).
 if [ -n "${AGORA_LINK_MAP:-}" ]; then static_args+=(-Xlinker "-Map=$AGORA_LINK_MAP"); fi
 if [ -z "$musl_sdk" ]; then
     static_args+=(-Xswiftc -static-executable)
 fi
 link_args=(-Xlinker -L"$scratch/$arch/lib" -Xlinker --gc-sections -Xlinker --icf=safe
-    -Xlinker -lmosquitto -Xlinker -lssl -Xlinker -lcrypto -Xlinker -lpthread)
+    -Xlinker -lmosquitto -Xlinker -lpthread)
 t0=$(date +%s)
 if [ "$cross" = 1 ]; then
     # The x86_64 host has libmosquitto-dev's header; the sysroot does not: use the source's.
-    # sid's OpenSSL 3 libcrypto.a wants zlib and zstd.
     # Debian's swiftlang is built with assertions, and one of them (that debug information
     # for a type local to a function can be read back) aborts on code 6.3.1 compiles: that
     # check is skipped; it verifies the debug info, which the stripped binary drops anyway.
-    build=(swift build -c release --product agora --scratch-path "$scratch/$arch/swift" "${sdk_args[@]}"
-        --static-swift-stdlib "${static_args[@]}" -Xcc -I"$mosq/include" "${link_args[@]}" -Xlinker -lz -Xlinker -lzstd
+    build=(swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}"
+        --static-swift-stdlib "${static_args[@]}" -Xcc -I"$mosq/include" "${link_args[@]}"
         -Xswiftc -Xfrontend -Xswiftc -disable-round-trip-debug-types)
     set +e
     Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]}" 2>&1 | grep -vE "$static_glibc_warnings" >&2
@@ -127,18 +147,19 @@ if [ "$cross" = 1 ]; then
     strip_cmd=(/opt/swift/usr/bin/llvm-objcopy --strip-all)
 else
     set +e
-    swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" \
+    swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}" \
         --static-swift-stdlib "${static_args[@]}" "${link_args[@]}" 2>&1 | grep -vE "$static_glibc_warnings" >&2
     status=${PIPESTATUS[0]}
     set -e
     [ "$status" -eq 0 ] || exit "$status"
-    binary="$(swift build -c release --product agora --scratch-path "$scratch/swift" "${sdk_args[@]}" --show-bin-path)/agora"
+    binary="$(swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}" --show-bin-path)/agora"
     strip_cmd=(strip)
 fi
 echo "swift build for $arch: $(( $(date +%s) - t0 )) s" >&2
 
 cp "$binary" "$out/agora"
 "${strip_cmd[@]}" "$out/agora"
+/usr/bin/python3 Packaging/stamp-binary.py "$out/agora" "$version"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2
 # `file` reads the ELF headers of either architecture (ldd only runs the host's).

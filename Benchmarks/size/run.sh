@@ -21,7 +21,9 @@ for arch in "${archs[@]}"; do
     echo "== $arch (built in $(( $(date +%s) - t0 )) s)"
     echo "stripped static binary: $(stat -c %s "$binary") bytes"
     echo ".deb: $(stat -c %s "$deb") bytes ($(basename "$deb"))"
-    /opt/swift/usr/bin/llvm-objdump -h "$binary" | awk '$2 ~ /^\.(text|rodata|eh_frame|eh_frame_hdr|data\.rel\.ro|data)$/ {printf "  section %-14s %10d bytes\n", $2, strtonum("0x" $3)}'
+    /opt/swift/usr/bin/llvm-objdump -h "$binary" | while read -r _ name size _; do
+        case "$name" in .text | .rodata | .eh_frame | .eh_frame_hdr | .data.rel.ro | .data) printf '  section %-14s %10d bytes\n' "$name" "$((16#$size))" ;; esac
+    done
     maps+=("$arch=$map")
 done
 echo "== bytes each dependency puts into the loaded sections (unwind tables not attributed)"

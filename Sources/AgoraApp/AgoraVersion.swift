@@ -2,8 +2,8 @@ internal import CAgoraBuildInfo
 
 /// The release version, and the git commit a release build was made from.
 ///
-/// `Packaging/build-static.sh` stamps `git describe --tags --always --dirty` in through the
-/// C macro `AGORA_GIT_DESCRIPTION` (see `CAgoraBuildInfo`); a plain `swift build` has none.
+/// `Packaging/build-static.sh` stamps `git describe --tags --always --dirty` into the linked
+/// binary (see `CAgoraBuildInfo`); a plain `swift build` has none.
 public enum AgoraVersion {
     /// The release this source tree is; `Packaging/build-deb.sh` reads it from here.
     public static let base = "0.1.0"
