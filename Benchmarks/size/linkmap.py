@@ -76,10 +76,11 @@ DEPENDENCIES = [
     ("swift-certificates (X509) + swift-asn1", re.compile(r"^(X509|SwiftASN1|_CertificateInternals)$")),
     ("swift-nio", re.compile(r"^(_?NIO\w*|CNIO\w*|_AtomicsShims|Atomics|SystemPackage|CSystem)$")),
     ("swift-async-algorithms (via swift-service-lifecycle)", re.compile(r"^_?AsyncAlgorithms|^DequeModule$|^InternalCollectionsUtilities$|^_?Collections|Module$")),
+    ("swift-collections (OrderedCollections, …)", re.compile(r"^(OrderedCollections|ContainersPreview|HeapModule|BitCollections|HashTreeCollections|_RopeModule)$")),
     ("swift-argument-parser", re.compile(r"^ArgumentParser")),
     ("swift-log, -metrics, -prometheus, -service-lifecycle", re.compile(r"^(Logging|CoreMetrics|Metrics|Prometheus|ServiceLifecycle|UnixSignals|ConcurrencyHelpers)$")),
     ("libmosquitto, liblmdb, libexpat", re.compile(r"^lib(mosquitto|lmdb|expat)$")),
-    ("glibc, libm, libstdc++, libgcc, startup", re.compile(r"^(lib(c|m|pthread|dl|rt|stdc\+\+|gcc|gcc_eh|c_nonshared|atomic|mvec)|startup objects)$")),
+    ("glibc, libm, libstdc++, libgcc, startup", re.compile(r"^(lib(c|m|m-[0-9.]+|pthread|dl|rt|stdc\+\+|gcc|gcc_eh|c_nonshared|atomic|mvec)|startup objects)$")),
     ("Agora's own targets", re.compile(r"^(Agora\w*|agora|CAgora\w*|CLMDB|CExpat|CMosquitto)$")),
 ]
 
