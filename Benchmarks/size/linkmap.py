@@ -81,6 +81,7 @@ DEPENDENCIES = [
     ("swift-log, -metrics, -prometheus, -service-lifecycle", re.compile(r"^(Logging|CoreMetrics|Metrics|Prometheus|ServiceLifecycle|UnixSignals|ConcurrencyHelpers)$")),
     ("libmosquitto, liblmdb, libexpat", re.compile(r"^lib(mosquitto|lmdb|expat)$")),
     ("glibc, libm, libstdc++, libgcc, startup", re.compile(r"^(lib(c|m|m-[0-9.]+|pthread|dl|rt|stdc\+\+|gcc|gcc_eh|c_nonshared|atomic|mvec)|startup objects)$")),
+    ("linker-made sections (GOT, relocations)", re.compile(r"^<internal>$")),
     ("Agora's own targets", re.compile(r"^(Agora\w*|agora|CAgora\w*|CLMDB|CExpat|CMosquitto)$")),
 ]
 
