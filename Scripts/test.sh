@@ -44,8 +44,10 @@ if [ "${AGORA_SKIP_PACKAGING:-0}" != "1" ]; then
         Packaging/check.sh
         Packaging/check-deb.sh   # debootstrap (cached in /var/cache/agora-check), dpkg -i/-r/--purge, lintian
         if [ "${AGORA_CHECK_ARM64:-0}" = 1 ]; then
+            arm64_started=$(date +%s)
             Packaging/build-static.sh --arch aarch64 > /dev/null
             Packaging/check-aarch64.sh
+            echo "arm64 part (toolchain, cross-build, checks under emulation): $(( $(date +%s) - arm64_started )) s" >&2
         fi
     else
         echo "packaging checks need root (chroot, mount): skipped" >&2

@@ -15,7 +15,7 @@ for arch in x86_64 aarch64; do
     binary="Packaging/out/$arch/agora"
     [ -x "$binary" ] || Packaging/build-static.sh --arch "$arch" > /dev/null
     state="$work/$arch"
-    "$binary" init --domain start.test --state-dir "$state" > /dev/null
+    "$binary" init --domain start.test --state-dir "$state" > /dev/null 2>&1
     port=$((20000 + RANDOM % 20000))
     for run in $(seq "$runs"); do
         ms="$(AGORA_XMPP_C2S_PORT=$port AGORA_XMPP_TLS_PORT=$((port + 1)) AGORA_XMPP_BIND_ADDRESS=127.0.0.1 AGORA_HTTP_PORT=0 \
