@@ -60,7 +60,8 @@ fi
 
 # --- Debian's static archives ---------------------------------------------------------------
 Scripts/install-deps.sh
-need=(liblmdb-dev libexpat1-dev dpkg-dev make patch file)
+need=(liblmdb-dev libexpat1-dev dpkg-dev make patch file binutils)
+[ "$cross" = 1 ] && need+=(binutils-aarch64-linux-gnu)   # its objcopy, for drop-unwind-tables.py
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -145,6 +146,7 @@ if [ "$cross" = 1 ]; then
     [ "$status" -eq 0 ] || exit "$status"
     binary="$(Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]:0:8}" "${sdk_args[@]}" --show-bin-path 2>/dev/null | tail -1)/agora"
     strip_cmd=(/opt/swift/usr/bin/llvm-objcopy --strip-all)
+    objcopy=aarch64-linux-gnu-objcopy
 else
     set +e
     swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}" \
@@ -154,11 +156,14 @@ else
     [ "$status" -eq 0 ] || exit "$status"
     binary="$(swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}" --show-bin-path)/agora"
     strip_cmd=(strip)
+    objcopy=objcopy
 fi
 echo "swift build for $arch: $(( $(date +%s) - t0 )) s" >&2
 
 cp "$binary" "$out/agora"
 "${strip_cmd[@]}" "$out/agora"
+# Nothing unwinds in a normal run (see the script): 5 MB of unwind tables go.
+/usr/bin/python3 Packaging/drop-unwind-tables.py "$out/agora" "$objcopy"
 /usr/bin/python3 Packaging/stamp-binary.py "$out/agora" "$version"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2

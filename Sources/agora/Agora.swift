@@ -1,5 +1,6 @@
 import AgoraApp
 import ArgumentParser
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +20,13 @@ struct Agora: AsyncParsableCommand {
 
 @main
 enum Main {
-    static func main() async {
+    /// Synchronous on purpose. Swift's `async` main parks the main thread in `dispatch_main()`,
+    /// which ends it with `pthread_exit` — a forced unwind through glibc that reads the unwind
+    /// tables of every frame on the way. Running the command on the global executor while the
+    /// main thread waits keeps unwinding out of every normal run, so the release build can
+    /// leave the unwind tables out (5 MB; Packaging/drop-unwind-tables.py). Nothing in Agora
+    /// runs on the main actor.
+    static func main() {
         // A parent may have blocked signals (a test runner, some supervisors) and children inherit
         // the mask: make sure SIGTERM and SIGINT reach `agora serve`'s graceful shutdown.
         var signals = sigset_t()
@@ -42,8 +49,8 @@ enum Main {
             exit(2)
         }
         do {
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
+            if let asyncCommand = command as? any AsyncParsableCommand {
+                try runBlocking(asyncCommand)
             } else {
                 var syncCommand = command
                 try syncCommand.run()
@@ -65,5 +72,32 @@ enum Main {
                 exit(1)
             }
         }
+    }
+
+    /// Runs an async command on the global executor and blocks the calling thread until it
+    /// returns or throws.
+    private static func runBlocking(_ command: any AsyncParsableCommand) throws {
+        let run = CommandRun(command)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await run.start()
+            done.signal()
+        }
+        done.wait()
+        if let failure = run.failure { throw failure }
+    }
+}
+
+/// The command and its outcome, handed to the task that runs it. `@unchecked Sendable`: the
+/// task alone touches it until it signals the semaphore, and the main thread reads `failure`
+/// only after waiting on that semaphore, which orders the two.
+private final class CommandRun: @unchecked Sendable {
+    private var command: any AsyncParsableCommand
+    private(set) var failure: (any Error)?
+
+    init(_ command: any AsyncParsableCommand) { self.command = command }
+
+    func start() async {
+        do { try await command.run() } catch { failure = error }
     }
 }
