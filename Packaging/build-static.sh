@@ -61,7 +61,6 @@ fi
 # --- Debian's static archives ---------------------------------------------------------------
 Scripts/install-deps.sh
 need=(liblmdb-dev libexpat1-dev dpkg-dev make patch file binutils)
-[ "$cross" = 1 ] && need+=(binutils-aarch64-linux-gnu)   # its objcopy, for drop-unwind-tables.py
 missing=()
 for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -138,6 +137,7 @@ if [ "$cross" = 1 ]; then
     # check is skipped; it verifies the debug info, which the stripped binary drops anyway.
     build=(swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}"
         --static-swift-stdlib "${static_args[@]}" -Xcc -I"$mosq/include" "${link_args[@]}"
+        -Xlinker --no-eh-frame-hdr -Xlinker -T -Xlinker "$PWD/Packaging/discard-unwind-tables.ld"
         -Xswiftc -Xfrontend -Xswiftc -disable-round-trip-debug-types)
     set +e
     Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]}" 2>&1 | grep -vE "$static_glibc_warnings" >&2
@@ -146,7 +146,6 @@ if [ "$cross" = 1 ]; then
     [ "$status" -eq 0 ] || exit "$status"
     binary="$(Packaging/aarch64-toolchain.sh --run "$PWD" "${build[@]:0:8}" "${sdk_args[@]}" --show-bin-path 2>/dev/null | tail -1)/agora"
     strip_cmd=(/opt/swift/usr/bin/llvm-objcopy --strip-all)
-    objcopy=aarch64-linux-gnu-objcopy
 else
     set +e
     swift build -c release --product agora --scratch-path "$swift_scratch" "${sdk_args[@]}" \
@@ -163,7 +162,7 @@ echo "swift build for $arch: $(( $(date +%s) - t0 )) s" >&2
 cp "$binary" "$out/agora"
 "${strip_cmd[@]}" "$out/agora"
 # Nothing unwinds in a normal run (see the script): 5 MB of unwind tables go.
-/usr/bin/python3 Packaging/drop-unwind-tables.py "$out/agora" "$objcopy"
+[ "$cross" = 1 ] || /usr/bin/python3 Packaging/drop-unwind-tables.py "$out/agora" "$objcopy"
 /usr/bin/python3 Packaging/stamp-binary.py "$out/agora" "$version"
 echo "$version" > "$out/VERSION"
 ls -l "$out/agora" >&2

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Removes the unwind tables (.eh_frame, .eh_frame_hdr: 5 MB of 33 on x86_64) from a linked,
-static agora binary, and the program header that pointed at them.
+static agora binary, and the program header that pointed at them. For the x86_64 build, which
+gold links; the aarch64 cross-link (lld) leaves them out itself
+(Packaging/discard-unwind-tables.ld): GNU objcopy's rewrite of lld's layout, where the tables
+sit in the segment before the code, gave a binary that crashed at once.
 
 Why it is safe for agora: nothing unwinds the stack in a normal run. Swift errors are
 ordinary returns; the C and C++ inside (Swift runtime, BoringSSL, libmosquitto, LMDB, expat)
@@ -11,7 +14,7 @@ tables and stops at once (a crash then aborts without a stack walk) instead of r
 freed bytes. Packaging/check.sh and check-aarch64.sh run the shipped binary through init,
 serve, XMPP, MQTT and the whole demo.
 
-No linker option here drops .eh_frame (gold and lld both keep it under --gc-sections), hence
+gold has no option or script that drops .eh_frame (it keeps it under --gc-sections), hence
 this step after the link: the program header is patched in place (ELF64, little-endian:
 x86_64 and aarch64), then GNU objcopy removes the sections and moves the segments after them
 down (llvm-objcopy removes them but leaves the file as long).
