@@ -50,7 +50,7 @@ chroot_mounts() {
 chroot_unmount_all() {
     [ -d "$chroot_dir" ] || return 0
     # Deepest first.
-    findmnt -rn -o TARGET | grep -F "$chroot_dir/" | sort -r | while read -r target; do
+    { findmnt -rn -o TARGET | grep -F "$chroot_dir/" || true; } | sort -r | while read -r target; do
         umount -l "$target" 2>/dev/null || true
     done
 }
