@@ -127,6 +127,9 @@ if [ -n "${AGORA_LINK_MAP:-}" ]; then static_args+=(-Xlinker "-Map=$AGORA_LINK_M
 if [ -z "$musl_sdk" ]; then
     static_args+=(-Xswiftc -static-executable)
 fi
+# SwiftPM does not see libmosquitto.a (a linker argument): always relink, so a changed patch
+# or BoringSSL cannot leave an old archive in the binary.
+find "$swift_scratch" -path '*/release/agora' -type f -delete 2>/dev/null || true
 link_args=(-Xlinker -L"$scratch/$arch/lib" -Xlinker --gc-sections -Xlinker --icf=safe
     -Xlinker -lmosquitto -Xlinker -lpthread)
 t0=$(date +%s)
