@@ -81,9 +81,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // M-Sec's trust and reputation model, the formulas alone (no store, no I/O).
+        .target(name: "AgoraTrust", swiftSettings: strict),
         .target(
             name: "AgoraMarket",
-            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger"],
+            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger", "AgoraTrust"],
             swiftSettings: strict
         ),
         // Readings at rest: their keys, the batches committed to the ledger, queries with
@@ -239,6 +241,7 @@ let package = Package(
         ),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["AgoraFuzzTargets", "AgoraXMPP"]),
         .testTarget(name: "AgoraCoreTests", dependencies: ["AgoraCore"]),
+        .testTarget(name: "AgoraTrustTests", dependencies: ["AgoraTrust", "AgoraTestSupport"]),
         .testTarget(name: "AgoraHTTPTests", dependencies: [
             "AgoraHTTP", "AgoraTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -123,6 +123,10 @@ extension LedgerEntry {
         case .readingsCommit(let r):
             w.string("sensor", r.sensor.rawValue); w.string("first", r.first); w.string("last", r.last)
             w.integer("count", r.count); w.string("root", r.root)
+        case .rating(let r):
+            w.string("purchase", r.purchase); w.string("rater", r.rater.description); w.string("sensor", r.sensor.rawValue)
+            w.string("owner", r.owner.description); w.integer("satisfaction", r.satisfaction); w.integer("weight", r.weight)
+            w.string("comment", r.comment); w.integer("revision", r.revision)
         }
         return w.finish()
     }

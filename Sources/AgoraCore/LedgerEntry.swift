@@ -55,6 +55,7 @@ public struct LedgerEntry: Hashable, Sendable {
         case certRevoke(CertificateRevocation)
         case caAdopt(CertificateAuthorityAdoption)
         case readingsCommit(ReadingsCommit)
+        case rating(Rating)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -73,6 +74,7 @@ public struct LedgerEntry: Hashable, Sendable {
             case .certRevoke: "cert.revoke"
             case .caAdopt: "ca.adopt"
             case .readingsCommit: "readings.commit"
+            case .rating: "rating"
             }
         }
     }
@@ -221,6 +223,32 @@ public struct LedgerEntry: Hashable, Sendable {
         }
     }
 
+    /// `rating`: the buyer of a purchase says how satisfied it was (M-Sec's interaction log:
+    /// satisfaction s and weight w; the fading factor is the reader's, not the entry's).
+    /// A purchase is rated once and may be revised once within the gateway's revision period:
+    /// the revision is a second entry with `revision` 1 that supersedes the first.
+    public struct Rating: Hashable, Sendable, Codable {
+        public var purchase: String
+        public var rater: BareJID
+        /// The purchase's sensor and that sensor's owner when rated, so the entry says by
+        /// itself which service and which seller it rates.
+        public var sensor: SensorID
+        public var owner: BareJID
+        /// s in thousandths: 0 (not at all satisfied) … 1000 (fully). Fixed-point, so the
+        /// hashed bytes never depend on how a float is printed.
+        public var satisfaction: Int
+        /// w: how much the purchase mattered to the rater, 1 … the gateway's `[trust] max_weight`.
+        public var weight: Int
+        public var comment: String
+        /// 0 for the rating, 1 for its revision.
+        public var revision: Int
+        public init(purchase: String, rater: BareJID, sensor: SensorID, owner: BareJID, satisfaction: Int, weight: Int,
+                    comment: String, revision: Int) {
+            self.purchase = purchase; self.rater = rater; self.sensor = sensor; self.owner = owner
+            self.satisfaction = satisfaction; self.weight = weight; self.comment = comment; self.revision = revision
+        }
+    }
+
     /// `cert.revoke`: the certificate with this serial is revoked for `reason` (RFC 5280 §5.3.1 name).
     public struct CertificateRevocation: Hashable, Sendable, Codable {
         public var serial: String
@@ -272,6 +300,7 @@ extension LedgerEntry: Codable {
         case "cert.revoke": body = .certRevoke(try CertificateRevocation(from: decoder))
         case "ca.adopt": body = .caAdopt(try CertificateAuthorityAdoption(from: decoder))
         case "readings.commit": body = .readingsCommit(try ReadingsCommit(from: decoder))
+        case "rating": body = .rating(try Rating(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -292,6 +321,7 @@ extension LedgerEntry: Codable {
         case .certRevoke(let b): try b.encode(to: encoder)
         case .caAdopt(let b): try b.encode(to: encoder)
         case .readingsCommit(let b): try b.encode(to: encoder)
+        case .rating(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(version, forKey: .v)

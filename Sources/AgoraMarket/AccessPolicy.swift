@@ -63,6 +63,7 @@ extension AccessPolicy {
         case .certIssue(let issue): concerned = issue.subject == reader.description
         case .certRevoke: concerned = false
         case .readingsCommit(let commit): concerned = try owns(commit.sensor)
+        case .rating(let rating): concerned = try rating.rater == reader || rating.owner == reader || owns(rating.sensor)
         }
         return concerned ? .owner : .denied(.notConcerned("ledger entry of type \(entry.body.type) does not concern \(reader)"))
     }

@@ -87,6 +87,8 @@ public struct Projection: Sendable {
             let record = CertificateRecord(issue: issue, issued: entry.time, ledgerIndex: index, revoked: false, revocationReason: "", revokedAt: nil)
             try txn.put(tables.certs, MarketKeys.certificate(issue.serial), MarketKeys.encode(record), flags: .noOverwrite)
             try Self.countCertificateChange(in: txn, meta: tables.meta)
+        case .rating(let rating):
+            try applyRating(rating, time: entry.time, index: index, txn: txn)
         case .certRevoke(let revocation):
             guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
             record.revoked = true
@@ -94,6 +96,34 @@ public struct Projection: Sendable {
             record.revokedAt = entry.time
             try txn.put(tables.certs, MarketKeys.certificate(revocation.serial), MarketKeys.encode(record))
             try Self.countCertificateChange(in: txn, meta: tables.meta)
+        }
+    }
+
+    /// A first rating writes its row under its three keys; a revision rewrites them (same
+    /// keys: the time first rated stays) with the new figures.
+    private func applyRating(_ rating: LedgerEntry.Rating, time: Timestamp, index: UInt64, txn: WriteTransaction) throws {
+        let state = MarketState(tables: tables, txn: txn)
+        let existing = try state.rating(ofPurchase: rating.purchase)
+        switch (rating.revision, existing) {
+        case (0, nil), (1, .some(_)): break
+        default: throw inconsistent(index, "rating revision \(rating.revision) of purchase \(rating.purchase) does not follow its ratings")
+        }
+        guard try state.purchase(rating.purchase)?.purchase.buyer == rating.rater else {
+            throw inconsistent(index, "rating of purchase \(rating.purchase) by someone who did not make it")
+        }
+        let firstRated = existing?.firstRated ?? time.seconds
+        if existing != nil {
+            let keys = [MarketKeys.ratingPrefix(sensor: rating.sensor), MarketKeys.ratingPrefix(owner: rating.owner)]
+                .map { MarketKeys.rating(prefix: $0, firstRated: firstRated, purchase: rating.purchase) }
+            guard try keys.allSatisfy({ try txn.contains(tables.ratings, $0) }) else {
+                throw inconsistent(index, "revision of purchase \(rating.purchase)'s rating names another sensor or owner than the rating")
+            }
+        }
+        let row = RatingRecord(ledgerIndex: index, firstRated: firstRated, satisfaction: rating.satisfaction, weight: rating.weight,
+                               revision: rating.revision, rater: rating.rater).row
+        try txn.put(tables.ratings, MarketKeys.rating(purchase: rating.purchase), row)
+        for prefix in [MarketKeys.ratingPrefix(sensor: rating.sensor), MarketKeys.ratingPrefix(owner: rating.owner)] {
+            try txn.put(tables.ratings, MarketKeys.rating(prefix: prefix, firstRated: firstRated, purchase: rating.purchase), row)
         }
     }
 

@@ -3,7 +3,7 @@
 /// Three kinds of table:
 /// - the log itself: `ledger.entries`, `ledger.nodes`, `ledger.checkpoints`;
 /// - views of the log (`derivedFromLedger`: `accounts`, `balances`, `sensors`, `purchases`,
-///   `grants`, `certs`), which replay must rebuild byte for byte;
+///   `grants`, `certs`, `ratings`), which replay must rebuild byte for byte;
 /// - witnessing: `witness.logs` (what this gateway cosigned for others), `ledger.cosigned`
 ///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
@@ -23,6 +23,8 @@ public struct Tables: Sendable {
     public let purchases: Database
     public let grants: Database
     public let certs: Database
+    /// Ratings of purchases, by purchase, by sensor and by owner (the trust model's index).
+    public let ratings: Database
     public let readings: Database
     public let pairing: Database
     public let keys: Database
@@ -47,6 +49,7 @@ public struct Tables: Sendable {
         purchases = try environment.openDatabase(named: "purchases")
         grants = try environment.openDatabase(named: "grants")
         certs = try environment.openDatabase(named: "certs")
+        ratings = try environment.openDatabase(named: "ratings")
         readings = try environment.openDatabase(named: "readings")
         pairing = try environment.openDatabase(named: "pairing")
         keys = try environment.openDatabase(named: "keys")
@@ -60,5 +63,5 @@ public struct Tables: Sendable {
     }
 
     /// The tables that replay rebuilds from the ledger alone.
-    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants, certs] }
+    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants, certs, ratings] }
 }

@@ -39,6 +39,8 @@ import Testing
             .certRevoke(.init(serial: "7f01", reason: "keyCompromise")),
             .caAdopt(.init(fingerprint: "ab", certificate: "MAA=")),
             .readingsCommit(.init(sensor: sensor, first: "2026-11-22T10:00:00.000000001Z", last: "2026-11-22T10:00:01.000000000Z", count: 2, root: "AA==")),
+            .rating(.init(purchase: "p1", rater: bob, sensor: sensor, owner: alice, satisfaction: 875, weight: 3,
+                          comment: "gaps at night, \"ok\" otherwise", revision: 0)),
         ]
         for body in bodies {
             for salt in [Salt.random(), nil] {
