@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "AgoraServices",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraReadings", "AgoraXMPP",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust", "AgoraPKI", "AgoraReadings", "AgoraXMPP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -170,7 +170,7 @@ let package = Package(
         .target(
             name: "AgoraApp",
             dependencies: [
-                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraPKI", "AgoraMQTT", "AgoraReadings", "AgoraXMPP", "AgoraServices", "AgoraHTTP", "CAgoraBuildInfo",
+                "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust", "AgoraPKI", "AgoraMQTT", "AgoraReadings", "AgoraXMPP", "AgoraServices", "AgoraHTTP", "CAgoraBuildInfo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

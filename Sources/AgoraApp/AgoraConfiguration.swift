@@ -4,6 +4,7 @@ public import Logging
 public import AgoraXMPP
 public import AgoraServices
 public import AgoraHTTP
+public import AgoraMarket
 
 /// Everything an operator can set, with its default. Read once at start by
 /// `AgoraConfiguration+Reader.swift`, which lists every key.
@@ -55,6 +56,8 @@ public struct AgoraConfiguration: Sendable {
     public var httpAllowedHosts: [String] = []
     /// `[witness]`: the logs this gateway witnesses and the witnesses of its own log.
     public var witness = WitnessConfiguration()
+    /// `[trust]`: how purchases are rated and how the trust model scores services.
+    public var trust = TrustPolicy()
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

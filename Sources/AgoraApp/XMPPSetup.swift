@@ -47,7 +47,8 @@ public enum XMPPSetup {
         var iq = IQRouter()
         AgoraServices.register(into: &iq, context: IQContext(market: gateway.market, store: gateway.store,
                                                                   ledger: gateway.ledger, logger: logger,
-                                                                  quotas: AccountQuotas(limits: gateway.configuration.quotas)),
+                                                                  quotas: AccountQuotas(limits: gateway.configuration.quotas),
+                                                                  trust: gateway.configuration.trust),
                                domain: configuration.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                operators: GatewayOperatorDesk(gateway: gateway))
         return try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq, logger: logger)

@@ -102,6 +102,7 @@ public struct LogKeyPin: Sendable {
 /// The gateway's namespaces, as the client speaks them.
 enum ClientNamespace {
     static let market = "urn:agora:market:1"
+    static let trust = "urn:agora:trust:1"
     static let ledger = "urn:agora:ledger:1"
     static let readings = "urn:agora:readings:1"
     static let pki = "urn:agora:pki:1"

@@ -75,6 +75,7 @@ extension MarketState {
         return ServiceScores(trust: trust, reputation: reputation, reliability: reliability, popularity: popularity,
                              purchases: purchases, ratings: ratings.count, dependability: dependability,
                              newcomer: ratings.count < policy.newcomerBelowRatings,
-                             blacklisted: ratings.count >= policy.blacklistAfterRatings && reputation.value < policy.blacklistBelow)
+                             blacklisted: policy.blacklistAfterRatings > 0 && ratings.count >= policy.blacklistAfterRatings
+                                 && reputation.value < policy.blacklistBelow)
     }
 }

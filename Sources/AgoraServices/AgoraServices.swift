@@ -7,6 +7,7 @@ public enum AgoraServices {
     public static func register(into iq: inout IQRouter, context: IQContext, domain: String,
                                 certificates: any CertificateDesk, operators: any OperatorDesk) {
         MarketIQ.register(into: &iq, context: context)
+        TrustIQ.register(into: &iq, context: context)
         LedgerIQ.register(into: &iq, context: context)
         ReadingsIQ.register(into: &iq, context: context)
         DiscoveryIQ.register(into: &iq, context: context, domain: domain)

@@ -13,12 +13,16 @@ public struct IQContext: Sendable {
     public let logger: Logger
     /// What each account may make the gateway store (ledger entries, certificates).
     public let quotas: AccountQuotas
+    /// How ratings are made and services scored (`[trust]`).
+    public let trust: TrustPolicy
 
-    public init(market: Market, store: Store, ledger: Ledger, logger: Logger, quotas: AccountQuotas = AccountQuotas()) {
+    public init(market: Market, store: Store, ledger: Ledger, logger: Logger, quotas: AccountQuotas = AccountQuotas(),
+                trust: TrustPolicy = TrustPolicy()) {
         self.market = market
         self.store = store
         self.ledger = ledger
         self.logger = logger
         self.quotas = quotas
+        self.trust = trust
     }
 }
