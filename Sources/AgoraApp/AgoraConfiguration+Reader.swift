@@ -1,5 +1,6 @@
 internal import AgoraLedger
 internal import AgoraTrust
+internal import AgoraReadings
 internal import AgoraStore
 internal import Logging
 #if canImport(Glibc)
@@ -83,6 +84,8 @@ internal import Glibc
 /// | `trust.newcomer_share_percent` | 10 | share of a sorted search's first places given to newcomers |
 /// | `trust.blacklist_below` | "0.2" | reputation under which a service rated `blacklist_after` times or more leaves searches |
 /// | `trust.blacklist_after` | 5 | ratings before a service can be blacklisted (0: never) |
+/// | `trust.reliability_interval_s` | 86400 | how often serve seals each sensor's measured reliability on the ledger (0: never) |
+/// | `trust.ranges` | "" | physical ranges that override or add to the built-in ones, `kind=low..high` comma-separated |
 extension AgoraConfiguration {
     struct Key: Sendable {
         let name: String
@@ -259,6 +262,16 @@ extension AgoraConfiguration {
         },
         Key(name: "trust.blacklist_after") { c, v, s throws(ConfigurationError) in
             c.trust.blacklistAfterRatings = try integer(v, "trust.blacklist_after", s, min: 0, max: 1_000_000)
+        },
+        Key(name: "trust.reliability_interval_s") { c, v, s throws(ConfigurationError) in
+            c.reliabilityIntervalSeconds = try integer(v, "trust.reliability_interval_s", s, min: 0, max: 30 * 86_400)
+        },
+        Key(name: "trust.ranges") { c, v, s throws(ConfigurationError) in
+            let text = try string(v, "trust.ranges", s, nonEmpty: false)
+            guard let ranges = KindRanges.defaults.overriding(with: text) else {
+                throw .key("trust.ranges", source: s, "expected kind=low..high, comma-separated (e.g. \"pm25=0..1000,noise=20..140\")")
+            }
+            c.kindRanges = ranges
         },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)

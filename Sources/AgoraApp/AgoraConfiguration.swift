@@ -5,6 +5,7 @@ public import AgoraXMPP
 public import AgoraServices
 public import AgoraHTTP
 public import AgoraMarket
+public import AgoraReadings
 
 /// Everything an operator can set, with its default. Read once at start by
 /// `AgoraConfiguration+Reader.swift`, which lists every key.
@@ -58,6 +59,10 @@ public struct AgoraConfiguration: Sendable {
     public var witness = WitnessConfiguration()
     /// `[trust]`: how purchases are rated and how the trust model scores services.
     public var trust = TrustPolicy()
+    /// How often `agora serve` seals every sensor's measured reliability (0: never), and
+    /// the physical range of each kind that measure checks readings against.
+    public var reliabilityIntervalSeconds = 86_400
+    public var kindRanges = KindRanges.defaults
 
     public struct MQTTOverrides: Sendable, Equatable {
         public var host: String?

@@ -28,6 +28,10 @@ public enum GatewayServer {
                 maxBytes: configuration.readingsMaxBytes > 0 ? configuration.readingsMaxBytes : nil)),
             logger: logger)
         services.append(.init(service: retention))
+        if configuration.reliabilityIntervalSeconds > 0 {
+            services.append(.init(service: ReliabilityService(sealer: ReliabilitySealer(market: gateway.market, ranges: configuration.kindRanges),
+                                                              interval: .seconds(configuration.reliabilityIntervalSeconds), logger: logger)))
+        }
 
         let metrics = GatewayMetrics()
         gateway.store.writer.recordCommitDurations(in: metrics.factory)

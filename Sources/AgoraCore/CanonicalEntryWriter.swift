@@ -57,6 +57,12 @@ public struct CanonicalEntryWriter {
         fields.append((key, Array(value.description.utf8)))
     }
 
+    /// An array of arrays of integers, `[[1,2],[3]]`: a table of counts in one field.
+    public mutating func integerRows(_ key: String, _ rows: [[Int64]]) {
+        let text = "[" + rows.map { "[" + $0.map { String($0) }.joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+        fields.append((key, Array(text.utf8)))
+    }
+
     public mutating func boolean(_ key: String, _ value: Bool) {
         fields.append((key, Array((value ? "true" : "false").utf8)))
     }
@@ -127,6 +133,9 @@ extension LedgerEntry {
             w.string("purchase", r.purchase); w.string("rater", r.rater.description); w.string("sensor", r.sensor.rawValue)
             w.string("owner", r.owner.description); w.integer("satisfaction", r.satisfaction); w.integer("weight", r.weight)
             w.string("comment", r.comment); w.integer("revision", r.revision)
+        case .reliability(let r):
+            w.string("sensor", r.sensor.rawValue); w.string("until", r.until.rfc3339); w.integer("reliability", r.reliability)
+            w.integerRows("windows", r.windows)
         }
         return w.finish()
     }

@@ -56,6 +56,7 @@ public struct LedgerEntry: Hashable, Sendable {
         case caAdopt(CertificateAuthorityAdoption)
         case readingsCommit(ReadingsCommit)
         case rating(Rating)
+        case reliability(Reliability)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -75,6 +76,7 @@ public struct LedgerEntry: Hashable, Sendable {
             case .caAdopt: "ca.adopt"
             case .readingsCommit: "readings.commit"
             case .rating: "rating"
+            case .reliability: "reliability"
             }
         }
     }
@@ -249,6 +251,25 @@ public struct LedgerEntry: Hashable, Sendable {
         }
     }
 
+    /// `reliability`: what the gateway measured of a sensor's delivery, sealed so a buyer can
+    /// later prove what the gateway said at the time (M-Sec's reliability R′, measured from
+    /// the data instead of asked of anyone).
+    public struct Reliability: Hashable, Sendable, Codable {
+        public var sensor: SensorID
+        /// The end of every window measured.
+        public var until: Timestamp
+        /// R′ in thousandths: the 24-hour window's figure, the one scores use.
+        public var reliability: Int
+        /// One row per window (1 h, 24 h, 30 d), integers in this order: the window's length as
+        /// observed (s; shorter for a sensor registered within it), readings expected
+        /// at the declared frequency, delivered, gaps, longest gap (s), seconds in gaps,
+        /// readings range-checked, out of range.
+        public var windows: [[Int64]]
+        public init(sensor: SensorID, until: Timestamp, reliability: Int, windows: [[Int64]]) {
+            self.sensor = sensor; self.until = until; self.reliability = reliability; self.windows = windows
+        }
+    }
+
     /// `cert.revoke`: the certificate with this serial is revoked for `reason` (RFC 5280 §5.3.1 name).
     public struct CertificateRevocation: Hashable, Sendable, Codable {
         public var serial: String
@@ -301,6 +322,7 @@ extension LedgerEntry: Codable {
         case "ca.adopt": body = .caAdopt(try CertificateAuthorityAdoption(from: decoder))
         case "readings.commit": body = .readingsCommit(try ReadingsCommit(from: decoder))
         case "rating": body = .rating(try Rating(from: decoder))
+        case "reliability": body = .reliability(try Reliability(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -322,6 +344,7 @@ extension LedgerEntry: Codable {
         case .caAdopt(let b): try b.encode(to: encoder)
         case .readingsCommit(let b): try b.encode(to: encoder)
         case .rating(let b): try b.encode(to: encoder)
+        case .reliability(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(version, forKey: .v)

@@ -64,6 +64,7 @@ extension AccessPolicy {
         case .certRevoke: concerned = false
         case .readingsCommit(let commit): concerned = try owns(commit.sensor)
         case .rating(let rating): concerned = try rating.rater == reader || rating.owner == reader || owns(rating.sensor)
+        case .reliability: concerned = true // the gateway's public measure of a sensor, for every buyer to check
         }
         return concerned ? .owner : .denied(.notConcerned("ledger entry of type \(entry.body.type) does not concern \(reader)"))
     }

@@ -89,6 +89,10 @@ public struct Projection: Sendable {
             try Self.countCertificateChange(in: txn, meta: tables.meta)
         case .rating(let rating):
             try applyRating(rating, time: entry.time, index: index, txn: txn)
+        case .reliability(let measured):
+            guard try state.sensor(measured.sensor) != nil else { throw inconsistent(index, "reliability of unknown sensor \(measured.sensor)") }
+            try txn.put(tables.ratings, MarketKeys.reliability(sensor: measured.sensor),
+                        SealedReliability(ledgerIndex: index, thousandths: measured.reliability, until: measured.until.seconds).row)
         case .certRevoke(let revocation):
             guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
             record.revoked = true

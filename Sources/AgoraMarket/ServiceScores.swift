@@ -25,17 +25,21 @@ public struct ServiceScores: Hashable, Sendable {
 extension MarketState {
     /// The scores of `sensor` for `viewer`: reads the sensor's ratings (one prefix scan of
     /// `ratings`, no ledger scan) and its purchase count, and evaluates the model.
+    /// R′ is the sensor's newest sealed reliability.
     public func scores(ofSensor sensor: SensorID, for viewer: BareJID, policy: TrustPolicy,
-                       weights: DependabilityWeights? = nil, reliability: Double? = nil, now: Timestamp) throws -> ServiceScores {
+                       weights: DependabilityWeights? = nil, now: Timestamp) throws -> ServiceScores {
         try scores(ratings(ofSensor: sensor), purchases: purchaseCount(of: sensor), viewer: viewer, policy: policy,
-                   weights: weights, reliability: reliability, now: now)
+                   weights: weights, reliability: sealedReliability(of: sensor)?.value, now: now)
     }
 
-    /// The scores of everything `owner` sells, for `viewer`: its ratings as a seller, and
-    /// the purchases of the sensors it owns now.
+    /// The scores of everything `owner` sells, for `viewer`: its ratings as a seller, the
+    /// purchases of the sensors it owns now, and the mean sealed reliability of those.
     public func scores(ofOwner owner: BareJID, for viewer: BareJID, policy: TrustPolicy,
-                       weights: DependabilityWeights? = nil, reliability: Double? = nil, now: Timestamp) throws -> ServiceScores {
-        let purchases = try sensors().filter { $0.owner == owner }.reduce(0) { $0 + (try purchaseCount(of: $1.id)) }
+                       weights: DependabilityWeights? = nil, now: Timestamp) throws -> ServiceScores {
+        let owned = try sensors().filter { $0.owner == owner }
+        let purchases = try owned.reduce(0) { $0 + (try purchaseCount(of: $1.id)) }
+        let sealed = try owned.compactMap { try sealedReliability(of: $0.id)?.value }
+        let reliability = sealed.isEmpty ? nil : sealed.reduce(0, +) / Double(sealed.count)
         return try scores(ratings(ofOwner: owner), purchases: purchases, viewer: viewer, policy: policy,
                           weights: weights, reliability: reliability, now: now)
     }

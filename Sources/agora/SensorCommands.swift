@@ -1,4 +1,5 @@
 import AgoraApp
+import AgoraReadings
 import AgoraCore
 import AgoraMarket
 import ArgumentParser
@@ -6,7 +7,7 @@ import ArgumentParser
 struct Sensor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register, list, freeze and unfreeze sensors.",
-        subcommands: [Add.self, AddMany.self, Invite.self, List.self, Freeze.self, Unfreeze.self]
+        subcommands: [Add.self, AddMany.self, Invite.self, List.self, Freeze.self, Unfreeze.self, Reliability.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -130,6 +131,58 @@ struct Sensor: AsyncParsableCommand {
             let id = try Parse.sensor(id)
             let accepted = try await global.withGateway { try await $0.market.unfreezeSensor(id, actor: .operator) }
             print("unfroze sensor \(id) (ledger entry \(accepted.index))")
+        }
+    }
+}
+
+extension Sensor {
+    struct Reliability: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "How sensors delivered, measured from the stored readings: the gateway's reliability R′.",
+            discussion: """
+                For each sensor with a declared frequency, over the last hour, day and 30 days: readings expected and \
+                delivered, gaps (silences over twice the period), readings outside the kind's physical range, and R′ = \
+                (delivery + share of time without gaps) / 2 × share in range; the day's R′ is the one scores use. \
+                --seal writes the figures on the ledger (agora serve does so every [trust] reliability_interval_s).
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Sensor ids (default: every sensor that can be measured).") var ids: [String] = []
+        @Flag(help: "Seal the figures on the ledger (a reliability entry per sensor).") var seal = false
+        @Flag(help: "Print JSON: one object per sensor, the entry's fields.") var json = false
+
+        func run() async throws {
+            let ids = try ids.map { try Parse.sensor($0) }
+            let measured = try await global.withGateway { gateway in
+                let sealer = ReliabilitySealer(market: gateway.market, ranges: gateway.configuration.kindRanges)
+                let now = Timestamp.now().seconds
+                let sensors = try gateway.market.read { state in
+                    try ids.isEmpty ? state.sensors().filter { !$0.frozen && $0.registration.frequency > 0 }
+                        : ids.map { id in guard let s = try state.sensor(id) else { throw MarketRefusal.unknownSensor(id) }; return s }
+                }
+                var results: [(LedgerEntry.Reliability, UInt64?)] = []
+                for sensor in sensors {
+                    let entry = try sealer.measure(sensor, now: now)
+                    results.append((entry, seal ? try await gateway.market.sealReliability(entry).index : nil))
+                }
+                return results
+            }
+            struct Output: Encodable {
+                let sensor: String, until: String, reliability: Int, windows: [[Int64]], ledgerIndex: UInt64?
+            }
+            if json {
+                print(try JSONOutput.line(measured.map { entry, index in
+                    Output(sensor: entry.sensor.rawValue, until: entry.until.rfc3339, reliability: entry.reliability, windows: entry.windows, ledgerIndex: index)
+                }))
+                return
+            }
+            for (entry, index) in measured {
+                print("\(entry.sensor)\tR′ \(Thousandths.format(entry.reliability))\(index.map { "\tsealed in ledger entry \($0)" } ?? "")")
+                for row in entry.windows {
+                    // The window as observed: clipped to the sensor's registration.
+                    let window = row[0] >= 86_400 ? "\(row[0] / 86_400) d" : row[0] >= 3_600 ? "\(row[0] / 3_600) h" : "\(row[0] / 60) min"
+                    print("  last \(window):\t\(row[2]) of \(row[1]) expected, \(row[3]) gaps (longest \(row[4]) s), \(row[7]) of \(row[6]) out of range")
+                }
+            }
         }
     }
 }

@@ -19,13 +19,13 @@ final class SensorBrokerRig {
     ///   - brokerVerbose: `mosquitto -v`, so the log names every connection's client id.
     ///   - serveEnvironment: more settings for `agora serve` (e.g. its HTTP port).
     ///   - beforeServe: runs on the prepared store before `agora serve` starts.
-    init(_ name: String, sensors: [String], brokerVerbose: Bool = false, serveEnvironment: [String: String] = [:],
+    init(_ name: String, sensors: [String], frequency: Int = 60, brokerVerbose: Bool = false, serveEnvironment: [String: String] = [:],
          beforeServe: (AgoraCLI) throws -> Void = { _ in }) throws {
         dir = try TemporaryDirectory(name)
         cli = AgoraCLI(stateDirectory: dir.file("state"))
         try agora(["init", "--domain", "gw1.example"])
         try agora(["user", "add", "owner@gw1.example", "--role", "owner"])
-        for id in sensors { try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1", "--frequency", "60"]) }
+        for id in sensors { try agora(["sensor", "add", id, "--owner", "owner@gw1.example", "--kind", "pm25", "--price", "1", "--frequency", String(frequency)]) }
         try beforeServe(cli)
         mosquitto = try Mosquitto(cli: cli, out: dir.file("broker"), log: dir.file("mosquitto.log"), verbose: brokerVerbose)
         serve = try startServe(stateDirectory: dir.file("state"), log: dir.file("serve.log"),
@@ -72,6 +72,13 @@ final class SensorBrokerRig {
     func publish(_ id: String, times: [Int]) throws -> Int32 {
         let file = dir.file("\(id)-times-\(times.first ?? 0).txt")
         try (times.map { #"[{"n":"pm25","t":\#($0),"v":\#($0 % 97)}]"# }.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
+    }
+
+    /// Publishes one QoS 1 pack per (time, pm25 value) as sensor `id`.
+    func publish(_ id: String, readings: [(time: Int, value: Double)]) throws -> Int32 {
+        let file = dir.file("\(id)-readings-\(readings.first?.time ?? 0).txt")
+        try (readings.map { #"[{"n":"pm25","t":\#($0.time),"v":\#($0.value)}]"# }.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
     }
 

@@ -41,6 +41,7 @@ import Testing
             .readingsCommit(.init(sensor: sensor, first: "2026-11-22T10:00:00.000000001Z", last: "2026-11-22T10:00:01.000000000Z", count: 2, root: "AA==")),
             .rating(.init(purchase: "p1", rater: bob, sensor: sensor, owner: alice, satisfaction: 875, weight: 3,
                           comment: "gaps at night, \"ok\" otherwise", revision: 0)),
+            .reliability(.init(sensor: sensor, until: time, reliability: 871, windows: [[3600, 60, 58, 1, 240, 240, 58, 0], [86400, 1440, 1300, 4, 3600, 9000, 1300, 12]])),
         ]
         for body in bodies {
             for salt in [Salt.random(), nil] {

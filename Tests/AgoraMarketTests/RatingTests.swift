@@ -148,6 +148,25 @@ import Testing
         #expect(scores.ratings == 11 && scores.purchases == 11 && !scores.newcomer)
     }
 
+    @Test func theSensorsNewestSealedReliabilityIsItsROfTheScoresAndReplayKeepsIt() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        #expect(try f.market.read { try $0.scores(ofSensor: f.sensor, for: f.bob, policy: policy, now: MarketFixture.now) }.reliability == nil)
+        for thousandths in [400, 925] {
+            _ = try await f.market.sealReliability(.init(sensor: f.sensor, until: MarketFixture.now, reliability: thousandths,
+                                                         windows: [[3600, 3600, 3500, 1, 100, 100, 3500, 0]]))
+        }
+        let weights = try DependabilityWeights(trust: 0, reputation: 0, reliability: 1, popularity: 0)
+        let scores = try f.market.read { try $0.scores(ofSensor: f.sensor, for: f.bob, policy: policy, weights: weights, now: MarketFixture.now) }
+        #expect(scores.reliability == 0.925 && scores.dependability.value == 0.925)
+        #expect(try f.market.read { try $0.scores(ofOwner: f.alice, for: f.bob, policy: policy, now: MarketFixture.now) }.reliability == 0.925)
+        await #expect(throws: MarketRefusal.self) {
+            _ = try await f.market.sealReliability(.init(sensor: f.sensor, until: MarketFixture.now, reliability: 1001, windows: []))
+        }
+        let report = try await Replay.verify(store: f.store, scratchDirectory: f.dir.path)
+        #expect(report.tablesCompared.contains("ratings"))
+    }
+
     @Test func aViewersOwnRatingsAreItsTrustAndEveryoneElsesAreTheReputation() async throws {
         let f = try await MarketFixture()
         defer { f.close() }
