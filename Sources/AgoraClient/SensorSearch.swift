@@ -37,11 +37,18 @@ public struct SensorSearch {
 
     /// `kind` → `strEq CLASS`; `area` → a `numRange` box on LAT/LON that the gateway filters,
     /// then the exact circle here; `maxPrice` → `numLte PRICE`. Every page is fetched.
-    public func search(kind: String?, area: Area?, maxPrice: Int64?) async throws(XMPPClientError) -> [Thing] {
+    /// `sort` (DEPENDABILITY, TRUST, REPUTATION, RELIABILITY) asks the gateway to order the
+    /// things by that score, highest first (Agora's extension of XEP-0347); `minDependability`
+    /// → `numGte DEPENDABILITY`.
+    public func search(kind: String?, area: Area?, maxPrice: Int64?, sort: String? = nil,
+                       minDependability: Double? = nil) async throws(XMPPClientError) -> [Thing] {
         var filters: [XMLElement] = []
         let ns = ClientNamespace.discovery
         if let kind { filters.append(XMLElement("strEq", namespace: ns, attributes: [.init("name", "CLASS"), .init("value", kind)])) }
         if let maxPrice { filters.append(XMLElement("numLte", namespace: ns, attributes: [.init("name", "PRICE"), .init("value", String(maxPrice))])) }
+        if let minDependability {
+            filters.append(XMLElement("numGte", namespace: ns, attributes: [.init("name", "DEPENDABILITY"), .init("value", String(minDependability))]))
+        }
         if let area {
             let dLat = area.kilometres / 111.32
             let dLon = area.kilometres / max(0.01, 111.32 * cos(area.latitude * Double.pi / 180))
@@ -51,8 +58,9 @@ public struct SensorSearch {
         var things: [Thing] = []
         var offset = 0
         while offset < 100_000 {
-            let request = XMLElement("search", namespace: ns, attributes: [.init("offset", String(offset)), .init("maxCount", "100")],
+            var request = XMLElement("search", namespace: ns, attributes: [.init("offset", String(offset)), .init("maxCount", "100")],
                                      children: filters.map { .element($0) })
+            if let sort { request[attribute: "sort"] = sort }
             guard let found = try await client.request("get", request) else { throw .protocolViolation("an empty search result") }
             let page = found.elements.filter { $0.name == "thing" }
             for thing in page {

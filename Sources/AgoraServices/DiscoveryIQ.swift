@@ -6,10 +6,19 @@ internal import AgoraXMPP
 ///
 /// Each sensor is a `thing` of the gateway (`jid` = the domain, `nodeId` = the sensor id)
 /// with meta tags: the XEP's reserved `NAME`, `CLASS` (kind), `LAT`, `LON`, `PURL` (url), and
-/// `OWNER`, `PRICE` (credits per hour), `UNIT`. Filters (all must hold): `strEq`, `strNEq`,
+/// `OWNER`, `PRICE` (credits per hour), `UNIT`, and the trust model's scores of the sensor for
+/// the requester (issue 23): `TRUST`, `REPUTATION`, `DEPENDABILITY`, `RATINGS`, and
+/// `RELIABILITY` once the gateway has sealed one. Filters (all must hold): `strEq`, `strNEq`,
 /// `strRange`, `strNRange`, `strMask`, `numEq`, `numNEq`, `numRange`, `numNRange`, `numGt`,
 /// `numGte`, `numLt`, `numLte`. A location box is `numRange` on `LAT` and on `LON`. Paging is
 /// the XEP's `offset`/`maxCount`, with `more` on `found`.
+///
+/// Agora's extension: `sort='DEPENDABILITY'` (or `TRUST`, `REPUTATION`, `RELIABILITY`) on
+/// `<search/>` orders the things by that score, highest first, and gives every
+/// ⌈1 / `[trust] newcomer_share_percent`⌉-th place to a newcomer (fewer ratings than
+/// `[trust] newcomer_below`, in an order drawn per requester and hour) so new sensors can earn
+/// a reputation. Without `sort` the order is by sensor id. Blacklisted sensors are left out,
+/// except for their owner and operators.
 enum DiscoveryIQ {
     static let namespace = "urn:xmpp:iot:discovery"
     static let maxCount = 100
@@ -20,22 +29,47 @@ enum DiscoveryIQ {
             guard !request.isSet, request.payload.name == "search" else {
                 return .error(StanzaError(.featureNotImplemented, "this gateway answers XEP-0347 search only; things are registered with agora sensor invite"))
             }
-            // Decodes every sensor: off the event loop.
-            return context.later { try search(IQPayload(request.payload), domain: domain, context) }
+            // Decodes every sensor and reads its ratings: off the event loop.
+            let viewer = request.account
+            return context.later { try search(IQPayload(request.payload), viewer: viewer, domain: domain, context) }
         }
     }
 
-    static func search(_ payload: IQPayload, domain: String, _ context: IQContext) throws -> XMLElement {
+    /// The scores a search may sort by.
+    static let sortableScores: Set<String> = ["DEPENDABILITY", "TRUST", "REPUTATION", "RELIABILITY"]
+
+    static func search(_ payload: IQPayload, viewer: BareJID, domain: String, _ context: IQContext) throws -> XMLElement {
         let offset = try count(payload, "offset", max: Int.max)
         let limit = try count(payload, "maxCount", max: maxCount)
         let filters = Array(payload.element.elements)
         guard filters.count <= maxFilters else { throw StanzaError(.policyViolation, "at most \(maxFilters) filters per search") }
         let predicates = try filters.map(Filter.init)
-        let matching = try context.market.read { try $0.sensors() }
-            .filter { !$0.frozen }
-            .sorted { $0.id.rawValue < $1.id.rawValue }
-            .map { (record: $0, tags: tags(of: $0)) }
+        let sort = payload.optional("sort")
+        if let sort, !sortableScores.contains(sort) {
+            throw StanzaError(.badRequest, "'sort' is one of \(sortableScores.sorted().joined(separator: ", ")), not '\(sort.prefix(32))'")
+        }
+        let now = Timestamp.now()
+        let scored = try context.market.read { state in
+            let privileged = try state.account(viewer)?.role == .operator
+            return try state.sensors()
+                .filter { !$0.frozen }
+                .sorted { $0.id.rawValue < $1.id.rawValue }
+                .map { record in
+                    (record: record, scores: try state.scores(ofSensor: record.id, for: viewer, policy: context.trust, now: now))
+                }
+                .filter { !$0.scores.blacklisted || privileged || $0.record.owner == viewer }
+        }
+        let filtered = scored
+            .map { (record: $0.record, scores: $0.scores, tags: tags(of: $0.record, scores: $0.scores)) }
             .filter { thing in predicates.allSatisfy { $0.matches(thing.tags) } }
+        // Newcomers in an order fixed for this requester and this hour: its pages agree.
+        var generator = SeededGenerator(seed: UInt64(bitPattern: Int64(truncatingIfNeeded: "\(viewer)".hashValue))
+                                            ^ UInt64(now.seconds / 3600) &* 0x9E37_79B9_7F4A_7C15)
+        let matching = sort.map { key in
+            TrustRanking.ranked(filtered, newcomerShare: context.trust.newcomerShare, isNewcomer: { $0.scores.newcomer }, score: { thing in
+                if case .number(let value)? = thing.tags[key] { value } else { -Double.infinity }
+            }, using: &generator)
+        } ?? filtered
         let page = matching.dropFirst(offset).prefix(limit)
         var found = XMLElement("found", namespace: namespace, attributes: [.init("more", offset + page.count < matching.count ? "true" : "false")])
         for thing in page {
@@ -58,9 +92,14 @@ enum DiscoveryIQ {
         case number(Double)
     }
 
-    static func tags(of sensor: SensorRecord) -> [String: Tag] {
+    static func tags(of sensor: SensorRecord, scores: ServiceScores) -> [String: Tag] {
         let r = sensor.registration
         var tags: [String: Tag] = ["CLASS": .text(r.kind), "OWNER": .text(r.owner.description), "PRICE": .number(Double(r.price.value))]
+        tags["TRUST"] = .number(scores.trust.value)
+        tags["REPUTATION"] = .number(scores.reputation.value)
+        tags["DEPENDABILITY"] = .number(scores.dependability.value)
+        tags["RATINGS"] = .number(Double(scores.ratings))
+        if let reliability = scores.reliability { tags["RELIABILITY"] = .number(reliability) }
         if !r.name.isEmpty { tags["NAME"] = .text(r.name) }
         if !r.unit.isEmpty { tags["UNIT"] = .text(r.unit) }
         if !r.url.isEmpty { tags["PURL"] = .text(r.url) }

@@ -95,12 +95,21 @@ struct Client: AsyncParsableCommand {
     }
 
     struct Search: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Find sensors (XEP-0347): by kind, near a place, under a price.")
+        static let configuration = CommandConfiguration(abstract: "Find sensors (XEP-0347): by kind, near a place, under a price, by dependability.")
         @OptionGroup var connection: Connection
         @Option(help: "What it measures (its CLASS), e.g. pm25.") var kind: String?
         @Option(help: ArgumentHelp("Within KM of LAT,LON.", valueName: "lat,lon,km")) var near: String?
         @Option(name: .customLong("max-price"), help: "At most this many credits per hour.") var maxPrice: Int64?
+        @Option(help: "Order by dependability, trust, reputation or reliability (highest first; a share of places goes to newcomers).")
+        var sort: String?
+        @Option(name: .customLong("min-dependability"), help: "Only sensors at least this dependable for you (0…1).") var minDependability: Double?
         @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if let sort, !["dependability", "trust", "reputation", "reliability"].contains(sort.lowercased()) {
+                throw ValidationError("--sort is dependability, trust, reputation or reliability")
+            }
+        }
 
         func run() async throws {
             var area: SensorSearch.Area?
@@ -111,7 +120,10 @@ struct Client: AsyncParsableCommand {
                 }
                 area = .init(latitude: parts[0], longitude: parts[1], kilometres: parts[2])
             }
-            let things = try await connection.with { try await SensorSearch(client: $0).search(kind: kind, area: area, maxPrice: maxPrice) }
+            let things = try await connection.with {
+                try await SensorSearch(client: $0).search(kind: kind, area: area, maxPrice: maxPrice, sort: sort?.uppercased(),
+                                                          minDependability: minDependability)
+            }
             if json { print(try JSONOutput.line(things)); return }
             if things.isEmpty { print("no sensor matches"); return }
             for thing in things {
@@ -119,6 +131,9 @@ struct Client: AsyncParsableCommand {
                 var line = "\(thing.sensor)\t\(tags["CLASS"] ?? "-")\t\(tags["PRICE"].map { "\($0)/h" } ?? "-")\t\(tags["OWNER"] ?? "-")"
                 if let name = tags["NAME"] { line += "\t\(name)" }
                 if let distance = thing.distanceKm { line += "\t\(((distance * 100).rounded() / 100)) km" }
+                if let d = tags["DEPENDABILITY"].flatMap(Double.init) {
+                    line += "\tdependability \((d * 1000).rounded() / 1000)\(tags["RATINGS"] == "0" || tags["RATINGS"] == "0.0" ? " (not rated yet)" : "")"
+                }
                 print(line)
             }
         }

@@ -58,6 +58,14 @@ import Testing
         let third = try client(["rate", purchase, "--satisfaction", "1", "--weight", "3"], "alice")
         #expect(third.status == 1 && third.stderr.contains("revised at most once"), "\(third.stderr)")
 
+        // Search sorted by dependability: with fewer than 3 ratings each, every sensor is still a
+        // newcomer (shown in a drawn order); bob sees air-1 at 0.6 · R (alice's 0.9) + 0.1 · P.
+        let sorted = try client(["search", "--kind", "pm25", "--sort", "dependability"], "bob")
+        let lines = sorted.stdout.split(separator: "\n")
+        #expect(sorted.status == 0 && lines.count == 3, "\(sorted.stdout)\(sorted.stderr)")
+        #expect(lines.contains { $0.hasPrefix("air-1\t") && $0.contains("dependability 0.549") }, "\(sorted.stdout)")
+        #expect(lines.filter { $0.contains("(not rated yet)") }.count == 2, "\(sorted.stdout)")
+
         let human = try client(["scores", "--owner", "owner@gw.test"], "alice")
         #expect(human.status == 0 && human.stdout.contains("trust 0.9 from 1 of your ratings"), "\(human.stdout)\(human.stderr)")
 

@@ -25,11 +25,12 @@ struct ServiceHarness: Sendable {
     static func jid(_ name: String) -> BareJID { try! BareJID("\(name)@\(domain)") }
 
     /// Runs `body` against a fresh gateway; everything it started is stopped and removed after.
-    static func with(_ body: @Sendable (ServiceHarness) async throws -> Void) async throws {
+    static func with(trust: TrustPolicy = TrustPolicy(), _ body: @Sendable (ServiceHarness) async throws -> Void) async throws {
         let directory = try TemporaryDirectory("agora-services")
         defer { directory.remove() }
         let logger = testLogger()
-        let configuration = AgoraConfiguration(stateDirectory: directory.file("state"), kekFile: directory.file("agora.kek"))
+        var configuration = AgoraConfiguration(stateDirectory: directory.file("state"), kekFile: directory.file("agora.kek"))
+        configuration.trust = trust
         _ = try await Gateway.initialize(configuration, domain: domain, name: "services", environment: [:], logger: logger)
         let gateway = try Gateway.open(configuration, environment: [:], logger: logger)
         do {
