@@ -215,6 +215,13 @@ let package = Package(
             dependencies: ["AgoraLedger", "AgoraHTTP", .product(name: "Crypto", package: "swift-crypto")],
             path: "Benchmarks/WitnessLoad"
         ),
+        // Issue 23's trust-model measurements; run with Benchmarks/trust/run.sh, never in the tests.
+        .executableTarget(
+            name: "agora-trust-bench",
+            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/TrustBench"
+        ),
         // Helpers shared by the test targets (temporary stores, running processes).
         .target(
             name: "AgoraTestSupport",

@@ -20,6 +20,8 @@ public final class Market: Sendable {
     public let ledger: Ledger
     let projection: Projection
     let clock: @Sendable () -> Timestamp
+    /// Per-sensor scoring bases for searches and score queries (see `TrustScoreCache`).
+    public let trustCache = TrustScoreCache()
 
     public init(store: Store, ledger: Ledger, clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) {
         self.store = store

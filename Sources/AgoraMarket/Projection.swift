@@ -83,16 +83,19 @@ public struct Projection: Sendable {
             var grant = StoreKey.u64(UInt64(purchase.to.seconds))
             grant.append(contentsOf: Array(purchase.id.utf8))
             try txn.put(tables.grants, MarketKeys.grant(sensor: purchase.sensor, buyer: purchase.buyer, from: purchase.from, purchase: purchase.id), grant, flags: .noOverwrite)
+            try touchTrust(of: purchase.sensor, in: txn)
         case .certIssue(let issue):
             let record = CertificateRecord(issue: issue, issued: entry.time, ledgerIndex: index, revoked: false, revocationReason: "", revokedAt: nil)
             try txn.put(tables.certs, MarketKeys.certificate(issue.serial), MarketKeys.encode(record), flags: .noOverwrite)
             try Self.countCertificateChange(in: txn, meta: tables.meta)
         case .rating(let rating):
             try applyRating(rating, time: entry.time, index: index, txn: txn)
+            try touchTrust(of: rating.sensor, in: txn)
         case .reliability(let measured):
             guard try state.sensor(measured.sensor) != nil else { throw inconsistent(index, "reliability of unknown sensor \(measured.sensor)") }
             try txn.put(tables.ratings, MarketKeys.reliability(sensor: measured.sensor),
                         SealedReliability(ledgerIndex: index, thousandths: measured.reliability, until: measured.until.seconds).row)
+            try touchTrust(of: measured.sensor, in: txn)
         case .certRevoke(let revocation):
             guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
             record.revoked = true

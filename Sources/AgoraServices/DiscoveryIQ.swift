@@ -55,7 +55,8 @@ enum DiscoveryIQ {
                 .filter { !$0.frozen }
                 .sorted { $0.id.rawValue < $1.id.rawValue }
                 .map { record in
-                    (record: record, scores: try state.scores(ofSensor: record.id, for: viewer, policy: context.trust, now: now))
+                    (record: record, scores: try state.scores(ofSensor: record.id, for: viewer, policy: context.trust, now: now,
+                                                              cache: context.market.trustCache))
                 }
                 .filter { !$0.scores.blacklisted || privileged || $0.record.owner == viewer }
         }

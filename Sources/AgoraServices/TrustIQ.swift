@@ -81,7 +81,8 @@ enum TrustIQ {
                 switch subject {
                 case .sensor(let id):
                     guard try state.sensor(id) != nil else { throw MarketRefusal.unknownSensor(id) }
-                    return (try state.scores(ofSensor: id, for: viewer, policy: context.trust, weights: weights, now: now), "sensor", id.rawValue)
+                    return (try state.scores(ofSensor: id, for: viewer, policy: context.trust, weights: weights, now: now,
+                                             cache: context.market.trustCache), "sensor", id.rawValue)
                 case .owner(let owner):
                     guard try state.account(owner) != nil else { throw MarketRefusal.unknownAccount(owner) }
                     return (try state.scores(ofOwner: owner, for: viewer, policy: context.trust, weights: weights, now: now), "owner", owner.description)

@@ -185,3 +185,37 @@ import Testing
         #expect(abs(forBob.popularity - 2.0 / 12) < 1e-12)
     }
 }
+
+/// The cache the gateway scores through gives what a fresh evaluation gives, and follows
+/// every change of a sensor's ratings and purchases.
+@Suite struct TrustScoreCacheTests {
+    @Test func cachedScoresEqualFreshOnesThroughRatingsRevisionsAndPurchases() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        let policy = TrustPolicy(raterMaturity: 0)
+        _ = try await f.market.mint(try Credits(100), to: f.carol, memo: "", actor: .operator)
+        func check(_ step: String) throws {
+            for viewer in [f.bob, f.carol, f.alice] {
+                let (fresh, cached) = try f.market.read { state in
+                    (try state.scores(ofSensor: f.sensor, for: viewer, policy: policy, now: MarketFixture.now),
+                     try state.scores(ofSensor: f.sensor, for: viewer, policy: policy, now: MarketFixture.now, cache: f.market.trustCache))
+                }
+                #expect(fresh == cached, "\(step), viewer \(viewer)")
+            }
+        }
+        try check("no ratings")
+        let p1 = try await f.market.purchase(buyer: f.bob, sensor: f.sensor, from: f.time("2026-11-20T10:00:00Z"), to: f.time("2026-11-20T11:00:00Z"),
+                                             requestID: "1", actor: .account(f.bob)).record.purchase.id
+        try check("a purchase")
+        _ = try await f.market.rate(purchase: p1, satisfaction: 300, weight: 2, comment: "", actor: .account(f.bob), policy: policy)
+        try check("bob rated")
+        let p2 = try await f.market.purchase(buyer: f.carol, sensor: f.sensor, from: f.time("2026-11-20T10:00:00Z"), to: f.time("2026-11-20T11:00:00Z"),
+                                             requestID: "2", actor: .account(f.carol)).record.purchase.id
+        _ = try await f.market.rate(purchase: p2, satisfaction: 900, weight: 5, comment: "", actor: .account(f.carol), policy: policy)
+        try check("carol rated")
+        _ = try await f.market.rate(purchase: p1, satisfaction: 700, weight: 2, comment: "", actor: .account(f.bob), policy: policy)
+        try check("bob revised")
+        _ = try await f.market.sealReliability(.init(sensor: f.sensor, until: MarketFixture.now, reliability: 640, windows: []))
+        try check("reliability sealed")
+    }
+}
