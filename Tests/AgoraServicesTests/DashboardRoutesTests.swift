@@ -146,6 +146,9 @@ import Testing
             #expect(carolSensors.map { $0["id"] as? String } == ["air-1"])
             #expect((carolSensors.first?["hourly"] as? [Int])?.reduce(0, +) == inWindow, "readings outside the bought window were counted")
             #expect(carol["sessions"] == nil && carol["store"] == nil && carol["ingest"] == nil && carol["broker"] == nil)
+            // The trust model's figures for carol: not rated yet, so dependability is only popularity's share.
+            #expect(carolSensors.first?["ratings"] as? Int == 0 && carolSensors.first?["reputation"] as? Double == 0)
+            #expect((carolSensors.first?["dependability"] as? Double).map { abs($0 - 0.1 / 11) < 1e-9 } == true, "\(carolSensors)")
 
             let dave = try await overview(routes, try await logIn(routes, "dave"))
             #expect((dave["sensors"] as? [Any])?.isEmpty == true, "a consumer who bought nothing sees a sensor")

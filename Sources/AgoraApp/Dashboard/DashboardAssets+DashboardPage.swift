@@ -66,9 +66,9 @@ extension DashboardAssets {
           <div class="table-wrap">
             <table id="sensors">
               <thead>
-                <tr><th>Sensor</th><th>Kind</th><th>Owner</th><th>Last reading</th><th class="num">Last value</th><th class="num">Delivery</th><th>Readings, last 24 h</th></tr>
+                <tr><th>Sensor</th><th>Kind</th><th>Owner</th><th>Last reading</th><th class="num">Last value</th><th class="num">Delivery</th><th class="num">Dependability</th><th>Readings, last 24 h</th></tr>
               </thead>
-              <tbody><tr class="empty"><td colspan="7">loading…</td></tr></tbody>
+              <tbody><tr class="empty"><td colspan="8">loading…</td></tr></tbody>
             </table>
           </div>
         </section>

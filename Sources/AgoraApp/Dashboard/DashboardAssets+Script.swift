@@ -229,8 +229,14 @@ extension DashboardAssets {
         sparkCell.title = count(total) + ' readings in the last 24 hours';
         sparkCell.append(spark);
 
+        // The trust model for this viewer: dependability, then the gateway's sealed reliability.
+        const trust = el('td', 'num', decimal(num(sensor.dependability)));
+        trust.title = 'reputation ' + decimal(num(sensor.reputation)) + ' from ' + count(num(sensor.ratings)) + ' ratings; reliability '
+          + (typeof sensor.reliability === 'number' ? decimal(sensor.reliability) : 'not sealed yet');
+        if (num(sensor.ratings) === 0) trust.classList.add('muted');
+
         row.append(id, el('td', '', String(sensor.kind || '')), el('td', 'mono', String(sensor.owner || '')),
-          last, el('td', 'num', value), delivery, sparkCell);
+          last, el('td', 'num', value), delivery, trust, sparkCell);
         return row;
       }
 
@@ -249,7 +255,7 @@ extension DashboardAssets {
         const body = byId('sensors').tBodies[0];
         if (!shown.length) {
           const cell = el('td', '', 'no sensors to show');
-          cell.colSpan = 7;
+          cell.colSpan = 8;
           const row = el('tr', 'empty');
           row.append(cell);
           body.replaceChildren(row);

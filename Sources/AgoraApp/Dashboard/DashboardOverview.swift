@@ -28,6 +28,12 @@ struct DashboardOverview: Encodable {
         /// Readings in the last 24 h against what the declared frequency promises (nil: no frequency declared).
         var delivery: Double?
         var hourly: [Int]
+        /// The trust model, for the viewer (issue 23): dependability, reputation, ratings in
+        /// force, and the reliability R′ the gateway last sealed (nil: not yet).
+        var dependability: Double
+        var reputation: Double
+        var ratings: Int
+        var reliability: Double?
     }
 
     var viewer: Viewer
@@ -84,6 +90,8 @@ struct DashboardOverview: Encodable {
                 let activity = try ReadingsActivity.activity(sensor: sensor.index, start: hourStart, width: hour, buckets: 24,
                                                              include: include, tables: tables, in: txn)
                 let registration = sensor.registration
+                let scores = try state.scores(ofSensor: sensor.id, for: account, policy: gateway.configuration.trust,
+                                              now: try Timestamp(seconds: now / 1_000_000_000), cache: gateway.market.trustCache)
                 // Delivery over the last 24 h, or since registration when that is later.
                 let watched = Double(now / 1_000_000_000 - max(now / 1_000_000_000 - 24 * 3600, sensor.registered.seconds))
                 let expected = registration.frequency > 0 && watched >= Double(registration.frequency)
@@ -94,7 +102,9 @@ struct DashboardOverview: Encodable {
                     lastReadingAt: activity.newest.flatMap { (try? Timestamp(seconds: $0.time / 1_000_000_000))?.rfc3339 },
                     lastValue: activity.newest.flatMap { if case .number(let value) = $0.value { value } else { nil } },
                     delivery: expected.map { min(1, Double(activity.counts.reduce(0, +)) / $0) },
-                    hourly: activity.counts))
+                    hourly: activity.counts,
+                    dependability: scores.dependability.value, reputation: scores.reputation.value, ratings: scores.ratings,
+                    reliability: scores.reliability))
             }
             let isOperator = role == .operator
             return DashboardOverview(
