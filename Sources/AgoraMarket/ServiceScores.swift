@@ -32,35 +32,56 @@ struct ScoringRow: Sendable {
     let firstRated: Int64
 }
 
-/// Everything the scores of one service are computed from, viewer aside.
+/// Everything the scores of one service are computed from, viewer aside, prepared once so
+/// each viewer's scores cost a pass over at most a few hundred numbers (a search scores
+/// every sensor for one viewer).
 struct ScoringBasis: Sendable {
     /// Ratings in force, oldest first.
     let rows: [ScoringRow]
-    /// Each rater's weight factor in reputation (account age / `raterMaturity`, at most 1).
-    let maturity: [String: Double]
     let purchases: Int
     let reliability: Double?
+    /// Raters numbered, and each row's rater by number.
+    private let raterNumbers: [String: Int]
+    private let rowRaters: [Int]
+    /// What reputation reads, oldest first: each rater's newest `ratingsPerRaterInReputation`
+    /// ratings, weighted by the rater's maturity (account age / `raterMaturity`, at most 1):
+    /// n sock puppets opened yesterday weigh n × 1/30 of one month-old account's rating,
+    /// however many purchases they make. A viewer's own are taken out when it asks, which
+    /// changes no other rater's newest few.
+    private let reputationLog: [(rater: Int, interaction: Interaction)]
+
+    init(rows: [ScoringRow], maturity: [String: Double], purchases: Int, reliability: Double?, policy: TrustPolicy) {
+        self.rows = rows
+        self.purchases = purchases
+        self.reliability = reliability
+        var numbers: [String: Int] = [:]
+        rowRaters = rows.map { row in
+            if let n = numbers[row.rater] { return n }
+            numbers[row.rater] = numbers.count
+            return numbers.count - 1
+        }
+        raterNumbers = numbers
+        var perRater = [Int](repeating: 0, count: numbers.count)
+        var log: [(rater: Int, interaction: Interaction)] = []
+        for (row, rater) in zip(rows, rowRaters).reversed() {
+            guard perRater[rater] < policy.ratingsPerRaterInReputation else { continue }
+            perRater[rater] += 1
+            let factor = maturity[row.rater] ?? 0
+            guard factor > 0 else { continue }
+            log.append((rater, Self.interaction(row, weight: Double(row.weight) * factor)))
+        }
+        reputationLog = log.reversed()
+    }
+
+    static func interaction(_ r: ScoringRow, weight: Double) -> Interaction {
+        Interaction(satisfaction: Double(r.satisfaction) / 1000, weight: weight, time: r.firstRated)
+    }
 
     /// The scores for `viewer` at `now`.
     func scores(for viewer: String, policy: TrustPolicy, weights: DependabilityWeights?, now: Int64) -> ServiceScores {
-        func interaction(_ r: ScoringRow, weight: Double) -> Interaction {
-            Interaction(satisfaction: Double(r.satisfaction) / 1000, weight: weight, time: r.firstRated)
-        }
-        let own = rows.filter { $0.rater == viewer }.map { interaction($0, weight: Double($0.weight)) }
-        // Everyone else's, newest `ratingsPerRaterInReputation` per rater, each weighted by
-        // its rater's maturity: n sock puppets opened yesterday weigh n × 1/30 of one
-        // month-old account's single rating, however many purchases they make.
-        var perRater: [String: Int] = [:]
-        var others: [Interaction] = []
-        for rating in rows.reversed() where rating.rater != viewer {
-            let seen = perRater[rating.rater, default: 0]
-            guard seen < policy.ratingsPerRaterInReputation else { continue }
-            perRater[rating.rater] = seen + 1
-            let factor = maturity[rating.rater] ?? 0
-            guard factor > 0 else { continue }
-            others.append(interaction(rating, weight: Double(rating.weight) * factor))
-        }
-        others.reverse()
+        let me = raterNumbers[viewer] ?? -1
+        let own = me < 0 ? [] : zip(rows, rowRaters).filter { $0.1 == me }.map { Self.interaction($0.0, weight: Double($0.0.weight)) }
+        let others = me < 0 ? reputationLog.map(\.interaction) : reputationLog.filter { $0.rater != me }.map(\.interaction)
         let trust = TrustFigures(own, fading: policy.fading, now: now)
         let reputation = TrustFigures(others, fading: policy.fading, now: now)
         let popularity = Popularity.of(requests: purchases, halfAt: policy.popularityHalfAt)
@@ -73,6 +94,8 @@ struct ScoringBasis: Sendable {
                              blacklisted: policy.blacklistAfterRatings > 0 && rows.count >= policy.blacklistAfterRatings
                                  && reputation.value < policy.blacklistBelow)
     }
+
+    func isRater(_ viewer: String) -> Bool { raterNumbers[viewer] != nil }
 }
 
 extension MarketState {
@@ -98,13 +121,13 @@ extension MarketState {
         let reliability = sealed.isEmpty ? nil : sealed.reduce(0, +) / Double(sealed.count)
         let rows = try scoringRows(prefix: MarketKeys.ratingPrefix(owner: owner))
         return ScoringBasis(rows: rows, maturity: try maturity(of: rows, policy: policy, now: now.seconds), purchases: purchases,
-                            reliability: reliability).scores(for: viewer.description, policy: policy, weights: weights, now: now.seconds)
+                            reliability: reliability, policy: policy).scores(for: viewer.description, policy: policy, weights: weights, now: now.seconds)
     }
 
     func basis(ofSensor sensor: SensorID, policy: TrustPolicy, now: Int64) throws -> ScoringBasis {
         let rows = try scoringRows(prefix: MarketKeys.ratingPrefix(sensor: sensor))
         return ScoringBasis(rows: rows, maturity: try maturity(of: rows, policy: policy, now: now), purchases: try purchaseCount(of: sensor),
-                            reliability: try sealedReliability(of: sensor)?.value)
+                            reliability: try sealedReliability(of: sensor)?.value, policy: policy)
     }
 
     private func scoringRows(prefix: [UInt8]) throws -> [ScoringRow] {

@@ -18,7 +18,6 @@ public final class TrustScoreCache: Sendable {
         let built: Int64
         let policy: TrustPolicy
         let basis: ScoringBasis
-        let raters: Set<String>
         /// The scores for a viewer with no rating of the sensor (their T is empty, so only
         /// the weights' adaptation, which is the same for all of them, applies).
         let stranger: ServiceScores
@@ -41,14 +40,14 @@ public final class TrustScoreCache: Sendable {
             entry = cached
         } else {
             let basis = try build()
-            entry = Entry(generation: generation, built: now, policy: policy, basis: basis, raters: Set(basis.rows.map(\.rater)),
+            entry = Entry(generation: generation, built: now, policy: policy, basis: basis,
                           stranger: basis.scores(for: "", policy: policy, weights: nil, now: now))
             entries.withLock { cache in
                 if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
                 cache[sensor] = entry
             }
         }
-        guard weights == nil, !entry.raters.contains(viewer) else {
+        guard weights == nil, !entry.basis.isRater(viewer) else {
             return entry.basis.scores(for: viewer, policy: policy, weights: weights, now: now)
         }
         return entry.stranger
