@@ -82,9 +82,9 @@ internal import Glibc
 /// | `trust.ratings_per_rater` | 3 | newest ratings of one rater that count in a service's reputation |
 /// | `trust.newcomer_below` | 3 | services with fewer ratings are newcomers |
 /// | `trust.newcomer_share_percent` | 10 | share of a sorted search's first places given to newcomers |
-/// | `trust.blacklist_below` | "0.2" | reputation under which a service rated `blacklist_after` times or more leaves searches |
-/// | `trust.blacklist_after` | 5 | ratings before a service can be blacklisted (0: never) |
-/// | `trust.reliability_interval_s` | 86400 | how often serve seals each sensor's measured reliability on the ledger (0: never) |
+/// | `trust.blacklist_below` | "0.2" | reputation under which a service rated by `blacklist_after` accounts or more leaves searches |
+/// | `trust.blacklist_after` | 5 | different raters before a service can be blacklisted (0: never) |
+/// | `trust.reliability_interval_s` | 86400 | how often serve seals each sensor's measured reliability on the ledger (0: never; else ≥ 300) |
 /// | `trust.ranges` | "" | physical ranges that override or add to the built-in ones, `kind=low..high` comma-separated |
 extension AgoraConfiguration {
     struct Key: Sendable {
@@ -264,7 +264,10 @@ extension AgoraConfiguration {
             c.trust.blacklistAfterRatings = try integer(v, "trust.blacklist_after", s, min: 0, max: 1_000_000)
         },
         Key(name: "trust.reliability_interval_s") { c, v, s throws(ConfigurationError) in
-            c.reliabilityIntervalSeconds = try integer(v, "trust.reliability_interval_s", s, min: 0, max: 30 * 86_400)
+            let seconds = try integer(v, "trust.reliability_interval_s", s, min: 0, max: 30 * 86_400)
+            // Each round writes a ledger entry per sensor: more often than every 5 minutes is a flood.
+            guard seconds == 0 || seconds >= 300 else { throw .key("trust.reliability_interval_s", source: s, "0 (never) or at least 300") }
+            c.reliabilityIntervalSeconds = seconds
         },
         Key(name: "trust.ranges") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "trust.ranges", s, nonEmpty: false)

@@ -30,7 +30,7 @@ public enum GatewayServer {
         services.append(.init(service: retention))
         if configuration.reliabilityIntervalSeconds > 0 {
             services.append(.init(service: ReliabilityService(sealer: ReliabilitySealer(market: gateway.market, ranges: configuration.kindRanges),
-                                                              interval: .seconds(configuration.reliabilityIntervalSeconds), logger: logger)))
+                                                              interval: Int64(configuration.reliabilityIntervalSeconds), logger: logger)))
         }
 
         let metrics = GatewayMetrics()

@@ -261,9 +261,10 @@ public struct LedgerEntry: Hashable, Sendable {
         /// R′ in thousandths: the 24-hour window's figure, the one scores use.
         public var reliability: Int
         /// One row per window (1 h, 24 h, 30 d), integers in this order: the window's length as
-        /// observed (s; shorter for a sensor registered within it), readings expected
-        /// at the declared frequency, delivered, gaps, longest gap (s), seconds in gaps,
-        /// readings range-checked, out of range.
+        /// observed (s; shorter for a sensor registered within it, or for a walk cut short),
+        /// readings expected at the declared frequency, delivered on time, gaps, longest gap
+        /// (s), seconds in gaps, readings range-checked, out of range, delivered late, and 1
+        /// when the walk stopped at its read budget.
         public var windows: [[Int64]]
         public init(sensor: SensorID, until: Timestamp, reliability: Int, windows: [[Int64]]) {
             self.sensor = sensor; self.until = until; self.reliability = reliability; self.windows = windows

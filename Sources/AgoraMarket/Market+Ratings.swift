@@ -1,4 +1,5 @@
 public import AgoraCore
+internal import AgoraStore
 
 /// Ratings: a buyer says how satisfied it was with a purchase (issue 23).
 extension Market {
@@ -15,7 +16,7 @@ extension Market {
         guard (0...1000).contains(satisfaction) else {
             throw MarketRefusal.invalid(.outOfRange("satisfaction", reason: "0 … 1000 (thousandths: 1000 is fully satisfied)"))
         }
-        guard (1...policy.maxWeight).contains(weight) else {
+        guard weight >= 1, weight <= min(policy.maxWeight, 255) else {
             throw MarketRefusal.invalid(.outOfRange("weight", reason: "1 … \(policy.maxWeight) on this gateway's scale"))
         }
         let comment = try Self.validated { () throws(InvalidInput) in
@@ -36,12 +37,15 @@ extension Market {
                     throw MarketRefusal.nothingToChange("purchase \(id) was rated and revised already: a rating is revised at most once")
                 }
                 let deadline = existing.firstRated + policy.revisionPeriod
+                guard policy.revisionPeriod > 0 else {
+                    throw MarketRefusal.forbidden("ratings on this gateway are final: purchase \(id) was rated already")
+                }
                 guard time.seconds <= deadline else {
                     throw MarketRefusal.forbidden("the rating of purchase \(id) could be revised until \((try? Timestamp(seconds: deadline))?.description ?? "\(deadline)"); it is final now")
                 }
                 // The revision rates the same service and seller as the rating it supersedes.
                 guard case .rating(let first) = try LedgerEntry(decoding: try ledger.entry(at: existing.ledgerIndex, in: txn)).body else {
-                    throw MarketRefusal.nothingToChange("purchase \(id)'s rating cannot be read back from the ledger")
+                    throw StoreError.corrupted("ledger entry \(existing.ledgerIndex) is not the rating the ratings table says it is")
                 }
                 owner = first.owner
             } else {

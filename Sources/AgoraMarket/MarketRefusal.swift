@@ -21,6 +21,8 @@ public struct MarketRefusal: Error, Hashable, Sendable, CustomStringConvertible 
 
     public static func invalid(_ error: InvalidInput) -> MarketRefusal { .init(.invalidInput, error.description) }
     public static func unknownAccount(_ jid: BareJID) -> MarketRefusal { .init(.unknownAccount, "no account \(jid)") }
+    /// Said alike of an unknown account and of one that sells nothing, so it is no account directory.
+    public static func sellsNothing(_ jid: BareJID) -> MarketRefusal { .init(.unknownAccount, "\(jid) sells no sensor on this gateway") }
     public static func accountExists(_ jid: BareJID) -> MarketRefusal { .init(.accountExists, "account \(jid) already exists") }
     public static func forbidden(_ why: String) -> MarketRefusal { .init(.forbidden, why) }
     public static func insufficientCredits(_ jid: BareJID, balance: Credits, needed: Credits) -> MarketRefusal {

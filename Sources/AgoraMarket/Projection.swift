@@ -93,6 +93,7 @@ public struct Projection: Sendable {
             try touchTrust(of: rating.sensor, in: txn)
         case .reliability(let measured):
             guard try state.sensor(measured.sensor) != nil else { throw inconsistent(index, "reliability of unknown sensor \(measured.sensor)") }
+            guard (0...1000).contains(measured.reliability) else { throw inconsistent(index, "reliability of \(measured.sensor) out of range") }
             try txn.put(tables.ratings, MarketKeys.reliability(sensor: measured.sensor),
                         SealedReliability(ledgerIndex: index, thousandths: measured.reliability, until: measured.until.seconds).row)
             try touchTrust(of: measured.sensor, in: txn)
@@ -110,13 +111,21 @@ public struct Projection: Sendable {
     /// keys: the time first rated stays) with the new figures.
     private func applyRating(_ rating: LedgerEntry.Rating, time: Timestamp, index: UInt64, txn: WriteTransaction) throws {
         let state = MarketState(tables: tables, txn: txn)
+        // The market checked all of this; a forged ledger must fail replay, not trap or skew.
+        guard (0...1000).contains(rating.satisfaction), (1...255).contains(rating.weight) else {
+            throw inconsistent(index, "rating of purchase \(rating.purchase) has figures out of range")
+        }
         let existing = try state.rating(ofPurchase: rating.purchase)
         switch (rating.revision, existing) {
-        case (0, nil), (1, .some(_)): break
+        case (0, nil): break
+        case (1, .some(let first)) where first.revision == 0: break
         default: throw inconsistent(index, "rating revision \(rating.revision) of purchase \(rating.purchase) does not follow its ratings")
         }
-        guard try state.purchase(rating.purchase)?.purchase.buyer == rating.rater else {
-            throw inconsistent(index, "rating of purchase \(rating.purchase) by someone who did not make it")
+        guard let purchase = try state.purchase(rating.purchase)?.purchase, purchase.buyer == rating.rater, purchase.sensor == rating.sensor else {
+            throw inconsistent(index, "rating of purchase \(rating.purchase) by someone who did not make it, or of another sensor")
+        }
+        if existing == nil, try state.sensor(rating.sensor)?.owner != rating.owner {
+            throw inconsistent(index, "rating of purchase \(rating.purchase) names an owner the sensor does not have")
         }
         let firstRated = existing?.firstRated ?? time.seconds
         if existing != nil {

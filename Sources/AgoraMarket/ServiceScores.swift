@@ -49,6 +49,9 @@ struct ScoringBasis: Sendable {
     /// however many purchases they make. A viewer's own are taken out when it asks, which
     /// changes no other rater's newest few.
     private let reputationLog: [(rater: Int, interaction: Interaction)]
+    /// Distinct raters whose ratings weigh anything: blacklisting needs this many different
+    /// accounts, so one account cannot sink a sensor with a string of bad ratings.
+    private let weighedRaters: Int
 
     init(rows: [ScoringRow], maturity: [String: Double], purchases: Int, reliability: Double?, policy: TrustPolicy) {
         self.rows = rows
@@ -71,6 +74,7 @@ struct ScoringBasis: Sendable {
             log.append((rater, Self.interaction(row, weight: Double(row.weight) * factor)))
         }
         reputationLog = log.reversed()
+        weighedRaters = Set(log.map(\.rater)).count
     }
 
     static func interaction(_ r: ScoringRow, weight: Double) -> Interaction {
@@ -91,8 +95,14 @@ struct ScoringBasis: Sendable {
         return ServiceScores(trust: trust, reputation: reputation, reliability: reliability, popularity: popularity,
                              purchases: purchases, ratings: rows.count, dependability: dependability,
                              newcomer: rows.count < policy.newcomerBelowRatings,
-                             blacklisted: policy.blacklistAfterRatings > 0 && rows.count >= policy.blacklistAfterRatings
-                                 && reputation.value < policy.blacklistBelow)
+                             blacklisted: isBlacklisted(policy: policy, now: now))
+    }
+
+    /// The same for every viewer: enough different raters (`blacklistAfterRatings`), and the
+    /// reputation over all of them (the viewer's own included) under `blacklistBelow`.
+    private func isBlacklisted(policy: TrustPolicy, now: Int64) -> Bool {
+        guard policy.blacklistAfterRatings > 0, weighedRaters >= policy.blacklistAfterRatings else { return false }
+        return TrustFigures(reputationLog.map(\.interaction), fading: policy.fading, now: now).value < policy.blacklistBelow
     }
 
     func isRater(_ viewer: String) -> Bool { raterNumbers[viewer] != nil }

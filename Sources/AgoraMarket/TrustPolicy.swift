@@ -24,8 +24,8 @@ public struct TrustPolicy: Hashable, Sendable {
     /// first places goes to them, so they can earn a reputation.
     public var newcomerBelowRatings: Int
     public var newcomerShare: Double
-    /// A service rated at least `blacklistAfterRatings` times whose reputation is below
-    /// `blacklistBelow` is left out of searches.
+    /// A service rated by at least `blacklistAfterRatings` different accounts whose
+    /// reputation over all of them is below `blacklistBelow` is left out of searches.
     public var blacklistBelow: Double
     public var blacklistAfterRatings: Int
 

@@ -1,7 +1,5 @@
 public import AgoraCore
 public import AgoraMarket
-public import Logging
-public import ServiceLifecycle
 
 /// Measures every sensor's delivery (`DeliveryFigures`, over the hour, the day and 30 days)
 /// and seals the figures on the ledger as `reliability` entries: the gateway's R′, which
@@ -16,54 +14,40 @@ public struct ReliabilitySealer: Sendable {
         self.ranges = ranges
     }
 
-    /// The entry `seal` would write for `sensor` at `now` (seconds), read in one transaction.
-    public func measure(_ sensor: SensorRecord, now: Int64) throws -> LedgerEntry.Reliability {
-        let tables = market.store.tables
+    /// The entry `seal` would write for `sensor` at `now` (seconds), read in one transaction;
+    /// nil when the sensor cannot be measured (`DeliveryFigures.isMeasurable`).
+    public func measure(_ sensor: SensorRecord, now: Int64) throws -> LedgerEntry.Reliability? {
+        guard DeliveryFigures.isMeasurable(sensor, now: now) else { return nil }
+        let tables = market.store.tables, ledger = market.ledger
         let figures = try market.store.read { txn in
             try DeliveryFigures.windows.map { window in
-                try DeliveryFigures.measure(sensor: sensor, window: window, now: now, ranges: ranges, tables: tables, in: txn)
+                try DeliveryFigures.measure(sensor: sensor, window: window, now: now, ranges: ranges, arrival: { commit in
+                    guard let bytes = try? ledger.entry(at: commit, in: txn) else { return nil }
+                    return try LedgerEntry(decoding: bytes).time.seconds
+                }, tables: tables, in: txn)
             }
         }
         let day = figures[1]
-        return LedgerEntry.Reliability(
-            sensor: sensor.id, until: try Timestamp(seconds: now), reliability: Int((day.reliability * 1000).rounded()),
-            windows: figures.map { f in
-                [f.window, Int64(f.expected), Int64(f.delivered), Int64(f.gaps), f.longestGap, f.gapSeconds, Int64(f.checked), Int64(f.outOfRange)]
-            })
+        return LedgerEntry.Reliability(sensor: sensor.id, until: try Timestamp(seconds: now),
+                                       reliability: Int((day.reliability * 1000).rounded()), windows: figures.map(\.row))
     }
 
-    /// Measures and seals every sensor that can be measured; returns how many were sealed.
+    /// Measures and seals every sensor that can be measured. A sensor that fails is skipped
+    /// (and named in `failed`), so one bad sensor does not stop the round.
     @discardableResult
-    public func sealAll(now: Int64) async throws -> Int {
-        let sensors = try market.read { try $0.sensors() }.filter { !$0.frozen && $0.registration.frequency > 0 }
-        for sensor in sensors { _ = try await market.sealReliability(try measure(sensor, now: now)) }
-        return sensors.count
-    }
-}
-
-/// `agora serve`'s periodic sealing of reliability (`[trust] reliability_interval_s`).
-public struct ReliabilityService: Service {
-    let sealer: ReliabilitySealer
-    let interval: Duration
-    let logger: Logger
-
-    public init(sealer: ReliabilitySealer, interval: Duration, logger: Logger) {
-        self.sealer = sealer
-        self.interval = interval
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        // First seal one interval after start: a restart does not write a fresh round.
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+    public func sealAll(now: Int64) async throws -> (sealed: Int, failed: [(SensorID, any Error)]) {
+        let sensors = try market.read { try $0.sensors() }
+        var sealed = 0
+        var failed: [(SensorID, any Error)] = []
+        for sensor in sensors {
             do {
-                let sealed = try await sealer.sealAll(now: Timestamp.now().seconds)
-                logger.info("sensor reliability sealed on the ledger", metadata: ["trust.sensors": "\(sealed)"])
+                guard let entry = try measure(sensor, now: now) else { continue }
+                _ = try await market.sealReliability(entry)
+                sealed += 1
             } catch {
-                logger.error("sealing sensor reliability failed", metadata: ["error": "\(error)"])
+                failed.append((sensor.id, error))
             }
         }
+        return (sealed, failed)
     }
 }

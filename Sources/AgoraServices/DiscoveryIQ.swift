@@ -49,20 +49,23 @@ enum DiscoveryIQ {
             throw StanzaError(.badRequest, "'sort' is one of \(sortableScores.sorted().joined(separator: ", ")), not '\(sort.prefix(32))'")
         }
         let now = Timestamp.now()
-        let scored = try context.market.read { state in
+        // Filters on the registration first (cheap), so only what they keep is scored.
+        let (onScores, onRegistration) = (predicates.filter { scoreTags.contains($0.name) }, predicates.filter { !scoreTags.contains($0.name) })
+        let filtered = try context.market.read { state in
             let privileged = try state.account(viewer)?.role == .operator
             return try state.sensors()
                 .filter { !$0.frozen }
                 .sorted { $0.id.rawValue < $1.id.rawValue }
-                .map { record in
-                    (record: record, scores: try state.scores(ofSensor: record.id, for: viewer, policy: context.trust, now: now,
-                                                              cache: context.market.trustCache))
+                .map { (record: $0, tags: tags(of: $0)) }
+                .filter { thing in onRegistration.allSatisfy { $0.matches(thing.tags) } }
+                .map { thing in
+                    let scores = try state.scores(ofSensor: thing.record.id, for: viewer, policy: context.trust, now: now,
+                                                  cache: context.market.trustCache)
+                    return (record: thing.record, scores: scores, tags: thing.tags.merging(tags(of: scores)) { _, new in new })
                 }
                 .filter { !$0.scores.blacklisted || privileged || $0.record.owner == viewer }
+                .filter { thing in onScores.allSatisfy { $0.matches(thing.tags) } }
         }
-        let filtered = scored
-            .map { (record: $0.record, scores: $0.scores, tags: tags(of: $0.record, scores: $0.scores)) }
-            .filter { thing in predicates.allSatisfy { $0.matches(thing.tags) } }
         // Newcomers in an order fixed for this requester and this hour: its pages agree.
         var generator = SeededGenerator(seed: UInt64(bitPattern: Int64(truncatingIfNeeded: "\(viewer)".hashValue))
                                             ^ UInt64(now.seconds / 3600) &* 0x9E37_79B9_7F4A_7C15)
@@ -93,14 +96,21 @@ enum DiscoveryIQ {
         case number(Double)
     }
 
-    static func tags(of sensor: SensorRecord, scores: ServiceScores) -> [String: Tag] {
+    /// The meta tags the trust model gives a thing, for the requester.
+    static let scoreTags: Set<String> = ["TRUST", "REPUTATION", "DEPENDABILITY", "RATINGS", "RELIABILITY"]
+
+    static func tags(of scores: ServiceScores) -> [String: Tag] {
+        var tags: [String: Tag] = [
+            "TRUST": .number(scores.trust.value), "REPUTATION": .number(scores.reputation.value),
+            "DEPENDABILITY": .number(scores.dependability.value), "RATINGS": .number(Double(scores.ratings)),
+        ]
+        if let reliability = scores.reliability { tags["RELIABILITY"] = .number(reliability) }
+        return tags
+    }
+
+    static func tags(of sensor: SensorRecord) -> [String: Tag] {
         let r = sensor.registration
         var tags: [String: Tag] = ["CLASS": .text(r.kind), "OWNER": .text(r.owner.description), "PRICE": .number(Double(r.price.value))]
-        tags["TRUST"] = .number(scores.trust.value)
-        tags["REPUTATION"] = .number(scores.reputation.value)
-        tags["DEPENDABILITY"] = .number(scores.dependability.value)
-        tags["RATINGS"] = .number(Double(scores.ratings))
-        if let reliability = scores.reliability { tags["RELIABILITY"] = .number(reliability) }
         if !r.name.isEmpty { tags["NAME"] = .text(r.name) }
         if !r.unit.isEmpty { tags["UNIT"] = .text(r.unit) }
         if !r.url.isEmpty { tags["PURL"] = .text(r.url) }
@@ -118,11 +128,14 @@ enum DiscoveryIQ {
 
     /// One XEP-0347 filter, parsed once and applied to every thing.
     struct Filter {
+        /// The meta tag it tests.
+        let name: String
         let matches: ([String: Tag]) -> Bool
 
         init(_ element: XMLElement) throws(StanzaError) {
             let payload = IQPayload(element)
             let name = try payload.required("name")
+            self.name = name
             func text(_ attribute: String) throws(StanzaError) -> String {
                 guard let value = element[attribute: attribute] else { throw StanzaError(.badRequest, "<\(element.name)/> needs '\(attribute)'") }
                 return value

@@ -78,13 +78,20 @@ enum TrustIQ {
             let now = Timestamp.now()
             let (scores, name, value) = try context.market.read { state throws -> (ServiceScores, String, String) in
                 guard try state.hasAccount(viewer) else { throw MarketRefusal.unknownAccount(viewer) }
+                let privileged = try state.account(viewer)?.role == .operator
                 switch subject {
                 case .sensor(let id):
-                    guard try state.sensor(id) != nil else { throw MarketRefusal.unknownSensor(id) }
+                    // A frozen sensor is out of the market, as search says: only its owner and operators see its scores.
+                    guard let sensor = try state.sensor(id), !sensor.frozen || privileged || sensor.owner == viewer else {
+                        throw MarketRefusal.unknownSensor(id)
+                    }
                     return (try state.scores(ofSensor: id, for: viewer, policy: context.trust, weights: weights, now: now,
                                              cache: context.market.trustCache), "sensor", id.rawValue)
                 case .owner(let owner):
-                    guard try state.account(owner) != nil else { throw MarketRefusal.unknownAccount(owner) }
+                    // The same answer for an unknown account and one that sells nothing: no account directory here.
+                    guard try state.sensors().contains(where: { $0.owner == owner }) else {
+                        throw MarketRefusal.sellsNothing(owner)
+                    }
                     return (try state.scores(ofOwner: owner, for: viewer, policy: context.trust, weights: weights, now: now), "owner", owner.description)
                 }
             }

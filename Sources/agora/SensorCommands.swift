@@ -156,12 +156,18 @@ extension Sensor {
                 let sealer = ReliabilitySealer(market: gateway.market, ranges: gateway.configuration.kindRanges)
                 let now = Timestamp.now().seconds
                 let sensors = try gateway.market.read { state in
-                    try ids.isEmpty ? state.sensors().filter { !$0.frozen && $0.registration.frequency > 0 }
+                    try ids.isEmpty ? state.sensors()
                         : ids.map { id in guard let s = try state.sensor(id) else { throw MarketRefusal.unknownSensor(id) }; return s }
                 }
                 var results: [(LedgerEntry.Reliability, UInt64?)] = []
                 for sensor in sensors {
-                    let entry = try sealer.measure(sensor, now: now)
+                    guard let entry = try sealer.measure(sensor, now: now) else {
+                        // Named when asked for, skipped silently in a sweep of all sensors.
+                        if !ids.isEmpty {
+                            FileHandleOutput.standardError("\(sensor.id): not measured (frozen, no declared frequency, or registered less than two periods ago)")
+                        }
+                        continue
+                    }
                     results.append((entry, seal ? try await gateway.market.sealReliability(entry).index : nil))
                 }
                 return results
@@ -180,7 +186,7 @@ extension Sensor {
                 for row in entry.windows {
                     // The window as observed: clipped to the sensor's registration.
                     let window = row[0] >= 86_400 ? "\(row[0] / 86_400) d" : row[0] >= 3_600 ? "\(row[0] / 3_600) h" : "\(row[0] / 60) min"
-                    print("  last \(window):\t\(row[2]) of \(row[1]) expected, \(row[3]) gaps (longest \(row[4]) s), \(row[7]) of \(row[6]) out of range")
+                    print("  last \(window):\t\(row[2]) of \(row[1]) expected (\(row[8]) late), \(row[3]) gaps (longest \(row[4]) s), \(row[7]) of \(row[6]) out of range\(row[9] == 1 ? ", stopped at its read budget" : "")")
                 }
             }
         }

@@ -154,7 +154,7 @@ import Testing
         #expect(try f.market.read { try $0.scores(ofSensor: f.sensor, for: f.bob, policy: policy, now: MarketFixture.now) }.reliability == nil)
         for thousandths in [400, 925] {
             _ = try await f.market.sealReliability(.init(sensor: f.sensor, until: MarketFixture.now, reliability: thousandths,
-                                                         windows: [[3600, 3600, 3500, 1, 100, 100, 3500, 0]]))
+                                                         windows: [[3600, 3600, 3500, 1, 100, 100, 3500, 0, 0, 0]]))
         }
         let weights = try DependabilityWeights(trust: 0, reputation: 0, reliability: 1, popularity: 0)
         let scores = try f.market.read { try $0.scores(ofSensor: f.sensor, for: f.bob, policy: policy, weights: weights, now: MarketFixture.now) }
@@ -165,6 +165,26 @@ import Testing
         }
         let report = try await Replay.verify(store: f.store, scratchDirectory: f.dir.path)
         #expect(report.tablesCompared.contains("ratings"))
+    }
+
+    @Test func blacklistingNeedsDifferentRatersAndIsTheSameForEveryViewer() async throws {
+        let f = try await MarketFixture()
+        defer { f.close() }
+        let policy = TrustPolicy(raterMaturity: 0, blacklistBelow: 0.3, blacklistAfterRatings: 2)
+        _ = try await f.market.mint(try Credits(100), to: f.carol, memo: "", actor: .operator)
+        // One account, five bad ratings: not enough to sink the sensor.
+        for hour in 10..<15 {
+            let id = try await buy(f, f.bob, hour: hour, request: "b\(hour)")
+            _ = try await f.market.rate(purchase: id, satisfaction: 0, weight: 5, comment: "", actor: .account(f.bob), policy: policy)
+        }
+        func blacklisted(for viewer: BareJID) throws -> Bool {
+            try f.market.read { try $0.scores(ofSensor: f.sensor, for: viewer, policy: policy, now: MarketFixture.now).blacklisted }
+        }
+        #expect(try !blacklisted(for: f.alice) && !blacklisted(for: f.bob))
+        // A second account agrees: now it is, for everyone, the raters included.
+        let id = try await buy(f, f.carol, request: "c")
+        _ = try await f.market.rate(purchase: id, satisfaction: 100, weight: 5, comment: "", actor: .account(f.carol), policy: policy)
+        #expect(try blacklisted(for: f.alice) && blacklisted(for: f.bob) && blacklisted(for: f.carol))
     }
 
     @Test func aViewersOwnRatingsAreItsTrustAndEveryoneElsesAreTheReputation() async throws {
