@@ -35,6 +35,15 @@ public struct MarketState {
     static let accountCache = DecodedRowCache<AccountRecord>(limit: 4096)
     static let sensorCache = DecodedRowCache<SensorRecord>(limit: 4096)
 
+    /// How many purchases of `sensor` were ever made (its popularity's n), from the grants index.
+    public func purchaseCount(of sensor: SensorID) throws -> Int {
+        var key = StoreKey()
+        key.append(text: sensor.rawValue)
+        var count = 0
+        try txn.scan(tables.grants, prefix: key.bytes) { _, _ in count += 1; return true }
+        return count
+    }
+
     public func purchase(_ id: String) throws -> PurchaseRecord? {
         try txn.get(tables.purchases, MarketKeys.purchase(id)).map { try PurchaseRecord(row: $0) }
     }

@@ -101,13 +101,4 @@ extension MarketState {
         }
         return found
     }
-
-    /// How many purchases of `sensor` were ever made (its popularity's n), from the grants index.
-    public func purchaseCount(of sensor: SensorID) throws -> Int {
-        var key = StoreKey()
-        key.append(text: sensor.rawValue)
-        var count = 0
-        try txn.scan(tables.grants, prefix: key.bytes) { _, _ in count += 1; return true }
-        return count
-    }
 }

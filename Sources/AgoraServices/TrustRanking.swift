@@ -32,19 +32,3 @@ enum TrustRanking {
         return result
     }
 }
-
-/// SplitMix64: a seedable generator, so one requester's pages of a sorted search (one
-/// request per page) agree within the hour while the newcomers' order changes between
-/// requesters and hours. The standard library has only the system generator, which cannot
-/// be seeded, and a shuffle needs nothing stronger.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

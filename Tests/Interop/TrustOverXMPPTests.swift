@@ -18,7 +18,7 @@ import Testing
         defer { gateway.stop() }
         let (from, to) = ClientCommandTests.window
         let client = { (arguments: [String], user: String) in try ClientCommandTests.client(gateway, arguments, as: user) }
-        #expect(try client(["buy", "air-1", "--from", from, "--to", to, "--max-credits", "10"], "alice").status == 0)
+        #expect(try client(["buy", "air-1", "--from", from, "--to", to, "--max-credits", "10", "--receipt", gateway.dir.file("purchase.json")], "alice").status == 0)
         let purchase = try Self.purchaseID(gateway, of: "alice")
 
         // Someone else cannot rate alice's purchase, and learns nothing of it.
@@ -52,10 +52,10 @@ import Testing
         #expect(forBob["purchases"] as? Int == 1)
 
         // One revision, then final.
-        let revised = try client(["rate", purchase, "--satisfaction", "0.9", "--weight", "3"], "alice")
+        let revised = try client(["rate", purchase, "--satisfaction", "0.9", "--weight", "3", "--receipt", gateway.dir.file("revision.json")], "alice")
         #expect(revised.status == 0 && revised.stdout.contains("revised the rating"), "\(revised.stdout)\(revised.stderr)")
         #expect(try scores("alice")["trust"] as? Double == 0.9)
-        let third = try client(["rate", purchase, "--satisfaction", "1", "--weight", "3"], "alice")
+        let third = try client(["rate", purchase, "--satisfaction", "1", "--weight", "3", "--receipt", gateway.dir.file("third.json")], "alice")
         #expect(third.status == 1 && third.stderr.contains("revised at most once"), "\(third.stderr)")
 
         // Search sorted by dependability: with fewer than 3 ratings each, every sensor is still a
