@@ -218,7 +218,7 @@ let package = Package(
         // Issue 23's trust-model measurements; run with Benchmarks/trust/run.sh, never in the tests.
         .executableTarget(
             name: "agora-trust-bench",
-            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust",
+            dependencies: ["AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust", "AgoraReadings",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/TrustBench"
         ),

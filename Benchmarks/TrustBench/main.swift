@@ -5,6 +5,7 @@
 import AgoraCore
 import AgoraLedger
 import AgoraMarket
+import AgoraReadings
 import AgoraStore
 import AgoraTrust
 import Crypto
@@ -140,4 +141,35 @@ for _ in 0..<5 {
 let scan = percentile(scanSamples, 0.5)
 print(String(format: "baseline_ledger_scan_query_ms p50 %.1f (every entry decoded); scan / indexed query: %.0fx, scan / cached query: %.0fx",
              scan, scan * 1000 / percentile(uncachedSamples, 0.5), scan * 1000 / percentile(querySamples, 0.5)))
+// 3. A sealing round (`ReliabilitySealer.sealAll`): sensors that delivered one reading a minute
+//    for the last 24 hours, committed an hour per batch with the hour's own time as arrival.
+let sealingSensors = min(200, sensorCount)
+let committer = ReadingsCommitter(store: store, ledger: ledger)
+let day: Int64 = 86_400
+let readingsStart = now.seconds - day
+// Registered two days ago (a market whose clock says so), so their windows hold the day.
+let registeredEarlier = try Timestamp(seconds: now.seconds - 2 * day)
+let pastMarket = Market(store: store, ledger: ledger, clock: { registeredEarlier })
+let sealed = try (0..<sealingSensors).map { try SensorID("sealed\($0)") }
+try await concurrently(sealingSensors) { i in
+    _ = try await pastMarket.registerSensor(.init(sensor: sealed[i], owner: owners[i % owners.count], kind: "pm25", name: "", unit: "ug/m3",
+                                                  price: try Credits(1), frequency: 60, lat: nil, lon: nil, url: ""), actor: .operator)
+}
+let fill = ContinuousClock.now
+for hour in 0..<24 {
+    let hourStart = readingsStart + Int64(hour) * 3600
+    var batches: [SensorID: [Reading]] = [:]
+    for sensor in sealed {
+        batches[sensor] = (0..<60).map { Reading(name: "pm25", time: (hourStart + Int64($0) * 60) * 1_000_000_000, unit: "ug/m3", value: .number(Double($0))) }
+    }
+    _ = try await committer.commit(batches, time: try Timestamp(seconds: hourStart + 3600))
+}
+print("# \(sealingSensors) sensors × 1 440 readings (a day at one a minute) stored in \(Int(seconds(ContinuousClock.now - fill))) s")
+// Every sensor is measured; the 1 000 registered moments ago are not measurable yet and skipped.
+let sealer = ReliabilitySealer(market: market)
+let sealStart = ContinuousClock.now
+let round = try await sealer.sealAll(now: now.seconds + 60)
+let sealSeconds = seconds(ContinuousClock.now - sealStart)
+print(String(format: "sealing_round_s %.2f for %d sensors sealed (%d failed): %.1f ms per sensor with a day of readings",
+             sealSeconds, round.sealed, round.failed.count, sealSeconds * 1000 / Double(max(1, round.sealed))))
 store.close()
