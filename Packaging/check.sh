@@ -115,7 +115,7 @@ if grep -q "not connected to the broker.*TLS\|TLS.*not connected to the broker" 
         && ! grep -q "connected to the broker$\|\] connected to the broker" "$root/serve-wrong-name.log"; then
     ok "chroot: a broker certificate that does not name the host is refused (TLS error, not connected)"
 else
-    bad "chroot: broker reached as 'localhost' with a certificate for 127.0.0.1 (log: $(tail -5 "$root/serve-wrong-name.log"))"
+    bad "chroot: broker reached as 'localhost' with a certificate for 127.0.0.1 (log: $(tail -5 "$root/serve-wrong-name.log"); broker: $(tail -5 "$root/mosquitto.log"))"
 fi
 kill -9 "$serve_pid" "$broker_pid" 2>/dev/null || true
 wait "$serve_pid" "$broker_pid" 2>/dev/null || true

@@ -48,6 +48,13 @@ public final class MosquittoClient: @unchecked Sendable {
     private let onErrorLog: (@Sendable (_ line: String) -> Void)?
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
+    /// Whether libmosquitto reported the end of the current connection attempt itself. It
+    /// does not always: a TLS handshake it resumes from `mosquitto_loop_read` (after
+    /// `SSL_connect` gave `SSL_ERROR_SYSCALL` in `mosquitto_connect`, which it then calls a
+    /// success) fails with `MOSQ_ERR_TLS` and no disconnect callback, and the gateway
+    /// retried for ever in silence, without the TLS diagnosis (seen in CI: a broker
+    /// certificate that does not name the host, reported by nothing).
+    private let disconnectReported = Atomic<Bool>(false)
     private let finish = Mutex(Finish())
     private let durable: Durability?
     /// The network thread polls the read end with the socket; a write wakes it (a packet
@@ -139,7 +146,9 @@ public final class MosquittoClient: @unchecked Sendable {
             MosquittoClient.client(context)?.onConnect(result)
         }
         mosquitto_disconnect_callback_set(handle) { _, context, result in
-            MosquittoClient.client(context)?.onDisconnect(result)
+            guard let client = MosquittoClient.client(context) else { return }
+            client.disconnectReported.store(true, ordering: .sequentiallyConsistent)
+            client.onDisconnect(result)
         }
         mosquitto_subscribe_callback_set(handle) { _, context, messageID, count, granted in
             guard let client = MosquittoClient.client(context) else { return }
@@ -194,6 +203,7 @@ public final class MosquittoClient: @unchecked Sendable {
         var delay: Int32 = 1
         while !isStopping {
             if !connected {
+                disconnectReported.store(false, ordering: .sequentiallyConsistent)
                 let rc = everConnected ? mosquitto_reconnect(handle) : mosquitto_connect(handle, host, Int32(port), keepalive)
                 if rc == MOSQ_ERR_SUCCESS.rawValue {
                     connected = true
@@ -208,6 +218,8 @@ public final class MosquittoClient: @unchecked Sendable {
             }
             let rc = serviceConnection()
             if rc != MOSQ_ERR_SUCCESS.rawValue, !isStopping {
+                // Report what libmosquitto left unreported (see `disconnectReported`).
+                if !disconnectReported.exchange(true, ordering: .sequentiallyConsistent) { onDisconnect(rc) }
                 connected = false
                 pause(seconds: delay)
                 delay = min(delay * 2, 30)
