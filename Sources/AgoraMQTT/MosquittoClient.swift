@@ -55,6 +55,10 @@ public final class MosquittoClient: @unchecked Sendable {
     /// retried for ever in silence, without the TLS diagnosis (seen in CI: a broker
     /// certificate that does not name the host, reported by nothing).
     private let disconnectReported = Atomic<Bool>(false)
+    /// Whether the broker accepted the current connection (CONNACK 0). The back-off starts
+    /// over only then: `mosquitto_connect` "succeeds" before a TLS handshake it has not
+    /// finished, so resetting on its return retried a refused handshake every second.
+    private let accepted = Atomic<Bool>(false)
     private let finish = Mutex(Finish())
     private let durable: Durability?
     /// The network thread polls the read end with the socket; a write wakes it (a packet
@@ -143,7 +147,9 @@ public final class MosquittoClient: @unchecked Sendable {
         // Publishes come from other threads than the network loop.
         try MQTTError.check(mosquitto_threaded_set(handle, true), "threaded_set")
         mosquitto_connect_callback_set(handle) { _, context, result in
-            MosquittoClient.client(context)?.onConnect(result)
+            guard let client = MosquittoClient.client(context) else { return }
+            if result == 0 { client.accepted.store(true, ordering: .sequentiallyConsistent) }
+            client.onConnect(result)
         }
         mosquitto_disconnect_callback_set(handle) { _, context, result in
             guard let client = MosquittoClient.client(context) else { return }
@@ -204,11 +210,11 @@ public final class MosquittoClient: @unchecked Sendable {
         while !isStopping {
             if !connected {
                 disconnectReported.store(false, ordering: .sequentiallyConsistent)
+                accepted.store(false, ordering: .sequentiallyConsistent)
                 let rc = everConnected ? mosquitto_reconnect(handle) : mosquitto_connect(handle, host, Int32(port), keepalive)
                 if rc == MOSQ_ERR_SUCCESS.rawValue {
                     connected = true
                     everConnected = true
-                    delay = 1
                 } else {
                     onDisconnect(rc)
                     pause(seconds: delay)
@@ -217,6 +223,7 @@ public final class MosquittoClient: @unchecked Sendable {
                 }
             }
             let rc = serviceConnection()
+            if accepted.load(ordering: .sequentiallyConsistent) { delay = 1 }
             if rc != MOSQ_ERR_SUCCESS.rawValue, !isStopping {
                 // Report what libmosquitto left unreported (see `disconnectReported`).
                 if !disconnectReported.exchange(true, ordering: .sequentiallyConsistent) { onDisconnect(rc) }
