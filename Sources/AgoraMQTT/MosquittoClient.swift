@@ -49,11 +49,12 @@ public final class MosquittoClient: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
     /// Whether libmosquitto reported the end of the current connection attempt itself. It
-    /// does not always: a TLS handshake it resumes from `mosquitto_loop_read` (after
-    /// `SSL_connect` gave `SSL_ERROR_SYSCALL` in `mosquitto_connect`, which it then calls a
-    /// success) fails with `MOSQ_ERR_TLS` and no disconnect callback, and the gateway
-    /// retried for ever in silence, without the TLS diagnosis (seen in CI: a broker
-    /// certificate that does not name the host, reported by nothing).
+    /// does not always: `mosquitto_connect` returns success while the TLS handshake is still
+    /// under way (its socket is non-blocking once connected; `SSL_connect` wanted to read),
+    /// finishes the handshake from `mosquitto_loop_read`, and a failure there returns
+    /// `MOSQ_ERR_TLS` without the disconnect callback. The gateway then retried for ever in
+    /// silence, without the TLS diagnosis (seen in CI: a broker certificate that does not
+    /// name the host, reported by nothing for a minute).
     private let disconnectReported = Atomic<Bool>(false)
     /// Whether the broker accepted the current connection (CONNACK 0). The back-off starts
     /// over only then: `mosquitto_connect` "succeeds" before a TLS handshake it has not
