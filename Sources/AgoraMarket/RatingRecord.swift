@@ -41,11 +41,21 @@ public struct RatingRecord: Hashable, Sendable {
     }
 
     init(row: UnsafeRawBufferPointer) throws(StoreError) {
-        guard row.count > 20, let index = StoreKey.readU64(row), let first = StoreKey.readU64(row, at: 8),
-              let rater = try? BareJID(String(decoding: row[20...], as: UTF8.self))
-        else { throw .corrupted("a row of ratings cannot be read") }
-        self.init(ledgerIndex: index, firstRated: Int64(bitPattern: first), satisfaction: Int(row[16]) << 8 | Int(row[17]),
-                  weight: Int(row[18]), revision: Int(row[19]), rater: rater)
+        let fields = try Self.fields(of: row)
+        guard let rater = try? BareJID(fields.rater) else { throw .corrupted("a row of ratings names no valid rater") }
+        self.init(ledgerIndex: fields.ledgerIndex, firstRated: fields.firstRated, satisfaction: fields.satisfaction,
+                  weight: fields.weight, revision: fields.revision, rater: rater)
+    }
+
+    /// The row's fields with the rater as stored text: what both this type and the scoring
+    /// loop read (the latter without re-validating the address, for speed).
+    static func fields(of row: UnsafeRawBufferPointer) throws(StoreError)
+        -> (ledgerIndex: UInt64, firstRated: Int64, satisfaction: Int, weight: Int, revision: Int, rater: String) {
+        guard row.count > 20, let index = StoreKey.readU64(row), let first = StoreKey.readU64(row, at: 8) else {
+            throw .corrupted("a row of ratings cannot be read")
+        }
+        return (index, Int64(bitPattern: first), Int(row[16]) << 8 | Int(row[17]), Int(row[18]), Int(row[19]),
+                String(decoding: row[20...], as: UTF8.self))
     }
 }
 

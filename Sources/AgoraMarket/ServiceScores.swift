@@ -58,9 +58,8 @@ extension MarketState {
     private func scoringRows(prefix: [UInt8]) throws -> [ScoringRow] {
         var rows: [ScoringRow] = []
         try txn.scan(tables.ratings, prefix: prefix) { _, value in
-            guard value.count > 20, let first = StoreKey.readU64(value, at: 8) else { throw StoreError.corrupted("a row of ratings cannot be read") }
-            rows.append(ScoringRow(rater: String(decoding: value[20...], as: UTF8.self), satisfaction: Int(value[16]) << 8 | Int(value[17]),
-                                   weight: Int(value[18]), firstRated: Int64(bitPattern: first)))
+            let fields = try RatingRecord.fields(of: value)
+            rows.append(ScoringRow(rater: fields.rater, satisfaction: fields.satisfaction, weight: fields.weight, firstRated: fields.firstRated))
             return true
         }
         return rows
@@ -70,7 +69,7 @@ extension MarketState {
         var maturity: [String: Double] = [:]
         for rater in Set(rows.map(\.rater)) {
             guard policy.raterMaturity > 0 else { maturity[rater] = 1; continue }
-            let opened = try txn.get(tables.accounts, Array(rater.utf8)).map { bytes in
+            let opened = try txn.get(tables.accounts, StoreKey.text(rater)).map { bytes in
                 try Self.accountCache.value(for: bytes) { try MarketKeys.decode(AccountRecord.self, $0, table: "accounts") }.opened.seconds
             } ?? now
             maturity[rater] = min(1, Double(max(0, now - opened)) / Double(policy.raterMaturity))

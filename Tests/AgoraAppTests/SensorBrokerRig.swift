@@ -70,9 +70,7 @@ final class SensorBrokerRig {
 
     /// Publishes one QoS 1 pack per time in `times` (seconds since the epoch) as sensor `id`.
     func publish(_ id: String, times: [Int]) throws -> Int32 {
-        let file = dir.file("\(id)-times-\(times.first ?? 0).txt")
-        try (times.map { #"[{"n":"pm25","t":\#($0),"v":\#($0 % 97)}]"# }.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        return try runProcess("/bin/sh", ["-c", "/usr/bin/mosquitto_pub -I client: -h localhost -p \(port) --cafile \(broker)/ca.pem --cert \(dir.file("\(id).pem")) --key \(dir.file("\(id).key")) -q 1 -t agora/sensors/\(id)/senml -l < \(file)"]).status
+        try publish(id, readings: times.map { ($0, Double($0 % 97)) })
     }
 
     /// Publishes one QoS 1 pack per (time, pm25 value) as sensor `id`.
