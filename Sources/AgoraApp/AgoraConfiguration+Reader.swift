@@ -28,7 +28,7 @@ internal import Glibc
 /// | `ca.crl_days` | 7 | how long each CRL is valid (nextUpdate) |
 /// | `ca.user_certificate_exists` | "replace" | a CSR from an account holding a good certificate: `replace` (revoke the old, superseded) or `refuse` |
 /// | `quotas.certificates_per_day` | 3 | certificates one account may have signed per day over XMPP (0: unlimited) |
-/// | `quotas.ledger_writes_per_minute` | 60 | purchases, transfers and price changes per account per minute (0: unlimited) |
+/// | `quotas.ledger_writes_per_minute` | 60 | purchases, transfers, price changes and ratings per account per minute (0: unlimited) |
 /// | `quotas.ledger_writes_burst` | 30 | of which at once |
 /// | `readings.retention_days` | 365 | readings older than this are pruned (0: keep forever) |
 /// | `readings.max_bytes` | 8589934592 | the readings table is pruned, oldest first, above this size (0: no limit) |

@@ -39,7 +39,7 @@ public final class AccountQuotas: Sendable {
         guard limits.ledgerWritesPerMinute > 0 else { return nil }
         return take(Key(account: account, kind: .ledgerWrite), burst: limits.ledgerWritesBurst,
                     perSecond: Double(limits.ledgerWritesPerMinute) / 60, now: now)
-            ? nil : StanzaError(.resourceConstraint, "at most \(limits.ledgerWritesPerMinute) purchases, transfers and price changes per minute per account; try again shortly")
+            ? nil : StanzaError(.resourceConstraint, "at most \(limits.ledgerWritesPerMinute) purchases, transfers, price changes and ratings per minute per account; try again shortly")
     }
 
     /// nil if `account` may have one more certificate signed now, else the error to answer.
