@@ -147,6 +147,9 @@ let package = Package(
             dependencies: [
                 "AgoraCore", "AgoraStore", "AgoraLedger", "AgoraMarket", "AgoraTrust", "AgoraPKI", "AgoraReadings", "AgoraXMPP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             exclude: ["PROTOCOL.md"],

@@ -9,7 +9,7 @@ internal import Glibc
 ///
 /// Precedence: command-line flag > environment `AGORA_<SECTION>_<KEY>` > config file >
 /// default. Every key, with its default (the `[trust]` keys are in
-/// `AgoraConfiguration+TrustKeys.swift`):
+/// `AgoraConfiguration+TrustKeys.swift`, the `[live]` keys in `AgoraConfiguration+LiveKeys.swift`):
 ///
 /// | key | default | meaning |
 /// |---|---|---|
@@ -77,7 +77,7 @@ extension AgoraConfiguration {
         let apply: @Sendable (inout AgoraConfiguration, ConfigFile.Value, String) throws(ConfigurationError) -> Void
     }
 
-    static let keys: [Key] = generalKeys + trustKeys
+    static let keys: [Key] = generalKeys + trustKeys + liveKeys
 
     private static let generalKeys: [Key] = [
         Key(name: "store.state_dir") { c, v, s throws(ConfigurationError) in c.stateDirectory = try string(v, "store.state_dir", s, nonEmpty: true) },

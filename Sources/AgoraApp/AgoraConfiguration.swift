@@ -59,6 +59,8 @@ public struct AgoraConfiguration: Sendable {
     public var witness = WitnessConfiguration()
     /// `[trust]`: how purchases are rated and how the trust model scores services.
     public var trust = TrustPolicy()
+    /// `[live]`: pushing readings to subscribers as they are committed (XEP-0060).
+    public var live = LiveConfiguration()
     /// How often `agora serve` seals every sensor's measured reliability (0: never), and
     /// the physical range of each kind that measure checks readings against.
     public var reliabilityIntervalSeconds = 86_400

@@ -33,13 +33,26 @@ public enum GatewayServer {
                                                               interval: Int64(configuration.reliabilityIntervalSeconds), logger: logger)))
         }
 
+        // The XMPP server is built first (it starts later, in the order below): its live
+        // service is what the ingester tells of each durable batch.
+        var xmpp: XMPPServer?
+        var xmppConfiguration: XMPPConfiguration?
+        var live: LiveService?
+        if configuration.xmppEnabled {
+            let settings = try await XMPPSetup.configuration(for: gateway)
+            (xmpp, live) = try XMPPSetup.server(for: gateway, configuration: settings, logger: logger)
+            xmppConfiguration = settings
+        }
+
         let metrics = GatewayMetrics()
         gateway.store.writer.recordCommitDurations(in: metrics.factory)
         let pairingOutcomes = OutcomeCounts(["paired", "refused"])
         var ingest: GatewayTelemetry.Ingest?
         if let endpoint = try BrokerSetup.endpoint(for: gateway) {
             let queue = IngestQueue()
-            let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger),
+            var onCommit: (@Sendable ([CommittedBatch]) -> Void)?
+            if let live { onCommit = { live.committed($0) } }
+            let service = IngestService(queue: queue, committer: ReadingsCommitter(store: gateway.store, ledger: gateway.ledger, onCommit: onCommit),
                                         logger: logger, metrics: metrics.factory)
             let pairing = try PairingResponder(gateway: gateway)
             let mqtt = MQTTService(
@@ -63,15 +76,8 @@ public enum GatewayServer {
             logger.notice("no broker endpoint recorded (agora broker-config, or the mqtt.* keys): MQTT ingestion is off")
         }
 
-        var xmpp: XMPPServer?
-        var xmppConfiguration: XMPPConfiguration?
-        if configuration.xmppEnabled {
-            let settings = try await XMPPSetup.configuration(for: gateway)
-            let server = try XMPPSetup.server(for: gateway, configuration: settings, logger: logger)
-            services.append(.init(service: server))
-            xmpp = server
-            xmppConfiguration = settings
-        }
+        if let xmpp { services.append(.init(service: xmpp)) }
+        if let live { services.append(.init(service: live)) }
         guard ingest != nil || xmpp != nil else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
         }

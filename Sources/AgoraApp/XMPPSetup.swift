@@ -1,7 +1,7 @@
 internal import AgoraCore
 internal import AgoraMarket
 internal import AgoraPKI
-internal import AgoraServices
+public import AgoraServices
 internal import AgoraStore
 public import AgoraXMPP
 public import Logging
@@ -43,15 +43,23 @@ public enum XMPPSetup {
 
     /// The XMPP server of `gateway`, with every Agora service registered: what `agora serve`
     /// runs, and what tests drive over in-memory channels.
-    public static func server(for gateway: Gateway, configuration: XMPPConfiguration, logger: Logger) throws -> XMPPServer {
+    ///
+    /// With `[live] enabled`, also the live-readings service on its own address: the server
+    /// and the service share the session registry, and the caller runs the service and
+    /// feeds it the ingester's commits.
+    public static func server(for gateway: Gateway, configuration: XMPPConfiguration, logger: Logger) throws -> (server: XMPPServer, live: LiveService?) {
         var iq = IQRouter()
-        AgoraServices.register(into: &iq, context: IQContext(market: gateway.market, store: gateway.store,
-                                                                  ledger: gateway.ledger, logger: logger,
-                                                                  quotas: AccountQuotas(limits: gateway.configuration.quotas),
-                                                                  trust: gateway.configuration.trust),
+        let context = IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: logger,
+                                quotas: AccountQuotas(limits: gateway.configuration.quotas), trust: gateway.configuration.trust)
+        AgoraServices.register(into: &iq, context: context,
                                domain: configuration.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                operators: GatewayOperatorDesk(gateway: gateway))
-        return try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq, logger: logger)
+        let sessions = SessionRegistry()
+        let live = gateway.configuration.live.enabled
+            ? try LiveService(context: context, sessions: sessions, domain: configuration.domain, configuration: gateway.configuration.live) : nil
+        let server = try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq,
+                                    sessions: sessions, components: live.map { [$0.component] } ?? [], logger: logger)
+        return (server, live)
     }
 
     public static func accountHooks(for gateway: Gateway) -> XMPPAccountHooks {

@@ -97,3 +97,57 @@ extension AccessPolicy {
         return .denied(.notPurchased("\(reader) has not bought \(id) for all of [\(from), \(to)); buy the window first (urn:agora:market:1 purchase)"))
     }
 }
+
+/// What a reader may receive of a sensor's readings as they arrive (live delivery): all of
+/// them, or those inside its bought windows.
+public enum ReadableWindows: Hashable, Sendable {
+    /// The owner or an operator.
+    case all
+    /// A buyer's windows `[from, to)` in seconds since the epoch, by start; empty for an
+    /// account with no purchase of the sensor.
+    case windows([Range<Int64>])
+    case denied(AccessDenial)
+
+    /// Whether a reading at `nanoseconds` may be delivered.
+    public func allows(nanoseconds time: Int64) -> Bool {
+        switch self {
+        case .all: return true
+        case .denied: return false
+        case .windows(let windows):
+            let second = time >= 0 ? time / 1_000_000_000 : (time - 999_999_999) / 1_000_000_000
+            return windows.contains { $0.contains(second) }
+        }
+    }
+
+    /// Whether anything may still be delivered at or after `now` (seconds): a window that
+    /// has not ended. Readings are delivered by their own time, so a window that ended is no
+    /// use to a live subscription even if late readings of it still arrive.
+    public func hasFuture(after now: Int64) -> Bool {
+        switch self {
+        case .all: return true
+        case .denied: return false
+        case .windows(let windows): return windows.contains { $0.upperBound > now }
+        }
+    }
+}
+
+extension AccessPolicy {
+    /// The same rule as `mayRead`, as the windows a reader may receive live.
+    public static func readableWindows(_ reader: BareJID, sensor id: SensorID, in txn: ReadTransaction, tables: Tables) throws -> ReadableWindows {
+        let state = MarketState(tables: tables, txn: txn)
+        guard let sensor = try state.sensor(id) else { return .denied(.unknownSensor(id)) }
+        if sensor.owner == reader { return .all }
+        guard let account = try state.account(reader) else { return .denied(.unknownAccount(reader)) }
+        if account.role == .operator { return .all }
+        var windows: [Range<Int64>] = []
+        let prefix = MarketKeys.grantPrefix(sensor: id, buyer: reader).bytes
+        try txn.scan(tables.grants, prefix: prefix) { key, value in
+            if let from = StoreKey.readU64(key, at: prefix.count), let to = StoreKey.readU64(value), from < to,
+               let start = Int64(exactly: from), let end = Int64(exactly: to) {
+                windows.append(start..<end)
+            }
+            return true
+        }
+        return .windows(windows)
+    }
+}

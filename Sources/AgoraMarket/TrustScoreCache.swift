@@ -66,7 +66,9 @@ extension MarketKeys {
 }
 
 extension MarketState {
-    func trustGeneration(of sensor: SensorID) throws -> UInt64 {
+    /// Changes with every purchase, rating and reliability entry of `sensor`: what caches of
+    /// its scores and of its buyers' windows (live delivery) are checked against.
+    public func trustGeneration(of sensor: SensorID) throws -> UInt64 {
         MarketKeys.u64(try txn.get(tables.meta, MarketKeys.trustGeneration(sensor)))
     }
 }

@@ -31,10 +31,15 @@ public struct ReadingsCommitter: Sendable {
     /// certificates expire.
     private let revoked = RevokedSensors()
 
-    public init(store: Store, ledger: Ledger) {
+    /// Told of every batch once it is durable, in commit order, on the committing task: it
+    /// must hand the work on, not do it (the publish-subscribe service queues its fan-out).
+    let onCommit: (@Sendable ([CommittedBatch]) -> Void)?
+
+    public init(store: Store, ledger: Ledger, onCommit: (@Sendable ([CommittedBatch]) -> Void)? = nil) {
         self.store = store
         self.ledger = ledger
         self.projection = Projection(tables: store.tables)
+        self.onCommit = onCommit
     }
 
     final class RevokedSensors: Sendable {
@@ -77,11 +82,13 @@ public struct ReadingsCommitter: Sendable {
         // transaction reuses them, which is harmless since only one attempt commits.
         var random = SystemRandomNumberGenerator()
         let salts = (0..<batches.values.reduce(0) { $0 + $1.count }).map { _ in Salt.random(using: &random) }
-        return try await store.write { [ledger, projection, revoked] txn in
+        let wantBatches = onCommit != nil
+        let (outcomes, sealed) = try await store.write { [ledger, projection, revoked] txn in
             let state = MarketState(tables: tables, txn: txn)
             let revokedSensors = try revoked.current(state, now: time)
             var seq = StoreKey.readU64(try txn.get(tables.meta, ReadingsKey.seqCounter) ?? []) ?? 0
             var outcomes: [SensorID: Outcome] = [:]
+            var sealed: [CommittedBatch] = []
             var unusedSalts = salts[...]
             for (sensor, readings) in batches.sorted(by: { $0.key < $1.key }) where !readings.isEmpty {
                 guard let record = try state.sensor(sensor) else { outcomes[sensor] = .unknownSensor; continue }
@@ -101,16 +108,25 @@ public struct ReadingsCommitter: Sendable {
                     count: ordered.count, root: Data(root).base64EncodedString())))
                 let index = try projection.append(entry, to: ledger, in: txn)
                 let prefix = StoreKey.u64(index)
+                var items: [ReadingsPage.Item] = []
+                if wantBatches { items.reserveCapacity(ordered.count) }
                 for (reading, bytes) in ordered {
-                    try txn.put(tables.readings, ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq), prefix + bytes,
-                                flags: .noOverwrite)
+                    let key = ReadingsKey.key(sensor: record.index, time: reading.time, seq: seq)
+                    try txn.put(tables.readings, key, prefix + bytes, flags: .noOverwrite)
+                    if wantBatches {
+                        items.append(ReadingsPage.Item(reading: reading, record: bytes, cursor: ReadingsQuery.cursor(of: key), commit: index,
+                                                       leafIndex: nil, batchSize: nil, path: nil))
+                    }
                     seq += 1
                 }
+                if wantBatches { sealed.append(CommittedBatch(sensor: sensor, commit: index, items: items)) }
                 outcomes[sensor] = .committed(ledgerIndex: index, count: ordered.count)
             }
             try txn.put(tables.meta, ReadingsKey.seqCounter, StoreKey.u64(seq))
-            return outcomes
+            return (outcomes, sealed)
         }
+        if let onCommit, !sealed.isEmpty { onCommit(sealed) }
+        return outcomes
     }
 
     /// `sorted` (by time, then unsalted bytes) without the readings already stored for

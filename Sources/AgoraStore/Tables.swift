@@ -9,7 +9,8 @@
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
 ///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline` — passwords' SCRAM keys, rosters and
-///   queued messages are private chatter, not market facts, so they never go on the ledger.
+///   queued messages are private chatter, not market facts, so they never go on the ledger;
+///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's.
 ///
 /// `balances` is split out of `accounts` because it is the hottest value in the store (two
 /// writes per purchase) and a fixed 8-byte counter needs no decoding.
@@ -38,6 +39,10 @@ public struct Tables: Sendable {
     /// (size → the note with every signature), and per witness the size it last cosigned.
     public let ledgerCosigned: Database
     public let witnessPeers: Database
+    /// Live readings (XEP-0060): subscriptions by node, and items kept for subscribers with
+    /// no available resource. Delivery state, not market facts: never on the ledger.
+    public let liveSubscriptions: Database
+    public let livePending: Database
 
     init(environment: LMDBEnvironment) throws(LMDBError) {
         ledgerEntries = try environment.openDatabase(named: "ledger.entries")
@@ -60,6 +65,8 @@ public struct Tables: Sendable {
         witnessLogs = try environment.openDatabase(named: "witness.logs")
         ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
         witnessPeers = try environment.openDatabase(named: "witness.peers")
+        liveSubscriptions = try environment.openDatabase(named: "live.subscriptions")
+        livePending = try environment.openDatabase(named: "live.pending")
     }
 
     /// The tables that replay rebuilds from the ledger alone.

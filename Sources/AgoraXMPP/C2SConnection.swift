@@ -106,6 +106,11 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         context.fireChannelInactive()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        boundSession?.writabilityChanged(context.channel.isWritable, by: self)
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         insideChannelRead = true
         dispatch(unwrapInboundIn(data))

@@ -4,7 +4,8 @@ internal import AgoraCore
 /// XEP-0199 ping and XEP-0092 version. Application namespaces are registered by
 /// AgoraServices on the same `IQRouter` before the server starts.
 enum CoreServices {
-    static func register(into iq: inout IQRouter, router: @escaping @Sendable () -> StanzaRouter, name: String, version: String) {
+    static func register(into iq: inout IQRouter, router: @escaping @Sendable () -> StanzaRouter, name: String, version: String,
+                         components: [XMPPComponent] = []) {
         iq.register(Namespace.ping, forAccounts: true, onEventLoop: true) { _ in .result(nil) }
 
         iq.register(Namespace.version, onEventLoop: true) { _ in
@@ -26,6 +27,13 @@ enum CoreServices {
                 guard request.to.localpart == nil, let provider = discoNodes[node] else { return .error(.itemNotFound("no such node")) }
                 query[attribute: "node"] = node
                 for item in provider.items(request) { query.append(item) }
+            } else if request.to.localpart == nil {
+                // XEP-0030 §4.2: the server's items are its services on addresses of their own.
+                for component in components {
+                    query.append(XMLElement("item", namespace: Namespace.discoItems, attributes: [
+                        .init("jid", component.address), .init("name", component.name),
+                    ]))
+                }
             }
             return .result(query)
         }

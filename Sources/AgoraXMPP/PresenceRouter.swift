@@ -95,7 +95,10 @@ struct PresenceRouter {
                 session.deliver(presence)
             }
         }
-        if priority >= 0 { await router.deliverOffline(to: session) }
+        if priority >= 0 {
+            await router.deliverOffline(to: session)
+            for component in router.components.values { await component.sessionAvailable(session) }
+        }
     }
 
     /// One subscription stanza from `session`'s user to `contact` (RFC 6121 §3.1–3.3).

@@ -49,6 +49,16 @@ public final class Session: @unchecked Sendable {
         var unacked: [(sequence: UInt32, stanza: XMLElement)] = []
         /// Arrived while detached.
         var queued: [XMLElement] = []
+        /// Whether the attached connection takes more now (NIO's writability: its outbound
+        /// buffer is under the high-water mark), and who waits for it to.
+        var writable = true
+        var writableWaiters: [@Sendable () -> Void] = []
+
+        /// Takes the waiters for writability, to call once the lock is released.
+        mutating func takeWritableWaiters() -> [@Sendable () -> Void] {
+            defer { writableWaiters = [] }
+            return writableWaiters
+        }
     }
 
     let state: NIOLockedValueBox<State>
@@ -66,10 +76,13 @@ public final class Session: @unchecked Sendable {
 
     func attach(_ connection: some SessionConnection, on loop: any EventLoop) {
         let bound = NIOLoopBound<AnyObject>(connection, eventLoop: loop)
-        state.withLockedValue {
+        let waiters = state.withLockedValue {
             $0.connection = bound
             $0.detachedDeadline = nil
+            $0.writable = true
+            return $0.takeWritableWaiters()
         }
+        for waiter in waiters { waiter() }
     }
 
     /// Routes `stanza` to this session's client. Returns false when the session is closed or
@@ -126,6 +139,45 @@ public final class Session: @unchecked Sendable {
             state.unacked.append((state.outbound, stanza))
             return .write(unacked: state.unacked.count)
         }
+    }
+
+    // MARK: Flow control
+
+    /// Whether a stanza delivered now goes out without piling up in front of a connection
+    /// that does not keep up (its client reads slowly, or not at all). Deliveries that may
+    /// be dropped (live items) wait instead, in a bounded queue of their own, so one stalled
+    /// reader costs nothing but that queue. A detached or closed session counts as writable:
+    /// deliveries then fail or queue as usual.
+    public var isWritable: Bool { state.withLockedValue { $0.writable || $0.connection == nil || $0.closed } }
+
+    /// Calls `body` once the session is writable again — at once if it is, and also when it
+    /// is detached or ends, so a waiter never waits for a connection that is gone.
+    public func whenWritable(_ body: @escaping @Sendable () -> Void) {
+        let now = state.withLockedValue { state -> Bool in
+            if state.writable || state.connection == nil || state.closed { return true }
+            state.writableWaiters.append(body)
+            return false
+        }
+        if now { body() }
+    }
+
+    /// The connection's writability changed (called on its loop, by the attached connection).
+    func writabilityChanged(_ writable: Bool, by connection: AnyObject) {
+        let waiters = state.withLockedValue { state -> [@Sendable () -> Void] in
+            guard Self.attached(state, to: connection) else { return [] }
+            state.writable = writable
+            return writable ? state.takeWritableWaiters() : []
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    /// Wakes who waits for writability: the session lost its connection or ended.
+    func releaseWritableWaiters() {
+        let waiters = state.withLockedValue { state -> [@Sendable () -> Void] in
+            state.writable = true
+            return state.takeWritableWaiters()
+        }
+        for waiter in waiters { waiter() }
     }
 
     public var priority: Int { state.withLockedValue { $0.priority } }

@@ -24,7 +24,7 @@ struct SessionLifecycle {
         switch outcome {
         case .elsewhere: return
         case .ending: return end(session)
-        case .detached: break
+        case .detached: session.releaseWritableWaiters()
         }
         let server = server
         loop.scheduleTask(deadline: deadline) {
@@ -56,6 +56,7 @@ struct SessionLifecycle {
             state.queued = []
             return (wasAvailable, leftovers)
         }
+        session.releaseWritableWaiters()
         if removeFromRegistry { server.router.sessions.remove(session) }
         if wasAvailable {
             let unavailable = XMLElement("presence", namespace: Namespace.client, attributes: [.init("type", "unavailable")])

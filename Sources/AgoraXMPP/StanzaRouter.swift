@@ -14,6 +14,8 @@ public final class StanzaRouter: Sendable {
     public let sessions: SessionRegistry
     let metrics: XMPPMetrics
     let iq: IQRouter
+    /// Services on addresses of their own, by address (`pubsub.<domain>`).
+    let components: [String: XMPPComponent]
     let roster: RosterStore
     let offline: OfflineStore
     let accountExists: @Sendable (BareJID) -> Bool
@@ -21,9 +23,10 @@ public final class StanzaRouter: Sendable {
     /// Where everything that waits runs; `XMPPServer.run` owns it.
     let work: ServerWork
 
-    init(domain: String, sessions: SessionRegistry, iq: IQRouter, roster: RosterStore, offline: OfflineStore,
+    init(domain: String, sessions: SessionRegistry, iq: IQRouter, components: [XMPPComponent] = [], roster: RosterStore, offline: OfflineStore,
          accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
         self.work = work
+        self.components = Dictionary(components.map { ($0.address, $0) }) { first, _ in first }
         self.metrics = metrics
         self.domain = domain
         self.sessions = sessions
@@ -71,6 +74,13 @@ public final class StanzaRouter: Sendable {
         let isRequest = type == "get" || type == "set"
         if isRequest, stanza[attribute: "id"] == nil { return StanzaError.badRequest("an IQ request needs an id").reply(to: stanza) }
         let target = to ?? JID(session.bare)
+        if let component = components[target.domain] {
+            guard isRequest else { return nil }
+            guard target.localpart == nil, target.resource == nil else {
+                return StanzaError(.serviceUnavailable, "\(component.address) has no entities of its own").reply(to: stanza)
+            }
+            return dispatch(stanza, to: target, through: component.iq, from: session)
+        }
         guard target.domain == domain else {
             return isRequest ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
         }
@@ -85,6 +95,13 @@ public final class StanzaRouter: Sendable {
             return isRequest ? StanzaError(.serviceUnavailable, "\(target) is not online").reply(to: stanza) : nil
         }
         guard isRequest else { return nil }  // Results for the server itself (e.g. roster pushes) need no action.
+        return dispatch(stanza, to: target, through: iq, from: session)
+    }
+
+    /// An IQ request to the server, an account's bare JID or a component: to the handler of
+    /// its payload's namespace in `iq`.
+    private func dispatch(_ stanza: XMLElement, to target: JID, through iq: IQRouter, from session: Session) -> XMLElement? {
+        let type = stanza[attribute: "type"] ?? ""
         var payloads = stanza.elements.makeIterator()
         guard let payload = payloads.next(), payloads.next() == nil else {
             return StanzaError.badRequest("an IQ get or set carries exactly one payload element").reply(to: stanza)
@@ -213,6 +230,9 @@ public final class StanzaRouter: Sendable {
         let type = stanza[attribute: "type"] ?? "normal"
         let target = to ?? JID(session.bare)
         let replyable = type != "error"
+        if let component = components[target.domain] {
+            return replyable ? StanzaError(.serviceUnavailable, "\(component.address) takes no messages").reply(to: stanza) : nil
+        }
         guard target.domain == domain else {
             return replyable ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
         }

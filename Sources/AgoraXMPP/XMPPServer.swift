@@ -31,15 +31,18 @@ public final class XMPPServer: Service, Sendable {
     }
 
     /// - Parameter services: application IQ handlers (AgoraServices); the core ones are added here.
+    /// - Parameters:
+    ///   - sessions: the routing table, passed in when a component delivers to sessions too.
+    ///   - components: services on addresses of their own (`pubsub.<domain>`).
     public init(configuration: XMPPConfiguration, store: Store, accounts: XMPPAccountHooks,
-                services: IQRouter = IQRouter(), logger: Logger) throws {
+                services: IQRouter = IQRouter(), sessions: SessionRegistry = SessionRegistry(), components: [XMPPComponent] = [],
+                logger: Logger) throws {
         self.configuration = configuration
-        let sessions = SessionRegistry()
         self.sessions = sessions
         let box = RouterBox()
         var iq = services
-        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
-        let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, roster: RosterStore(store: store),
+        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion, components: components)
+        let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: components, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
                                   accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)

@@ -39,7 +39,7 @@ struct ServiceHarness: Sendable {
             xmpp.tlsRequired = false          // in-memory channels carry no TLS
             xmpp.connectionRatePerIP = 0
             xmpp.softwareVersion = "services-test"
-            let server = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger)
+            let server = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger).server
             let harness = ServiceHarness(gateway: gateway, server: server)
             try await server.withoutListeners { try await body(harness) }
         } catch {

@@ -1,0 +1,274 @@
+public import AgoraCore
+internal import AgoraLedger
+internal import AgoraMarket
+public import AgoraReadings
+internal import AgoraStore
+public import AgoraXMPP
+internal import Logging
+public import ServiceLifecycle
+internal import Synchronization
+
+/// Live readings (XEP-0060): each batch the ingester commits is published, once durable, as
+/// one item of its sensor's node `sensors/<id>` to the node's subscribers — all of it to the
+/// owner and operators, and to a buyer only the readings inside the windows it bought.
+///
+/// The committer hands batches over (`committed`) without waiting; this service's task fans
+/// them out. A subscriber with an available resource gets them through a bounded per-session
+/// queue (`LiveOutbox`), one with none gets them kept (`LivePending`) for its next presence.
+/// Neither path can slow ingestion: the hand-over is bounded too, and what cannot be
+/// delivered is dropped, counted, and left for the client to fetch (`urn:agora:readings:1`).
+public final class LiveService: Service, Sendable {
+    public static let pubsubNamespace = "http://jabber.org/protocol/pubsub"
+    static let eventNamespace = "http://jabber.org/protocol/pubsub#event"
+    static let liveNamespace = "urn:agora:live:1"
+    static let nodePrefix = "sensors/"
+
+    /// What the service did, for `/metrics`.
+    public struct Counters: Sendable, Equatable {
+        /// Batches published (that had a subscriber).
+        public var published = 0
+        /// Notifications handed to sessions, and kept for offline accounts.
+        public var delivered = 0
+        public var keptOffline = 0
+        /// Dropped: from a slow session's queue, from an account's offline store, and batches
+        /// the fan-out never saw because its hand-over queue was full.
+        public var droppedQueue = 0
+        public var droppedOffline = 0
+        public var droppedHandOver = 0
+        /// Subscribe requests refused (no window, quota, bad node or JID).
+        public var refused = 0
+    }
+
+    public let address: String
+    let context: IQContext
+    let sessions: SessionRegistry
+    let configuration: LiveConfiguration
+    let subscriptions: LiveSubscriptions
+    let pending: LivePending
+    private let outboxes = Mutex<[ObjectIdentifier: (session: Session, outbox: LiveOutbox)]>([:])
+    private let windowCache = Mutex<[WindowKey: CachedWindows]>([:])
+    private let counts = Mutex(Counters())
+    private let batches: AsyncStream<[CommittedBatch]>
+    private let handOver: AsyncStream<[CommittedBatch]>.Continuation
+
+    private struct WindowKey: Hashable { let sensor: SensorID; let reader: BareJID }
+    private struct CachedWindows { let generation: UInt64; let at: Int64; let windows: ReadableWindows }
+
+    /// Batches waiting for the fan-out; beyond, new ones are dropped (and counted).
+    static let handOverCapacity = 4096
+
+    public init(context: IQContext, sessions: SessionRegistry, domain: String, configuration: LiveConfiguration) throws {
+        self.context = context
+        self.sessions = sessions
+        self.configuration = configuration
+        self.address = configuration.address(for: domain)
+        subscriptions = try LiveSubscriptions(store: context.store)
+        pending = try LivePending(store: context.store, limit: configuration.offlineItems)
+        (batches, handOver) = AsyncStream.makeStream(of: [CommittedBatch].self, bufferingPolicy: .bufferingOldest(Self.handOverCapacity))
+    }
+
+    public var counters: Counters { counts.withLock { $0 } }
+
+    func countRefusal() { counts.withLock { $0.refused += 1 } }
+    public var subscriptionCount: Int { subscriptions.count }
+
+    /// For `ReadingsCommitter.onCommit`: called once `batches` are durable; never waits.
+    public func committed(_ batches: [CommittedBatch]) {
+        if case .dropped = handOver.yield(batches) { counts.withLock { $0.droppedHandOver += batches.count } }
+    }
+
+    public func run() async throws {
+        let handOver = handOver
+        await withGracefulShutdownHandler {
+            for await round in batches { await publish(round) }
+        } onGracefulShutdown: {
+            handOver.finish()
+        }
+    }
+
+    /// The component the XMPP server routes `address` to.
+    public var component: XMPPComponent {
+        XMPPComponent(address: address, name: "Live sensor readings", iq: PubSubIQ.router(for: self)) { [self] session in
+            do { try await pending.deliver(to: session) } catch {
+                context.logger.error("live items kept for an offline account were not delivered", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static func node(_ sensor: SensorID) -> String { nodePrefix + sensor.rawValue }
+
+    // MARK: Fan-out
+
+    func publish(_ round: [CommittedBatch]) async {
+        let now = Timestamp.now().seconds
+        let receipts = await self.receipts(for: round)
+        var offline: [(account: BareJID, stanza: XMLElement)] = []
+        var ended: [LiveSubscription] = []
+        var delivered = 0, droppedQueue = 0, published = 0
+        pruneOutboxes()
+        for batch in round {
+            let subscribers = subscriptions.subscribers(of: batch.sensor)
+            guard !subscribers.isEmpty, let span = batch.span else { continue }
+            published += 1
+            let access = windows(of: subscribers.map(\.subscriber), sensor: batch.sensor, now: now)
+            let proven = subscribers.contains(where: \.proofs) ? batch.withProofs() : []
+            var whole: [Bool: XMLElement] = [:]
+            for subscription in subscribers {
+                let windows = access[subscription.subscriber] ?? .windows([])
+                guard windows.hasFuture(after: now) else { ended.append(subscription); continue }
+                let source = subscription.proofs ? proven : batch.items
+                let visible = source.filter { windows.allows(nanoseconds: $0.reading.time) }
+                guard !visible.isEmpty else { continue }
+                let receipt = subscription.proofs ? receipts[batch.commit] : nil
+                let stanza: XMLElement
+                if visible.count == source.count {
+                    if whole[subscription.proofs] == nil { whole[subscription.proofs] = notification(batch, visible, receipt: receipt) }
+                    stanza = whole[subscription.proofs]!
+                } else {
+                    stanza = notification(batch, visible, receipt: receipt)
+                }
+                let targets = sessions.sessions(of: subscription.subscriber).filter { $0.isAvailable && $0.priority >= 0 }
+                if targets.isEmpty {
+                    offline.append((subscription.subscriber, stanza))
+                    continue
+                }
+                let delivery = LiveDelivery(stanza: stanza, node: Self.node(batch.sensor), item: batch.commit,
+                                            span: visible.first!.reading.time...visible.last!.reading.time)
+                for session in targets {
+                    droppedQueue += outbox(for: session).offer(delivery, to: session, service: address)
+                    delivered += 1
+                }
+            }
+        }
+        var droppedOffline = 0
+        do { droppedOffline = try await pending.keep(offline) } catch {
+            context.logger.error("live items for offline accounts were not kept", metadata: ["error": "\(error)", "live.items": "\(offline.count)"])
+        }
+        // An account that came online while its items were being kept gets them now.
+        for account in Set(offline.map(\.account)) {
+            for session in sessions.sessions(of: account) where session.isAvailable && session.priority >= 0 {
+                try? await pending.deliver(to: session)
+            }
+        }
+        for subscription in ended { await end(subscription, reason: "its purchased windows are over") }
+        counts.withLock {
+            $0.published += published
+            $0.delivered += delivered
+            $0.keptOffline += offline.count
+            $0.droppedQueue += droppedQueue
+            $0.droppedOffline += droppedOffline
+        }
+    }
+
+    /// Receipts of the batches some subscriber wants proofs of: a checkpoint is sealed once for
+    /// the round if none covers its newest batch yet, so a receipt verifies at once.
+    private func receipts(for round: [CommittedBatch]) async -> [UInt64: Receipt] {
+        let wanted = round.filter { batch in subscriptions.subscribers(of: batch.sensor).contains(where: \.proofs) }
+        guard let newest = wanted.map(\.commit).max() else { return [:] }
+        do {
+            _ = try await context.ledger.sealedReceipt(for: newest, through: context.store)
+            return try context.store.read { txn in
+                var receipts: [UInt64: Receipt] = [:]
+                for batch in wanted { receipts[batch.commit] = try context.ledger.receipt(for: batch.commit, in: txn) }
+                return receipts
+            }
+        } catch {
+            context.logger.error("live items go out without receipts", metadata: ["error": "\(error)"])
+            return [:]
+        }
+    }
+
+    /// The windows each reader may receive of `sensor`, cached until the sensor's purchases
+    /// change (its generation) or a minute passes (roles change too, rarely).
+    func windows(of readers: [BareJID], sensor: SensorID, now: Int64) -> [BareJID: ReadableWindows] {
+        let tables = context.store.tables
+        do {
+            return try context.store.read { txn in
+                let generation = try MarketState(tables: tables, txn: txn).trustGeneration(of: sensor)
+                var result: [BareJID: ReadableWindows] = [:]
+                for reader in readers {
+                    let key = WindowKey(sensor: sensor, reader: reader)
+                    if let cached = windowCache.withLock({ $0[key] }), cached.generation == generation, now - cached.at < 60, now >= cached.at {
+                        result[reader] = cached.windows
+                        continue
+                    }
+                    let windows = try AccessPolicy.readableWindows(reader, sensor: sensor, in: txn, tables: tables)
+                    windowCache.withLock { $0[key] = CachedWindows(generation: generation, at: now, windows: windows) }
+                    result[reader] = windows
+                }
+                return result
+            }
+        } catch {
+            context.logger.error("live delivery could not read purchases", metadata: ["error": "\(error)", "sensor.id": "\(sensor)"])
+            return [:]
+        }
+    }
+
+    /// Forgets `subscription` and tells its available resources (XEP-0060 §12.6, as a
+    /// subscription state notification).
+    func end(_ subscription: LiveSubscription, reason: String) async {
+        do { try await subscriptions.remove(subscription.sensor, subscription.subscriber) } catch {
+            context.logger.error("a live subscription could not be ended", metadata: ["error": "\(error)"])
+            return
+        }
+        context.logger.info("live subscription ended", metadata: [
+            "sensor.id": "\(subscription.sensor)", "account": "\(subscription.subscriber)", "reason": "\(reason)",
+        ])
+        let notice = XMLElement("message", namespace: Namespace.client, attributes: [.init("from", address), .init("type", "headline")], children: [
+            .element(XMLElement("event", namespace: Self.eventNamespace, children: [
+                .element(XMLElement("subscription", namespace: Self.eventNamespace, attributes: [
+                    .init("node", Self.node(subscription.sensor)), .init("jid", subscription.subscriber.description),
+                    .init("subid", subscription.subid), .init("subscription", "none"),
+                ])),
+            ])),
+        ])
+        for session in sessions.sessions(of: subscription.subscriber) where session.isAvailable {
+            var copy = notice
+            copy[attribute: "to"] = session.jidText
+            session.deliver(copy)
+        }
+    }
+
+    /// `<message><event><items node><item id><readings…/></item></items></event></message>`.
+    func notification(_ batch: CommittedBatch, _ items: [ReadingsPage.Item], receipt: Receipt?) -> XMLElement {
+        XMLElement("message", namespace: Namespace.client, attributes: [.init("from", address), .init("type", "headline")], children: [
+            .element(XMLElement("event", namespace: Self.eventNamespace, children: [
+                .element(XMLElement("items", namespace: Self.eventNamespace, attributes: [.init("node", Self.node(batch.sensor))], children: [
+                    .element(Self.item(batch, items, receipt: receipt, namespace: Self.eventNamespace)),
+                ])),
+            ])),
+        ])
+    }
+
+    /// One item: its id is the batch's commit index, its payload a `readings:1` element.
+    static func item(_ batch: CommittedBatch, _ items: [ReadingsPage.Item], receipt: Receipt?, namespace: String) -> XMLElement {
+        var readings = XMLElement("readings", namespace: ReadingsIQ.namespace, attributes: [
+            .init("sensor", batch.sensor.rawValue), .init("commit", String(batch.commit)),
+        ])
+        for item in items { readings.append(ReadingsIQ.element(item)) }
+        if let receipt { readings.append(LedgerIQ.receiptElement(receipt)) }
+        return XMLElement("item", namespace: namespace, attributes: [.init("id", String(batch.commit))], children: [.element(readings)])
+    }
+
+    private func outbox(for session: Session) -> LiveOutbox {
+        outboxes.withLock { table in
+            if let existing = table[ObjectIdentifier(session)] { return existing.outbox }
+            let outbox = LiveOutbox(capacity: configuration.queueItems)
+            table[ObjectIdentifier(session)] = (session, outbox)
+            return outbox
+        }
+    }
+
+    /// Forgets the queues of sessions that are no longer available (ended or went away).
+    private func pruneOutboxes() {
+        outboxes.withLock { table in table = table.filter { $0.value.session.isAvailable } }
+    }
+}
+
+extension CommittedBatch {
+    /// The times (ns) of its first and last readings.
+    var span: ClosedRange<Int64>? {
+        guard let first = items.first?.reading.time, let last = items.last?.reading.time else { return nil }
+        return first...last
+    }
+}
