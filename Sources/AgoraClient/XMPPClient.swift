@@ -131,6 +131,22 @@ public final class XMPPClient {
         }
     }
 
+    /// Sends available presence (RFC 6121 §4.2): the server then delivers what waited for
+    /// the account, and pushes (live items) reach this resource.
+    public func sendPresence() async throws(XMPPClientError) {
+        try await send(XMLElement("presence", namespace: Namespace.client))
+    }
+
+    /// The next message or presence the server sends, waiting at most `timeout`; IQ requests
+    /// meanwhile are answered as `request` answers them. The connection is closed on timeout.
+    public func receive(timeout: Duration) async throws(XMPPClientError) -> XMLElement {
+        while true {
+            let element = try await nextElement(waitingFor: "a message", timeout: timeout)
+            if element.name == "message" || element.name == "presence" { return element }
+            try await handleUnsolicited(element)
+        }
+    }
+
     /// A server's IQ request (a XEP-0199 ping) is answered, anything else it asks is
     /// `service-unavailable`; messages and presence are not this client's business.
     private func handleUnsolicited(_ element: XMLElement) async throws(XMPPClientError) {
@@ -284,8 +300,8 @@ public final class XMPPClient {
         }
     }
 
-    private func nextElement(waitingFor what: String) async throws(XMPPClientError) -> XMLElement {
-        switch try await nextEvent(waitingFor: what) {
+    private func nextElement(waitingFor what: String, timeout: Duration? = nil) async throws(XMPPClientError) -> XMLElement {
+        switch try await nextEvent(waitingFor: what, timeout: timeout) {
         case .element(let element):
             if element.name == "error", element.namespace == Namespace.streams {
                 let condition = element.elements.first { $0.name != "text" }?.name ?? "undefined-condition"
@@ -300,9 +316,10 @@ public final class XMPPClient {
 
     /// The next event, or an error once `options.timeout` passes without one (the
     /// connection is then closed: a late answer has nobody to go to).
-    private func nextEvent(waitingFor what: String) async throws(XMPPClientError) -> XMLStreamEvent {
+    private func nextEvent(waitingFor what: String, timeout: Duration? = nil) async throws(XMPPClientError) -> XMLStreamEvent {
         let expired = Atomic<Bool>(false)
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(options.timeout.components.seconds) * 1_000_000_000 + options.timeout.components.attoseconds / 1_000_000_000)) { [channel] in
+        let wait = timeout ?? options.timeout
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(wait.components.seconds) * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000)) { [channel] in
             expired.store(true, ordering: .relaxed)
             channel.close(promise: nil)
         }
