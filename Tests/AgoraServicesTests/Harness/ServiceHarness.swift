@@ -2,6 +2,7 @@ import AgoraApp
 import AgoraCore
 import AgoraMarket
 import AgoraReadings
+import AgoraServices
 import AgoraTestSupport
 @testable import AgoraXMPP
 import Logging
@@ -18,6 +19,9 @@ struct ServiceHarness: Sendable {
     static let domain = "svc.test"
     let gateway: Gateway
     let server: XMPPServer
+    /// The live-readings service on `pubsub.svc.test` (its fan-out is driven by the tests:
+    /// `publish`).
+    let live: LiveService
     let sensor = try! SensorID("air-1")
     static let readingsStart = "2026-11-22T08:00:00Z"
 
@@ -25,12 +29,13 @@ struct ServiceHarness: Sendable {
     static func jid(_ name: String) -> BareJID { try! BareJID("\(name)@\(domain)") }
 
     /// Runs `body` against a fresh gateway; everything it started is stopped and removed after.
-    static func with(trust: TrustPolicy = TrustPolicy(), _ body: @Sendable (ServiceHarness) async throws -> Void) async throws {
+    static func with(trust: TrustPolicy = TrustPolicy(), live: LiveConfiguration = LiveConfiguration(), _ body: @Sendable (ServiceHarness) async throws -> Void) async throws {
         let directory = try TemporaryDirectory("agora-services")
         defer { directory.remove() }
         let logger = testLogger()
         var configuration = AgoraConfiguration(stateDirectory: directory.file("state"), kekFile: directory.file("agora.kek"))
         configuration.trust = trust
+        configuration.live = live
         _ = try await Gateway.initialize(configuration, domain: domain, name: "services", environment: [:], logger: logger)
         let gateway = try Gateway.open(configuration, environment: [:], logger: logger)
         do {
@@ -39,8 +44,8 @@ struct ServiceHarness: Sendable {
             xmpp.tlsRequired = false          // in-memory channels carry no TLS
             xmpp.connectionRatePerIP = 0
             xmpp.softwareVersion = "services-test"
-            let server = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger).server
-            let harness = ServiceHarness(gateway: gateway, server: server)
+            let (server, live) = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger)
+            let harness = ServiceHarness(gateway: gateway, server: server, live: live!)
             try await server.withoutListeners { try await body(harness) }
         } catch {
             await gateway.close()
