@@ -81,7 +81,7 @@ public enum GatewayServer {
         guard ingest != nil || xmpp != nil else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")
         }
-        let telemetry = GatewayTelemetry(gateway: gateway, xmpp: xmpp, ingest: ingest, pairing: pairingOutcomes)
+        let telemetry = GatewayTelemetry(gateway: gateway, xmpp: xmpp, ingest: ingest, live: live, pairing: pairingOutcomes)
         let witnessing = try await WitnessSetup.make(for: gateway, logger: logger)
         telemetry.witness = witnessing
         if let submitter = witnessing.submitter { services.append(.init(service: submitter)) }

@@ -248,7 +248,7 @@ struct Client: AsyncParsableCommand {
             do {
                 let result = try await VerifiedReadings(client: client).read(sensor: id, from: from, to: end, verifier: pin.verifier, keepProofs: false)
                 printer.print(result.items)
-            } catch let error as XMPPClientError {
+            } catch {
                 if case .refused(_, let text) = error {
                     FileHandleOutput.standardError("could not fetch \(from) – \(end): \(text)")
                 } else {

@@ -1,6 +1,7 @@
 internal import AgoraCore
 internal import AgoraMarket
 internal import AgoraReadings
+internal import AgoraServices
 internal import AgoraStore
 public import CoreMetrics
 internal import Prometheus
@@ -48,6 +49,7 @@ final class GatewayMetrics: Sendable {
         let live = try telemetry.live(activity: false, sensors: records)
         return scraping.withLock { handles in
             set(live, &handles)
+            if let service = telemetry.liveService { set(service, &handles) }
             // A sensor removed since the last scrape leaves no stale series behind.
             let current = Set(sensors.map(\.id))
             for (gone, gauges) in handles.sensors where !current.contains(gone) {
@@ -85,6 +87,25 @@ final class GatewayMetrics: Sendable {
                         newest.map { Double($0) / 1e9 } ?? Double(sensor.registered.seconds))
             })
         }
+    }
+
+    /// The live-readings service's counters (XEP-0060).
+    private func set(_ service: LiveService, _ handles: inout Handles) {
+        func gauge(_ name: String, _ help: String, _ value: Double, _ labels: [(String, String)] = []) {
+            self.gauge(name, help, value, labels, &handles)
+        }
+        func counter(_ name: String, _ help: String, _ value: Int, _ labels: [(String, String)] = []) {
+            self.counter(name, help, value, labels, &handles)
+        }
+        let counts = service.counters
+        gauge("agora_live_subscriptions", "Live-readings subscriptions (XEP-0060), all accounts.", Double(service.subscriptionCount))
+        counter("agora_live_items_published_total", "Committed batches published to at least one subscriber.", counts.published)
+        counter("agora_live_deliveries_total", "Live items handed to sessions.", counts.delivered)
+        counter("agora_live_kept_offline_total", "Live items kept for accounts with no available resource.", counts.keptOffline)
+        for (reason, count) in [("slow_session", counts.droppedQueue), ("offline_full", counts.droppedOffline), ("hand_over_full", counts.droppedHandOver)] {
+            counter("agora_live_dropped_total", "Live items dropped (the readings stay in the store), by reason.", count, [("reason", reason)])
+        }
+        counter("agora_live_subscribe_refused_total", "Subscribe requests refused (no window to come, quota, bad node or JID).", counts.refused)
     }
 
     private func set(_ live: LiveStatus, _ handles: inout Handles) {

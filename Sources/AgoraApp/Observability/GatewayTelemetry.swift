@@ -4,6 +4,7 @@ internal import AgoraLedger
 internal import AgoraMarket
 internal import AgoraMQTT
 internal import AgoraReadings
+internal import AgoraServices
 internal import AgoraStore
 internal import AgoraXMPP
 internal import Synchronization
@@ -17,6 +18,8 @@ final class GatewayTelemetry: Sendable {
     let started = ContinuousClock.now
     let xmpp: XMPPServer?
     let ingest: Ingest?
+    /// The live-readings service (XEP-0060), when it runs.
+    let liveService: LiveService?
     /// Pairing requests answered: `paired` or `refused` (the rate-limited ones never reach
     /// an answer and are counted by the MQTT side's `PairingGate`).
     let pairing: OutcomeCounts
@@ -36,8 +39,9 @@ final class GatewayTelemetry: Sendable {
         let mqtt: MQTTService
     }
 
-    init(gateway: Gateway, xmpp: XMPPServer?, ingest: Ingest?, pairing: OutcomeCounts = OutcomeCounts(["paired", "refused"])) {
+    init(gateway: Gateway, xmpp: XMPPServer?, ingest: Ingest?, live: LiveService? = nil, pairing: OutcomeCounts = OutcomeCounts(["paired", "refused"])) {
         self.gateway = gateway
+        self.liveService = live
         self.pairing = pairing
         self.xmpp = xmpp
         self.ingest = ingest
