@@ -341,6 +341,11 @@ public final class XMPPClient {
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return .tls("the server's certificate does not name \(domain)")
         }
+        // A TLS connection cut without close_notify (the server was killed, the link dropped)
+        // is a lost connection, not a certificate problem.
+        if let ssl = error as? NIOSSLError, case .uncleanShutdown = ssl {
+            return .streamClosed("the connection was cut (\(error))")
+        }
         if error is NIOSSLError || "\(error)".contains("CERTIFICATE_VERIFY_FAILED") {
             return .tls("the server's certificate is not trusted (\(error)); give the gateway's CA with --ca FILE (the gateway's xmpp/ca.pem)")
         }

@@ -207,9 +207,12 @@ struct Client: AsyncParsableCommand {
             if !printer.json { print("time,name,unit,value") }
             var backoff = 1
             var resumeFrom: String?
+            // Read once: a password on stdin is not there for the second connection.
+            let options = try connection.options()
             while !printer.done {
                 do {
-                    try await connection.with { client in
+                    let client = try await XMPPClient.connect(options)
+                    do {
                         let pin = try await connection.pin(client)
                         let watch = LiveWatch(client: client, sensor: id)
                         try await watch.subscribe(proofs: proofs)
@@ -229,9 +232,18 @@ struct Client: AsyncParsableCommand {
                                 printer.done = true
                             }
                         }
+                    } catch {
+                        await client.close()
+                        throw error
                     }
+                    await client.close()
                 } catch let error as XMPPClientError {
-                    if case .refused = error { throw error }   // forbidden, no such node: retrying will not help
+                    // Refusals (forbidden, no such node), failed proofs and bad credentials are
+                    // not cured by reconnecting; a lost connection is.
+                    switch error {
+                    case .unreachable, .streamClosed, .timedOut: break
+                    default: throw error
+                    }
                     resumeFrom = printer.newest ?? resumeFrom ?? Self.now()
                     FileHandleOutput.standardError("connection lost (\(error)); reconnecting in \(backoff) s")
                     try await Task.sleep(for: .seconds(backoff))
