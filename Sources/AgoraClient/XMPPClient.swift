@@ -49,6 +49,11 @@ public final class XMPPClient {
     private let decoder: NIOLoopBound<XMPPStreamDecoder>
     private var events: AsyncThrowingStream<XMLStreamEvent, any Error>.AsyncIterator
     private var nextID = 0
+    /// Messages and presence that arrived while a request waited for its answer, for
+    /// `receive` (live items keep coming while a client fetches a gap). Bounded: beyond
+    /// `maxHeld` the oldest go, as a slow reader's would at the server.
+    private var held: [XMLElement] = []
+    static let maxHeld = 10_000
 
     private init(options: Options, channel: any Channel, decoder: NIOLoopBound<XMPPStreamDecoder>,
                  events: AsyncThrowingStream<XMLStreamEvent, any Error>) {
@@ -140,6 +145,7 @@ public final class XMPPClient {
     /// The next message or presence the server sends, waiting at most `timeout`; IQ requests
     /// meanwhile are answered as `request` answers them. The connection is closed on timeout.
     public func receive(timeout: Duration) async throws(XMPPClientError) -> XMLElement {
+        if !held.isEmpty { return held.removeFirst() }
         while true {
             let element = try await nextElement(waitingFor: "a message", timeout: timeout)
             if element.name == "message" || element.name == "presence" { return element }
@@ -148,8 +154,13 @@ public final class XMPPClient {
     }
 
     /// A server's IQ request (a XEP-0199 ping) is answered, anything else it asks is
-    /// `service-unavailable`; messages and presence are not this client's business.
+    /// `service-unavailable`; messages and presence are held for `receive`.
     private func handleUnsolicited(_ element: XMLElement) async throws(XMPPClientError) {
+        if element.name == "message" || element.name == "presence" {
+            held.append(element)
+            if held.count > Self.maxHeld { held.removeFirst(held.count - Self.maxHeld) }
+            return
+        }
         guard element.name == "iq", let type = element[attribute: "type"], type == "get" || type == "set" else { return }
         var reply = XMLElement("iq", namespace: Namespace.client, attributes: [.init("id", element[attribute: "id"] ?? "")])
         if let from = element[attribute: "from"] { reply[attribute: "to"] = from }

@@ -10,6 +10,8 @@ public struct LedgerError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The entry or checkpoint asked for does not exist (yet): the asker's mistake, not the ledger's.
     public var isNotFound: Bool { code == .indexOutOfRange || code == .noCheckpoint }
+    /// No checkpoint covers the entry yet: sealing one cures it.
+    public var isMissingCheckpoint: Bool { code == .noCheckpoint }
 
     init(_ code: Code, _ description: String, index: UInt64? = nil) {
         self.code = code

@@ -49,7 +49,16 @@ enum ReadingsIQ {
                 let proofs = IQPayload.isTrue(payload.optional("proofs"))
                 let set = try ResultSet(in: payload.element, defaultMax: defaultPage, cap: maxPage)
                 try requireAccess(request.account, sensor: sensor, from: from, to: to, context)
-                let page = try query.page(of: sensor, from: from, to: to, after: set.after, limit: set.max, proofs: proofs)
+                let page: ReadingsPage
+                do {
+                    page = try query.page(of: sensor, from: from, to: to, after: set.after, limit: set.max, proofs: proofs)
+                } catch let error as LedgerError where error.isMissingCheckpoint {
+                    // Readings committed since the last checkpoint (a client catching up on
+                    // live data): sign one now — the writer's own seals come only every
+                    // checkpoint interval — then answer. One commit, at most once a request.
+                    try await context.ledger.sealCheckpoint(through: context.store)
+                    page = try query.page(of: sensor, from: from, to: to, after: set.after, limit: set.max, proofs: proofs)
+                }
                 // A page ends early rather than outgrow what a connection may buffer (readings
                 // with large vs/vd values): the client just asks for the next one.
                 var bytes = 0

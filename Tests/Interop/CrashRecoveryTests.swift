@@ -34,6 +34,8 @@ import Testing
         #expect((numbers["readings_committed"] ?? 0) >= 1000, "too few readings to mean anything: \(numbers)")
         #expect(numbers["readings_committed"] == numbers["readings_published"], "\(numbers)")
         #expect(numbers["duplicates"] == 0, "\(numbers)")
+        // Issue 21: the owner watching live got every committed reading, each once.
+        #expect(numbers["readings_watched"] == numbers["readings_committed"], "\(numbers)")
         #expect((numbers["purchases_in_doubt"] ?? 0) >= 1, "no crash cut off a purchase in flight: \(numbers)")
         #expect((numbers["retried"] ?? 0) >= (numbers["purchases_in_doubt"] ?? 0), "\(numbers)")
     }

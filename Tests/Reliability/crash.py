@@ -66,6 +66,11 @@ After every crash, on the state the crash left and before the restart:
    reading's time is exactly the one it was published with, every one was published, and
    none is stored twice (redelivered messages are not stored again).
 
+Throughout, the owner watches the sensor live (`agora client watch s1 --format json`, issue
+21): it reconnects after each kill and fetches what it missed. At the end every committed
+reading must have reached it exactly once — pushed live, kept for it while it was away, or
+fetched over the gap — and nothing else.
+
 Finally the gateway is restarted once more, in-doubt purchases are settled, the publisher
 stops (mosquitto_pub exits once the broker acknowledged every message), the broker's queue
 drains, `agora serve` stops with SIGTERM, and the checks run a last time, plus: every
@@ -408,6 +413,66 @@ class Publisher:
 
     def kill(self):
         self.stopping.set()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class Watcher:
+    """`agora client watch` as the sensor's owner, for the whole run: its JSON lines are what
+    reached the subscriber. It reconnects by itself after each kill (the port stays the same)."""
+
+    def __init__(self, gw, work):
+        self.path = work / 'watch.jsonl'
+        self.port = gw.port
+        self.process = subprocess.Popen(
+            [gw.agora, 'client', 'watch', SENSOR, '--format', 'json', '--jid', OWNER, '--password-stdin',
+             '--server', '127.0.0.1:%d' % gw.port, '--ca', str(gw.state / 'xmpp' / 'ca.pem'),
+             '--known-logs', str(work / 'known-logs'), '--timeout', '10'],
+            stdin=subprocess.PIPE, stdout=open(self.path, 'w'), stderr=open(work / 'watch.log', 'w'), text=True)
+        self.process.stdin.write('owner-secret-1\n')
+        self.process.stdin.close()
+        # Subscribed before the first reading is published: what is committed before a
+        # subscription exists is nobody's to receive.
+        deadline = time.monotonic() + 30
+        while 'watching' not in (work / 'watch.log').read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SetupError('agora client watch did not subscribe: %s' % (work / 'watch.log').read_text()[-2000:])
+            time.sleep(0.05)
+
+    def values(self):
+        """The reading numbers printed so far, in order."""
+        values = []
+        with open(self.path) as f:
+            for line in f:
+                if line.endswith('\n'):
+                    values.append(int(json.loads(line)['v']))
+        return values
+
+    def check(self, gw, committed, timeout=60):
+        """Every committed reading printed once, and nothing else, within `timeout`."""
+        if gw.port != self.port:
+            raise SetupError('agora serve moved to port %d (%d was taken meanwhile); the watcher cannot follow' % (gw.port, self.port))
+        deadline = time.monotonic() + timeout
+        values = self.values()
+        while len(values) < len(committed) and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Violation('agora client watch exited %s: %s' % (self.process.returncode, (self.path.parent / 'watch.log').read_text()[-2000:]))
+            time.sleep(0.2)
+            values = self.values()
+        twice = sorted(k for k in set(values) if values.count(k) > 1) if len(values) != len(set(values)) else []
+        if twice:
+            raise Violation('the live watcher printed %d readings more than once (numbers %s)' % (len(values) - len(set(values)), twice[:10]))
+        missed = sorted(set(committed) - set(values))
+        if missed:
+            raise Violation('LOST (live): %d of %d committed readings never reached the watching owner (numbers %s…); watch.log: %s' % (
+                len(missed), len(committed), missed[:10], (self.path.parent / 'watch.log').read_text()[-1500:]))
+        extra = sorted(set(values) - set(committed))
+        if extra:
+            raise Violation('the live watcher printed readings that were never committed: %s' % extra[:10])
+        return len(values)
+
+    def kill(self):
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -889,6 +954,7 @@ def main():
     broker = Broker(work)
     gw = None
     pub = None
+    watcher = None
     ok = False
     try:
         if disk:
@@ -907,6 +973,7 @@ def main():
         # Readings only once the gateway's subscription exists: the broker queues nothing for
         # a client it has never seen.
         broker.wait_for_gateway()
+        watcher = Watcher(gw, work)
         pub = Publisher(work, broker.port)
         stats = None
         startup_kill = False
@@ -964,6 +1031,10 @@ def main():
             quiet = quiet + 1 if n == last else 0
             last = n
             time.sleep(0.2)
+        # What the watcher must have got: every reading stored, read while serve still runs.
+        stored = [int(r['v']) for r in parsed(gw.cli('readings', 'export', '--sensor', SENSOR, '--format', 'json'), 'live check')]
+        watched = watcher.check(gw, stored)
+        watcher.kill()
         gw.stop_gracefully()
         stats = check(gw, book, pub, '%s final' % mode)
         published = pub.published
@@ -975,9 +1046,9 @@ def main():
                     lo, hi - 1, mode, bisect.bisect_left(kills, lo + 1) + 1) for lo, hi in gaps[:10])))
         extra = ' journal_replays=%d' % recovered if args.power_cut else ''
         print('%s ok %s=%d purchases_acked=%d readings_committed=%d lost=%d purchases_in_doubt=%d retried=%d replayed=%d '
-              'readings_published=%d duplicates=%d ledger_entries=%d%s seed=%d' % (
+              'readings_published=%d duplicates=%d ledger_entries=%d readings_watched=%d%s seed=%d' % (
                   mode, 'cuts' if args.power_cut else 'kills', rounds, len(book.acked), stats['committed'], missing,
-                  len(book.doubted), book.retried, book.replayed, published, stats['duplicates'], stats['entries'], extra, seed),
+                  len(book.doubted), book.retried, book.replayed, published, stats['duplicates'], stats['entries'], watched, extra, seed),
               flush=True)
         ok = True
         return 0
@@ -1000,6 +1071,8 @@ def main():
             gw.reap()
         if pub:
             pub.kill()
+        if watcher:
+            watcher.kill()
         broker.stop()
         if disk:
             disk.cleanup()

@@ -13,8 +13,9 @@ internal import Synchronization
 /// owner and operators, and to a buyer only the readings inside the windows it bought.
 ///
 /// The committer hands batches over (`committed`) without waiting; this service's task fans
-/// them out. A subscriber with an available resource gets them through a bounded per-session
-/// queue (`LiveOutbox`), one with none gets them kept (`LivePending`) for its next presence.
+/// them out, in order with sessions becoming available (`Event`). A subscriber's resources
+/// that are caught up get them through a bounded per-session queue (`LiveOutbox`); an
+/// account with none gets them kept (`LivePending`) until its next presence comes round.
 /// Neither path can slow ingestion: the hand-over is bounded too, and what cannot be
 /// delivered is dropped, counted, and left for the client to fetch (`urn:agora:readings:1`).
 public final class LiveService: Service, Sendable {
@@ -48,8 +49,22 @@ public final class LiveService: Service, Sendable {
     private let outboxes = Mutex<[ObjectIdentifier: (session: Session, outbox: LiveOutbox)]>([:])
     private let windowCache = Mutex<[WindowKey: CachedWindows]>([:])
     private let counts = Mutex(Counters())
-    private let batches: AsyncStream<[CommittedBatch]>
-    private let handOver: AsyncStream<[CommittedBatch]>.Continuation
+    /// What the fan-out task works through, in order: committed batches, and sessions that
+    /// became available (their kept items go out before any live one, so a session receives
+    /// its items in commit order — what lets a client that loses its connection fetch
+    /// everything after the newest reading it got, and miss nothing).
+    enum Event: Sendable {
+        case committed([CommittedBatch])
+        case available(Session)
+    }
+
+    private let events: AsyncStream<Event>
+    private let handOver: AsyncStream<Event>.Continuation
+    /// Batches handed over and not yet fanned out (the hand-over's bound).
+    private let waiting = Atomic<Int>(0)
+    /// Sessions whose kept items went out: only they get live items; the others' wait in
+    /// `live.pending` until their turn comes in the event order.
+    private let ready = Mutex<[ObjectIdentifier: Session]>([:])
 
     private struct WindowKey: Hashable { let sensor: SensorID; let reader: BareJID }
     private struct CachedWindows { let generation: UInt64; let at: Int64; let windows: ReadableWindows }
@@ -64,7 +79,7 @@ public final class LiveService: Service, Sendable {
         self.address = configuration.address(for: domain)
         subscriptions = try LiveSubscriptions(store: context.store)
         pending = try LivePending(store: context.store, limit: configuration.offlineItems)
-        (batches, handOver) = AsyncStream.makeStream(of: [CommittedBatch].self, bufferingPolicy: .bufferingOldest(Self.handOverCapacity))
+        (events, handOver) = AsyncStream.makeStream(of: Event.self)
     }
 
     public var counters: Counters { counts.withLock { $0 } }
@@ -74,13 +89,26 @@ public final class LiveService: Service, Sendable {
 
     /// For `ReadingsCommitter.onCommit`: called once `batches` are durable; never waits.
     public func committed(_ batches: [CommittedBatch]) {
-        if case .dropped = handOver.yield(batches) { counts.withLock { $0.droppedHandOver += batches.count } }
+        guard waiting.add(1, ordering: .relaxed).newValue <= Self.handOverCapacity else {
+            waiting.subtract(1, ordering: .relaxed)
+            counts.withLock { $0.droppedHandOver += batches.count }
+            return
+        }
+        handOver.yield(.committed(batches))
     }
 
     public func run() async throws {
         let handOver = handOver
         await withGracefulShutdownHandler {
-            for await round in batches { await publish(round) }
+            for await event in events {
+                switch event {
+                case .committed(let round):
+                    await publish(round)
+                    waiting.subtract(1, ordering: .relaxed)
+                case .available(let session):
+                    await catchUp(session)
+                }
+            }
         } onGracefulShutdown: {
             handOver.finish()
         }
@@ -88,11 +116,23 @@ public final class LiveService: Service, Sendable {
 
     /// The component the XMPP server routes `address` to.
     public var component: XMPPComponent {
-        XMPPComponent(address: address, name: "Live sensor readings", iq: PubSubIQ.router(for: self)) { [self] session in
-            do { try await pending.deliver(to: session) } catch {
-                context.logger.error("live items kept for an offline account were not delivered", metadata: ["error": "\(error)"])
-            }
+        XMPPComponent(address: address, name: "Live sensor readings", iq: PubSubIQ.router(for: self)) { [handOver] session in
+            handOver.yield(.available(session))
         }
+    }
+
+    /// Hands what was kept for `session`'s account to it, then lets live items through.
+    func catchUp(_ session: Session) async {
+        do { try await pending.deliver(to: session) } catch {
+            context.logger.error("live items kept for an offline account were not delivered", metadata: ["error": "\(error)"])
+        }
+        if session.isAvailable { ready.withLock { $0[ObjectIdentifier(session)] = session } }
+    }
+
+    /// The sessions of `account` that take live items now.
+    private func readySessions(of account: BareJID) -> [Session] {
+        let sessions = ready.withLock { table in table.values.filter { $0.bare == account } }
+        return sessions.filter { $0.isAvailable && $0.priority >= 0 }
     }
 
     static func node(_ sensor: SensorID) -> String { nodePrefix + sensor.rawValue }
@@ -127,7 +167,7 @@ public final class LiveService: Service, Sendable {
                 } else {
                     stanza = notification(batch, visible, receipt: receipt)
                 }
-                let targets = sessions.sessions(of: subscription.subscriber).filter { $0.isAvailable && $0.priority >= 0 }
+                let targets = readySessions(of: subscription.subscriber)
                 if targets.isEmpty {
                     offline.append((subscription.subscriber, stanza))
                     continue
@@ -143,12 +183,6 @@ public final class LiveService: Service, Sendable {
         var droppedOffline = 0
         do { droppedOffline = try await pending.keep(offline) } catch {
             context.logger.error("live items for offline accounts were not kept", metadata: ["error": "\(error)", "live.items": "\(offline.count)"])
-        }
-        // An account that came online while its items were being kept gets them now.
-        for account in Set(offline.map(\.account)) {
-            for session in sessions.sessions(of: account) where session.isAvailable && session.priority >= 0 {
-                try? await pending.deliver(to: session)
-            }
         }
         for subscription in ended { await end(subscription, reason: "its purchased windows are over") }
         counts.withLock {
@@ -262,6 +296,7 @@ public final class LiveService: Service, Sendable {
     /// Forgets the queues of sessions that are no longer available (ended or went away).
     private func pruneOutboxes() {
         outboxes.withLock { table in table = table.filter { $0.value.session.isAvailable } }
+        ready.withLock { table in table = table.filter { $0.value.isAvailable } }
     }
 }
 

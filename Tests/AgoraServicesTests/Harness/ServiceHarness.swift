@@ -19,8 +19,7 @@ struct ServiceHarness: Sendable {
     static let domain = "svc.test"
     let gateway: Gateway
     let server: XMPPServer
-    /// The live-readings service on `pubsub.svc.test` (its fan-out is driven by the tests:
-    /// `publish`).
+    /// The live-readings service on `pubsub.svc.test`, its fan-out running.
     let live: LiveService
     let sensor = try! SensorID("air-1")
     static let readingsStart = "2026-11-22T08:00:00Z"
@@ -46,6 +45,9 @@ struct ServiceHarness: Sendable {
             xmpp.softwareVersion = "services-test"
             let (server, live) = try XMPPSetup.server(for: gateway, configuration: xmpp, logger: logger)
             let harness = ServiceHarness(gateway: gateway, server: server, live: live!)
+            // The live service's fan-out runs for the test, as `agora serve` runs it.
+            let fanOut = Task { try await live!.run() }
+            defer { fanOut.cancel() }
             try await server.withoutListeners { try await body(harness) }
         } catch {
             await gateway.close()
