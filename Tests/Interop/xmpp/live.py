@@ -43,6 +43,8 @@ from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: 
 from market import MARKET, ask, raw_condition, rfc3339  # noqa: E402
 import verify_receipt as vr  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
+from slixmpp.xmlstream.handler import Callback  # noqa: E402
+from slixmpp.xmlstream.matcher import StanzaPath  # noqa: E402
 
 READINGS = 'urn:agora:readings:1'
 LEDGER = 'urn:agora:ledger:1'
@@ -124,12 +126,8 @@ def parse_item(payload, sensor, item_id, proofs):
 
 
 def receipt_of(payload):
-    """The item's <receipt/>: urn:agora:ledger:1 as in readings:1 pages (PROTOCOL.md's pubsub
-    example writes it without a namespace, so any namespace is accepted)."""
-    for child in payload:
-        if child.tag.rsplit('}', 1)[-1] == 'receipt':
-            return child
-    return None
+    """The item's <receipt xmlns='urn:agora:ledger:1'/>, as in readings:1 pages."""
+    return payload.find('{%s}receipt' % LEDGER)
 
 
 class Feed:
@@ -141,6 +139,14 @@ class Feed:
         self.client, self.sensor, self.node, self.proofs = client, sensor, node_of(sensor), proofs
         self.items, self.payloads, self.order, self.errors = {}, {}, [], []
         client.add_event_handler('pubsub_publish', self._on_publish)
+        # Beside the plugin, the raw notifications, to say what the plugin did not pass on.
+        self.sent_multi = 0
+        client.register_handler(Callback('live feed %s' % self.node, StanzaPath('message/pubsub_event/items'), self._on_raw))
+
+    def _on_raw(self, msg):
+        items = msg.xml.findall('{%s#event}event/{%s#event}items' % (PUBSUB, PUBSUB))
+        if any(i.get('node') == self.node and len(i.findall('{%s#event}item' % PUBSUB)) > 1 for i in items):
+            self.sent_multi += 1
 
     def _on_publish(self, msg):
         if msg['pubsub_event']['items']['node'] != self.node:
@@ -148,7 +154,9 @@ class Feed:
         try:
             check(msg['from'].full == service(self.client.args), 'a notification from %s' % msg['from'])
             check(msg['type'] == 'headline', 'a notification of type %s, expected headline' % msg['type'])
-            for item in msg['pubsub_event']['items']:
+            # The plugin raises this event while it iterates over these items itself, and an
+            # ElementBase's iterator state is shared: read the list, do not iterate again.
+            for item in msg['pubsub_event']['items']['substanzas']:
                 if item.name != 'item':
                     continue
                 got = parse_item(item['payload'], self.sensor, item['id'], self.proofs)
@@ -170,9 +178,11 @@ class Feed:
         deadline = time.monotonic() + timeout
         while not set(expected) <= set(self.readings()):
             if time.monotonic() > deadline:
-                raise Fail('%s: within %d s got %d of %d readings; missing %s' % (
+                raise Fail('%s: within %d s got %d of %d readings; missing %s%s' % (
                     what, timeout, len(set(expected) & set(self.readings())), len(expected),
-                    sorted(t for t, _ in set(expected) - set(self.readings()))[:10]))
+                    sorted(t for t, _ in set(expected) - set(self.readings()))[:10],
+                    '' if not self.sent_multi else " (%d notifications held several <item/>s: slixmpp 1.8.3's xep_0060 "
+                    "raises no event for those, KeyError 'pubsub_event' on a stanza with xml:lang)" % self.sent_multi))
             await asyncio.sleep(0.05)
 
     def exactly(self, expected, t0, what):
@@ -205,7 +215,7 @@ async def subscribe(client, sensor, proofs=None):
 
 async def subscriptions(client):
     reply = await client['xep_0060'].get_subscriptions(service(client.args), timeout=10)
-    return {(s['node'], s['subscription']) for s in reply['pubsub']['subscriptions']}
+    return {(s['node'], s['subscription']) for s in reply['pubsub']['subscriptions']['substanzas']}
 
 
 async def pubsub_refused(call, condition, what, app=None, text_like=None):
@@ -229,7 +239,7 @@ async def items(client, sensor, max_items, proofs=False):
     """get_items with max_items: the (id, readings) list in the order the server sent it."""
     reply = await client['xep_0060'].get_items(service(client.args), node_of(sensor), max_items=max_items, timeout=10)
     check(reply['pubsub']['items']['node'] == node_of(sensor), 'items reply for node %r' % reply['pubsub']['items']['node'])
-    return [(i['id'], parse_item(i['payload'], sensor, i['id'], proofs)) for i in reply['pubsub']['items']]
+    return [(i['id'], parse_item(i['payload'], sensor, i['id'], proofs)) for i in reply['pubsub']['items']['substanzas']]
 
 
 async def buy(client, sensor, w0, w1, request):
@@ -323,18 +333,21 @@ async def sc_window(a):
     owner_ids = sorted(feeds[owner].items, key=int)
     x_id, y_id = owner_ids[-2], owner_ids[-1]
     check(set(feeds[owner].items[x_id]) == x and set(feeds[owner].items[y_id]) == y, 'packs X and Y are not the newest two items')
-    got = await items(owner, sensor, 2)
-    check([(i, set(r)) for i, r in got] == [(x_id, x), (y_id, y)], 'owner max_items=2: %s' % [(i, show(r, t0)) for i, r in got])
-    got = await items(buyer, sensor, 1)
-    check([(i, set(r)) for i, r in got] == [(y_id, {r for r in y if inside(r[0], bought)})],
-          'buyer max_items=1: %s, expected item %s with %s' % ([(i, show(r, t0)) for i, r in got], y_id, show({r for r in y if inside(r[0], bought)}, t0)))
-    got = await items(buyer, sensor, 2)
-    check([(i, set(r)) for i, r in got] == [(x_id, {r for r in x if inside(r[0], bought)}), (y_id, {r for r in y if inside(r[0], bought)})],
-          'buyer max_items=2: %s' % [(i, show(r, t0)) for i, r in got])
-    got = await items(future, sensor, 2)   # Y holds nothing of its window: left out
+    live_items = {i: show(r, t0) for i, r in sorted(feeds[owner].items.items(), key=lambda e: int(e[0]))}
+
+    def retrieved(got, expected, what):
+        check([(i, set(r)) for i, r in got] == expected, '%s: got %s, expected %s (the items as published: %s)' % (
+            what, [(i, show(r, t0)) for i, r in got], [(i, show(r, t0)) for i, r in expected], live_items))
+
+    retrieved(await items(owner, sensor, 2), [(x_id, x), (y_id, y)], 'owner max_items=2')
+    retrieved(await items(buyer, sensor, 1), [(y_id, {r for r in y if inside(r[0], bought)})], 'buyer max_items=1')
+    retrieved(await items(buyer, sensor, 2), [(x_id, {r for r in x if inside(r[0], bought)}), (y_id, {r for r in y if inside(r[0], bought)})],
+              'buyer max_items=2')
+    got = await items(future, sensor, 2)   # Y holds nothing of its window: left out, before or after taking the newest 2
     check(0 < len(got) <= 2 and got[-1][0] == x_id and [i for i, _ in got] == sorted((i for i, _ in got), key=int)
           and all(set(r) == set(feeds[future].items.get(i, ())) for i, r in got),
-          'future buyer max_items=2: %s (live: %s)' % ([(i, show(r, t0)) for i, r in got], {i: show(r, t0) for i, r in feeds[future].items.items()}))
+          'future buyer max_items=2: got %s, expected at most 2 items ending with %s, each as received live: %s' % (
+              [(i, show(r, t0)) for i, r in got], x_id, {i: show(r, t0) for i, r in feeds[future].items.items()}))
     try:
         leaked = [r for _, rs in await items(outsider, sensor, 10) for r in rs]
     except IqError:
