@@ -25,7 +25,7 @@ public struct CommittedBatch: Sendable {
 }
 
 extension ReadingsQuery {
-    /// Which committed batches of a sensor to fetch (XEP-0060 item retrieval).
+    /// Which committed batches of a sensor to fetch (XEP-0060 item retrieval), by ledger index.
     public enum BatchSelection: Sendable {
         /// The newest n.
         case newest(Int)
@@ -35,37 +35,60 @@ extension ReadingsQuery {
         case commits(Set<UInt64>)
     }
 
-    /// Committed batches of `sensor`, found by walking its readings back from the newest — at
-    /// most `walk` readings, so a request costs a bounded read whatever it asks for. Batches
-    /// are assumed to follow each other in time (live ingestion); a backfilled batch older
-    /// than what was asked for is not looked for past the walk. Oldest commit first.
-    public func batches(of sensor: SensorID, _ selection: BatchSelection, walk: Int = 100_000) throws -> [CommittedBatch] {
+    /// Whole committed batches of `sensor`, found by their commit in `readings.commits` (so a
+    /// batch of late readings is found by when it was committed, not by its readings' times),
+    /// each loaded from its time span. Oldest commit first. Commits from before the index
+    /// existed, or whose readings retention has pruned, are not found.
+    public func batches(of sensor: SensorID, _ selection: BatchSelection) throws -> [CommittedBatch] {
         let tables = store.tables
         return try store.read { txn in
             guard let record = try MarketState(tables: tables, txn: txn).sensor(sensor) else { throw MarketRefusal.unknownSensor(sensor) }
-            let cursor = try Cursor(transaction: txn, database: tables.readings)
-            var entry = try cursor.seek(atLeast: ReadingsKey.key(sensor: record.index &+ 1, time: 0, seq: 0)) != nil ? try cursor.previous() : try cursor.last()
-            var rows: [UInt64: [(key: [UInt8], bytes: [UInt8])]] = [:]
-            var seen = 0
-            walking: while let (key, value) = entry, ReadingsKey.sensor(of: key) == record.index, seen < walk {
-                seen += 1
-                guard let commit = StoreKey.readU64(value) else { throw StoreError.corrupted("a readings row without its commit index") }
-                switch selection {
-                case .newest(let count): if rows[commit] == nil, rows.count >= count { break walking }
-                case .after(let after, _): if commit <= after { break walking }
-                case .commits(let wanted): if !wanted.contains(commit) { entry = try cursor.previous(); continue walking }
+            var prefixKey = StoreKey(capacity: 4)
+            prefixKey.append(record.index)
+            let prefix = prefixKey.bytes
+            var found: [(commit: UInt64, first: Int64, last: Int64)] = []
+            func add(_ key: some Collection<UInt8>, _ value: [UInt8]) {
+                if let commit = StoreKey.readU64(Array(key), at: 4), let span = ReadingsKey.span(of: value) { found.append((commit, span.first, span.last)) }
+            }
+            switch selection {
+            case .newest(let count):
+                guard count > 0 else { return [] }
+                // The sensor's last commit: the entry before the next sensor's first.
+                let cursor = try Cursor(transaction: txn, database: tables.readingsCommits)
+                var entry = record.index == .max ? try cursor.last()
+                    : try cursor.seek(atLeast: ReadingsKey.commit(sensor: record.index + 1, commit: 0)) != nil ? try cursor.previous() : try cursor.last()
+                while let (key, value) = entry, Array(key.prefix(4)) == prefix, found.count < count {
+                    add(key, Array(value))
+                    entry = try cursor.previous()
                 }
-                rows[commit, default: []].append((Array(key), Array(value.dropFirst(8))))
-                entry = try cursor.previous()
+                found.reverse()
+            case .after(let after, let max):
+                guard max > 0, after < .max else { return [] }
+                try txn.scan(tables.readingsCommits, from: ReadingsKey.commit(sensor: record.index, commit: after + 1)) { key, value in
+                    guard Array(key.prefix(4)) == prefix else { return false }
+                    add(key, Array(value))
+                    return found.count < max
+                }
+            case .commits(let wanted):
+                for commit in wanted.sorted() {
+                    if let value = try txn.get(tables.readingsCommits, ReadingsKey.commit(sensor: record.index, commit: commit)) {
+                        add(ReadingsKey.commit(sensor: record.index, commit: commit), value)
+                    }
+                }
             }
-            var batches = try rows.sorted { $0.key < $1.key }.map { commit, found in
-                CommittedBatch(sensor: sensor, commit: commit, items: try found.reversed().map { row in
-                    ReadingsPage.Item(reading: try Reading(canonical: row.bytes), record: row.bytes, cursor: Self.cursor(of: row.key),
-                                      commit: commit, leafIndex: nil, batchSize: nil, path: nil)
-                })
+            return try found.map { batch in
+                var items: [ReadingsPage.Item] = []
+                try txn.scan(tables.readings, from: ReadingsKey.start(sensor: record.index, time: batch.first)) { key, value in
+                    guard ReadingsKey.sensor(of: key) == record.index, let time = ReadingsKey.time(of: key), time <= batch.last else { return false }
+                    if StoreKey.readU64(value) == batch.commit {
+                        let bytes = Array(value.dropFirst(8))
+                        items.append(ReadingsPage.Item(reading: try Reading(canonical: bytes), record: bytes, cursor: Self.cursor(of: Array(key)),
+                                                       commit: batch.commit, leafIndex: nil, batchSize: nil, path: nil))
+                    }
+                    return true
+                }
+                return CommittedBatch(sensor: sensor, commit: batch.commit, items: items)
             }
-            if case .after(_, let max) = selection { batches = Array(batches.prefix(max)) }
-            return batches
         }
     }
 }

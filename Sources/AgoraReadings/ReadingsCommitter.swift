@@ -119,6 +119,8 @@ public struct ReadingsCommitter: Sendable {
                     }
                     seq += 1
                 }
+                try txn.put(tables.readingsCommits, ReadingsKey.commit(sensor: record.index, commit: index),
+                            ReadingsKey.span(first: ordered.first!.0.time, last: ordered.last!.0.time))
                 if wantBatches { sealed.append(CommittedBatch(sensor: sensor, commit: index, items: items)) }
                 outcomes[sensor] = .committed(ledgerIndex: index, count: ordered.count)
             }

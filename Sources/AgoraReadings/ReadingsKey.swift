@@ -29,4 +29,22 @@ public enum ReadingsKey {
     static func time(of key: UnsafeRawBufferPointer) -> Int64? {
         StoreKey.readU64(key, at: 4).map { Int64(bitPattern: $0) }
     }
+
+    /// Key of `readings.commits`: the sensor, then the commit's ledger index.
+    public static func commit(sensor: UInt32, commit: UInt64) -> [UInt8] {
+        var key = StoreKey(capacity: 12)
+        key.append(sensor)
+        key.append(commit)
+        return key.bytes
+    }
+
+    /// Value of `readings.commits`: the batch's first and last reading times.
+    static func span(first: Int64, last: Int64) -> [UInt8] {
+        StoreKey.u64(UInt64(bitPattern: first)) + StoreKey.u64(UInt64(bitPattern: last))
+    }
+
+    static func span(of value: [UInt8]) -> (first: Int64, last: Int64)? {
+        guard value.count == 16, let first = StoreKey.readU64(value), let last = StoreKey.readU64(value, at: 8) else { return nil }
+        return (Int64(bitPattern: first), Int64(bitPattern: last))
+    }
 }

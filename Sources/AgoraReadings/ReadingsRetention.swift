@@ -62,7 +62,7 @@ public struct ReadingsRetention: Sendable {
 
     /// Deletes up to `limit` readings, the oldest of each sensor first, while `condition(time)` holds.
     private func deleteOldest(limit: Int, where condition: @escaping @Sendable (Int64) -> Bool) async throws -> Int {
-        let readings = store.tables.readings
+        let readings = store.tables.readings, commits = store.tables.readingsCommits
         return try await store.write { txn in
             // The oldest keys of each sensor, at most `share` per sensor per pass, so one chatty
             // sensor does not take the whole budget. Keys are sensor-major: scan a sensor's
@@ -92,7 +92,16 @@ public struct ReadingsRetention: Sendable {
                 guard let next else { break } // end of the table
                 from = next
             }
-            for key in keys { try txn.delete(readings, key) }
+            // A batch with readings gone is no longer whole: its commit leaves the index too.
+            var touched = Set<[UInt8]>()
+            for key in keys {
+                if let sensor = key.withUnsafeBytes({ ReadingsKey.sensor(of: $0) }), let value = try txn.get(readings, key),
+                   let commit = StoreKey.readU64(value) {
+                    touched.insert(ReadingsKey.commit(sensor: sensor, commit: commit))
+                }
+                try txn.delete(readings, key)
+            }
+            for key in touched { _ = try txn.delete(commits, key) }
             return keys.count
         }
     }

@@ -27,6 +27,11 @@ public struct Tables: Sendable {
     /// Ratings of purchases, by purchase, by sensor and by owner (the trust model's index).
     public let ratings: Database
     public let readings: Database
+    /// Each sensor's `readings.commit` entries in ledger order (key: sensor index u32 BE ‖
+    /// commit index u64 BE; value: first and last reading time, ns, u64 BE each): how a
+    /// batch is found by its commit, for live items retrieved later. Dropped with the
+    /// readings it points at.
+    public let readingsCommits: Database
     public let pairing: Database
     public let keys: Database
     public let meta: Database
@@ -56,6 +61,7 @@ public struct Tables: Sendable {
         certs = try environment.openDatabase(named: "certs")
         ratings = try environment.openDatabase(named: "ratings")
         readings = try environment.openDatabase(named: "readings")
+        readingsCommits = try environment.openDatabase(named: "readings.commits")
         pairing = try environment.openDatabase(named: "pairing")
         keys = try environment.openDatabase(named: "keys")
         meta = try environment.openDatabase(named: "meta")

@@ -35,11 +35,15 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An application element sent in place of the echoed request payload (XEP-0323's
     /// `<rejected/>`, which its clients look for as the IQ's child).
     public let payload: XMLElement?
+    /// An application-specific condition, inside `<error/>` after the text (RFC 6120
+    /// §8.3.2, e.g. XEP-0060's `<not-subscribed/>`).
+    public let applicationCondition: XMLElement?
 
-    public init(_ condition: Condition, _ text: String, payload: XMLElement? = nil) {
+    public init(_ condition: Condition, _ text: String, payload: XMLElement? = nil, applicationCondition: XMLElement? = nil) {
         self.condition = condition
         self.text = text
         self.payload = payload
+        self.applicationCondition = applicationCondition
     }
 
     public static func badRequest(_ text: String) -> StanzaError { .init(.badRequest, text) }
@@ -49,10 +53,12 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(condition.rawValue): \(text)" }
 
     public var element: XMLElement {
-        XMLElement("error", namespace: Namespace.client, attributes: [.init("type", condition.type)], children: [
+        var error = XMLElement("error", namespace: Namespace.client, attributes: [.init("type", condition.type)], children: [
             .element(XMLElement(condition.rawValue, namespace: Namespace.stanzaErrors)),
             .element(XMLElement("text", namespace: Namespace.stanzaErrors, attributes: [.init("xml:lang", "en")], text: text)),
         ])
+        if let applicationCondition { error.append(applicationCondition) }
+        return error
     }
 
     /// The error reply to `stanza`: addresses swapped, the original payload kept (§8.3.1).

@@ -48,10 +48,10 @@ enum PubSubIQ {
         case ("items", false): return try items(operation, request, service)
         case ("publish", _), ("retract", _), ("create", _), ("delete", _), ("purge", _), ("configure", _):
             throw StanzaError(.forbidden, "only the gateway publishes to its sensors' nodes, and nodes follow its sensors",
-                              payload: XMLElement("publish-not-allowed", namespace: errors))
+                              applicationCondition: XMLElement("publish-not-allowed", namespace: errors))
         default:
             throw StanzaError(.featureNotImplemented, "pubsub \(operation.name.prefix(40)) is not supported here",
-                              payload: XMLElement("unsupported", namespace: errors, attributes: [.init("feature", String(operation.name.prefix(40)))]))
+                              applicationCondition: XMLElement("unsupported", namespace: errors, attributes: [.init("feature", String(operation.name.prefix(40)))]))
         }
     }
 
@@ -74,7 +74,7 @@ enum PubSubIQ {
             if service.subscriptions.subscription(of: request.account, to: sensor) == nil,
                service.subscriptions.subscriptions(of: request.account).count >= service.configuration.maxSubscriptions {
                 throw StanzaError(.notAllowed, "at most \(service.configuration.maxSubscriptions) live subscriptions per account; unsubscribe from one first",
-                                  payload: XMLElement("too-many-subscriptions", namespace: errors))
+                                  applicationCondition: XMLElement("too-many-subscriptions", namespace: errors))
             }
             subscription.proofs = options == nil ? subscription.proofs : proofs
             try await service.subscriptions.put(subscription)
@@ -91,7 +91,7 @@ enum PubSubIQ {
         guard let existing = service.subscriptions.subscription(of: request.account, to: sensor),
               element[attribute: "subid"].map({ $0 == existing.subid }) ?? true else {
             throw StanzaError(.unexpectedRequest, "\(request.account) is not subscribed to \(LiveService.node(sensor))",
-                              payload: XMLElement("not-subscribed", namespace: errors))
+                              applicationCondition: XMLElement("not-subscribed", namespace: errors))
         }
         try await service.subscriptions.remove(sensor, request.account)
         return nil
@@ -112,7 +112,7 @@ enum PubSubIQ {
         try ownJID(element, request)
         guard var subscription = service.subscriptions.subscription(of: request.account, to: sensor) else {
             throw StanzaError(.unexpectedRequest, "\(request.account) is not subscribed to \(LiveService.node(sensor))",
-                              payload: XMLElement("not-subscribed", namespace: errors))
+                              applicationCondition: XMLElement("not-subscribed", namespace: errors))
         }
         guard request.isSet else {
             var options = XMLElement("options", namespace: LiveService.pubsubNamespace, attributes: [
@@ -242,7 +242,7 @@ enum PubSubIQ {
 
     static func node(_ element: XMLElement, _ service: LiveService, mustExist: Bool = true) throws -> SensorID {
         guard let node = element[attribute: "node"] else {
-            throw StanzaError(.badRequest, "name the node (sensors/<id>)", payload: XMLElement("nodeid-required", namespace: errors))
+            throw StanzaError(.badRequest, "name the node (sensors/<id>)", applicationCondition: XMLElement("nodeid-required", namespace: errors))
         }
         return mustExist ? try Self.node(node: node, service) : try sensorID(node)
     }
@@ -266,7 +266,7 @@ enum PubSubIQ {
     /// XEP-0060 §6.1.3.1: one subscribes oneself only (bare or full JID).
     static func ownJID(_ element: XMLElement, _ request: IQRequest) throws {
         guard let text = element[attribute: "jid"], let jid = try? JID(parsing: text), jid.bare == request.account else {
-            throw StanzaError(.badRequest, "'jid' must be your own address", payload: XMLElement("invalid-jid", namespace: errors))
+            throw StanzaError(.badRequest, "'jid' must be your own address", applicationCondition: XMLElement("invalid-jid", namespace: errors))
         }
     }
 
