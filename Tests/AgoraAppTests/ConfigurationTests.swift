@@ -1,4 +1,5 @@
 @testable import AgoraApp
+import AgoraServices
 import AgoraTestSupport
 import Foundation
 import Testing
@@ -84,6 +85,23 @@ import Testing
             Issue.record("accepted \(text)")
         } catch {
             #expect(error.description.contains(named), "\(error)")
+        }
+    }
+
+    @Test func liveKeysAreReadAndBadOnesNamed() throws {
+        let configuration = try AgoraConfiguration.load(file: nil, environment: [
+            "AGORA_LIVE_ADDRESS": "live.gw.example", "AGORA_LIVE_OFFLINE_ITEMS": "50", "AGORA_LIVE_QUEUE_ITEMS": "8",
+            "AGORA_LIVE_MAX_SUBSCRIPTIONS": "3", "AGORA_LIVE_ENABLED": "false",
+        ])
+        #expect(configuration.live == LiveConfiguration(enabled: false, address: "live.gw.example", offlineItems: 50, queueItems: 8, maxSubscriptions: 3))
+        #expect(AgoraConfiguration().live.address(for: "gw.example") == "pubsub.gw.example")
+        for (key, value) in [("AGORA_LIVE_ADDRESS", "alice@gw.example"), ("AGORA_LIVE_QUEUE_ITEMS", "0"), ("AGORA_LIVE_OFFLINE_ITEMS", "many")] {
+            do {
+                _ = try AgoraConfiguration.load(file: nil, environment: [key: value])
+                Issue.record("accepted \(key)=\(value)")
+            } catch {
+                #expect(error.description.contains(key.dropFirst(6).lowercased().replacingOccurrences(of: "live_", with: "live.")), "\(error)")
+            }
         }
     }
 
