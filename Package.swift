@@ -225,6 +225,12 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/TrustBench"
         ),
+        // Issue 21's live-readings subscribers; run with Benchmarks/live/run.sh, never in the tests.
+        .executableTarget(
+            name: "agora-live-bench",
+            dependencies: ["AgoraApp", "AgoraClient", "AgoraCore", "AgoraMarket", "AgoraXMPP", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/LiveBench"
+        ),
         // Helpers shared by the test targets (temporary stores, running processes).
         .target(
             name: "AgoraTestSupport",

@@ -45,6 +45,13 @@ public struct LiveWatch {
         try await client.sendPresence()
     }
 
+    /// Ends this account's subscription (all its resources stop receiving).
+    public func unsubscribe() async throws(XMPPClientError) {
+        try await client.request("set", XMLElement("pubsub", namespace: Self.pubsub, children: [
+            .element(XMLElement("unsubscribe", namespace: Self.pubsub, attributes: [.init("node", node), .init("jid", client.options.jid.description)])),
+        ]), to: service)
+    }
+
     /// The next event for this sensor, waiting at most `timeout`. With a `verifier`, every
     /// reading's proof is checked before it is returned (an item without proofs is refused).
     public func next(timeout: Duration, verifier: NoteVerifier?) async throws(XMPPClientError) -> Event {

@@ -98,6 +98,12 @@ public final class XMPPClient {
         return client
     }
 
+    /// Stops reading from the socket: the server's writes then back up as a reader that
+    /// stalls would make them (what the live-readings benchmark's stalled subscribers do).
+    public func pauseReading() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
     /// Ends the stream politely and closes the connection.
     public func close() async {
         _ = try? await channel.writeAndFlush(ByteBuffer(string: "</stream:stream>")).get()
