@@ -313,15 +313,10 @@ public final class StanzaRouter: Sendable {
     func deliverOffline(to session: Session) async {
         let pending = offline.pending(for: session.bare)
         guard !pending.isEmpty else { return }
-        // The stored stanzas are parsed as one stream, by one parser.
-        let parser = XMLStreamParser()
-        var events: [XMLStreamEvent] = []
-        _ = parser.feed(Array("<s xmlns='jabber:client'>".utf8), into: &events)
+        var reader = StoredStanzaReader()
         var delivered: [[UInt8]] = []
         for (key, bytes) in pending {
-            events.removeAll(keepingCapacity: true)
-            _ = parser.feed(bytes, into: &events)
-            for case .element(var stanza) in events {
+            for var stanza in reader.stanzas(in: bytes) {
                 stanza[attribute: "to"] = session.jid.description
                 session.deliver(stanza)
             }

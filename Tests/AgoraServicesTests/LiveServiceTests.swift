@@ -144,6 +144,25 @@ import Testing
         }
     }
 
+    @Test func aLargeBatchGoesOutInPartsThatTogetherHoldItAll() async throws {
+        try await ServiceHarness.with { harness in
+            let bob = try await harness.login("bob", available: true)
+            _ = try await Self.subscribe(bob, "bob")
+            let batches = try await Self.commit(harness, Self.readings(from: Self.now - 7200, count: 1200))
+            harness.live.committed(batches)
+            var values: [String] = []
+            var parts: [String] = []
+            for _ in 0..<3 {
+                let message = try await bob.next(where: Self.isItem)
+                values += Self.readings(in: message).map(\.1)
+                let payload = message.child("event")?.child("items")?.child("item")?.child("readings", namespace: "urn:agora:readings:1")
+                parts.append("\(payload?[attribute: "part"] ?? "-")/\(payload?[attribute: "parts"] ?? "-")")
+            }
+            #expect(parts == ["1/3", "2/3", "3/3"])
+            #expect(values == (0..<1200).map { "\(Double($0))" })
+        }
+    }
+
     @Test func itemsWithProofsVerifyAgainstTheLogKey() async throws {
         try await ServiceHarness.with { harness in
             let bob = try await harness.login("bob", available: true)

@@ -6,7 +6,7 @@ internal import NIOConcurrencyHelpers
 
 /// Live items for accounts with no available resource, in `live.pending` (key `subscriber ‖ 0
 /// ‖ u64 sequence`, value the notification's bytes), delivered at the account's next available
-/// presence. At most `limit` per account: the oldest are dropped beyond it and counted, since
+/// presence. At most `limit` per account and `maxBytes` of them (16 MiB): the oldest are dropped beyond and counted, since
 /// the readings themselves stay in the store for the client to fetch.
 ///
 /// Kept apart from offline messages (`xmpp.offline`): a busy sensor must not fill the
@@ -14,11 +14,14 @@ internal import NIOConcurrencyHelpers
 struct LivePending: Sendable {
     let store: Store
     let limit: Int
+    /// Bytes kept per account (items with proofs are large), beyond which the oldest go too.
+    let maxBytes: Int
     private let sequence: NIOLockedValueBox<UInt64>
 
-    init(store: Store, limit: Int) throws {
+    init(store: Store, limit: Int, maxBytes: Int = 16 << 20) throws {
         self.store = store
         self.limit = max(1, limit)
+        self.maxBytes = max(1, maxBytes)
         let highest = try store.read { txn -> UInt64 in
             var highest: UInt64 = 0
             try txn.scan(store.tables.livePending) { key, _ in
@@ -39,16 +42,22 @@ struct LivePending: Sendable {
         let rows = items.map { item in
             (item.account, sequence.withLockedValue { $0 += 1; return $0 }, Array(buffer: XMLWriter.bytes(item.stanza)))
         }
-        let (table, limit) = (store.tables.livePending, limit)
+        let (table, limit, maxBytes) = (store.tables.livePending, limit, maxBytes)
         return try await store.write { txn in
             var dropped = 0
             for (account, number, bytes) in rows {
                 try txn.put(table, Self.prefix(account) + StoreKey.u64(number), bytes)
             }
             for account in Set(rows.map(\.0)) {
-                var keys: [[UInt8]] = []
-                try txn.scan(table, prefix: Self.prefix(account)) { key, _ in keys.append(Array(key)); return true }
-                for key in keys.dropLast(limit) { if try txn.delete(table, key) { dropped += 1 } }
+                var kept: [(key: [UInt8], bytes: Int)] = []
+                try txn.scan(table, prefix: Self.prefix(account)) { key, value in kept.append((Array(key), value.count)); return true }
+                // The newest first: keep what fits both bounds, drop the rest (the oldest).
+                var count = 0, bytes = 0
+                for row in kept.reversed() {
+                    count += 1
+                    bytes += row.bytes
+                    if count > limit || bytes > maxBytes, try txn.delete(table, row.key) { dropped += 1 }
+                }
             }
             return dropped
         }
@@ -65,15 +74,10 @@ struct LivePending: Sendable {
             }
         }
         guard !pending.isEmpty else { return }
-        // The stored stanzas are parsed as one stream, by one parser (as offline messages are).
-        let parser = XMLStreamParser()
-        var events: [XMLStreamEvent] = []
-        _ = parser.feed(Array("<s xmlns='jabber:client'>".utf8), into: &events)
+        var reader = StoredStanzaReader()
         var delivered: [[UInt8]] = []
         deliveries: for (key, bytes) in pending {
-            events.removeAll(keepingCapacity: true)
-            _ = parser.feed(bytes, into: &events)
-            for case .element(var stanza) in events {
+            for var stanza in reader.stanzas(in: bytes) {
                 stanza[attribute: "to"] = session.jidText
                 // The session ended meanwhile: the rest waits for the next one.
                 guard session.deliver(stanza) else { break deliveries }

@@ -152,7 +152,7 @@ public final class LiveService: Service, Sendable {
             published += 1
             let access = windows(of: subscribers.map(\.subscriber), sensor: batch.sensor, now: now)
             let proven = subscribers.contains(where: \.proofs) ? batch.withProofs() : []
-            var whole: [Bool: XMLElement] = [:]
+            var whole: [Bool: [(XMLElement, ClosedRange<Int64>)]] = [:]
             for subscription in subscribers {
                 let windows = access[subscription.subscriber] ?? .windows([])
                 guard windows.hasFuture(after: now) else { ended.append(subscription); continue }
@@ -160,23 +160,24 @@ public final class LiveService: Service, Sendable {
                 let visible = source.filter { windows.allows(nanoseconds: $0.reading.time) }
                 guard !visible.isEmpty else { continue }
                 let receipt = subscription.proofs ? receipts[batch.commit] : nil
-                let stanza: XMLElement
+                let stanzas: [(XMLElement, ClosedRange<Int64>)]
                 if visible.count == source.count {
-                    if whole[subscription.proofs] == nil { whole[subscription.proofs] = notification(batch, visible, receipt: receipt) }
-                    stanza = whole[subscription.proofs]!
+                    if whole[subscription.proofs] == nil { whole[subscription.proofs] = notifications(batch, visible, receipt: receipt) }
+                    stanzas = whole[subscription.proofs]!
                 } else {
-                    stanza = notification(batch, visible, receipt: receipt)
+                    stanzas = notifications(batch, visible, receipt: receipt)
                 }
                 let targets = readySessions(of: subscription.subscriber)
                 if targets.isEmpty {
-                    offline.append((subscription.subscriber, stanza))
+                    offline += stanzas.map { (subscription.subscriber, $0.0) }
                     continue
                 }
-                let delivery = LiveDelivery(stanza: stanza, node: Self.node(batch.sensor), item: batch.commit,
-                                            span: visible.first!.reading.time...visible.last!.reading.time)
-                for session in targets {
-                    droppedQueue += outbox(for: session).offer(delivery, to: session, service: address)
-                    delivered += 1
+                for (stanza, span) in stanzas {
+                    let delivery = LiveDelivery(stanza: stanza, node: Self.node(batch.sensor), item: batch.commit, span: span)
+                    for session in targets {
+                        droppedQueue += outbox(for: session).offer(delivery, to: session, service: address)
+                        delivered += 1
+                    }
                 }
             }
         }
@@ -263,22 +264,39 @@ public final class LiveService: Service, Sendable {
         }
     }
 
-    /// `<message><event><items node><item id><readings…/></item></items></event></message>`.
-    func notification(_ batch: CommittedBatch, _ items: [ReadingsPage.Item], receipt: Receipt?) -> XMLElement {
-        XMLElement("message", namespace: Namespace.client, attributes: [.init("from", address), .init("type", "headline")], children: [
-            .element(XMLElement("event", namespace: Self.eventNamespace, children: [
-                .element(XMLElement("items", namespace: Self.eventNamespace, attributes: [.init("node", Self.node(batch.sensor))], children: [
-                    .element(Self.item(batch, items, receipt: receipt, namespace: Self.eventNamespace)),
+    /// Readings in one notification: a batch can hold thousands (a backlog the broker
+    /// redelivers after a restart), and one stanza of them would pass what clients and the
+    /// connection's buffer take. Larger batches go out in parts, each with the receipt.
+    static let readingsPerPart = 500
+    static let provenReadingsPerPart = 100
+
+    /// `<message><event><items node><item id><readings…/></item></items></event></message>`,
+    /// one per part of the batch, with the span of each part's reading times.
+    func notifications(_ batch: CommittedBatch, _ items: [ReadingsPage.Item], receipt: Receipt?) -> [(XMLElement, ClosedRange<Int64>)] {
+        let size = items.first?.path == nil ? Self.readingsPerPart : Self.provenReadingsPerPart
+        let parts = stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+        return parts.enumerated().map { number, part in
+            let item = Self.item(batch, part, receipt: receipt, namespace: Self.eventNamespace,
+                                 part: parts.count > 1 ? (number + 1, parts.count) : nil)
+            let message = XMLElement("message", namespace: Namespace.client, attributes: [.init("from", address), .init("type", "headline")], children: [
+                .element(XMLElement("event", namespace: Self.eventNamespace, children: [
+                    .element(XMLElement("items", namespace: Self.eventNamespace, attributes: [.init("node", Self.node(batch.sensor))], children: [
+                        .element(item),
+                    ])),
                 ])),
-            ])),
-        ])
+            ])
+            return (message, part.first!.reading.time...part.last!.reading.time)
+        }
     }
 
     /// One item: its id is the batch's commit index, its payload a `readings:1` element.
-    static func item(_ batch: CommittedBatch, _ items: [ReadingsPage.Item], receipt: Receipt?, namespace: String) -> XMLElement {
+    /// `part`: which of how many parts of the batch it carries (`part`, `parts` attributes).
+    static func item(_ batch: CommittedBatch, _ items: some Collection<ReadingsPage.Item>, receipt: Receipt?, namespace: String,
+                     part: (number: Int, of: Int)? = nil) -> XMLElement {
         var readings = XMLElement("readings", namespace: ReadingsIQ.namespace, attributes: [
             .init("sensor", batch.sensor.rawValue), .init("commit", String(batch.commit)),
         ])
+        if let part { readings.attributes += [.init("part", String(part.number)), .init("parts", String(part.of))] }
         for item in items { readings.append(ReadingsIQ.element(item)) }
         if let receipt { readings.append(LedgerIQ.receiptElement(receipt)) }
         return XMLElement("item", namespace: namespace, attributes: [.init("id", String(batch.commit))], children: [.element(readings)])
