@@ -106,10 +106,22 @@ case "watch":
                     return
                 }
                 let watch = LiveWatch(client: client, sensor: try SensorID("s\(account % sensors)"))
+                // Until everything expected arrived, or nothing has for 20 s (what the gateway
+                // dropped for a slow subscriber never comes). A timeout closes the connection.
                 while ContinuousClock.now < deadline, !tally.done(expected) {
-                    guard case .readings(_, let items)? = try? await watch.next(timeout: .seconds(1), verifier: nil) else { continue }
-                    let arrived = nowNanoseconds()
-                    tally.add(items.compactMap { try? Reading.parseTime($0.t) }.map { arrived - $0 }, at: arrived)
+                    do {
+                        switch try await watch.next(timeout: .seconds(20), verifier: nil) {
+                        case .readings(_, let items):
+                            let arrived = nowNanoseconds()
+                            tally.add(items.compactMap { try? Reading.parseTime($0.t) }.map { arrived - $0 }, at: arrived)
+                        case .gap(let items, _, _):
+                            tally.gap(items)
+                        case .ended:
+                            break
+                        }
+                    } catch {
+                        break
+                    }
                 }
                 // The next run starts without this run's subscriptions (kept, they would make
                 // the gateway store items for an account gone offline).
@@ -137,8 +149,13 @@ final class Tally: Sendable {
         var latencies: [Int64] = []
         var first: Int64?
         var last: Int64?
+        var gaps = 0
+        var gapItems = 0
     }
     private let state = Mutex(State())
+
+    var started: Bool { state.withLock { $0.first != nil } }
+    func gap(_ items: Int) { state.withLock { $0.gaps += 1; $0.gapItems += items } }
 
     func subscribed() { state.withLock { $0.subscribed += 1 } }
     var subscribedCount: Int { state.withLock { $0.subscribed } }
@@ -161,7 +178,7 @@ final class Tally: Sendable {
                 sorted.isEmpty ? "-1" : String(format: "%.2f", Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6)
             }
             let span = Double((state.last ?? 0) - (state.first ?? 0)) / 1e9
-            return #"{"subscribers":\#(subscribers),"sensors":\#(sensors),"proofs":\#(proofs),"stalled":\#(stalled),"readings":\#(state.readings),"items":\#(state.items),"seconds":\#(String(format: "%.3f", span)),"latency_p50_ms":\#(percentile(0.5)),"latency_p99_ms":\#(percentile(0.99)),"latency_max_ms":\#(percentile(1))}"#
+            return #"{"subscribers":\#(subscribers),"sensors":\#(sensors),"proofs":\#(proofs),"stalled":\#(stalled),"readings":\#(state.readings),"items":\#(state.items),"seconds":\#(String(format: "%.3f", span)),"latency_p50_ms":\#(percentile(0.5)),"latency_p99_ms":\#(percentile(0.99)),"latency_max_ms":\#(percentile(1)),"gap_markers":\#(state.gaps),"items_dropped":\#(state.gapItems)}"#
         }
     }
 }
