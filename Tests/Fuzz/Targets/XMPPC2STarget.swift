@@ -35,21 +35,29 @@ final class XMPPC2STarget: @unchecked Sendable {
         configuration.connectionRatePerIP = 0
         configuration.softwareVersion = "fuzz"
         var iq = IQRouter()
+        let sessions = SessionRegistry()
+        let live: LiveService
         do {
-            AgoraServices.register(into: &iq, context: IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: fuzz.logger),
+            let services = IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: fuzz.logger)
+            AgoraServices.register(into: &iq, context: services,
                                    domain: FuzzGateway.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                    operators: GatewayOperatorDesk(gateway: gateway))
+            // The live-readings component (pubsub.fuzz.example), as XMPPSetup wires it.
+            live = try LiveService(context: services, sessions: sessions, domain: FuzzGateway.domain, configuration: LiveConfiguration())
         } catch {
             fatalError("the c2s target could not be set up: \(error)")
         }
         // As XMPPServer.init wires it (its context is private there).
         let box = RouterBox()
-        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion)
+        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion,
+                              components: [live.component])
         let metrics = XMPPMetrics()
         // The server's work runs for the life of the harness, as XMPPServer.run would run it.
         let work = ServerWork()
         Task { await work.run() }
-        let router = StanzaRouter(domain: configuration.domain, sessions: SessionRegistry(), iq: iq, roster: RosterStore(store: gateway.store),
+        Task { try await live.run() }
+        let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: [live.component],
+                                  roster: RosterStore(store: gateway.store),
                                   offline: OfflineStore(store: gateway.store, limit: configuration.offlineLimit),
                                   accountExists: XMPPSetup.accountHooks(for: gateway).exists, work: work, metrics: metrics, logger: fuzz.logger)
         box.router = router
