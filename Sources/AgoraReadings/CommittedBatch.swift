@@ -39,7 +39,14 @@ extension ReadingsQuery {
     /// batch of late readings is found by when it was committed, not by its readings' times),
     /// each loaded from its time span. Oldest commit first. Commits from before the index
     /// existed, or whose readings retention has pruned, are not found.
-    public func batches(of sensor: SensorID, _ selection: BatchSelection) throws -> [CommittedBatch] {
+    ///
+    /// - Parameters:
+    ///   - spanned: which batches, by their first and last reading times (ns), are worth
+    ///     loading (a buyer's windows): the others are not read at all.
+    ///   - maxScan: readings read to load one batch at most (a batch of late readings spans
+    ///     much of a sensor's history); a batch cut short comes back incomplete.
+    public func batches(of sensor: SensorID, _ selection: BatchSelection, spanned: (Int64, Int64) -> Bool = { _, _ in true },
+                        maxScan: Int = 100_000) throws -> [CommittedBatch] {
         let tables = store.tables
         return try store.read { txn in
             guard let record = try MarketState(tables: tables, txn: txn).sensor(sensor) else { throw MarketRefusal.unknownSensor(sensor) }
@@ -76,10 +83,12 @@ extension ReadingsQuery {
                     }
                 }
             }
-            return try found.map { batch in
+            return try found.filter { spanned($0.first, $0.last) }.map { batch in
                 var items: [ReadingsPage.Item] = []
+                var scanned = 0
                 try txn.scan(tables.readings, from: ReadingsKey.start(sensor: record.index, time: batch.first)) { key, value in
-                    guard ReadingsKey.sensor(of: key) == record.index, let time = ReadingsKey.time(of: key), time <= batch.last else { return false }
+                    scanned += 1
+                    guard scanned <= maxScan, ReadingsKey.sensor(of: key) == record.index, let time = ReadingsKey.time(of: key), time <= batch.last else { return false }
                     if StoreKey.readU64(value) == batch.commit {
                         let bytes = Array(value.dropFirst(8))
                         items.append(ReadingsPage.Item(reading: try Reading(canonical: bytes), record: bytes, cursor: Self.cursor(of: Array(key)),

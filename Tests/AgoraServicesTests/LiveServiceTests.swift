@@ -71,6 +71,9 @@ import Testing
             #expect(publish.errorCondition == "forbidden")
             let unknown = try await dave.iq("get", to: Self.pubsub, "<pubsub xmlns='\(Self.ns)'><items node='sensors/nope-1'/></pubsub>")
             #expect(unknown.errorCondition == "item-not-found")
+            // An account that bought nothing retrieves nothing, and costs no batch loading.
+            let items = try await dave.iq("get", to: Self.pubsub, "<pubsub xmlns='\(Self.ns)'><items node='sensors/air-1' max_items='100'/></pubsub>")
+            #expect(items.errorCondition == "forbidden")
         }
     }
 

@@ -68,7 +68,8 @@ final class LiveOutbox: Sendable {
         enum Step { case send, wait(dropped: Int, schedule: Bool) }
         let writable = session.isWritable
         let step = state.withLock { state -> Step in
-            if state.queue.isEmpty, state.gaps.isEmpty, writable { return .send }
+            // Straight out only when nothing is queued or being drained: never past an older item.
+            if state.queue.isEmpty, state.gaps.isEmpty, !state.waiting, writable { return .send }
             var dropped = 0
             state.queue.append(delivery)
             if state.queue.count > capacity {

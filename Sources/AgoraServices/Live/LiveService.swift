@@ -1,4 +1,4 @@
-public import AgoraCore
+internal import AgoraCore
 internal import AgoraLedger
 internal import AgoraMarket
 public import AgoraReadings
@@ -60,17 +60,22 @@ public final class LiveService: Service, Sendable {
 
     private let events: AsyncStream<Event>
     private let handOver: AsyncStream<Event>.Continuation
-    /// Batches handed over and not yet fanned out (the hand-over's bound).
+    /// Readings handed over and not yet fanned out (the hand-over's bound).
     private let waiting = Atomic<Int>(0)
+    /// Sessions with an `available` event not yet handled: a client toggling its presence
+    /// queues one event, not one a toggle.
+    private let announced = Mutex<Set<ObjectIdentifier>>([])
     /// Sessions whose kept items went out: only they get live items; the others' wait in
     /// `live.pending` until their turn comes in the event order.
-    private let ready = Mutex<[ObjectIdentifier: Session]>([:])
+    private let ready = Mutex<[BareJID: [ObjectIdentifier: Session]]>([:])
+
+    static let windowCacheLimit = 100_000
 
     private struct WindowKey: Hashable { let sensor: SensorID; let reader: BareJID }
     private struct CachedWindows { let generation: UInt64; let at: Int64; let windows: ReadableWindows }
 
-    /// Batches waiting for the fan-out; beyond, new ones are dropped (and counted).
-    static let handOverCapacity = 4096
+    /// Readings waiting for the fan-out; beyond, new batches are dropped (and counted).
+    static let handOverCapacity = 200_000
 
     public init(context: IQContext, sessions: SessionRegistry, domain: String, configuration: LiveConfiguration) throws {
         self.context = context
@@ -89,8 +94,9 @@ public final class LiveService: Service, Sendable {
 
     /// For `ReadingsCommitter.onCommit`: called once `batches` are durable; never waits.
     public func committed(_ batches: [CommittedBatch]) {
-        guard waiting.add(1, ordering: .relaxed).newValue <= Self.handOverCapacity else {
-            waiting.subtract(1, ordering: .relaxed)
+        let readings = batches.reduce(0) { $0 + $1.items.count }
+        guard waiting.add(readings, ordering: .relaxed).newValue <= Self.handOverCapacity else {
+            waiting.subtract(readings, ordering: .relaxed)
             counts.withLock { $0.droppedHandOver += batches.count }
             return
         }
@@ -104,7 +110,7 @@ public final class LiveService: Service, Sendable {
                 switch event {
                 case .committed(let round):
                     await publish(round)
-                    waiting.subtract(1, ordering: .relaxed)
+                    waiting.subtract(round.reduce(0) { $0 + $1.items.count }, ordering: .relaxed)
                 case .available(let session):
                     await catchUp(session)
                 }
@@ -116,23 +122,32 @@ public final class LiveService: Service, Sendable {
 
     /// The component the XMPP server routes `address` to.
     public var component: XMPPComponent {
-        XMPPComponent(address: address, name: "Live sensor readings", iq: PubSubIQ.router(for: self)) { [handOver] session in
+        XMPPComponent(address: address, name: "Live sensor readings", iq: PubSubIQ.router(for: self)) { [self] session in
+            guard announced.withLock({ $0.insert(ObjectIdentifier(session)).inserted }) else { return }
             handOver.yield(.available(session))
         }
     }
 
     /// Hands what was kept for `session`'s account to it, then lets live items through.
     func catchUp(_ session: Session) async {
+        announced.withLock { _ = $0.remove(ObjectIdentifier(session)) }
+        pruneOutboxes()
         do { try await pending.deliver(to: session) } catch {
             context.logger.error("live items kept for an offline account were not delivered", metadata: ["error": "\(error)"])
         }
-        if session.isAvailable { ready.withLock { $0[ObjectIdentifier(session)] = session } }
+        if session.isAvailable { ready.withLock { $0[session.bare, default: [:]][ObjectIdentifier(session)] = session } }
     }
 
-    /// The sessions of `account` that take live items now.
+    /// The sessions of `account` that take live items now. One that went unavailable leaves
+    /// the ready set here: when it comes back, its kept items go out before live ones again.
     private func readySessions(of account: BareJID) -> [Session] {
-        let sessions = ready.withLock { table in table.values.filter { $0.bare == account } }
-        return sessions.filter { $0.isAvailable && $0.priority >= 0 }
+        ready.withLock { table in
+            guard let sessions = table[account] else { return [] }
+            let gone = sessions.filter { !$0.value.isAvailable }.map(\.key)
+            for key in gone { table[account]?[key] = nil }
+            if table[account]?.isEmpty == true { table[account] = nil }
+            return sessions.values.filter { $0.isAvailable && $0.priority >= 0 }
+        }
     }
 
     static func node(_ sensor: SensorID) -> String { nodePrefix + sensor.rawValue }
@@ -150,7 +165,9 @@ public final class LiveService: Service, Sendable {
             let subscribers = subscriptions.subscribers(of: batch.sensor)
             guard !subscribers.isEmpty, let span = batch.span else { continue }
             published += 1
-            let access = windows(of: subscribers.map(\.subscriber), sensor: batch.sensor, now: now)
+            // Purchases unreadable (a store error): this batch goes to nobody, and nobody's
+            // subscription ends for it — an empty answer would read as "no window left".
+            guard let access = windows(of: subscribers.map(\.subscriber), sensor: batch.sensor, now: now) else { continue }
             let proven = subscribers.contains(where: \.proofs) ? batch.withProofs() : []
             var whole: [Bool: [(XMLElement, ClosedRange<Int64>)]] = [:]
             for subscription in subscribers {
@@ -215,7 +232,7 @@ public final class LiveService: Service, Sendable {
 
     /// The windows each reader may receive of `sensor`, cached until the sensor's purchases
     /// change (its generation) or a minute passes (roles change too, rarely).
-    func windows(of readers: [BareJID], sensor: SensorID, now: Int64) -> [BareJID: ReadableWindows] {
+    func windows(of readers: [BareJID], sensor: SensorID, now: Int64) -> [BareJID: ReadableWindows]? {
         let tables = context.store.tables
         do {
             return try context.store.read { txn in
@@ -228,14 +245,18 @@ public final class LiveService: Service, Sendable {
                         continue
                     }
                     let windows = try AccessPolicy.readableWindows(reader, sensor: sensor, in: txn, tables: tables)
-                    windowCache.withLock { $0[key] = CachedWindows(generation: generation, at: now, windows: windows) }
+                    windowCache.withLock { cache in
+                        // Entries live a minute: past a bound, start over rather than grow with every pair ever seen.
+                        if cache.count >= Self.windowCacheLimit { cache.removeAll(keepingCapacity: true) }
+                        cache[key] = CachedWindows(generation: generation, at: now, windows: windows)
+                    }
                     result[reader] = windows
                 }
                 return result
             }
         } catch {
             context.logger.error("live delivery could not read purchases", metadata: ["error": "\(error)", "sensor.id": "\(sensor)"])
-            return [:]
+            return nil
         }
     }
 
@@ -314,7 +335,12 @@ public final class LiveService: Service, Sendable {
     /// Forgets the queues of sessions that are no longer available (ended or went away).
     private func pruneOutboxes() {
         outboxes.withLock { table in table = table.filter { $0.value.session.isAvailable } }
-        ready.withLock { table in table = table.filter { $0.value.isAvailable } }
+        ready.withLock { table in
+            table = table.compactMapValues { sessions in
+                let left = sessions.filter { $0.value.isAvailable }
+                return left.isEmpty ? nil : left
+            }
+        }
     }
 }
 

@@ -138,6 +138,9 @@ enum PubSubIQ {
             try AccessPolicy.readableWindows(request.account, sensor: sensor, in: txn, tables: service.context.store.tables)
         }
         if case .denied(let denial) = windows { throw denial }
+        if case .windows(let bought) = windows, bought.isEmpty {
+            throw StanzaError(.forbidden, "\(request.account) has bought no window of sensor \(sensor); buy one first (urn:agora:market:1 purchase)")
+        }
         let ids = try element.elements.filter { $0.name == "item" }.map { item throws(StanzaError) -> UInt64 in
             guard let id = item[attribute: "id"].flatMap({ UInt64($0) }) else { throw StanzaError(.badRequest, "item ids are ledger indexes") }
             return id
@@ -161,7 +164,13 @@ enum PubSubIQ {
         let proofs = service.subscriptions.subscription(of: request.account, to: sensor)?.proofs ?? false
         var list = XMLElement("items", namespace: LiveService.pubsubNamespace, attributes: [.init("node", LiveService.node(sensor))])
         var found: [String] = []
-        for batch in try query.batches(of: sensor, selection) {
+        // Only batches with a reading time inside a bought window are loaded at all.
+        let spanned: (Int64, Int64) -> Bool = { first, last in
+            guard case .windows(let bought) = windows else { return true }
+            let from = first.floorDivided(by: 1_000_000_000), to = last.floorDivided(by: 1_000_000_000)
+            return bought.contains { $0.lowerBound <= to && from < $0.upperBound }
+        }
+        for batch in try query.batches(of: sensor, selection, spanned: spanned) {
             let source = proofs ? try proven(batch, service) : batch.items
             let visible = source.filter { windows.allows(nanoseconds: $0.reading.time) }
             guard !visible.isEmpty else { continue }
