@@ -9,7 +9,9 @@ internal import Glibc
 ///
 /// Precedence: command-line flag > environment `AGORA_<SECTION>_<KEY>` > config file >
 /// default. Every key, with its default (the `[trust]` keys are in
-/// `AgoraConfiguration+TrustKeys.swift`, the `[live]` keys in `AgoraConfiguration+LiveKeys.swift`):
+/// `AgoraConfiguration+TrustKeys.swift`, the `[live]` keys in `AgoraConfiguration+LiveKeys.swift`, the
+/// `[witness]` keys in `AgoraConfiguration+WitnessKeys.swift`; the typed values are read by
+/// `AgoraConfiguration+Values.swift`):
 ///
 /// | key | default | meaning |
 /// |---|---|---|
@@ -62,14 +64,6 @@ internal import Glibc
 /// | `http.max_connections` | 64 | open HTTP connections (the last 8 for loopback peers) |
 /// | `http.max_connections_per_address` | 16 | open HTTP connections from one address |
 /// | `http.request_timeout_s` | 10 | a complete request must arrive within this time (slow clients, idle keep-alive) |
-/// | `witness.name` | "" | the name this gateway cosigns under as a witness (default `<domain>/witness`) |
-/// | `witness.logs` | "" | the logs this gateway witnesses on `POST /add-checkpoint`, comma-separated `[ORIGIN] VERIFIER-KEY` (origin: default the key's name) |
-/// | `witness.peers` | "" | the witnesses of this gateway's log, comma-separated `URL VERIFIER-KEY` |
-/// | `witness.min_cosignatures` | 0 | cosignatures a checkpoint needs to count as witnessed (0: every peer) |
-/// | `witness.ca_file` | "" | PEM certificates trusted for the peers' HTTPS (default: the gateway's own CA) |
-/// | `witness.routes` | "" | `host=address:port` (comma-separated): where to reach a peer's host name |
-/// | `witness.max_requests_per_second` | 1000 | `add-checkpoint` requests answered a second (burst: twice that); beyond, 429 |
-/// | `witness.alert_after_s` | 300 | warn when the newest checkpoint has lacked its cosignatures this long |
 /// | `xmpp.cert_file`, `xmpp.key_file` | "" | server certificate chain and key (default: issued by the Agora CA into `<state_dir>/xmpp/`) |
 extension AgoraConfiguration {
     struct Key: Sendable {
@@ -77,7 +71,7 @@ extension AgoraConfiguration {
         let apply: @Sendable (inout AgoraConfiguration, ConfigFile.Value, String) throws(ConfigurationError) -> Void
     }
 
-    static let keys: [Key] = generalKeys + trustKeys + liveKeys
+    static let keys: [Key] = generalKeys + witnessKeys + trustKeys + liveKeys
 
     private static let generalKeys: [Key] = [
         Key(name: "store.state_dir") { c, v, s throws(ConfigurationError) in c.stateDirectory = try string(v, "store.state_dir", s, nonEmpty: true) },
@@ -177,39 +171,6 @@ extension AgoraConfiguration {
         Key(name: "http.request_timeout_s") { c, v, s throws(ConfigurationError) in
             c.http.limits.requestTimeout = .seconds(try integer(v, "http.request_timeout_s", s, min: 1, max: 3600))
         },
-        Key(name: "witness.name") { c, v, s throws(ConfigurationError) in c.witness.name = try string(v, "witness.name", s, nonEmpty: false) },
-        Key(name: "witness.logs") { c, v, s throws(ConfigurationError) in
-            c.witness.logs = try list(v, "witness.logs", s).map { item throws(ConfigurationError) in
-                do { return try WitnessedLog(parsing: item) } catch { throw .key("witness.logs", source: s, "\(error)") }
-            }
-        },
-        Key(name: "witness.peers") { c, v, s throws(ConfigurationError) in
-            c.witness.peers = try list(v, "witness.peers", s).map { item throws(ConfigurationError) in
-                do { return try WitnessPeer(parsing: item) } catch { throw .key("witness.peers", source: s, "\(error)") }
-            }
-            guard Set(c.witness.peers.map(\.verifier)).count == c.witness.peers.count else {
-                throw .key("witness.peers", source: s, "a witness key is listed twice")
-            }
-        },
-        Key(name: "witness.min_cosignatures") { c, v, s throws(ConfigurationError) in
-            c.witness.minCosignatures = try integer(v, "witness.min_cosignatures", s, min: 0, max: 100)
-        },
-        Key(name: "witness.ca_file") { c, v, s throws(ConfigurationError) in c.witness.caFile = try string(v, "witness.ca_file", s, nonEmpty: false) },
-        Key(name: "witness.routes") { c, v, s throws(ConfigurationError) in
-            var routes: [String: String] = [:]
-            for item in try list(v, "witness.routes", s) {
-                let parts = item.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[1].contains(":") else { throw .key("witness.routes", source: s, "expected host=address:port, not \"\(item.prefix(80))\"") }
-                routes[String(parts[0])] = String(parts[1])
-            }
-            c.witness.routes = routes
-        },
-        Key(name: "witness.max_requests_per_second") { c, v, s throws(ConfigurationError) in
-            c.witness.maxRequestsPerSecond = try integer(v, "witness.max_requests_per_second", s, min: 1, max: 1_000_000)
-        },
-        Key(name: "witness.alert_after_s") { c, v, s throws(ConfigurationError) in
-            c.witness.alertAfter = .seconds(try integer(v, "witness.alert_after_s", s, min: 1, max: 86_400 * 7))
-        },
         Key(name: "log.level") { c, v, s throws(ConfigurationError) in
             let text = try string(v, "log.level", s, nonEmpty: true)
             guard let level = Logger.Level(rawValue: text) else {
@@ -264,40 +225,6 @@ extension AgoraConfiguration {
         }
     }
 
-    static func string(_ value: ConfigFile.Value, _ key: String, _ source: String, nonEmpty: Bool) throws(ConfigurationError) -> String {
-        let text: String
-        switch value {
-        case .string(let s): text = s
-        case .integer(let i): text = String(i)
-        case .boolean: throw .key(key, source: source, "expected a string")
-        }
-        guard !nonEmpty || !text.isEmpty else { throw .key(key, source: source, "must not be empty") }
-        return text
-    }
-
-    /// A comma-separated list, each item trimmed, empty items dropped.
-    static func list(_ value: ConfigFile.Value, _ key: String, _ source: String) throws(ConfigurationError) -> [String] {
-        try string(value, key, source, nonEmpty: false).split(separator: ",")
-            .map { String($0.drop(while: { $0 == " " || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\n" }).reversed()) }
-            .filter { !$0.isEmpty }
-    }
-
-    static func boolean(_ value: ConfigFile.Value, _ key: String, _ source: String) throws(ConfigurationError) -> Bool {
-        switch value {
-        case .boolean(let flag): return flag
-        case .string("true"), .integer(1): return true
-        case .string("false"), .integer(0): return false
-        default: throw .key(key, source: source, "expected true or false")
-        }
-    }
-
-    static func integer(_ value: ConfigFile.Value, _ key: String, _ source: String, min: Int, max: Int = Int.max) throws(ConfigurationError) -> Int {
-        guard case .integer(let raw) = value, let number = Int(exactly: raw) else {
-            throw .key(key, source: source, "expected an integer")
-        }
-        guard number >= min, number <= max else { throw .key(key, source: source, "must be between \(min) and \(max)") }
-        return number
-    }
 
     static func readText(_ path: String) throws(ConfigurationError) -> String {
         guard let file = fopen(path, "r") else { throw .unreadable(path, String(cString: strerror(errno))) }

@@ -28,7 +28,7 @@ enum PubSubIQ {
         iq.register(Namespace.discoItems) { request in discoItems(request, service) }
         iq.register(LiveService.pubsubNamespace) { request in
             // The operation is the first child; <options/> may follow a <subscribe/>.
-            guard let operation = request.payload.elements.first(where: { _ in true }) else {
+            guard let operation = request.payload.firstElement else {
                 return .error(.badRequest("a pubsub request names its operation"))
             }
             return service.context.later { try await answer(operation, request, service) }
@@ -69,14 +69,14 @@ enum PubSubIQ {
             guard windows.hasFuture(after: Timestamp.now().seconds) else {
                 throw StanzaError(.forbidden, "\(request.account) has no current or future purchase of sensor \(sensor); buy a window first (urn:agora:market:1 purchase), then subscribe")
             }
-            var subscription = service.subscriptions.subscription(of: request.account, to: sensor)
-                ?? LiveSubscription(sensor: sensor, subscriber: request.account, subid: LiveSubscriptions.newID(), proofs: proofs)
-            if service.subscriptions.subscription(of: request.account, to: sensor) == nil,
-               service.subscriptions.subscriptions(of: request.account).count >= service.configuration.maxSubscriptions {
+            let existing = service.subscriptions.subscription(of: request.account, to: sensor)
+            if existing == nil, service.subscriptions.subscriptions(of: request.account).count >= service.configuration.maxSubscriptions {
                 throw StanzaError(.notAllowed, "at most \(service.configuration.maxSubscriptions) live subscriptions per account; unsubscribe from one first",
                                   applicationCondition: XMLElement("too-many-subscriptions", namespace: errors))
             }
-            subscription.proofs = options == nil ? subscription.proofs : proofs
+            // A new subscription, or the same one again (its options changed when given).
+            var subscription = existing ?? LiveSubscription(sensor: sensor, subscriber: request.account, subid: LiveSubscriptions.newID(), proofs: proofs)
+            if options != nil { subscription.proofs = proofs }
             try await service.subscriptions.put(subscription)
             return pubsub(state(subscription))
         } catch {
