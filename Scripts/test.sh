@@ -31,7 +31,14 @@ if [ "$fast" = 1 ]; then
     echo "fast lane passed (not run: AgoraAppTests, InteropTests, crash and power-cut tests, fuzzing, packaging)" >&2
     exit 0
 fi
-swift test --skip CrashRecoveryTests
+# Two runs, not one: the suites that drive real processes and peers (AgoraAppTests,
+# InteropTests) wait for them with blocking calls (Process.waitUntilExit, polling sleeps),
+# which hold threads of Swift's cooperative pool, as wide as the machine has cores. In one
+# run, two such waits on a 2-core machine starved the in-process servers of the unit suites
+# for more than 20 s (HTTPServerTests' raw-socket reads timed out in CI). Apart, each run
+# keeps its own pool.
+swift test --skip 'AgoraAppTests\.|InteropTests\.'
+swift test --filter 'AgoraAppTests\.|InteropTests\.' --skip CrashRecoveryTests
 # The crash and power-cut runs load the machine on purpose: alone, after the rest.
 swift test --filter CrashRecoveryTests
 /usr/bin/python3 Tests/Reliability/scan_logs.py "$AGORA_TEST_LOG_ARCHIVE"
