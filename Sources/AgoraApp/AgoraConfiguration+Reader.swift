@@ -71,7 +71,7 @@ extension AgoraConfiguration {
         let apply: @Sendable (inout AgoraConfiguration, ConfigFile.Value, String) throws(ConfigurationError) -> Void
     }
 
-    static let keys: [Key] = generalKeys + witnessKeys + trustKeys + liveKeys
+    static let keys: [Key] = generalKeys + witnessKeys + trustKeys + liveKeys + mucKeys
 
     private static let generalKeys: [Key] = [
         Key(name: "store.state_dir") { c, v, s throws(ConfigurationError) in c.stateDirectory = try string(v, "store.state_dir", s, nonEmpty: true) },

@@ -61,6 +61,8 @@ public struct AgoraConfiguration: Sendable {
     public var trust = TrustPolicy()
     /// `[live]`: pushing readings to subscribers as they are committed (XEP-0060).
     public var live = LiveConfiguration()
+    /// `[muc]`'s `creators`: who may create rooms (the other `[muc]` keys live in `xmpp.muc`).
+    public var roomCreators = RoomCreators.owners
     /// How often `agora serve` seals every sensor's measured reliability (0: never), and
     /// the physical range of each kind that measure checks readings against.
     public var reliabilityIntervalSeconds = 86_400

@@ -23,6 +23,7 @@ public enum XMPPSetup {
         var configuration = gateway.configuration.xmpp
         configuration.domain = domain(of: gateway)
         configuration.softwareVersion = AgoraVersion.current
+        configuration.muc.mayCreateRooms = roomCreators(for: gateway)
         let directory = gateway.configuration.stateDirectory + "/xmpp"
         let service = try GatewayCertificateDesk(gateway: gateway)
         if configuration.certificateChainFile.isEmpty || configuration.keyFile.isEmpty {
@@ -60,6 +61,19 @@ public enum XMPPSetup {
         let server = try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq,
                                     sessions: sessions, components: live.map { [$0.component] } ?? [], logger: logger)
         return (server, live)
+    }
+
+    /// Who may create rooms, by role (`muc.creators`): operators and owners by default.
+    static func roomCreators(for gateway: Gateway) -> @Sendable (BareJID) -> Bool {
+        let market = gateway.market, creators = gateway.configuration.roomCreators
+        return { account in
+            guard let role = (try? market.read { try $0.account(account) })??.role else { return false }
+            switch creators {
+            case .everyone: return true
+            case .owners: return role == .operator || role == .owner
+            case .operators: return role == .operator
+            }
+        }
     }
 
     public static func accountHooks(for gateway: Gateway) -> XMPPAccountHooks {

@@ -10,7 +10,8 @@
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
 ///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline` — passwords' SCRAM keys, rosters and
 ///   queued messages are private chatter, not market facts, so they never go on the ledger;
-///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's.
+///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's, and
+///   `muc.rooms` and `muc.history`, the multi-user chat service's.
 ///
 /// `balances` is split out of `accounts` because it is the hottest value in the store (two
 /// writes per purchase) and a fixed 8-byte counter needs no decoding.
@@ -48,6 +49,11 @@ public struct Tables: Sendable {
     /// no available resource. Delivery state, not market facts: never on the ledger.
     public let liveSubscriptions: Database
     public let livePending: Database
+    /// Multi-user chat (XEP-0045): each durable room's configuration, affiliations and
+    /// subject (key: the room's localpart), and each room's recent messages for the history
+    /// sent on join (key: room ‖ 0 ‖ sequence u64 BE). Chatter, not market facts.
+    public let mucRooms: Database
+    public let mucHistory: Database
 
     init(environment: LMDBEnvironment) throws(LMDBError) {
         ledgerEntries = try environment.openDatabase(named: "ledger.entries")
@@ -73,6 +79,8 @@ public struct Tables: Sendable {
         witnessPeers = try environment.openDatabase(named: "witness.peers")
         liveSubscriptions = try environment.openDatabase(named: "live.subscriptions")
         livePending = try environment.openDatabase(named: "live.pending")
+        mucRooms = try environment.openDatabase(named: "muc.rooms")
+        mucHistory = try environment.openDatabase(named: "muc.history")
     }
 
     /// The tables that replay rebuilds from the ledger alone.

@@ -13,6 +13,9 @@ struct PresenceRouter {
         let type = stanza[attribute: "type"]
         switch type {
         case nil, "unavailable":
+            if let to, let component = router.components[to.domain] {
+                return component.entities?(stanza, to, session)
+            }
             if let to { directed(stanza, to: to) } else { broadcast(stanza, from: session, available: type == nil) }
         case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
             guard let to, let contact = to.bare, to.domain == router.domain else {
@@ -25,6 +28,7 @@ struct PresenceRouter {
             }, on: router.work)
             if !started { router.metrics.record { $0.presenceDropped += 1 } }
         case "error":
+            if let to, let component = router.components[to.domain] { return component.entities?(stanza, to, session) }
             if let to { directed(stanza, to: to) }
         default:
             break  // `probe` is for servers; anything else is not a presence type.
@@ -56,6 +60,8 @@ struct PresenceRouter {
             state.presence = available ? stanza : nil
             return initial
         }
+        // Unavailable to everyone is also unavailable to the rooms it is in (RFC 6121 §4.5.2).
+        if !available { for component in router.components.values { component.sessionEnded(session) } }
         let started = session.lane.start({ await fanOut(stanza, from: session, initial: initial, priority: priority) }, on: router.work)
         if !started { router.metrics.record { $0.presenceDropped += 1 } }
     }

@@ -58,6 +58,7 @@ struct SessionLifecycle {
         }
         session.releaseWritableWaiters()
         if removeFromRegistry { server.router.sessions.remove(session) }
+        for component in server.router.components.values { component.sessionEnded(session) }
         if wasAvailable {
             let unavailable = XMLElement("presence", namespace: Namespace.client, attributes: [.init("type", "unavailable")])
             _ = server.router.route(unavailable, from: session)

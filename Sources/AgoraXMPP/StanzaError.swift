@@ -14,6 +14,7 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
         case notAuthorized = "not-authorized"
         case policyViolation = "policy-violation"
         case recipientUnavailable = "recipient-unavailable"
+        case registrationRequired = "registration-required"
         case remoteServerNotFound = "remote-server-not-found"
         case resourceConstraint = "resource-constraint"
         case serviceUnavailable = "service-unavailable"
@@ -23,7 +24,7 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
         var type: String {
             switch self {
             case .badRequest, .jidMalformed, .notAcceptable, .policyViolation, .featureNotImplemented: "modify"
-            case .forbidden, .notAuthorized: "auth"
+            case .forbidden, .notAuthorized, .registrationRequired: "auth"
             case .internalServerError, .resourceConstraint, .unexpectedRequest, .recipientUnavailable: "wait"
             case .conflict, .itemNotFound, .notAllowed, .remoteServerNotFound, .serviceUnavailable: "cancel"
             }

@@ -76,6 +76,7 @@ public final class StanzaRouter: Sendable {
         let target = to ?? JID(session.bare)
         if let component = components[target.domain] {
             guard isRequest else { return nil }
+            if target.localpart != nil, let entities = component.entities { return entities(stanza, target, session) }
             guard target.localpart == nil, target.resource == nil else {
                 return StanzaError(.serviceUnavailable, "\(component.address) has no entities of its own").reply(to: stanza)
             }
@@ -231,6 +232,7 @@ public final class StanzaRouter: Sendable {
         let target = to ?? JID(session.bare)
         let replyable = type != "error"
         if let component = components[target.domain] {
+            if let entities = component.entities { return entities(stanza, target, session) }
             return replyable ? StanzaError(.serviceUnavailable, "\(component.address) takes no messages").reply(to: stanza) : nil
         }
         guard target.domain == domain else {
@@ -265,6 +267,24 @@ public final class StanzaRouter: Sendable {
                 return StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
             }
             return nil
+        }
+    }
+
+    /// A message a component sends an account on behalf of `sender` (a room's invitation):
+    /// to its preferred resource, or kept offline like a message `sender` sent, within the
+    /// same bounds; a refusal is told to `sender`.
+    func deliverFromService(_ stanza: XMLElement, to account: BareJID, chargedTo sender: Session) {
+        if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return }
+        let accepted = sender.lane.start({
+            guard self.accountExists(account) else {
+                sender.deliver(StanzaError(.itemNotFound, "there is no account \(account) to invite").reply(to: stanza))
+                return
+            }
+            await self.storeOffline(stanza, for: account, sender: sender)
+        }, on: work)
+        if !accepted {
+            metrics.record { $0.offlineRefused["lane", default: 0] += 1 }
+            sender.deliver(StanzaError(.resourceConstraint, "too much of your work is waiting; the invitation was not sent").reply(to: stanza))
         }
     }
 

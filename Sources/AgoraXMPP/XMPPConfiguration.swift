@@ -44,6 +44,8 @@ public struct XMPPConfiguration: Sendable {
     public var keyFile: String = ""
     /// PEM of the CA whose client certificates SASL EXTERNAL accepts.
     public var clientCAFile: String = ""
+    /// Multi-user chat (XEP-0045) on `rooms.<domain>`.
+    public var muc = MUCConfiguration()
     /// Reported by XEP-0092.
     public var softwareVersion = "0"
 

@@ -26,6 +26,12 @@ public final class XMPPMetrics: Sendable {
         public var offlineRefused: [String: Int] = [:]
         /// Presence stanzas not acted on because the sender's lane was full (or the server stopping).
         public var presenceDropped = 0
+        /// What the multi-user chat service refused, by reason (`rate`, `conflict`, `banned`,
+        /// `members_only`, `password`, `full`, `locked`, `create_denied`, `room_quota`,
+        /// `not_occupant`, `forbidden`, `bad_request`, `lane`).
+        public var mucRefused: [String: Int] = [:]
+        /// Groupchat messages a room accepted and reflected to its occupants.
+        public var mucMessages = 0
     }
 
     private let counts = NIOLockedValueBox(Counts())

@@ -41,12 +41,17 @@ public final class XMPPServer: Service, Sendable {
         self.sessions = sessions
         let box = RouterBox()
         var iq = services
+        var components = components
+        let muc = configuration.muc.enabled
+            ? try MUCService(domain: configuration.domain, configuration: configuration.muc, store: store, metrics: metrics, logger: logger) : nil
+        if let muc { components.append(muc.component) }
         CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion, components: components)
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: components, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
                                   accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
         box.router = router
+        muc?.attach(router)
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
     }

@@ -1,0 +1,45 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// Multi-user chat (issue 22) against slixmpp's own xep_0045 plugin (`xmpp/muc.py`): a
+/// members-only room created by an owner, an invitation kept for an offline member, history,
+/// nickname collisions, forged `from`, a flood, kick and ban — then a restart of serve, after
+/// which the room, its members, its ban and its history are all still there.
+@Suite(.serialized) struct GroupsOverXMPPTests {
+    static let owner = ("olga@gw.test", "olga-secret-4242")
+
+    @Test func aMembersOnlyRoomWithOfflineInvitationsHistoryKickAndBanSurvivesARestart() throws {
+        let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
+            try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)
+            return nil
+        }
+        defer { gateway.stop() }
+        let passwords = XMPPInteropTests.RunningGateway.passwords
+
+        func muc(_ scenario: String, port: Int, log: () -> String) throws {
+            var arguments = [XMPPInteropTests.scripts + "/muc.py", scenario, "--port", String(port), "--domain", XMPPInteropTests.domain,
+                             "--ca", gateway.ca, "--owner", Self.owner.0, Self.owner.1, "--timeout", "90",
+                             "--expect", gateway.dir.file("history.json")]
+            for user in ["alice", "bob", "carol"] { arguments += ["--" + user, gateway.jid(user), passwords[user]!] }
+            let result = try runProcess("/usr/bin/python3", arguments)
+            #expect(result.status == 0 && result.stdout.contains("muc \(scenario) ok"), """
+                muc.py \(scenario) exited \(result.status)
+                \(result.stdout)\(result.stderr)
+                --- serve.log ---
+                \(log().suffix(5000))
+                """)
+        }
+        try muc("groups", port: gateway.c2sPort) { gateway.log }
+        // What the room holds must be on disk: a graceful stop, then a new serve on the same state.
+        _ = gateway.stopGracefully()
+        let dir = gateway.dir
+        let (port, again) = try withFreePorts(2) { port in
+            (port, try startServe(stateDirectory: dir.file("state"), log: dir.file("serve-2.log"), environment: [
+                "AGORA_XMPP_C2S_PORT": String(port), "AGORA_XMPP_TLS_PORT": String(port + 1), "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+            ]))
+        }
+        defer { stopHard(again) }
+        try muc("restart", port: port) { fileText(dir.file("serve-2.log")) }
+    }
+}

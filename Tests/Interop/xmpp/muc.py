@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""Multi-user chat (XEP-0045, issue 22) as slixmpp's own xep_0045 plugin sees it, against
+`agora serve`'s rooms.<domain>.
+
+usage: muc.py SCENARIO --port P --domain D --ca CA --owner JID PW --alice JID PW --bob JID PW
+              --carol JID PW --expect FILE [--timeout 60]
+
+Scenarios:
+  groups   discovery lists the service; a consumer may not create a room; the owner creates
+           a members-only room (status 201, configured through the muc#roomconfig form) and
+           invites ALICE while she is offline; her invitation waits in offline storage and
+           she enters after the owner's three messages, receiving exactly them as history
+           (delay from the room) and the subject; a non-member (BOB) is refused
+           (registration-required), a non-occupant's groupchat (CAROL) is not-acceptable;
+           nicknames that differ only by case or spaces collide; a `from` a client forges is
+           replaced by its occupant JID; a flood is cut (resource-constraint) while the room
+           still carries the others' messages; a member may not read affiliation lists; the
+           owner kicks ALICE (307) and bans BOB (301), who can no longer enter.
+  restart  after a restart of serve: the room, ALICE's membership, BOB's ban, the subject and
+           the history (exactly the last 10 messages the room relayed, which groups wrote
+           to --expect) are all still there.
+
+Prints "muc SCENARIO ok …" and exits 0, or a reason.
+"""
+import asyncio
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
+from market import raw_condition  # noqa: E402
+from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
+
+PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203')
+MUC_USER = 'http://jabber.org/protocol/muc#user'
+CONFIG = 'http://jabber.org/protocol/muc#roomconfig'
+ROOM_NAME = 'group'
+OWNER_LINES = ['first of the owner', 'second of the owner', 'third of the owner']
+
+
+def room_of(a):
+    return '%s@rooms.%s' % (ROOM_NAME, a.domain)
+
+
+def statuses(presence):
+    x = presence.xml.find('{%s}x' % MUC_USER)
+    return {int(s.get('code')) for s in (x.findall('{%s}status' % MUC_USER) if x is not None else [])}
+
+
+def presence_condition(error):
+    pres = error.presence
+    err = pres.xml.find('{jabber:client}error')
+    for child in (err if err is not None else []):
+        ns, _, name = child.tag[1:].partition('}')
+        if ns == 'urn:ietf:params:xml:ns:xmpp-stanzas' and name != 'text':
+            return name
+    return ''
+
+
+async def login(a, who):
+    jid, password = getattr(a, who)
+    c = Client(a, jid, password, plugins=PLUGINS)
+    c.groupchat = asyncio.Queue()
+    c.invites = asyncio.Queue()
+    c.presences = asyncio.Queue()
+    c.errors = asyncio.Queue()
+    c.add_event_handler('groupchat_message', lambda m: c.groupchat.put_nowait(m) if m['body'] else None)
+    c.add_event_handler('groupchat_invite', lambda m: c.invites.put_nowait(m))
+    c.add_event_handler('muc::%s::presence' % room_of(a), lambda p: c.presences.put_nowait(p))
+    c.add_event_handler('message_error', lambda m: c.errors.put_nowait(m))
+    await c.login()
+    return c
+
+
+async def refused_entry(c, a, nick, expected, **kw):
+    try:
+        await c['xep_0045'].join_muc_wait(room_of(a), nick, timeout=10, **kw)
+    except PresenceError as e:
+        got = presence_condition(e)
+        check(got == expected, 'entering as %s: %s, expected %s' % (nick, got, expected))
+        return
+    raise Fail('%s entered %s; expected %s' % (nick, room_of(a), expected))
+
+
+async def next_of(queue, what, timeout=10):
+    try:
+        return await asyncio.wait_for(queue.get(), timeout)
+    except asyncio.TimeoutError:
+        raise Fail('%s: nothing within %ds' % (what, timeout))
+
+
+async def quiet(queue, what, seconds=1.5):
+    try:
+        got = await asyncio.wait_for(queue.get(), seconds)
+    except asyncio.TimeoutError:
+        return
+    raise Fail('%s: unexpected %s' % (what, got))
+
+
+async def sc_groups(a):
+    room = room_of(a)
+    room_log = []   # every body the room relayed, in its order, as the owner received them
+    owner = await login(a, 'owner')
+    items = await owner['xep_0030'].get_items(jid=a.domain, timeout=10)
+    check(('rooms.' + a.domain) in {i[0] for i in items['disco_items']['items']}, 'the domain does not list rooms.%s' % a.domain)
+    info = await owner['xep_0030'].get_info(jid='rooms.' + a.domain, timeout=10)
+    check('http://jabber.org/protocol/muc' in info['disco_info']['features'], 'the service does not announce muc')
+
+    bob = await login(a, 'bob')
+    await refused_entry(bob, a, 'Bob', 'not-allowed')   # a consumer may not create rooms
+
+    pres, _, _, _ = await owner['xep_0045'].join_muc_wait(room, 'Olga', timeout=10)
+    check({110, 201} <= statuses(pres), 'the creator got statuses %s, expected 110 and 201' % statuses(pres))
+    form = await owner['xep_0045'].get_room_config(room, timeout=10)
+    check('muc#roomconfig_membersonly' in form.get_fields(), 'the configuration form has no membersonly field')
+    submit = owner['xep_0004'].make_form(ftype='submit')
+    submit.add_field(var='FORM_TYPE', value=CONFIG, ftype='hidden')
+    submit.add_field(var='muc#roomconfig_roomname', value='Street sensors group')
+    submit.add_field(var='muc#roomconfig_membersonly', value='1', ftype='boolean')
+    submit.add_field(var='muc#roomconfig_historylength', value='10')
+    await owner['xep_0045'].set_room_config(room, submit, timeout=10)
+    info = await owner['xep_0030'].get_info(jid=room, timeout=10)
+    features = set(info['disco_info']['features'])
+    check({'muc_membersonly', 'muc_persistent', 'muc_semianonymous'} <= features, 'the room announces %s' % sorted(features))
+
+    await refused_entry(bob, a, 'Bob', 'registration-required')
+
+    # ALICE is offline: the invitation waits for her.
+    owner['xep_0045'].invite(room, a.alice[0], reason='the street group')
+    await asyncio.sleep(0.5)
+    owner['xep_0045'].set_subject(room, 'Air quality on Main Street')
+    for line in OWNER_LINES:
+        owner.send_message(mto=room, mbody=line, mtype='groupchat')
+    for line in OWNER_LINES:
+        got = await next_of(owner.groupchat, 'the owner\'s own message reflected')
+        check(got['body'] == line and got['from'].resource == 'Olga', 'reflected %s from %s' % (got['body'], got['from']))
+        room_log.append(got['body'])
+
+    alice = await login(a, 'alice')
+    invite = await next_of(alice.invites, 'the invitation kept while alice was offline')
+    check(invite['from'].bare == room, 'the invitation came from %s' % invite['from'])
+    x = invite.xml.find('{%s}x' % MUC_USER)
+    inv = x.find('{%s}invite' % MUC_USER) if x is not None else None
+    check(inv is not None and inv.get('from', '').split('/')[0] == a.owner[0], 'the invitation does not name the owner as inviter')
+    check(invite.xml.find('{urn:xmpp:delay}delay') is not None, 'the stored invitation carries no delay stamp')
+
+    pres, subject, occupants, history = await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=10, timeout=10)
+    check(110 in statuses(pres), 'alice\'s self-presence lacks status 110')
+    check(subject['subject'] == 'Air quality on Main Street', 'subject %r' % subject['subject'])
+    check([m['body'] for m in history] == OWNER_LINES, 'history %s' % [m['body'] for m in history])
+    check(all(m['from'] == room + '/Olga' for m in history), 'history senders %s' % [str(m['from']) for m in history])
+    others = [p for p in occupants if p['from'].resource != 'Alice']   # slixmpp counts itself among them
+    check([p['from'].resource for p in others] == ['Olga'], 'occupants seen on entering: %s' % [str(p['from']) for p in occupants])
+    item = pres.xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
+    check(item is not None and item.get('affiliation') == 'member', 'the invitation did not make alice a member: %s' % (item.attrib if item is not None else None))
+    # Semi-anonymous: alice sees no real JID behind Olga; the owner (a moderator) sees alice's.
+    olga_item = others[0].xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
+    check(olga_item.get('jid') is None, 'a participant sees the owner\'s real JID %s' % olga_item.get('jid'))
+    seen = await next_of(owner.presences, 'alice entering, seen by the owner')
+    while seen['from'].resource != 'Alice':   # the owner's own presences came first
+        seen = await next_of(owner.presences, 'alice entering, seen by the owner')
+    seen_item = seen.xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
+    check(seen['from'] == room + '/Alice' and seen_item.get('jid', '').split('/')[0] == a.alice[0],
+          'the owner saw %s with jid %s' % (seen['from'], seen_item.get('jid')))
+
+    # Nicknames that differ by case or spaces collide, from another resource of alice too.
+    alice2 = await login(a, 'alice')
+    await refused_entry(alice2, a, ' olga', 'conflict')
+    await refused_entry(alice2, a, 'ALICE', 'conflict')
+    await alice2.logout()
+
+    # A forged `from` is replaced by the sender's occupant JID.
+    msg = alice.make_message(mto=room, mbody='from alice, claiming to be olga', mtype='groupchat')
+    msg['from'] = a.owner[0] + '/forged'
+    msg.send()
+    got = await next_of(owner.groupchat, 'alice\'s message at the owner')
+    check(got['from'] == room + '/Alice', 'a forged from reached the room as %s' % got['from'])
+    room_log.append(got['body'])
+    await next_of(alice.groupchat, 'alice\'s message reflected to her')
+
+    # CAROL is not in the room: her groupchat is refused.
+    carol = await login(a, 'carol')
+    carol.send_message(mto=room, mbody='let me in', mtype='groupchat')
+    err = await next_of(carol.errors, 'the refusal of a non-occupant\'s groupchat')
+    check(raw_condition(err) == 'not-acceptable', 'a non-occupant\'s groupchat: %s' % raw_condition(err))
+    await quiet(owner.groupchat, 'the room after a non-occupant\'s message')
+
+    # A member may not read affiliation lists.
+    try:
+        await alice['xep_0045'].get_affiliation_list(room, 'member', timeout=10)
+        raise Fail('a member read the member list')
+    except IqError as e:
+        check(raw_condition(e.iq) == 'forbidden', 'a member reading the list: %s' % raw_condition(e.iq))
+
+    # A flood from alice is cut; the owner still talks.
+    for n in range(60):
+        alice.send_message(mto=room, mbody='flood %d' % n, mtype='groupchat')
+    flood_errors = flood_seen = 0
+    deadline = asyncio.get_running_loop().time() + 15
+    while flood_seen + flood_errors < 60 and asyncio.get_running_loop().time() < deadline:
+        while not alice.errors.empty():
+            if raw_condition(alice.errors.get_nowait()) == 'resource-constraint':
+                flood_errors += 1
+        while not owner.groupchat.empty():
+            flood_seen += 1
+            room_log.append(owner.groupchat.get_nowait()['body'])
+        await asyncio.sleep(0.1)
+    check(flood_errors > 0, 'a flood of 60 messages was not cut')
+    check(flood_seen + flood_errors == 60, 'flood: %d relayed + %d refused != 60' % (flood_seen, flood_errors))
+    owner.send_message(mto=room, mbody='still here', mtype='groupchat')
+    got = await next_of(owner.groupchat, 'the owner\'s message after the flood')
+    check(got['body'] == 'still here', 'after the flood: %s' % got['body'])
+    room_log.append(got['body'])
+    Path(a.expect).write_text(json.dumps(room_log[-10:]))   # the room keeps 10: what a restart must show
+
+    # BOB becomes a member, enters, and is banned.
+    await owner['xep_0045'].set_affiliation(room, 'member', jid=a.bob[0], timeout=10)
+    await bob['xep_0045'].join_muc_wait(room, 'Bob', maxstanzas=0, timeout=10)
+    while not bob.presences.empty():
+        bob.presences.get_nowait()
+    await owner['xep_0045'].set_affiliation(room, 'outcast', jid=a.bob[0], reason='spam', timeout=10)
+    gone = await next_of(bob.presences, 'bob\'s ban')
+    while gone['type'] != 'unavailable' or gone['from'].resource != 'Bob':
+        gone = await next_of(bob.presences, 'bob\'s ban')
+    check(301 in statuses(gone), 'bob was removed with statuses %s, expected 301' % statuses(gone))
+    outcasts = await owner['xep_0045'].get_affiliation_list(room, 'outcast', timeout=10)
+    check([str(j) for j in outcasts] == [a.bob[0]], 'outcasts: %s' % outcasts)
+    await refused_entry(bob, a, 'Bob', 'forbidden')
+
+    # ALICE is kicked: out now, still a member.
+    while not alice.presences.empty():
+        alice.presences.get_nowait()
+    await owner['xep_0045'].set_role(room, 'Alice', 'none', reason='a break', timeout=10)
+    gone = await next_of(alice.presences, 'alice\'s kick')
+    while gone['from'].resource != 'Alice':
+        gone = await next_of(alice.presences, 'alice\'s kick')
+    check(gone['type'] == 'unavailable' and 307 in statuses(gone), 'alice was kicked with %s %s' % (gone['type'], statuses(gone)))
+    members = await owner['xep_0045'].get_affiliation_list(room, 'member', timeout=10)
+    check([str(j) for j in members] == [a.alice[0]], 'members after the kick: %s' % members)
+
+    for c in (owner, alice, bob, carol):
+        await c.logout()
+    return 'muc groups ok: created, configured, invited offline, history %d, flood %d relayed / %d refused, kick and ban' % (
+        len(history), flood_seen, flood_errors)
+
+
+async def sc_restart(a):
+    room = room_of(a)
+    alice = await login(a, 'alice')
+    pres, subject, _, history = await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=10, timeout=10)
+    bodies = [m['body'] for m in history]
+    expected = json.loads(Path(a.expect).read_text())
+    check(bodies == expected, 'history after the restart: %s, expected the last 10 relayed: %s' % (bodies, expected))
+    check(subject['subject'] == 'Air quality on Main Street', 'subject after the restart: %r' % subject['subject'])
+    item = pres.xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
+    check(item.get('affiliation') == 'member', 'alice is %s after the restart' % item.get('affiliation'))
+    bob = await login(a, 'bob')
+    await refused_entry(bob, a, 'Bob', 'forbidden')
+    info = await alice['xep_0030'].get_info(jid=room, timeout=10)
+    check('muc_membersonly' in info['disco_info']['features'], 'the room lost its configuration')
+    for c in (alice, bob):
+        await c.logout()
+    return 'muc restart ok: room, membership, ban, subject and %d messages of history survived' % len(history)
+
+
+SCENARIOS = {'groups': sc_groups, 'restart': sc_restart}
+
+
+def main():
+    p = scenario_parser(__doc__, timeout=60)
+    p.add_argument('scenario', choices=sorted(SCENARIOS))
+    p.add_argument('--expect', required=True, help='where groups writes the history restart must find')
+    for role in ('owner', 'alice', 'bob', 'carol'):
+        p.add_argument('--' + role, nargs=2, metavar=('JID', 'PW'), required=True)
+    run_scenario('muc ' + p.parse_args().scenario, SCENARIOS[p.parse_args().scenario], p.parse_args())
+
+
+if __name__ == '__main__':
+    main()
