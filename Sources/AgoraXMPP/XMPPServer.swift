@@ -18,6 +18,8 @@ public final class XMPPServer: Service, Sendable {
     public let sessions: SessionRegistry
     public let metrics = XMPPMetrics()
     private let context: XMPPServerContext
+    /// The multi-user chat service, when enabled.
+    private let muc: MUCService?
     let work = ServerWork()
     /// Every accepted connection until it closes, so shutdown can end them and wait.
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
@@ -52,6 +54,7 @@ public final class XMPPServer: Service, Sendable {
                                   accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
+        self.muc = muc
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
     }
@@ -70,6 +73,11 @@ public final class XMPPServer: Service, Sendable {
     /// The SASL back-off, per account (its localpart, lowercased) and per address: shared
     /// with every other way to log in to the gateway, so none is a cheaper way to guess.
     public var authThrottles: (account: AuthThrottle, address: AuthThrottle) { (context.accountThrottle, context.addressThrottle) }
+
+    /// Rooms and their occupants (nil: multi-user chat is off).
+    public var roomCounts: (rooms: Int, occupants: Int)? {
+        muc?.rooms.withLockedValue { rooms in (rooms.count, rooms.values.reduce(0) { $0 + $1.occupants.count }) }
+    }
 
     /// The ports actually bound, in listener order.
     public var ports: [Int] { boundPorts.withLockedValue { $0 } }

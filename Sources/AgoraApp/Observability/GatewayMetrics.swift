@@ -134,6 +134,14 @@ final class GatewayMetrics: Sendable {
             for (condition, count) in xmpp.streamErrors { counter("agora_xmpp_stream_errors_total", "Streams ended with an error, by condition.", count, [("condition", condition)]) }
             for (condition, count) in xmpp.iqErrors { counter("agora_xmpp_iq_errors_total", "IQs answered with an error, by condition.", count, [("condition", condition)]) }
             for (bound, count) in xmpp.offlineRefused { counter("agora_xmpp_offline_refused_total", "Messages refused offline storage, by the bound that refused them.", count, [("bound", bound)]) }
+            if let rooms = xmpp.mucRooms, let occupants = xmpp.mucOccupants {
+                gauge("agora_muc_rooms", "Multi-user chat rooms (XEP-0045).", Double(rooms))
+                gauge("agora_muc_occupants", "Occupants of all rooms.", Double(occupants))
+            }
+            if let messages = xmpp.mucMessages { counter("agora_muc_messages_total", "Groupchat messages rooms relayed.", messages) }
+            for (reason, count) in xmpp.mucRefused ?? [:] {
+                counter("agora_muc_refused_total", "What the rooms refused (entries, messages, changes), by reason.", count, [("reason", reason)])
+            }
         }
         if let mqtt = live.mqtt {
             gauge("agora_mqtt_connected", "1 while the broker connection is up.", mqtt.connected ? 1 : 0)

@@ -166,7 +166,9 @@ final class GatewayTelemetry: Sendable {
                      authFailures: counts.authFailures, authThrottled: counts.authThrottled, resumptions: counts.resumptions,
                      presenceDropped: counts.presenceDropped, stanzasIn: named(server.metrics.stanzas(inbound: true)),
                      stanzasOut: named(server.metrics.stanzas(inbound: false)), streamErrors: counts.streamErrors,
-                     iqErrors: counts.iqErrors, offlineRefused: counts.offlineRefused)
+                     iqErrors: counts.iqErrors, offlineRefused: counts.offlineRefused,
+                     mucRooms: server.roomCounts?.rooms, mucOccupants: server.roomCounts?.occupants,
+                     mucMessages: server.roomCounts == nil ? nil : counts.mucMessages, mucRefused: server.roomCounts == nil ? nil : counts.mucRefused)
     }
 
     private func mqttPart(_ ingest: Ingest, lastMinute: Int) -> LiveStatus.MQTT {

@@ -30,6 +30,11 @@ public struct LiveStatus: Sendable, Codable, Equatable {
         public var streamErrors: [String: Int]
         public var iqErrors: [String: Int]
         public var offlineRefused: [String: Int]
+        /// Multi-user chat: rooms, occupants, messages relayed, refusals by reason (nil: off).
+        public var mucRooms: Int?
+        public var mucOccupants: Int?
+        public var mucMessages: Int?
+        public var mucRefused: [String: Int]?
     }
 
     public struct MQTT: Sendable, Codable, Equatable {

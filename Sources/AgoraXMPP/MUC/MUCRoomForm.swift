@@ -85,7 +85,7 @@ enum MUCRoomForm {
         }
         if let secret, !secret.isEmpty { result.password = secret }
         if passwordProtected == false { result.password = "" }
-        if passwordProtected == true, result.password.isEmpty { throw .badRequest("a password-protected room needs muc#roomconfig_roomsecret") }
+        if passwordProtected == true, result.password.isEmpty { throw .badRequest("muc#roomconfig_passwordprotectedroom needs a password in muc#roomconfig_roomsecret") }
         return result
     }
 }
