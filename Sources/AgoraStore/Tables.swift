@@ -8,8 +8,8 @@
 ///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
-///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline` — passwords' SCRAM keys, rosters and
-///   queued messages are private chatter, not market facts, so they never go on the ledger;
+///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline`, `xmpp.blocklist` — passwords' SCRAM keys,
+///   rosters, queued messages and blocked addresses are private chatter, not market facts, so they never go on the ledger;
 ///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's, and
 ///   `muc.rooms` and `muc.history`, the multi-user chat service's.
 ///
@@ -39,6 +39,8 @@ public struct Tables: Sendable {
     public let credentials: Database
     public let roster: Database
     public let offline: Database
+    /// XEP-0191: the addresses each account blocks (key: account ‖ 0 ‖ blocked JID, no value).
+    public let blocklist: Database
     /// As a witness: per log origin, the newest checkpoint cosigned (size ‖ root).
     public let witnessLogs: Database
     /// This gateway's own checkpoints with the witnesses' cosignatures gathered so far
@@ -74,6 +76,7 @@ public struct Tables: Sendable {
         credentials = try environment.openDatabase(named: "xmpp.credentials")
         roster = try environment.openDatabase(named: "xmpp.roster")
         offline = try environment.openDatabase(named: "xmpp.offline")
+        blocklist = try environment.openDatabase(named: "xmpp.blocklist")
         witnessLogs = try environment.openDatabase(named: "witness.logs")
         ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
         witnessPeers = try environment.openDatabase(named: "witness.peers")

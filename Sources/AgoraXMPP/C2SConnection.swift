@@ -168,6 +168,7 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
             let handled = session.state.withLockedValue { $0.inbound }
             write(XMLElement("a", namespace: Namespace.streamManagement, attributes: [.init("h", String(handled))]))
         case .ack(let handled, let session): session.acknowledge(handled)
+        case .clientState(let active, let session): session.setClientActive(active)
         case .stanza(let stanza, let session): route(stanza, from: session)
         }
     }

@@ -19,6 +19,8 @@ enum CoreServices {
             let router = router()
             return request.isSet ? setRoster(request, router: router) : getRoster(request, router: router)
         }
+        MessageCarbons.register(into: &iq, router: router)
+        BlockingCommand.register(into: &iq, router: router)
         let discoNodes = iq.discoNodes
         iq.register(Namespace.discoItems, forAccounts: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#items is get only")) }

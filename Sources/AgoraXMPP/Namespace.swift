@@ -15,5 +15,7 @@ public enum Namespace {
     public static let discoItems = "http://jabber.org/protocol/disco#items"
     public static let streamManagement = "urn:xmpp:sm:3"
     public static let delay = "urn:xmpp:delay"
+    /// XEP-0352 Client State Indication.
+    public static let clientState = "urn:xmpp:csi:0"
     public static let xml = "http://www.w3.org/XML/1998/namespace"
 }

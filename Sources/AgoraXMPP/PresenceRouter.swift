@@ -71,7 +71,7 @@ struct PresenceRouter {
         for other in router.sessions.sessions(of: session.bare) where other !== session && other.isAvailable {
             other.deliver(stanza)
         }
-        for item in items where item.subscription.hasFrom {
+        for item in items where item.subscription.hasFrom && !router.blockedEitherWay(session, item.contact) {
             for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
                 var copy = stanza
                 copy[attribute: "to"] = contact.jid.description
@@ -80,7 +80,7 @@ struct PresenceRouter {
         }
         guard initial else { return }
         for item in items {
-            if item.subscription.hasTo {
+            if item.subscription.hasTo, !router.blockedEitherWay(session, item.contact) {
                 for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
                     if var presence = contact.presence {
                         presence[attribute: "from"] = contact.jid.description

@@ -38,6 +38,15 @@ public final class Session: @unchecked Sendable {
         var available = false
         var presence: XMLElement?
         var requestedRoster = false
+        /// XEP-0280: this resource gets copies of the account's chats.
+        var carbons = false
+        /// XEP-0191: this resource asked for the block list, so it gets its changes.
+        var requestedBlocklist = false
+        /// XEP-0352: the client is in the background; presence waits in `heldPresence`
+        /// (the newest per sender, in arrival order) until it is active again.
+        var inactive = false
+        var heldPresence: [String: XMLElement] = [:]
+        var heldOrder: [String] = []
         /// IQs of this session being answered asynchronously (`IQReply.later`, `.resultThen`).
         var iqsInFlight = 0
         // XEP-0198.
@@ -88,11 +97,41 @@ public final class Session: @unchecked Sendable {
     /// Routes `stanza` to this session's client. Returns false when the session is closed or
     /// its resumption queue is full (the caller then treats the recipient as gone: offline
     /// storage or an error to the sender).
+    /// Senders whose presence an inactive client's session holds at most; beyond, presence
+    /// goes out as usual (a huge roster costs bandwidth, never unbounded memory).
+    static let maxHeldPresence = 1000
+
+    /// XEP-0352: while inactive, presence (nobody waits for it) is held, the newest per
+    /// sender; becoming active sends what was held, in the order it came.
+    func setClientActive(_ active: Bool) {
+        let held = state.withLockedValue { state -> [XMLElement] in
+            state.inactive = !active
+            guard active else { return [] }
+            defer { state.heldPresence = [:]; state.heldOrder = [] }
+            return state.heldOrder.compactMap { state.heldPresence[$0] }
+        }
+        for presence in held { deliver(presence) }
+    }
+
     @discardableResult
     public func deliver(_ stanza: XMLElement) -> Bool {
         enum Route { case connection(NIOLoopBound<AnyObject>), queued, refused }
         let route: Route = state.withLockedValue { state in
             guard !state.closed else { return .refused }
+            if state.inactive, stanza.name == "presence", state.connection != nil {
+                let from = stanza[attribute: "from"] ?? ""
+                if state.heldPresence[from] != nil {
+                    state.heldOrder.removeAll { $0 == from }
+                    state.heldOrder.append(from)
+                    state.heldPresence[from] = stanza
+                    return .queued
+                }
+                if state.heldPresence.count < Self.maxHeldPresence {
+                    state.heldOrder.append(from)
+                    state.heldPresence[from] = stanza
+                    return .queued
+                }
+            }
             guard let connection = state.connection else {
                 guard state.queued.count < Self.maxQueued else { return .refused }
                 state.queued.append(stanza)

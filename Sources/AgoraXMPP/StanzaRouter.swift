@@ -18,13 +18,15 @@ public final class StanzaRouter: Sendable {
     let components: [String: XMPPComponent]
     let roster: RosterStore
     let offline: OfflineStore
+    /// XEP-0191 block lists (nil: blocking is not offered, e.g. the fuzz harness).
+    let blockList: BlockList?
     let accountExists: @Sendable (BareJID) -> Bool
     let logger: Logger
     /// Where everything that waits runs; `XMPPServer.run` owns it.
     let work: ServerWork
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, components: [XMPPComponent] = [], roster: RosterStore, offline: OfflineStore,
-         accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+         blockList: BlockList? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
         self.work = work
         self.components = Dictionary(components.map { ($0.address, $0) }) { first, _ in first }
         self.metrics = metrics
@@ -33,6 +35,7 @@ public final class StanzaRouter: Sendable {
         self.iq = iq
         self.roster = roster
         self.offline = offline
+        self.blockList = blockList
         self.accountExists = accountExists
         self.logger = logger
     }
@@ -50,12 +53,39 @@ public final class StanzaRouter: Sendable {
             }
         }
         metrics.stanza(stanza.name, inbound: true)
+        if let blockList, let to {
+            let verdict = blocked(stanza, to: to, from: session, blockList: blockList)
+            if verdict.blocked { return verdict.reply }
+        }
         switch stanza.name {
         case "iq": return routeIQ(stanza, to: to, from: session)
         case "message": return routeMessage(stanza, to: to, from: session)
         case "presence": return PresenceRouter(router: self).route(stanza, to: to, from: session)
         default: return nil
         }
+    }
+
+    /// XEP-0191 §3.5–3.6: a stanza to an address the sender blocks, or to an account that
+    /// blocks the sender, goes nowhere; messages and IQ requests are answered (`blocked` to
+    /// the one who blocks, `service-unavailable` to the blocked, who must not learn of it),
+    /// presence is dropped.
+    private func blocked(_ stanza: XMLElement, to: JID, from session: Session, blockList: BlockList) -> (blocked: Bool, reply: XMLElement?) {
+        let answerable = stanza.name != "presence" && isReplyable(stanza) && stanza[attribute: "type"] != "groupchat"
+        if blockList.blocks(session.bare, to) {
+            metrics.record { $0.blocked["outbound", default: 0] += 1 }
+            return (true, answerable ? BlockingCommand.blockedError().reply(to: stanza) : nil)
+        }
+        if to.domain == domain, let recipient = to.bare, recipient != session.bare, blockList.blocks(recipient, session.jid) {
+            metrics.record { $0.blocked["inbound", default: 0] += 1 }
+            return (true, answerable ? StanzaError(.serviceUnavailable, "\(recipient) cannot be reached").reply(to: stanza) : nil)
+        }
+        return (false, nil)
+    }
+
+    /// Whether presence between `session` and `contact` stops at a block list, either way.
+    func blockedEitherWay(_ session: Session, _ contact: BareJID) -> Bool {
+        guard let blockList else { return false }
+        return blockList.blocks(session.bare, JID(contact)) || blockList.blocks(contact, session.jid)
     }
 
     private func isReplyable(_ stanza: XMLElement) -> Bool {
@@ -242,7 +272,10 @@ public final class StanzaRouter: Sendable {
             return replyable ? StanzaError(.serviceUnavailable, "the server itself takes no messages").reply(to: stanza) : nil
         }
         // An online recipient proves the account exists; the store is asked only otherwise.
-        if target.resource != nil, let recipient = sessions.session(target), recipient.deliver(stanza) { return nil }
+        if target.resource != nil, let recipient = sessions.session(target), recipient.deliver(stanza) {
+            MessageCarbons.copy(stanza, from: session, to: account, delivered: [recipient], sessions: sessions)
+            return nil
+        }
         switch type {
         case "groupchat":
             return StanzaError(.serviceUnavailable, "there is no group chat here").reply(to: stanza)
@@ -252,7 +285,11 @@ public final class StanzaRouter: Sendable {
             for recipient in sessions.preferredSessions(of: account) { recipient.deliver(stanza) }
             return nil
         default:
-            if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return nil }
+            if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) {
+                MessageCarbons.copy(stanza, from: session, to: account, delivered: [recipient], sessions: sessions)
+                return nil
+            }
+            MessageCarbons.copy(stanza, from: session, to: account, delivered: [], sessions: sessions)
             // Whether the account exists is a store read: it happens in the sender's lane,
             // before the store, so the sender's offline messages keep their order.
             let accepted = session.lane.start({

@@ -32,6 +32,9 @@ public final class XMPPMetrics: Sendable {
         public var mucRefused: [String: Int] = [:]
         /// Groupchat messages a room accepted and reflected to its occupants.
         public var mucMessages = 0
+        /// Stanzas a block list stopped (XEP-0191): `outbound` (to an address the sender
+        /// blocks) and `inbound` (to an account that blocks the sender).
+        public var blocked: [String: Int] = [:]
     }
 
     private let counts = NIOLockedValueBox(Counts())

@@ -51,7 +51,7 @@ public final class XMPPServer: Service, Sendable {
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: components, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
-                                  accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
+                                  blockList: try BlockList(store: store), accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
         self.muc = muc

@@ -74,6 +74,7 @@ struct C2SRole: XMPPStreamRole, Equatable {
             XMLElement("bind", namespace: Namespace.bind),
             XMLElement("session", namespace: Namespace.session, children: [.element(XMLElement("optional", namespace: Namespace.session))]),
             XMLElement("sm", namespace: Namespace.streamManagement),
+            XMLElement("csi", namespace: Namespace.clientState),
         ]
     }
 }

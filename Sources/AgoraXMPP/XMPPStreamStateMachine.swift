@@ -103,6 +103,8 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         case enableStreamManagement(resume: Bool, Role.Link)
         case ackRequest(Role.Link)
         case ack(UInt32, Role.Link)
+        /// XEP-0352: the client says it is in use (active) or in the background (inactive).
+        case clientState(active: Bool, Role.Link)
         case stanza(XMLElement, Role.Link)
     }
 
@@ -406,6 +408,11 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         case (Namespace.streamManagement, "r"):
             guard case .established(let link, _) = state else { throw StreamError(.unsupportedStanzaType, "stream management is not enabled") }
             return .ackRequest(link)
+        case (Namespace.clientState, "active"), (Namespace.clientState, "inactive"):
+            guard role.bindsResources, case .established(let link, _) = state else {
+                throw StreamError(.unsupportedStanzaType, "client state indication comes after binding a resource")
+            }
+            return .clientState(active: name == "active", link)
         case (Namespace.streamManagement, "a"):
             guard case .established(let link, _) = state, let handled = element[attribute: "h"].flatMap(UInt32.init) else {
                 throw StreamError(.badFormat, "an ack needs h")

@@ -268,6 +268,7 @@ extension C2SStateMachine.ReceiveAction {
         case .enableStreamManagement: "enableStreamManagement"
         case .ackRequest: "ackRequest"
         case .ack: "ack"
+        case .clientState: "clientState"
         case .stanza: "stanza"
         }
     }

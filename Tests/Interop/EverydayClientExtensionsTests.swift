@@ -1,0 +1,29 @@
+import AgoraTestSupport
+import Foundation
+import Testing
+
+/// The extensions everyday clients expect (issue 22), with slixmpp's own plugins
+/// (`xmpp/everyday.py`): XEP-0280 carbons, XEP-0191 blocking, XEP-0352 client state.
+@Suite(.serialized) struct EverydayClientExtensionsTests {
+    static let owner = ("olga@gw.test", "olga-secret-4242")
+
+    @Test(arguments: ["carbons", "blocking", "csi"])
+    func slixmppsOwnPluginsGetWhatTheyAskFor(_ scenario: String) throws {
+        let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
+            try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)
+            return nil
+        }
+        defer { gateway.stop() }
+        let passwords = XMPPInteropTests.RunningGateway.passwords
+        var arguments = [XMPPInteropTests.scripts + "/everyday.py", scenario, "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+                         "--ca", gateway.ca, "--owner", Self.owner.0, Self.owner.1, "--timeout", "60"]
+        for user in ["alice", "bob"] { arguments += ["--" + user, gateway.jid(user), passwords[user]!] }
+        let result = try runProcess("/usr/bin/python3", arguments)
+        #expect(result.status == 0 && result.stdout.contains("everyday \(scenario) ok"), """
+            everyday.py \(scenario) exited \(result.status)
+            \(result.stdout)\(result.stderr)
+            --- serve.log ---
+            \(gateway.log.suffix(4000))
+            """)
+    }
+}
