@@ -120,6 +120,7 @@ async def sc_blocking(a):
     check(raw_condition(err) == 'service-unavailable', 'bob\'s chat to alice: %s' % raw_condition(err))
     check(err.xml.find('{jabber:client}error/{urn:xmpp:blocking:errors}blocked') is None, 'bob learnt he is blocked')
     await quiet(alice.chats, 'alice, from a blocked sender')
+    await quiet(other.chats, 'alice\'s other resource, from a blocked sender')
     alice.send_message(mto=a.bob[0], mbody='hi', mtype='chat')
     err = await next_of(alice.errors, 'the refusal of alice\'s chat to whom she blocks')
     check(raw_condition(err) == 'not-acceptable' and err.xml.find('{jabber:client}error/{urn:xmpp:blocking:errors}blocked') is not None,
@@ -128,7 +129,7 @@ async def sc_blocking(a):
     await alice['xep_0191'].unblock(a.bob[0], timeout=10)
     kind, _ = await next_of(other.pushes, 'the unblock pushed')
     check(kind == 'unblock', 'push after unblocking: %s' % kind)
-    bob.send_message(mto=a.alice[0], mbody='now?', mtype='chat')
+    bob.send_message(mto=alice.boundjid.full, mbody='now?', mtype='chat')   # the bare JID would pick either resource
     got = await next_of(alice.chats, 'bob\'s chat once unblocked')
     check(got['body'] == 'now?', 'after unblocking: %s' % got['body'])
     for c in (alice, other, bob):
