@@ -8,8 +8,8 @@
 ///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
-///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline`, `xmpp.blocklist` — passwords' SCRAM keys,
-///   rosters, queued messages and blocked addresses are private chatter, not market facts, so they never go on the ledger;
+///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline`, `xmpp.blocklist`, `xmpp.archive` —
+///   passwords' SCRAM keys, rosters, queued messages, blocked addresses and message archives are private chatter, not market facts, so they never go on the ledger;
 ///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's, and
 ///   `muc.rooms` and `muc.history`, the multi-user chat service's.
 ///
@@ -41,6 +41,10 @@ public struct Tables: Sendable {
     public let offline: Database
     /// XEP-0191: the addresses each account blocks (key: account ‖ 0 ‖ blocked JID, no value).
     public let blocklist: Database
+    /// XEP-0313 message archives: per archive (an account, or a room), key: owner ‖ 0 ‖ id u64
+    /// BE (microseconds since 1970 × 16 + a sequence, so ids sort by time); value: the other
+    /// party's JID ‖ 0 ‖ the message's XML.
+    public let archive: Database
     /// As a witness: per log origin, the newest checkpoint cosigned (size ‖ root).
     public let witnessLogs: Database
     /// This gateway's own checkpoints with the witnesses' cosignatures gathered so far
@@ -77,6 +81,7 @@ public struct Tables: Sendable {
         roster = try environment.openDatabase(named: "xmpp.roster")
         offline = try environment.openDatabase(named: "xmpp.offline")
         blocklist = try environment.openDatabase(named: "xmpp.blocklist")
+        archive = try environment.openDatabase(named: "xmpp.archive")
         witnessLogs = try environment.openDatabase(named: "witness.logs")
         ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
         witnessPeers = try environment.openDatabase(named: "witness.peers")

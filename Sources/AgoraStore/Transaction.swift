@@ -86,6 +86,20 @@ public class ReadTransaction {
         }
     }
 
+    /// Visits entries in reverse key order from the first key ≥ `start` (the last key when
+    /// none is), until `body` returns false.
+    public func scanReverse(
+        _ db: Database, from start: [UInt8], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        let cursor = try Cursor(transaction: self, database: db)
+        var entry = try cursor.seek(atLeast: start)
+        if entry == nil { entry = try cursor.last() }
+        while let (key, value) = entry {
+            guard try body(key, value) else { return }
+            entry = try cursor.previous()
+        }
+    }
+
     /// The last key and value of `db`, if any.
     public func last(_ db: Database) throws(StoreError) -> (key: [UInt8], value: [UInt8])? {
         let cursor = try Cursor(transaction: self, database: db)

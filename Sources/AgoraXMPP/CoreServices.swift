@@ -21,6 +21,7 @@ enum CoreServices {
         }
         MessageCarbons.register(into: &iq, router: router)
         BlockingCommand.register(into: &iq, router: router)
+        ArchiveQuery.register(into: &iq, router: router)
         let discoNodes = iq.discoNodes
         iq.register(Namespace.discoItems, forAccounts: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#items is get only")) }
@@ -62,6 +63,9 @@ enum CoreServices {
             } else {
                 query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "account"), .init("type", "registered")]))
                 query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.discoInfo)]))
+                if request.to.bare == request.account {
+                    query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", ArchiveQuery.namespace)]))
+                }
             }
             return .result(query)
         }

@@ -20,13 +20,15 @@ public final class StanzaRouter: Sendable {
     let offline: OfflineStore
     /// XEP-0191 block lists (nil: blocking is not offered, e.g. the fuzz harness).
     let blockList: BlockList?
+    /// XEP-0313 archives (nil: not kept).
+    let archive: MessageArchive?
     let accountExists: @Sendable (BareJID) -> Bool
     let logger: Logger
     /// Where everything that waits runs; `XMPPServer.run` owns it.
     let work: ServerWork
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, components: [XMPPComponent] = [], roster: RosterStore, offline: OfflineStore,
-         blockList: BlockList? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+         blockList: BlockList? = nil, archive: MessageArchive? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
         self.work = work
         self.components = Dictionary(components.map { ($0.address, $0) }) { first, _ in first }
         self.metrics = metrics
@@ -36,6 +38,7 @@ public final class StanzaRouter: Sendable {
         self.roster = roster
         self.offline = offline
         self.blockList = blockList
+        self.archive = archive
         self.accountExists = accountExists
         self.logger = logger
     }
@@ -141,6 +144,8 @@ public final class StanzaRouter: Sendable {
         guard let route = iq.route(for: payload.namespace),
               target.localpart == nil || (route.forAccounts && target.bare == session.bare)
         else {
+            // Counted: asking another account for its roster or archive is one way to probe.
+            metrics.record { $0.iqErrors[StanzaError.Condition.serviceUnavailable.rawValue, default: 0] += 1 }
             return StanzaError(.serviceUnavailable, "no service for namespace \(payload.namespace.prefix(100)) at \(target)").reply(to: stanza)
         }
         let request = IQRequest(stanza: stanza, payload: payload, from: session.jid, account: session.bare, to: target, isSet: type == "set")
@@ -274,6 +279,7 @@ public final class StanzaRouter: Sendable {
         // An online recipient proves the account exists; the store is asked only otherwise.
         if target.resource != nil, let recipient = sessions.session(target), recipient.deliver(stanza) {
             MessageCarbons.copy(stanza, from: session, to: account, delivered: [recipient], sessions: sessions)
+            archive(stanza, from: session, to: account)
             return nil
         }
         switch type {
@@ -287,6 +293,7 @@ public final class StanzaRouter: Sendable {
         default:
             if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) {
                 MessageCarbons.copy(stanza, from: session, to: account, delivered: [recipient], sessions: sessions)
+                archive(stanza, from: session, to: account)
                 return nil
             }
             MessageCarbons.copy(stanza, from: session, to: account, delivered: [], sessions: sessions)
@@ -297,6 +304,7 @@ public final class StanzaRouter: Sendable {
                     session.deliver(StanzaError(.serviceUnavailable, "no such account").reply(to: stanza))
                     return
                 }
+                self.archive(stanza, from: session, to: account)
                 await self.storeOffline(stanza, for: account, sender: session)
             }, on: work)
             guard accepted else {
@@ -305,6 +313,14 @@ public final class StanzaRouter: Sendable {
             }
             return nil
         }
+    }
+
+    /// Keeps a chat in the archives of both its sender and its recipient (XEP-0313).
+    private func archive(_ stanza: XMLElement, from session: Session, to account: BareJID) {
+        guard let archive, MessageArchive.isArchivable(stanza), stanza[attribute: "type"] != "groupchat" else { return }
+        let owners = account == session.bare ? [(session.bare.description, session.bare.description)]
+            : [(session.bare.description, account.description), (account.description, session.bare.description)]
+        archive.record(stanza, for: owners, work: work)
     }
 
     /// A message a component sends an account on behalf of `sender` (a room's invitation):

@@ -44,6 +44,10 @@ public struct XMPPConfiguration: Sendable {
     public var keyFile: String = ""
     /// PEM of the CA whose client certificates SASL EXTERNAL accepts.
     public var clientCAFile: String = ""
+    /// Days a chat stays in its accounts' archives (XEP-0313); 0: nothing is archived.
+    public var archiveDays = 30
+    /// Messages one archive (an account's, a room's) keeps at most; the oldest go beyond.
+    public var archiveMaxMessages = 100_000
     /// Multi-user chat (XEP-0045) on `rooms.<domain>`.
     public var muc = MUCConfiguration()
     /// Reported by XEP-0092.

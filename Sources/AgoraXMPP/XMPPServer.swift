@@ -44,14 +44,16 @@ public final class XMPPServer: Service, Sendable {
         let box = RouterBox()
         var iq = services
         var components = components
+        let archive = MessageArchive(store: store, settings: .init(retentionDays: configuration.archiveDays, maxPerArchive: configuration.archiveMaxMessages),
+                                     logger: logger)
         let muc = configuration.muc.enabled
-            ? try MUCService(domain: configuration.domain, configuration: configuration.muc, store: store, metrics: metrics, logger: logger) : nil
+            ? try MUCService(domain: configuration.domain, configuration: configuration.muc, store: store, archive: archive, metrics: metrics, logger: logger) : nil
         if let muc { components.append(muc.component) }
         CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion, components: components)
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: components, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
-                                  blockList: try BlockList(store: store), accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
+                                  blockList: try BlockList(store: store), archive: archive, accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
         self.muc = muc

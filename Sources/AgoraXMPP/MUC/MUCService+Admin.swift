@@ -23,6 +23,7 @@ extension MUCService {
         case (MUCNamespace.admin, true): return adminChange(stanza, payload, room: localpart, from: session)
         case (MUCNamespace.owner, false): return ownerForm(stanza, room: localpart, from: session)
         case (MUCNamespace.owner, true): return ownerChange(stanza, payload, room: localpart, from: session)
+        case (ArchiveQuery.namespace, _): return archiveQuery(stanza, payload, room: localpart, from: session, isSet: isSet)
         default:
             return StanzaError(.serviceUnavailable, "a room answers disco, muc#admin and muc#owner").reply(to: stanza)
         }
@@ -68,6 +69,37 @@ extension MUCService {
             .element(MUCRoomForm.field("muc#roominfo_subject", "text-single", "Subject", [room.subject])),
         ]))
         return result(stanza, query)
+    }
+
+    /// A room's archive (XEP-0313 §5), for whoever may enter it: not outcasts, members only
+    /// in a members-only room, and occupants or members when it has a password.
+    private func archiveQuery(_ stanza: XMLElement, _ payload: XMLElement, room localpart: String, from session: Session, isSet: Bool) -> XMLElement? {
+        guard let archive, archive.enabled else { return StanzaError(.serviceUnavailable, "rooms are not archived here").reply(to: stanza) }
+        let allowed = rooms.withLockedValue { rooms -> Bool? in
+            guard let room = rooms[localpart], !room.locked else { return nil }
+            let affiliation = room.affiliation(of: session.bare)
+            return room.admits(session.bare) && (room.settings.password.isEmpty || affiliation >= .member || room.occupant(of: session) != nil)
+        }
+        guard let allowed else { return StanzaError.itemNotFound("no such room").reply(to: stanza) }
+        guard allowed else {
+            refused("archive")
+            return StanzaError.forbidden("only those who may enter this room may read its archive").reply(to: stanza)
+        }
+        guard isSet else { return result(stanza, ArchiveQuery.fieldsForm) }
+        let request = stanza
+        switch ArchiveQuery.answer(payload, archive: archive, owner: jid(localpart), to: session) {
+        case .error(let error): return error.reply(to: request)
+        case .later(let job):
+            let started = router.work.start { [self] in
+                switch await job() {
+                case .result(let fin): session.deliver(result(request, fin))
+                case .error(let error): session.deliver(error.reply(to: request))
+                default: break
+                }
+            }
+            return started ? nil : StanzaError(.serviceUnavailable, "the server is shutting down").reply(to: stanza)
+        default: return nil
+        }
     }
 
     // MARK: Admin

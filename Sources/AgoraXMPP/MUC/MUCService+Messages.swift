@@ -76,7 +76,13 @@ extension MUCService {
         case .delivered(let outbox, let persist, let subjectChanged):
             metrics.record { $0.mucMessages += 1 }
             send(outbox)
-            if let persist { persistHistory(localpart, persist.entry, keep: persist.keep) }
+            if let persist {
+                persistHistory(localpart, persist.entry, keep: persist.keep)
+                // Persistent rooms are archived too (XEP-0313), beyond the history's few messages.
+                if let archive, MessageArchive.isArchivable(persist.entry.message) {
+                    archive.record(persist.entry.message, for: [(jid(localpart), persist.entry.message[attribute: "from"] ?? "")], work: router.work)
+                }
+            }
             if subjectChanged { self.persist(localpart) }
             return nil
         }

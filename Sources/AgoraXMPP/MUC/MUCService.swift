@@ -19,6 +19,8 @@ final class MUCService: Sendable {
     let rooms: NIOLockedValueBox<[String: MUCRoom]>
     let metrics: XMPPMetrics
     let logger: Logger
+    /// Where persistent rooms' messages are archived (XEP-0313), queried at the room's JID.
+    let archive: MessageArchive?
     /// Durable writes, one at a time, in the order the rooms changed.
     let lane = SerialLane()
     private let routerBox = NIOLockedValueBox<StanzaRouter?>(nil)
@@ -28,7 +30,8 @@ final class MUCService: Sendable {
     /// Stanzas to send once the lock is released.
     typealias Outbox = [(Session, XMLElement)]
 
-    init(domain: String, configuration: MUCConfiguration, store: Store, metrics: XMPPMetrics, logger: Logger) throws {
+    init(domain: String, configuration: MUCConfiguration, store: Store, archive: MessageArchive? = nil, metrics: XMPPMetrics, logger: Logger) throws {
+        self.archive = archive
         self.address = configuration.address(for: domain)
         self.configuration = configuration
         self.roomStore = MUCRoomStore(store: store)

@@ -16,9 +16,13 @@ Scenarios:
            replaced by its occupant JID; a flood is cut (resource-constraint) while the room
            still carries the others' messages; a member may not read affiliation lists; the
            owner kicks ALICE (307) and bans BOB (301), who can no longer enter.
+           Then the owner and ALICE chat (45 messages), to be found in both archives.
   restart  after a restart of serve: the room, ALICE's membership, BOB's ban, the subject and
            the history (exactly the last 10 messages the room relayed, which groups wrote
-           to --expect) are all still there.
+           to --expect) are all still there; ALICE pages through her archive (XEP-0313,
+           XEP-0059 pages of 10, forwards, and the newest page backwards) and finds exactly
+           the chats, none with CAROL; the room's archive holds every message it relayed;
+           the owner's archive is refused to ALICE, the room's to BOB (an outcast).
 
 Prints "muc SCENARIO ok …" and exits 0, or a reason.
 """
@@ -33,11 +37,12 @@ from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: 
 from market import raw_condition  # noqa: E402
 from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
 
-PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203')
+PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203', 'xep_0059', 'xep_0313')
 MUC_USER = 'http://jabber.org/protocol/muc#user'
 CONFIG = 'http://jabber.org/protocol/muc#roomconfig'
 ROOM_NAME = 'group'
 OWNER_LINES = ['first of the owner', 'second of the owner', 'third of the owner']
+CHATS = 45
 
 
 def room_of(a):
@@ -213,7 +218,6 @@ async def sc_groups(a):
     got = await next_of(owner.groupchat, 'the owner\'s message after the flood')
     check(got['body'] == 'still here', 'after the flood: %s' % got['body'])
     room_log.append(got['body'])
-    Path(a.expect).write_text(json.dumps(room_log[-10:]))   # the room keeps 10: what a restart must show
 
     # BOB becomes a member, enters, and is banned.
     await owner['xep_0045'].set_affiliation(room, 'member', jid=a.bob[0], timeout=10)
@@ -240,6 +244,14 @@ async def sc_groups(a):
     members = await owner['xep_0045'].get_affiliation_list(room, 'member', timeout=10)
     check([str(j) for j in members] == [a.alice[0]], 'members after the kick: %s' % members)
 
+    # Chats between the owner and alice, archived for both (checked after the restart).
+    for n in range(CHATS):
+        sender, to = (owner, a.alice[0]) if n % 2 == 0 else (alice, a.owner[0])
+        sender.send_message(mto=to, mbody='chat %d' % n, mtype='chat')
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(1.0)
+    Path(a.expect).write_text(json.dumps({'history': room_log[-10:], 'room': room_log}))
+
     for c in (owner, alice, bob, carol):
         await c.logout()
     return 'muc groups ok: created, configured, invited offline, history %d, flood %d relayed / %d refused, kick and ban' % (
@@ -252,7 +264,7 @@ async def sc_restart(a):
     pres, subject, _, history = await alice['xep_0045'].join_muc_wait(room, 'Alice', maxstanzas=10, timeout=10)
     bodies = [m['body'] for m in history]
     expected = json.loads(Path(a.expect).read_text())
-    check(bodies == expected, 'history after the restart: %s, expected the last 10 relayed: %s' % (bodies, expected))
+    check(bodies == expected['history'], 'history after the restart: %s, expected the last 10 relayed: %s' % (bodies, expected['history']))
     check(subject['subject'] == 'Air quality on Main Street', 'subject after the restart: %r' % subject['subject'])
     item = pres.xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
     check(item.get('affiliation') == 'member', 'alice is %s after the restart' % item.get('affiliation'))
@@ -260,9 +272,39 @@ async def sc_restart(a):
     await refused_entry(bob, a, 'Bob', 'forbidden')
     info = await alice['xep_0030'].get_info(jid=room, timeout=10)
     check('muc_membersonly' in info['disco_info']['features'], 'the room lost its configuration')
+
+    # XEP-0313: alice pages through her chats with the owner, 10 at a time, oldest first.
+    chats = [m async for m in alice['xep_0313'].iterate(with_jid=a.owner[0], rsm={'max': 10})]
+    bodies = [m['mam_result']['forwarded']['stanza']['body'] for m in chats]
+    check(bodies == ['chat %d' % n for n in range(CHATS)], 'alice\'s archive with the owner: %s' % bodies)
+    senders = {m['mam_result']['forwarded']['stanza']['from'].bare for m in chats}
+    check(senders == {a.alice[0], a.owner[0]}, 'archived senders %s' % senders)
+    # The newest page first, backwards.
+    newest = [m async for m in alice['xep_0313'].iterate(with_jid=a.owner[0], reverse=True, rsm={'max': 10}, total=10)]
+    check([m['mam_result']['forwarded']['stanza']['body'] for m in newest] == ['chat %d' % n for n in range(CHATS - 1, CHATS - 11, -1)],
+          'the newest page backwards: %s' % [m['mam_result']['forwarded']['stanza']['body'] for m in newest])
+    nobody = [m async for m in alice['xep_0313'].iterate(with_jid=a.carol[0], rsm={'max': 10})]
+    check(nobody == [], 'alice never wrote to carol, yet the archive has %d' % len(nobody))
+    # Someone else's archive is refused.
+    try:
+        await alice['xep_0313'].retrieve(jid=a.owner[0], timeout=10)
+        raise Fail('alice read the owner\'s archive')
+    except IqError as e:
+        check(raw_condition(e.iq) in ('service-unavailable', 'forbidden'), 'reading another\'s archive: %s' % raw_condition(e.iq))
+    # The room's archive keeps more than its history: everything it relayed.
+    relayed = [m async for m in alice['xep_0313'].iterate(jid=room, rsm={'max': 25})]
+    check([m['mam_result']['forwarded']['stanza']['body'] for m in relayed] == expected['room'],
+          'the room archive: %d messages, expected %d' % (len(relayed), len(expected['room'])))
+    check(all(m['mam_result']['forwarded']['stanza']['from'].bare == room for m in relayed), 'room archive senders are not occupant JIDs')
+    try:
+        await bob['xep_0313'].retrieve(jid=room, timeout=10)
+        raise Fail('an outcast read the room\'s archive')
+    except IqError as e:
+        check(raw_condition(e.iq) == 'forbidden', 'an outcast reading the room archive: %s' % raw_condition(e.iq))
     for c in (alice, bob):
         await c.logout()
-    return 'muc restart ok: room, membership, ban, subject and %d messages of history survived' % len(history)
+    return 'muc restart ok: room, membership, ban, subject and %d messages of history survived; archives of %d chats and %d room messages paged' % (
+        len(history), len(chats), len(relayed))
 
 
 SCENARIOS = {'groups': sc_groups, 'restart': sc_restart}
