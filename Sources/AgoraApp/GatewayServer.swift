@@ -28,6 +28,7 @@ public enum GatewayServer {
                 maxBytes: configuration.readingsMaxBytes > 0 ? configuration.readingsMaxBytes : nil)),
             logger: logger)
         services.append(.init(service: retention))
+        services.append(.init(service: GroupRefundService(market: gateway.market, logger: logger)))
         if configuration.reliabilityIntervalSeconds > 0 {
             services.append(.init(service: ReliabilityService(sealer: ReliabilitySealer(market: gateway.market, ranges: configuration.kindRanges),
                                                               interval: Int64(configuration.reliabilityIntervalSeconds), logger: logger)))

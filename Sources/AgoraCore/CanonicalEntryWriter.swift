@@ -136,6 +136,15 @@ extension LedgerEntry {
         case .reliability(let r):
             w.string("sensor", r.sensor.rawValue); w.string("until", r.until.rfc3339); w.integer("reliability", r.reliability)
             w.integerRows("windows", r.windows)
+        case .groupOpen(let g):
+            w.string("id", g.id); w.string("organizer", g.organizer.description); w.string("room", g.room)
+            w.string("sensor", g.sensor.rawValue); w.string("from", g.from.rfc3339); w.string("to", g.to.rfc3339)
+            w.integer("amount", g.amount.value); w.string("deadline", g.deadline.rfc3339); w.string("shares", g.shares.text)
+            w.string("request", g.request)
+        case .groupPay(let p):
+            w.string("id", p.id); w.string("member", p.member.description); w.integer("amount", p.amount.value)
+        case .groupComplete(let c), .groupRefund(let c):
+            w.string("id", c.id)
         }
         return w.finish()
     }

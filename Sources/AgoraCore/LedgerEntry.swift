@@ -57,6 +57,10 @@ public struct LedgerEntry: Hashable, Sendable {
         case readingsCommit(ReadingsCommit)
         case rating(Rating)
         case reliability(Reliability)
+        case groupOpen(GroupOpen)
+        case groupPay(GroupPay)
+        case groupComplete(GroupClose)
+        case groupRefund(GroupClose)
 
         /// The `type` field of the entry.
         public var type: String {
@@ -77,6 +81,10 @@ public struct LedgerEntry: Hashable, Sendable {
             case .readingsCommit: "readings.commit"
             case .rating: "rating"
             case .reliability: "reliability"
+            case .groupOpen: "group.open"
+            case .groupPay: "group.pay"
+            case .groupComplete: "group.complete"
+            case .groupRefund: "group.refund"
             }
         }
     }
@@ -179,6 +187,45 @@ public struct LedgerEntry: Hashable, Sendable {
             self.id = id; self.buyer = buyer; self.sensor = sensor; self.from = from; self.to = to
             self.amount = amount; self.request = request
         }
+    }
+
+    /// `group.open`: members agree to buy the window `[from, to)` of a sensor's data
+    /// together, each paying its share by `deadline`; nothing moves yet.
+    public struct GroupOpen: Hashable, Sendable, Codable {
+        public var id: String
+        public var organizer: BareJID
+        /// The room the group talks in (XEP-0045 JID), or empty.
+        public var room: String
+        public var sensor: SensorID
+        public var from: Timestamp
+        public var to: Timestamp
+        /// The window's price when the group opened: the sum of the shares.
+        public var amount: Credits
+        public var deadline: Timestamp
+        public var shares: GroupShares
+        /// The organizer's request id (idempotency, as for purchases).
+        public var request: String
+        public init(id: String, organizer: BareJID, room: String, sensor: SensorID, from: Timestamp, to: Timestamp, amount: Credits,
+                    deadline: Timestamp, shares: GroupShares, request: String) {
+            self.id = id; self.organizer = organizer; self.room = room; self.sensor = sensor; self.from = from; self.to = to
+            self.amount = amount; self.deadline = deadline; self.shares = shares; self.request = request
+        }
+    }
+
+    /// `group.pay`: a member's share moves from its balance into the group's escrow.
+    public struct GroupPay: Hashable, Sendable, Codable {
+        public var id: String
+        public var member: BareJID
+        public var amount: Credits
+        public init(id: String, member: BareJID, amount: Credits) { self.id = id; self.member = member; self.amount = amount }
+    }
+
+    /// `group.complete` (every share paid: the escrow goes to the sensor's owner and every
+    /// member may read the window) and `group.refund` (the deadline passed first: every
+    /// paid share goes back).
+    public struct GroupClose: Hashable, Sendable, Codable {
+        public var id: String
+        public init(id: String) { self.id = id }
     }
 
     /// `cert.issue`: the CA signed a certificate. The certificate itself is in the entry, so
@@ -324,6 +371,10 @@ extension LedgerEntry: Codable {
         case "readings.commit": body = .readingsCommit(try ReadingsCommit(from: decoder))
         case "rating": body = .rating(try Rating(from: decoder))
         case "reliability": body = .reliability(try Reliability(from: decoder))
+        case "group.open": body = .groupOpen(try GroupOpen(from: decoder))
+        case "group.pay": body = .groupPay(try GroupPay(from: decoder))
+        case "group.complete": body = .groupComplete(try GroupClose(from: decoder))
+        case "group.refund": body = .groupRefund(try GroupClose(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: common, debugDescription: "unknown entry type \(type)")
         }
@@ -346,6 +397,9 @@ extension LedgerEntry: Codable {
         case .readingsCommit(let b): try b.encode(to: encoder)
         case .rating(let b): try b.encode(to: encoder)
         case .reliability(let b): try b.encode(to: encoder)
+        case .groupOpen(let b): try b.encode(to: encoder)
+        case .groupPay(let b): try b.encode(to: encoder)
+        case .groupComplete(let b), .groupRefund(let b): try b.encode(to: encoder)
         }
         var common = encoder.container(keyedBy: CommonKeys.self)
         try common.encode(version, forKey: .v)

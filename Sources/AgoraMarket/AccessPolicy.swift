@@ -65,12 +65,21 @@ extension AccessPolicy {
         case .readingsCommit(let commit): concerned = try owns(commit.sensor)
         case .rating(let rating): concerned = try rating.rater == reader || rating.owner == reader || owns(rating.sensor)
         case .reliability: concerned = true // the gateway's public measure of a sensor, for every buyer to check
+        case .groupOpen(let open): concerned = try open.organizer == reader || open.shares.share(of: reader) != nil || owns(open.sensor)
+        case .groupPay(let pay): concerned = try groupConcerns(pay.id, reader, state)
+        case .groupComplete(let close), .groupRefund(let close): concerned = try groupConcerns(close.id, reader, state)
         }
         return concerned ? .owner : .denied(.notConcerned("ledger entry of type \(entry.body.type) does not concern \(reader)"))
     }
 }
 
 extension AccessPolicy {
+    /// A group purchase's entries concern its organizer, its members and the sensor's owner.
+    static func groupConcerns(_ id: String, _ reader: BareJID, _ state: MarketState) throws -> Bool {
+        guard let open = try state.group(id)?.open else { return false }
+        return try open.organizer == reader || open.shares.share(of: reader) != nil || state.sensor(open.sensor)?.owner == reader
+    }
+
     /// "May X read sensor S over the whole window [from, to)?" — owner and operators always;
     /// a buyer when its purchases of S, taken together, cover the window.
     public static func mayRead(_ reader: BareJID, sensor id: SensorID, from: Timestamp, to: Timestamp,

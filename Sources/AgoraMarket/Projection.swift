@@ -97,6 +97,49 @@ public struct Projection: Sendable {
             try txn.put(tables.ratings, MarketKeys.reliability(sensor: measured.sensor),
                         SealedReliability(ledgerIndex: index, thousandths: measured.reliability, until: measured.until.seconds).row)
             try touchTrust(of: measured.sensor, in: txn)
+        case .groupOpen(let open):
+            guard try state.sensor(open.sensor) != nil else { throw inconsistent(index, "group purchase of unknown sensor \(open.sensor)") }
+            guard open.shares.total == open.amount else { throw inconsistent(index, "group \(open.id)'s shares do not add up to its amount") }
+            let record = GroupRecord(open: open, paid: [:], state: .open, openIndex: index, closeIndex: nil)
+            try txn.put(tables.groups, MarketKeys.group(open.id), MarketKeys.encode(record), flags: .noOverwrite)
+        case .groupPay(let pay):
+            guard var record = try state.group(pay.id), record.state == .open else { throw inconsistent(index, "payment into group \(pay.id), which is not open") }
+            guard record.open.shares.share(of: pay.member) == pay.amount, !record.hasPaid(pay.member) else {
+                throw inconsistent(index, "payment into group \(pay.id) by \(pay.member) is not its share, or is paid twice")
+            }
+            guard let debited = try state.balance(pay.member).subtracting(pay.amount) else { throw inconsistent(index, "\(pay.member) would be overdrawn") }
+            try setBalance(pay.member, debited, txn)
+            try setEscrow(pay.id, record.escrow + pay.amount.value, txn)
+            record.paid[pay.member.description] = index
+            try txn.put(tables.groups, MarketKeys.group(pay.id), MarketKeys.encode(record))
+        case .groupComplete(let close):
+            guard var record = try state.group(close.id), record.state == .open, record.everyonePaid else {
+                throw inconsistent(index, "group \(close.id) completed before every share was paid")
+            }
+            guard let sensor = try state.sensor(record.open.sensor),
+                  let credited = try state.balance(sensor.owner).adding(record.open.amount) else { throw inconsistent(index, "group \(close.id)'s owner cannot be paid") }
+            try setEscrow(close.id, 0, txn)
+            try setBalance(sensor.owner, credited, txn)
+            for share in record.open.shares.shares {
+                var grant = StoreKey.u64(UInt64(record.open.to.seconds))
+                grant.append(contentsOf: Array(close.id.utf8))
+                try txn.put(tables.grants, MarketKeys.grant(sensor: record.open.sensor, buyer: share.member, from: record.open.from, purchase: close.id),
+                            grant, flags: .noOverwrite)
+            }
+            record.state = .complete
+            record.closeIndex = index
+            try txn.put(tables.groups, MarketKeys.group(close.id), MarketKeys.encode(record))
+            try touchTrust(of: record.open.sensor, in: txn)
+        case .groupRefund(let close):
+            guard var record = try state.group(close.id), record.state == .open else { throw inconsistent(index, "refund of group \(close.id), which is not open") }
+            for share in record.open.shares.shares where record.hasPaid(share.member) {
+                guard let credited = try state.balance(share.member).adding(share.amount) else { throw inconsistent(index, "refund to \(share.member) passes the ceiling") }
+                try setBalance(share.member, credited, txn)
+            }
+            try setEscrow(close.id, 0, txn)
+            record.state = .refunded
+            record.closeIndex = index
+            try txn.put(tables.groups, MarketKeys.group(close.id), MarketKeys.encode(record))
         case .certRevoke(let revocation):
             guard var record = try state.certificate(revocation.serial) else { throw inconsistent(index, "revocation of unknown certificate \(revocation.serial)") }
             record.revoked = true
@@ -148,6 +191,13 @@ public struct Projection: Sendable {
         try setBalance(from, debited, txn)
         guard let credited = try state.balance(to).adding(amount) else { throw inconsistent(index, "balance of \(to) passes the ceiling") }
         try setBalance(to, credited, txn)
+    }
+
+    /// A group's escrow row; gone when it holds nothing.
+    private func setEscrow(_ id: String, _ amount: UInt64, _ txn: WriteTransaction) throws {
+        if amount == 0 { _ = try txn.delete(tables.balances, MarketKeys.escrow(id)) } else {
+            try txn.put(tables.balances, MarketKeys.escrow(id), StoreKey.u64(amount))
+        }
     }
 
     private func setBalance(_ jid: BareJID, _ amount: Credits, _ txn: WriteTransaction) throws {

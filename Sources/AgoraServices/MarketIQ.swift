@@ -11,6 +11,7 @@ internal import AgoraXMPP
 ///     get  <purchases>[RSM <set/>]</purchases>          → <purchases><purchase …/>…<set/></purchases>
 ///     set  <price sensor='' credits=''/>                → <price … ledger-index=''/>   (the sensor's owner)
 ///     set  <transfer to='' credits=''/>                 → <transfer … ledger-index=''/>
+///     set  <group-open …/>, <group-pay id=''/>; get <group id=''/>: group purchases (`GroupPurchaseIQ`)
 enum MarketIQ {
     static let namespace = "urn:agora:market:1"
     /// Purchases per page when the client does not say, and at most.
@@ -24,6 +25,10 @@ enum MarketIQ {
             switch (request.payload.name, request.isSet) {
             case ("balance", false): return balance(account, context)
             case ("purchases", false): return purchases(account, payload, context)
+            case ("group", false): return GroupPurchaseIQ.show(account, payload, context)
+            case ("group-open", true), ("group-pay", true):
+                if let refusal = context.quotas.ledgerWrite(by: account) { return .error(refusal) }
+                return request.payload.name == "group-open" ? GroupPurchaseIQ.open(account, payload, context) : GroupPurchaseIQ.pay(account, payload, context)
             case ("purchase", true), ("price", true), ("transfer", true):
                 // Each appends a permanent ledger entry: a rate per account (AccountQuotas).
                 if let refusal = context.quotas.ledgerWrite(by: account) { return .error(refusal) }

@@ -3,7 +3,7 @@
 /// Three kinds of table:
 /// - the log itself: `ledger.entries`, `ledger.nodes`, `ledger.checkpoints`;
 /// - views of the log (`derivedFromLedger`: `accounts`, `balances`, `sensors`, `purchases`,
-///   `grants`, `certs`, `ratings`), which replay must rebuild byte for byte;
+///   `grants`, `certs`, `ratings`, `groups`), which replay must rebuild byte for byte;
 /// - witnessing: `witness.logs` (what this gateway cosigned for others), `ledger.cosigned`
 ///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
@@ -27,6 +27,9 @@ public struct Tables: Sendable {
     public let certs: Database
     /// Ratings of purchases, by purchase, by sensor and by owner (the trust model's index).
     public let ratings: Database
+    /// Group purchases (`group.*` entries): each group's terms, who paid, and its state;
+    /// the escrow itself is a row of `balances`.
+    public let groups: Database
     public let readings: Database
     /// Each sensor's `readings.commit` entries in ledger order (key: sensor index u32 BE ‖
     /// commit index u64 BE; value: first and last reading time, ns, u64 BE each): how a
@@ -72,6 +75,7 @@ public struct Tables: Sendable {
         grants = try environment.openDatabase(named: "grants")
         certs = try environment.openDatabase(named: "certs")
         ratings = try environment.openDatabase(named: "ratings")
+        groups = try environment.openDatabase(named: "groups")
         readings = try environment.openDatabase(named: "readings")
         readingsCommits = try environment.openDatabase(named: "readings.commits")
         pairing = try environment.openDatabase(named: "pairing")
@@ -92,5 +96,5 @@ public struct Tables: Sendable {
     }
 
     /// The tables that replay rebuilds from the ledger alone.
-    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants, certs, ratings] }
+    public var derivedFromLedger: [Database] { [accounts, balances, sensors, purchases, grants, certs, ratings, groups] }
 }

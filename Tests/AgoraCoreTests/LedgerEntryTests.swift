@@ -42,6 +42,12 @@ import Testing
             .rating(.init(purchase: "p1", rater: bob, sensor: sensor, owner: alice, satisfaction: 875, weight: 3,
                           comment: "gaps at night, \"ok\" otherwise", revision: 0)),
             .reliability(.init(sensor: sensor, until: time, reliability: 871, windows: [[3600, 60, 58, 1, 240, 240, 58, 0], [86400, 1440, 1300, 4, 3600, 9000, 1300, 12]])),
+            .groupOpen(.init(id: "g1", organizer: alice, room: "street@rooms.gw1.example", sensor: sensor, from: time,
+                             to: try Timestamp(seconds: time.seconds + 7200), amount: try Credits(6), deadline: try Timestamp(seconds: time.seconds + 600),
+                             shares: try GroupShares([(bob, try Credits(4)), (alice, try Credits(2))]), request: "r2")),
+            .groupPay(.init(id: "g1", member: bob, amount: try Credits(4))),
+            .groupComplete(.init(id: "g1")),
+            .groupRefund(.init(id: "g1")),
         ]
         for body in bodies {
             for salt in [Salt.random(), nil] {
@@ -97,5 +103,18 @@ import Testing
     @Test func oversizedEntryIsRefusedBeforeParsing() {
         let big = [UInt8](repeating: 0x20, count: LedgerEntry.maxEncodedSize + 1)
         #expect(throws: EntryCodingError.self) { try LedgerEntry(decoding: big) }
+    }
+}
+
+/// A group purchase's shares as one ledger field.
+@Suite struct GroupSharesTests {
+    @Test func sharesReadBackAndBadListsAreRefused() throws {
+        let shares = try GroupShares(validating: "a@gw.example:4,b@gw.example:3")
+        #expect(shares.total?.value == 7 && shares.text == "a@gw.example:4,b@gw.example:3")
+        #expect(shares.share(of: try BareJID("b@gw.example"))?.value == 3)
+        for bad in ["a@gw.example:4", "a@gw.example:4,a@gw.example:3", "a@gw.example:0,b@gw.example:3", "a@gw.example:x,b@gw.example:3",
+                    "a@gw.example:4,,b@gw.example:3", (0..<21).map { "m\($0)@gw.example:1" }.joined(separator: ",")] {
+            #expect(throws: InvalidInput.self, "\(bad)") { try GroupShares(validating: bad) }
+        }
     }
 }
