@@ -42,4 +42,34 @@ import Testing
         defer { stopHard(again) }
         try muc("restart", port: port) { fileText(dir.file("serve-2.log")) }
     }
+
+    /// The thesis's use case on the market: three members of a room pay their shares and all
+    /// read; a second group misses its deadline and is refunded; balances still add up to what
+    /// was minted and the ledger replays.
+    @Test func aGroupOfARoomBuysAWindowTogetherAndAMissedDeadlineRefundsEveryone() throws {
+        let dave = ("dave@gw.test", "dave-secret-7777")
+        let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
+            try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)
+            try cli.addAccount(dave.0, role: "consumer", password: dave.1)
+            try cli.ok(["sensor", "add", "street-1", "--owner", Self.owner.0, "--kind", "pm25", "--price", "3"])
+            for user in ["alice", "bob", "carol"] { try cli.ok(["credit", "mint", "\(user)@gw.test", "100", "--memo", "test"]) }
+            return nil
+        }
+        defer { gateway.stop() }
+        let passwords = XMPPInteropTests.RunningGateway.passwords
+        var arguments = [XMPPInteropTests.scripts + "/group_purchase.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+                         "--ca", gateway.ca, "--log-key", try gateway.cli.logKey(), "--sensor", "street-1",
+                         "--owner", Self.owner.0, Self.owner.1, "--dave", dave.0, dave.1, "--timeout", "90"]
+        for user in ["alice", "bob", "carol"] { arguments += ["--" + user, gateway.jid(user), passwords[user]!] }
+        let result = try runProcess("/usr/bin/python3", arguments)
+        #expect(result.status == 0 && result.stdout.contains("group purchase ok"), """
+            group_purchase.py exited \(result.status)
+            \(result.stdout)\(result.stderr)
+            --- serve.log ---
+            \(gateway.log.suffix(5000))
+            """)
+        let status = try JSONSerialization.jsonObject(with: Data(try gateway.cli.ok(["status", "--json"]).utf8)) as? [String: Any]
+        #expect(status?["sumOfBalances"] as? Int == status?["totalMinted"] as? Int, "\(String(describing: status))")
+        _ = try gateway.cli.ok(["ledger", "verify", "--replay"])
+    }
 }
