@@ -5,10 +5,12 @@ set -euo pipefail
 
 # lmdb-utils (mdb_load), openssl, mosquitto and its clients, slixmpp: independent peers the tests check Agora against.
 # prometheus (promtool), chromium, chromium-driver, python3-selenium: the observability tests scrape with a real
-# Prometheus and drive the dashboard in a real headless browser.
+# Prometheus and drive the dashboard in a real headless browser. profanity and tmux: a console XMPP client
+# driven in a terminal pane (the everyday-client tests).
 packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp
           python3-venv python3-openssl
-          prometheus chromium chromium-driver python3-selenium fonts-dejavu-core curl)
+          prometheus chromium chromium-driver python3-selenium fonts-dejavu-core curl
+          profanity tmux)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

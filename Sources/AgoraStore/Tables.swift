@@ -48,6 +48,9 @@ public struct Tables: Sendable {
     /// BE (microseconds since 1970 × 16 + a sequence, so ids sort by time); value: the other
     /// party's JID ‖ 0 ‖ the message's XML.
     public let archive: Database
+    /// XEP-0049 private XML storage (clients' bookmarks): key account ‖ 0 ‖ element name ‖
+    /// 0 ‖ namespace; value: the element's XML.
+    public let privateStorage: Database
     /// As a witness: per log origin, the newest checkpoint cosigned (size ‖ root).
     public let witnessLogs: Database
     /// This gateway's own checkpoints with the witnesses' cosignatures gathered so far
@@ -86,6 +89,7 @@ public struct Tables: Sendable {
         offline = try environment.openDatabase(named: "xmpp.offline")
         blocklist = try environment.openDatabase(named: "xmpp.blocklist")
         archive = try environment.openDatabase(named: "xmpp.archive")
+        privateStorage = try environment.openDatabase(named: "xmpp.private")
         witnessLogs = try environment.openDatabase(named: "witness.logs")
         ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
         witnessPeers = try environment.openDatabase(named: "witness.peers")

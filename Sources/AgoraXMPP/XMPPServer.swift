@@ -43,6 +43,7 @@ public final class XMPPServer: Service, Sendable {
         self.sessions = sessions
         let box = RouterBox()
         var iq = services
+        PrivateStorage.register(into: &iq, store: store)
         var components = components
         let archive = MessageArchive(store: store, settings: .init(retentionDays: configuration.archiveDays, maxPerArchive: configuration.archiveMaxMessages),
                                      logger: logger)

@@ -26,4 +26,24 @@ import Testing
             \(gateway.log.suffix(4000))
             """)
     }
+
+    /// profanity, the console client Debian ships, in a tmux pane: logs in without the carbons
+    /// error (or any other refused request), joins a room, talks both ways, keeps a bookmark.
+    @Test func profanityLogsInWithoutServerErrorsAndTalksInARoom() throws {
+        let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
+            try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)
+            return nil
+        }
+        defer { gateway.stop() }
+        let arguments = [XMPPInteropTests.scripts + "/profanity.py", "--port", String(gateway.c2sPort), "--domain", XMPPInteropTests.domain,
+                         "--ca", gateway.ca, "--work", gateway.dir.path, "--owner", Self.owner.0, Self.owner.1,
+                         "--alice", gateway.jid("alice"), XMPPInteropTests.RunningGateway.passwords["alice"]!, "--timeout", "90"]
+        let result = try runProcess("/usr/bin/python3", arguments)
+        #expect(result.status == 0 && result.stdout.contains("profanity ok"), """
+            profanity.py exited \(result.status)
+            \(result.stdout)\(result.stderr)
+            --- serve.log ---
+            \(gateway.log.suffix(4000))
+            """)
+    }
 }

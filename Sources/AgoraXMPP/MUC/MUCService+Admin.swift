@@ -113,7 +113,10 @@ extension MUCService {
             let actor = room.affiliation(of: session.bare)
             if let text = asked[attribute: "affiliation"] {
                 guard let affiliation = MUCAffiliation(rawValue: text), affiliation != .none else { return .failure(.badRequest("no such affiliation list")) }
-                guard actor >= .admin else { return .failure(.forbidden("only admins and owners see affiliation lists")) }
+                // Members of a members-only room know who else is in it (clients such as profanity
+                // ask on entering); who is banned is for admins.
+                let mayList = actor >= .admin || (affiliation != .outcast && room.settings.membersOnly && actor >= .member)
+                guard mayList else { return .failure(.forbidden("only admins and owners see this affiliation list")) }
                 return .success(room.affiliations.filter { $0.value == affiliation }.keys.sorted { $0.description < $1.description }.map {
                     XMLElement("item", namespace: MUCNamespace.admin, attributes: [.init("affiliation", affiliation.rawValue), .init("jid", $0.description)])
                 })
