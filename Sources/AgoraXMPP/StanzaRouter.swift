@@ -342,10 +342,9 @@ public final class StanzaRouter: Sendable {
     }
 
     /// Keeps a chat or normal message for the account's next login, stamped with XEP-0203 delay,
-    /// as a job in `lane` (the ended session's, for what it leaves behind). Messages without a
-    /// body (chat states, receipts) are not worth keeping.
+    /// as a job in `lane` (the ended session's, for what it leaves behind); see `isWorthKeeping`.
     func storeOffline(_ stanza: XMLElement, for account: BareJID, leftBy lane: SerialLane) {
-        guard stanza.child("body") != nil else { return }
+        guard Self.isWorthKeeping(stanza) else { return }
         let accepted = lane.start({ await self.storeOffline(stanza, for: account, sender: nil) }, on: work)
         if !accepted {
             logger.error("a message put back for a closed session was not stored: the server is stopping or the session's lane is full",
@@ -354,8 +353,14 @@ public final class StanzaRouter: Sendable {
     }
 
     /// Stores one message (in a job); a refusal goes back to `sender`, if it is still there.
+    /// Messages kept offline: those with a body, and direct invitations to rooms (XEP-0249),
+    /// which have none; chat states and receipts are not worth keeping.
+    static func isWorthKeeping(_ stanza: XMLElement) -> Bool {
+        stanza.child("body") != nil || stanza.child("x", namespace: "jabber:x:conference") != nil
+    }
+
     private func storeOffline(_ stanza: XMLElement, for account: BareJID, sender: Session?) async {
-        guard stanza.child("body") != nil else { return }
+        guard Self.isWorthKeeping(stanza) else { return }
         var stored = stanza
         stored.append(XMLElement("delay", namespace: Namespace.delay, attributes: [.init("from", domain), .init("stamp", Timestamp.now().rfc3339)]))
         do {

@@ -11,7 +11,8 @@ Scenarios:
            invites ALICE while she is offline; her invitation waits in offline storage and
            she enters after the owner's three messages, receiving exactly them as history
            (delay from the room) and the subject; a non-member (BOB) is refused
-           (registration-required), a non-occupant's groupchat (CAROL) is not-acceptable;
+           (registration-required); a direct invitation (XEP-0249) waits for CAROL while she
+           is offline, and her groupchat as a non-occupant is not-acceptable;
            nicknames that differ only by case or spaces collide; a `from` a client forges is
            replaced by its occupant JID; a flood is cut (resource-constraint) while the room
            still carries the others' messages; a member sees the member list, not the
@@ -37,7 +38,7 @@ from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: 
 from market import raw_condition  # noqa: E402
 from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
 
-PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203', 'xep_0059', 'xep_0313')
+PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203', 'xep_0059', 'xep_0313', 'xep_0249')
 MUC_USER = 'http://jabber.org/protocol/muc#user'
 CONFIG = 'http://jabber.org/protocol/muc#roomconfig'
 ROOM_NAME = 'group'
@@ -73,6 +74,8 @@ async def login(a, who):
     c.errors = asyncio.Queue()
     c.add_event_handler('groupchat_message', lambda m: c.groupchat.put_nowait(m) if m['body'] else None)
     c.add_event_handler('groupchat_invite', lambda m: c.invites.put_nowait(m))
+    c.direct_invites = asyncio.Queue()
+    c.add_event_handler('groupchat_direct_invite', lambda m: c.direct_invites.put_nowait(m))
     c.add_event_handler('muc::%s::presence' % room_of(a), lambda p: c.presences.put_nowait(p))
     c.add_event_handler('message_error', lambda m: c.errors.put_nowait(m))
     await c.login()
@@ -185,8 +188,13 @@ async def sc_groups(a):
     room_log.append(got['body'])
     await next_of(alice.groupchat, 'alice\'s message reflected to her')
 
+    # A direct invitation (XEP-0249) to CAROL, offline: kept, though it has no body.
+    owner['xep_0249'].send_invitation(a.carol[0], room, reason='have a look')
+    await asyncio.sleep(0.5)
     # CAROL is not in the room: her groupchat is refused.
     carol = await login(a, 'carol')
+    direct = await next_of(carol.direct_invites, 'the direct invitation kept while carol was offline')
+    check(direct['groupchat_invite']['jid'] == room and direct['from'].bare == a.owner[0], 'direct invitation: %s' % direct)
     carol.send_message(mto=room, mbody='let me in', mtype='groupchat')
     err = await next_of(carol.errors, 'the refusal of a non-occupant\'s groupchat')
     check(raw_condition(err) == 'not-acceptable', 'a non-occupant\'s groupchat: %s' % raw_condition(err))
