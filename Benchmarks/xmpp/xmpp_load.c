@@ -33,6 +33,12 @@
 //                                                 request id <pid>.<time>-<session>-<seq> (unique across
 //                                                 runs). rate = purchases/s (durable ledger writes on the
 //                                                 server); a replayed purchase is an error
+//   muc      --sessions N --room JID [--senders S] [--inflight F] [--persistent] --seconds T
+//                                                 XEP-0045: N sessions enter ROOM (nicknames o0..oN-1; the
+//                                                 first creates it and configures it at once, persistent
+//                                                 or not), then S senders each keep F groupchat messages
+//                                                 unreflected. rate = messages received by all occupants
+//                                                 per second (the fan-out); also messages=<sent per second>
 //   soak     --sessions S --interval I --seconds T [--conc C] [--report R] [--drain D]
 //                                                 log in S sessions (C logins in progress, 50 by default;
 //                                                 S may exceed --users: more resources per user), then each
@@ -90,20 +96,20 @@
 // ---------------------------------------------------------------------------------------------
 // Options
 
-enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES, M_SOAK };
+enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES, M_SOAK, M_MUC };
 
 static struct {
     enum mode mode;
-    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca;
-    int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session;
+    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca, *room;
+    int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session, senders;
     long long from;
     double seconds, warmup, hold, settle, interval, report, drain;
-    bool presence, verbose, proofs, starttls;
+    bool presence, verbose, proofs, starttls, persistent;
 } opt = {
     .host = "127.0.0.1", .domain = "localhost", .prefix = "u", .password = "bench-password",
     .mech = "SCRAM-SHA-1", .port = 5222, .users = 500, .n = 1000, .conc = -1, .sessions = -1,
     .inflight = 16, .pairs = 25, .seconds = 10, .warmup = 2, .hold = 0, .settle = 3, .count = 100000, .page = 500,
-    .hours_per_session = 2000, .interval = 1, .report = 10, .drain = 10,
+    .hours_per_session = 2000, .interval = 1, .report = 10, .drain = 10, .senders = 1,
 };
 
 // Largest top-level element the read buffer grows to hold.
@@ -334,6 +340,8 @@ static struct sockaddr_in addr;
 
 // counters
 static long logins_started, logins_done, ready_count, completed;
+static long joined_count;  // muc: occupants whose self-presence (status 110) came back
+static bool room_ready;    // muc: the first occupant created and configured the room
 static long long items_measured, bytes_measured;  // readings: <r> elements and bytes received while measuring
 static long long purchase_base;                    // purchases: first hour's start, Unix seconds
 static long npages;                                // readings: pages in the cycle (count / page)
@@ -765,6 +773,61 @@ static void send_message(struct conn *c) {
     c->outstanding++;
 }
 
+// muc: enter the room as o<slot>, asking for no history.
+static void send_join(struct conn *c) {
+    out_printf(c, "<presence to='%s/o%d'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>",
+               opt.room, c->slot);
+}
+
+static void send_groupchat(struct conn *c) {
+    out_printf(c, "<message type='groupchat' to='%s' id='g%lu'><body>Message number %lu to the room.</body></message>", opt.room,
+               c->next_id, c->next_id);
+    c->next_id++;
+    c->outstanding++;
+}
+
+// muc: the room's answers to an occupant — its own presence, the configuration's result, messages.
+static void on_muc_element(struct conn *c, const char *name, const char *s, const char *e) {
+    char type[16] = "", from[300] = "";
+    attr(s, e, "type", type, sizeof type);
+    attr(s, e, "from", from, sizeof from);
+    if (strcmp(type, "error") == 0) protocol_error(c, "error from the room", s, e);
+    if (strcmp(name, "presence") == 0) {
+        bool self = has(s, e, "code='110'") || has(s, e, "code=\"110\"");
+        if (!self) return;
+        if (has(s, e, "code='201'") || has(s, e, "code=\"201\"")) {  // created: configure it now (an instant room)
+            out_printf(c,
+                       "<iq type='set' id='cfg' to='%s'><query xmlns='http://jabber.org/protocol/muc#owner'>"
+                       "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>"
+                       "<value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+                       "<field var='muc#roomconfig_persistentroom'><value>%d</value></field></x></query></iq>",
+                       opt.room, opt.persistent ? 1 : 0);
+            return;
+        }
+        joined_count++;
+        if (c->slot == 0 && !room_ready) {
+            room_ready = true;
+            for (int i = 1; i < nslots; i++) if (conns[i].state == S_READY) send_join(&conns[i]);
+        }
+    } else if (strcmp(name, "iq") == 0 && strcmp(type, "result") == 0) {
+        char id[16] = "";
+        attr(s, e, "id", id, sizeof id);
+        if (strcmp(id, "cfg") == 0 && !room_ready) {
+            joined_count++;
+            room_ready = true;
+            for (int i = 1; i < nslots; i++) if (conns[i].state == S_READY) send_join(&conns[i]);
+        }
+    } else if (strcmp(name, "message") == 0 && has(s, e, "<body>")) {
+        if (measuring) completed++;
+        const char *slash = strrchr(from, '/');
+        if (c->sender && slash && slash[1] == 'o' && atoi(slash + 2) == c->slot) {
+            c->outstanding--;
+            if (measuring) items_measured++;
+            if (!stop_new) send_groupchat(c);
+        }
+    }
+}
+
 // Unix seconds as RFC 3339 UTC, whole seconds ("2026-11-22T07:00:00Z").
 static void rfc3339(long long t, char *buf, size_t cap) {
     time_t tt = (time_t)t;
@@ -917,6 +980,20 @@ static void on_element(struct conn *c, const char *s, const char *e) {
         return;
     }
     case S_READY:
+        if (opt.mode == M_MUC && strcmp(name, "stream:error") != 0) {
+            if (name[0] == 'i' && name[1] == 'q' && name[2] == 0) {
+                char type[16] = "";
+                attr(s, e, "type", type, sizeof type);
+                if (strcmp(type, "get") == 0) {  // a server ping: answer it
+                    char id[128] = "";
+                    attr(s, e, "id", id, sizeof id);
+                    out_printf(c, "<iq type='result' id='%s'/>", id);
+                    return;
+                }
+            }
+            on_muc_element(c, name, s, e);
+            return;
+        }
         if (name[0] == 'i' && name[1] == 'q' && name[2] == 0) {
             char type[16];
             attr(s, e, "type", type, sizeof type);
@@ -1152,18 +1229,25 @@ static void on_bound(struct conn *c) {
         c->state = S_READY;
         ready_count++;
         return;
+    case M_MUC:
+        out_printf(c, "<presence/>");
+        c->state = S_READY;
+        ready_count++;
+        if (c->slot == 0 || room_ready) send_join(c);
+        return;
     }
 }
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: xmpp_load logins|cycles|pings|messages|idle|readings|purchases|soak [--host H] [--port P]\n"
+            "usage: xmpp_load logins|cycles|pings|messages|idle|readings|purchases|soak|muc [--host H] [--port P]\n"
             "  [--domain D] [--user-prefix u] [--users K] [--password PW] [--mech SCRAM-SHA-1|SCRAM-SHA-256]\n"
             "  [--n N] [--conc C] [--sessions S] [--inflight F] [--pairs P] [--seconds T] [--warmup T]\n"
             "  [--hold T] [--settle T] [--server-pid PID] [--key-cache FILE] [--presence] [--verbose]\n"
             "  readings: --sensor ID --from EPOCH [--count N] [--page P] [--proofs]\n"
             "  purchases: --sensor ID [--hours-per-session H]\n"
             "  soak: --sessions S --interval I --seconds T [--report R] [--drain D]\n"
+            "  muc: --sessions N --room JID [--senders S] [--inflight F] [--persistent]\n"
             "  TLS: --starttls [--tls-ca FILE] (a build with -DXMPP_LOAD_TLS)\n");
     exit(1);
 }
@@ -1178,6 +1262,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "readings")) opt.mode = M_READINGS;
     else if (!strcmp(argv[1], "purchases")) opt.mode = M_PURCHASES;
     else if (!strcmp(argv[1], "soak")) opt.mode = M_SOAK;
+    else if (!strcmp(argv[1], "muc")) opt.mode = M_MUC;
     else usage();
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -1192,7 +1277,8 @@ int main(int argc, char **argv) {
         INT("--server-pid", server_pid) DBL("--seconds", seconds) DBL("--warmup", warmup) DBL("--hold", hold)
         DBL("--settle", settle) STR("--sensor", sensor) LL("--from", from) INT("--count", count) INT("--page", page)
         INT("--hours-per-session", hours_per_session) DBL("--interval", interval) DBL("--report", report)
-        DBL("--drain", drain) STR("--tls-ca", tls_ca)
+        DBL("--drain", drain) STR("--tls-ca", tls_ca) STR("--room", room) INT("--senders", senders)
+        if (!strcmp(a, "--persistent")) { opt.persistent = true; continue; }
         if (!strcmp(a, "--starttls")) { opt.starttls = true; continue; }
         if (!strcmp(a, "--presence")) { opt.presence = true; continue; }
         if (!strcmp(a, "--proofs")) { opt.proofs = true; continue; }
@@ -1218,6 +1304,7 @@ int main(int argc, char **argv) {
     }
 
     if (opt.mode == M_SOAK && (opt.interval <= 0 || opt.report <= 0)) die("soak needs --interval > 0 and --report > 0");
+    if (opt.mode == M_MUC && (!opt.room || strchr(opt.room, '\'') || opt.senders < 1)) die("muc needs --room JID and --senders >= 1");
     if (opt.starttls) {
 #ifdef XMPP_LOAD_TLS
         tls_init();
@@ -1246,7 +1333,9 @@ int main(int argc, char **argv) {
     case M_READINGS: sessions = opt.sessions > 0 ? opt.sessions : 1; nslots = sessions; target_logins = sessions; break;
     case M_PURCHASES: sessions = opt.sessions > 0 ? opt.sessions : 20; nslots = sessions; target_logins = sessions; break;
     case M_SOAK: sessions = opt.sessions > 0 ? opt.sessions : 1000; nslots = sessions; target_logins = sessions; break;
+    case M_MUC: sessions = opt.sessions > 0 ? opt.sessions : 100; nslots = sessions; target_logins = sessions; break;
     }
+    if (opt.mode == M_MUC && opt.senders > sessions) die("more senders than occupants");
     if (opt.mode == M_SOAK) lat_hist = calloc(LAT_BUCKETS, sizeof *lat_hist);
     if (nslots > target_logins && (opt.mode == M_LOGINS || opt.mode == M_CYCLES)) nslots = (int)target_logins;
     if ((opt.mode == M_MESSAGES || opt.mode == M_PINGS) && sessions > opt.users)
@@ -1303,9 +1392,14 @@ int main(int argc, char **argv) {
             }
         }
         // start the load once every session is bound
-        if (!all_ready && sessions > 0 && ready_count == sessions) {
+        if (!all_ready && sessions > 0 && (opt.mode == M_MUC ? joined_count : ready_count) == sessions) {
             all_ready = true;
             t_ready = now();
+            if (opt.mode == M_MUC)
+                for (int i = 0; i < opt.senders; i++) {
+                    conns[i].sender = true;
+                    for (int k = 0; k < opt.inflight; k++) send_groupchat(&conns[i]);
+                }
             if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES)
                 for (int i = 0; i < nslots; i++) {
                     struct conn *c = &conns[i];
@@ -1372,7 +1466,7 @@ int main(int argc, char **argv) {
             }
             if (stop_new && (soak_sent == soak_answered || t - t_end >= opt.drain)) break;
         }
-        if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES) {
+        if (opt.mode == M_PINGS || opt.mode == M_MESSAGES || opt.mode == M_READINGS || opt.mode == M_PURCHASES || opt.mode == M_MUC) {
             if (all_ready && !measuring && t_measure == 0 && t - t_ready >= opt.warmup) {
                 measuring = true;
                 t_measure = t;
@@ -1415,7 +1509,7 @@ int main(int argc, char **argv) {
 
     const char *name = opt.mode == M_LOGINS ? "logins" : opt.mode == M_CYCLES ? "cycles" : opt.mode == M_PINGS ? "pings"
                      : opt.mode == M_MESSAGES ? "messages" : opt.mode == M_READINGS ? "readings"
-                     : opt.mode == M_PURCHASES ? "purchases" : opt.mode == M_SOAK ? "soak" : "idle";
+                     : opt.mode == M_PURCHASES ? "purchases" : opt.mode == M_SOAK ? "soak" : opt.mode == M_MUC ? "muc" : "idle";
     if (opt.mode == M_LOGINS || opt.mode == M_CYCLES) {
         double el = t_end - t_start;
         printf("RESULT mode=%s n=%ld conc=%d seconds=%.2f rate=%.0f pbkdf2=%ld %s\n", name, logins_done, nslots, el,
@@ -1441,6 +1535,11 @@ int main(int argc, char **argv) {
         fflush(stdout);
         save_key_cache();
         return lost > 0 ? 3 : 0;
+    } else if (opt.mode == M_MUC) {
+        double el = t_end - t_measure;
+        printf("RESULT mode=muc occupants=%d senders=%d inflight=%d persistent=%s seconds=%.2f count=%ld rate=%.0f messages=%.0f %s\n",
+               sessions, opt.senders, opt.inflight, opt.persistent ? "true" : "false", el, completed, completed / el,
+               items_measured / el, cpu_report(s0, s1));
     } else if (opt.mode == M_PINGS || opt.mode == M_MESSAGES) {
         double el = t_end - t_measure;
         printf("RESULT mode=%s sessions=%d inflight=%d seconds=%.2f count=%ld rate=%.0f %s\n", name, sessions,

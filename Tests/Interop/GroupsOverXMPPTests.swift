@@ -10,7 +10,8 @@ import Testing
     static let owner = ("olga@gw.test", "olga-secret-4242")
 
     @Test func aMembersOnlyRoomWithOfflineInvitationsHistoryKickAndBanSurvivesARestart() throws {
-        let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
+        let httpPort = try freePorts(1)
+        let gateway = try XMPPInteropTests.RunningGateway(environment: ["AGORA_HTTP_PORT": String(httpPort)]) { cli, _ in
             try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)
             return nil
         }
@@ -31,6 +32,12 @@ import Testing
                 """)
         }
         try muc("groups", port: gateway.c2sPort) { gateway.log }
+        // Every refusal the scenario provoked is counted, by reason.
+        let metrics = try httpGet("http://127.0.0.1:\(httpPort)/metrics").body
+        for reason in ["create_denied", "members_only", "conflict", "not_occupant", "rate", "banned"] {
+            #expect(metrics.contains("agora_muc_refused_total{reason=\"\(reason)\"}"), "no \(reason) refusal counted in:\n\(metrics.split(separator: "\n").filter { $0.contains("muc") }.joined(separator: "\n"))")
+        }
+        #expect(metrics.contains("agora_muc_rooms 1"))
         // What the room holds must be on disk: a graceful stop, then a new serve on the same state.
         _ = gateway.stopGracefully()
         let dir = gateway.dir
