@@ -39,6 +39,12 @@
 //                                                 or not), then S senders each keep F groupchat messages
 //                                                 unreflected. rate = messages received by all occupants
 //                                                 per second (the fan-out); also messages=<sent per second>
+//   mam      --from EPOCH --to EPOCH --n Q [--page P]
+//                                                 XEP-0313: one session sends Q archive queries one after
+//                                                 another, each for the page of P (50) messages after a
+//                                                 random time in [FROM, TO), and times each from sending
+//                                                 to the IQ result (all P results must have come: else
+//                                                 exit 2). rate = queries/s; p50_ms, p99_ms, max_ms
 //   soak     --sessions S --interval I --seconds T [--conc C] [--report R] [--drain D]
 //                                                 log in S sessions (C logins in progress, 50 by default;
 //                                                 S may exceed --users: more resources per user), then each
@@ -96,13 +102,13 @@
 // ---------------------------------------------------------------------------------------------
 // Options
 
-enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES, M_SOAK, M_MUC };
+enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCHASES, M_SOAK, M_MUC, M_MAM };
 
 static struct {
     enum mode mode;
     const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca, *room;
     int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session, senders;
-    long long from;
+    long long from, to;
     double seconds, warmup, hold, settle, interval, report, drain;
     bool presence, verbose, proofs, starttls, persistent;
 } opt = {
@@ -828,6 +834,50 @@ static void on_muc_element(struct conn *c, const char *name, const char *s, cons
     }
 }
 
+static void rfc3339(long long t, char *buf, size_t cap);
+
+// mam: one query outstanding; latencies in ms, the results of the current query counted.
+static double mam_sent_at, *mam_latency;
+static long mam_results, mam_done;
+
+static void send_mam_query(struct conn *c) {
+    char start[32];
+    long long span = opt.to - opt.from;
+    rfc3339(opt.from + (span > 0 ? (long long)(drand48() * span) : 0), start, sizeof start);
+    out_printf(c,
+               "<iq type='set' id='q%lu'><query xmlns='urn:xmpp:mam:2' queryid='q%lu'><x xmlns='jabber:x:data' type='submit'>"
+               "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>"
+               "<field var='start'><value>%s</value></field></x>"
+               "<set xmlns='http://jabber.org/protocol/rsm'><max>%d</max></set></query></iq>",
+               c->next_id, c->next_id, start, opt.page);
+    c->next_id++;
+    mam_results = 0;
+    mam_sent_at = now();
+}
+
+static void on_mam_element(struct conn *c, const char *name, const char *s, const char *e) {
+    char type[16] = "";
+    attr(s, e, "type", type, sizeof type);
+    if (strcmp(type, "error") == 0) protocol_error(c, "archive query refused", s, e);
+    if (strcmp(name, "message") == 0 && has(s, e, "urn:xmpp:mam:2")) {
+        mam_results++;
+    } else if (strcmp(name, "iq") == 0 && strcmp(type, "result") == 0) {
+        if (mam_results != opt.page) protocol_error(c, "a page without as many results as asked (archive too small?)", s, e);
+        mam_latency[mam_done++] = (now() - mam_sent_at) * 1000;
+        completed++;
+        if (mam_done < opt.n) send_mam_query(c);
+    } else if (strcmp(name, "iq") == 0 && strcmp(type, "get") == 0) {
+        char id[128] = "";
+        attr(s, e, "id", id, sizeof id);
+        out_printf(c, "<iq type='result' id='%s'/>", id);
+    }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 // Unix seconds as RFC 3339 UTC, whole seconds ("2026-11-22T07:00:00Z").
 static void rfc3339(long long t, char *buf, size_t cap) {
     time_t tt = (time_t)t;
@@ -980,6 +1030,10 @@ static void on_element(struct conn *c, const char *s, const char *e) {
         return;
     }
     case S_READY:
+        if (opt.mode == M_MAM && strcmp(name, "stream:error") != 0) {
+            on_mam_element(c, name, s, e);
+            return;
+        }
         if (opt.mode == M_MUC && strcmp(name, "stream:error") != 0) {
             if (name[0] == 'i' && name[1] == 'q' && name[2] == 0) {
                 char type[16] = "";
@@ -1229,6 +1283,11 @@ static void on_bound(struct conn *c) {
         c->state = S_READY;
         ready_count++;
         return;
+    case M_MAM:
+        c->state = S_READY;
+        ready_count++;
+        send_mam_query(c);
+        return;
     case M_MUC:
         out_printf(c, "<presence/>");
         c->state = S_READY;
@@ -1248,6 +1307,7 @@ static void usage(void) {
             "  purchases: --sensor ID [--hours-per-session H]\n"
             "  soak: --sessions S --interval I --seconds T [--report R] [--drain D]\n"
             "  muc: --sessions N --room JID [--senders S] [--inflight F] [--persistent]\n"
+            "  mam: --from EPOCH --to EPOCH --n Q [--page P]\n"
             "  TLS: --starttls [--tls-ca FILE] (a build with -DXMPP_LOAD_TLS)\n");
     exit(1);
 }
@@ -1263,9 +1323,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "purchases")) opt.mode = M_PURCHASES;
     else if (!strcmp(argv[1], "soak")) opt.mode = M_SOAK;
     else if (!strcmp(argv[1], "muc")) opt.mode = M_MUC;
+    else if (!strcmp(argv[1], "mam")) opt.mode = M_MAM;
     else usage();
+    bool page_given = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--page")) page_given = true;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define STR(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = v; i++; continue; }
 #define INT(name, field) if (!strcmp(a, name)) { if (!v) usage(); opt.field = atoi(v); i++; continue; }
@@ -1277,7 +1340,7 @@ int main(int argc, char **argv) {
         INT("--server-pid", server_pid) DBL("--seconds", seconds) DBL("--warmup", warmup) DBL("--hold", hold)
         DBL("--settle", settle) STR("--sensor", sensor) LL("--from", from) INT("--count", count) INT("--page", page)
         INT("--hours-per-session", hours_per_session) DBL("--interval", interval) DBL("--report", report)
-        DBL("--drain", drain) STR("--tls-ca", tls_ca) STR("--room", room) INT("--senders", senders)
+        DBL("--drain", drain) STR("--tls-ca", tls_ca) STR("--room", room) INT("--senders", senders) LL("--to", to)
         if (!strcmp(a, "--persistent")) { opt.persistent = true; continue; }
         if (!strcmp(a, "--starttls")) { opt.starttls = true; continue; }
         if (!strcmp(a, "--presence")) { opt.presence = true; continue; }
@@ -1334,6 +1397,14 @@ int main(int argc, char **argv) {
     case M_PURCHASES: sessions = opt.sessions > 0 ? opt.sessions : 20; nslots = sessions; target_logins = sessions; break;
     case M_SOAK: sessions = opt.sessions > 0 ? opt.sessions : 1000; nslots = sessions; target_logins = sessions; break;
     case M_MUC: sessions = opt.sessions > 0 ? opt.sessions : 100; nslots = sessions; target_logins = sessions; break;
+    case M_MAM:
+        if (opt.from <= 0 || opt.to <= opt.from || opt.n <= 0) die("mam needs --from EPOCH, --to EPOCH after it, --n Q");
+        sessions = 1; nslots = 1; target_logins = 1;
+        mam_latency = calloc(opt.n, sizeof *mam_latency);
+        srand48(getpid());
+        if (!page_given) opt.page = 50;
+        if (opt.page <= 0 || opt.page > 250) die("--page from 1 to 250");
+        break;
     }
     if (opt.mode == M_MUC && opt.senders > sessions) die("more senders than occupants");
     if (opt.mode == M_SOAK) lat_hist = calloc(LAT_BUCKETS, sizeof *lat_hist);
@@ -1501,6 +1572,18 @@ int main(int argc, char **argv) {
                 break;
             }
         }
+        if (opt.mode == M_MAM) {
+            if (all_ready && t_measure == 0) {
+                t_measure = t;
+                s0 = sample_now();
+            }
+            if (mam_done >= opt.n) {
+                t_end = t;
+                s1 = sample_now();
+                break;
+            }
+            if (completed > 0) last_progress = t;
+        }
         if (t - last_progress > 30)
             die("no progress for 30 s (logins done %ld, sessions ready %ld)", logins_done, ready_count);
         if (opt.mode == M_IDLE && all_ready && t - t_end >= opt.settle && rss_after < 0) rss_after = server_rss_kb();
@@ -1509,7 +1592,7 @@ int main(int argc, char **argv) {
 
     const char *name = opt.mode == M_LOGINS ? "logins" : opt.mode == M_CYCLES ? "cycles" : opt.mode == M_PINGS ? "pings"
                      : opt.mode == M_MESSAGES ? "messages" : opt.mode == M_READINGS ? "readings"
-                     : opt.mode == M_PURCHASES ? "purchases" : opt.mode == M_SOAK ? "soak" : opt.mode == M_MUC ? "muc" : "idle";
+                     : opt.mode == M_PURCHASES ? "purchases" : opt.mode == M_SOAK ? "soak" : opt.mode == M_MUC ? "muc" : opt.mode == M_MAM ? "mam" : "idle";
     if (opt.mode == M_LOGINS || opt.mode == M_CYCLES) {
         double el = t_end - t_start;
         printf("RESULT mode=%s n=%ld conc=%d seconds=%.2f rate=%.0f pbkdf2=%ld %s\n", name, logins_done, nslots, el,
@@ -1535,6 +1618,12 @@ int main(int argc, char **argv) {
         fflush(stdout);
         save_key_cache();
         return lost > 0 ? 3 : 0;
+    } else if (opt.mode == M_MAM) {
+        double el = t_end - t_measure;
+        qsort(mam_latency, mam_done, sizeof *mam_latency, cmp_double);
+        printf("RESULT mode=mam page=%d queries=%ld seconds=%.2f rate=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f %s\n", opt.page, mam_done,
+               el, mam_done / el, mam_latency[mam_done / 2], mam_latency[(long)(mam_done * 0.99)], mam_latency[mam_done - 1],
+               cpu_report(s0, s1));
     } else if (opt.mode == M_MUC) {
         double el = t_end - t_measure;
         printf("RESULT mode=muc occupants=%d senders=%d inflight=%d persistent=%s seconds=%.2f count=%ld rate=%.0f messages=%.0f %s\n",

@@ -34,7 +34,7 @@ import Testing
         try muc("groups", port: gateway.c2sPort) { gateway.log }
         // Every refusal the scenario provoked is counted, by reason.
         let metrics = try httpGet("http://127.0.0.1:\(httpPort)/metrics").body
-        for reason in ["create_denied", "members_only", "conflict", "not_occupant", "rate", "banned"] {
+        for reason in ["create_denied", "members_only", "conflict", "not_occupant", "rate", "banned", "too_large"] {
             #expect(metrics.contains("agora_muc_refused_total{reason=\"\(reason)\"}"), "no \(reason) refusal counted in:\n\(metrics.split(separator: "\n").filter { $0.contains("muc") }.joined(separator: "\n"))")
         }
         #expect(metrics.contains("agora_muc_rooms 1"))

@@ -26,6 +26,12 @@ public struct MUCConfiguration: Sendable {
     public static let maxTextBytes = 1024
     /// Bytes of a room nickname.
     public static let maxNickBytes = 64
+    /// Bytes of one groupchat or private message a room relays (as XML): a room fans each one
+    /// out to every occupant, so the stream's 256 KiB would make one sender's message cost
+    /// every occupant's connection that much.
+    public static let maxMessageBytes = 32 << 10
+    /// Bytes of history one room keeps, whatever its length in messages.
+    public static let maxHistoryBytes = 256 << 10
 
     public init() {}
 

@@ -19,6 +19,8 @@ struct MUCRoom: Sendable {
     var occupants: [String: MUCOccupant] = [:]
     /// The newest messages, oldest first, at most the settings' history length.
     var history: [MUCHistoryEntry] = []
+    /// Bytes of XML the history holds.
+    var historyBytes = 0
     var nextSequence: UInt64 = 1
 
     func affiliation(of account: BareJID) -> MUCAffiliation { affiliations[account] ?? .none }
@@ -34,13 +36,28 @@ struct MUCRoom: Sendable {
         return affiliation != .outcast && (!settings.membersOnly || affiliation >= .member)
     }
 
-    /// Keeps `message` in the history, dropping the oldest beyond `limit`.
-    mutating func remember(_ message: XMLElement, limit: Int) -> MUCHistoryEntry {
-        let entry = MUCHistoryEntry(sequence: nextSequence, stamp: .now(), message: message)
+    /// Keeps `message` (of `bytes` bytes as XML) in the history, dropping the oldest beyond
+    /// `limit` messages or `MUCConfiguration.maxHistoryBytes` in all.
+    mutating func remember(_ message: XMLElement, bytes: Int, limit: Int) -> MUCHistoryEntry {
+        let entry = MUCHistoryEntry(sequence: nextSequence, stamp: .now(), message: message, bytes: bytes)
         nextSequence += 1
         history.append(entry)
-        if history.count > limit { history.removeFirst(history.count - limit) }
+        historyBytes += bytes
+        trimHistory(limit: limit)
         return entry
+    }
+
+    /// Drops the oldest messages beyond `limit` or the byte bound.
+    mutating func trimHistory(limit: Int) {
+        var drop = max(0, history.count - limit)
+        var bytes = historyBytes
+        for entry in history.prefix(drop) { bytes -= entry.bytes }
+        while drop < history.count, bytes > MUCConfiguration.maxHistoryBytes {
+            bytes -= history[drop].bytes
+            drop += 1
+        }
+        history.removeFirst(drop)
+        historyBytes = bytes
     }
 }
 
@@ -61,6 +78,8 @@ struct MUCHistoryEntry: Sendable {
     let stamp: Timestamp
     /// The groupchat message, `from` the sender's occupant JID, without `to`.
     let message: XMLElement
+    /// Its size as XML: what it costs the history's byte bound.
+    let bytes: Int
 }
 
 /// Room nicknames: 1…64 bytes, no control characters, not only spaces; two nicknames

@@ -37,11 +37,12 @@ struct MUCRoomStore: Sendable {
                           let seconds = StoreKey.readU64(Array(value.prefix(8))),
                           let stamp = try? Timestamp(seconds: Int64(seconds)),
                           let message = reader.stanzas(in: Array(value.dropFirst(8))).first else { return true }
-                    room.history.append(MUCHistoryEntry(sequence: sequence, stamp: stamp, message: message))
+                    room.history.append(MUCHistoryEntry(sequence: sequence, stamp: stamp, message: message, bytes: value.count - 8))
+                    room.historyBytes += value.count - 8
                     room.nextSequence = sequence + 1
                     return true
                 }
-                if room.history.count > historyLimit { room.history.removeFirst(room.history.count - historyLimit) }
+                room.trimHistory(limit: min(historyLimit, room.settings.historyLength))
                 rooms.append(room)
                 return true
             }

@@ -287,7 +287,7 @@ extension MUCService {
                 return .failure(error)
             }
             room.locked = false
-            if room.history.count > room.settings.historyLength { room.history.removeFirst(room.history.count - room.settings.historyLength) }
+            room.trimHistory(limit: room.settings.historyLength)
             rooms[localpart] = room
             var outbox: Outbox = []
             if room.settings.membersOnly {

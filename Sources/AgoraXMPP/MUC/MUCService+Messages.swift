@@ -24,7 +24,23 @@ extension MUCService {
         case refused(StanzaError, reason: String)
     }
 
+    /// The message's size as XML, or a refusal when a room would not relay it.
+    private func relayable(_ stanza: XMLElement) -> Result<Int, StanzaError> {
+        let bytes = XMLWriter.bytes(stanza).readableBytes
+        guard bytes <= MUCConfiguration.maxMessageBytes else {
+            return .failure(StanzaError(.notAcceptable, "a room relays messages of at most \(MUCConfiguration.maxMessageBytes / 1024) KiB"))
+        }
+        return .success(bytes)
+    }
+
     private func groupchat(_ stanza: XMLElement, room localpart: String, from session: Session) -> XMLElement? {
+        let bytes: Int
+        switch relayable(stanza) {
+        case .success(let size): bytes = size
+        case .failure(let error):
+            refused("too_large")
+            return error.reply(to: stanza)
+        }
         let now = ContinuousClock.now
         let sent = rooms.withLockedValue { rooms -> Sent in
             guard var room = rooms[localpart] else { return .refused(.itemNotFound("no such room"), reason: "not_occupant") }
@@ -58,7 +74,7 @@ extension MUCService {
             var persist: (MUCHistoryEntry, Int)?
             if hasBody, room.settings.historyLength > 0 {
                 let keep = room.settings.historyLength
-                let entry = room.remember(message, limit: keep)
+                let entry = room.remember(message, bytes: bytes, limit: keep)
                 if room.settings.persistent, !room.locked { persist = (entry, keep) }
             }
             rooms[localpart] = room
@@ -93,6 +109,10 @@ extension MUCService {
         guard stanza[attribute: "type"] != "groupchat" else {
             refused("bad_request")
             return StanzaError.badRequest("groupchat messages go to the room, not to an occupant").reply(to: stanza)
+        }
+        if case .failure(let error) = relayable(stanza) {
+            refused("too_large")
+            return error.reply(to: stanza)
         }
         let now = ContinuousClock.now
         let outcome = rooms.withLockedValue { rooms -> Result<(Session, XMLElement), StanzaError> in

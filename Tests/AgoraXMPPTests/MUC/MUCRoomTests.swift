@@ -22,7 +22,7 @@ import Testing
             MUCHistoryEntry(sequence: UInt64(index + 1), stamp: try! Timestamp(seconds: now - (ageSeconds?[index] ?? 0)),
                             message: XMLElement("message", namespace: Namespace.client, children: [
                                 .element(XMLElement("body", namespace: Namespace.client, text: "m\(index)")),
-                            ]))
+                            ]), bytes: 60)
         }
     }
 
@@ -54,10 +54,10 @@ import Testing
         var room = MUCRoom(localpart: "group", settings: settings, affiliations: [olga: .owner, bob: .outcast], subject: "air",
                            subjectBy: "Olga", creator: olga, locked: false)
         try await rooms.put(room)
-        let written = (0..<6).map { _ in room.remember(XMLElement("message", namespace: Namespace.client), limit: 3) }
+        let written = (0..<6).map { _ in room.remember(XMLElement("message", namespace: Namespace.client), bytes: 30, limit: 3) }
         try await rooms.append(written.map { ("group", $0, 3) })
         // History of a room that is gone is not written (a new room of that name would show it).
-        let stray = MUCHistoryEntry(sequence: 1, stamp: .now(), message: XMLElement("message", namespace: Namespace.client))
+        let stray = MUCHistoryEntry(sequence: 1, stamp: .now(), message: XMLElement("message", namespace: Namespace.client), bytes: 30)
         try await rooms.append([("gone", stray, 3)])
         let loaded = try rooms.load(historyLimit: 50)
         #expect(loaded.count == 1)
@@ -70,5 +70,16 @@ import Testing
         #expect(try rooms.load(historyLimit: 50).isEmpty)
         let leftover = try store.read { try $0.count(store.tables.mucHistory) }
         #expect(leftover == 0)
+    }
+
+    @Test func aRoomsHistoryKeepsToItsByteBoundWhateverItsLength() {
+        var room = MUCRoom(localpart: "r", settings: MUCRoomSettings(), affiliations: [:], creator: try! BareJID("o@gw.test"), locked: false)
+        let big = MUCConfiguration.maxHistoryBytes / 4 + 1
+        for _ in 0..<10 { _ = room.remember(XMLElement("message", namespace: Namespace.client), bytes: big, limit: 50) }
+        #expect(room.history.count == 3)
+        #expect(room.historyBytes == 3 * big && room.historyBytes <= MUCConfiguration.maxHistoryBytes)
+        #expect(room.history.map(\.sequence) == [8, 9, 10])
+        _ = room.remember(XMLElement("message", namespace: Namespace.client), bytes: 10, limit: 2)
+        #expect(room.history.map(\.sequence) == [10, 11] && room.historyBytes == big + 10)
     }
 }

@@ -14,7 +14,8 @@ Scenarios:
            (registration-required); a direct invitation (XEP-0249) waits for CAROL while she
            is offline, and her groupchat as a non-occupant is not-acceptable;
            nicknames that differ only by case or spaces collide; a `from` a client forges is
-           replaced by its occupant JID; a flood is cut (resource-constraint) while the room
+           replaced by its occupant JID; a 40 KiB message is refused (not-acceptable) and kept
+           nowhere; a flood is cut (resource-constraint) while the room
            still carries the others' messages; a member sees the member list, not the
            outcasts; the owner kicks ALICE (307) and bans BOB (301), who can no longer enter.
            Then the owner and ALICE chat (45 messages), to be found in both archives.
@@ -199,6 +200,12 @@ async def sc_groups(a):
     err = await next_of(carol.errors, 'the refusal of a non-occupant\'s groupchat')
     check(raw_condition(err) == 'not-acceptable', 'a non-occupant\'s groupchat: %s' % raw_condition(err))
     await quiet(owner.groupchat, 'the room after a non-occupant\'s message')
+
+    # A history bomb: a 40 KiB message is not relayed (nor kept), the sender is told why.
+    alice.send_message(mto=room, mbody='x' * 40960, mtype='groupchat')
+    err = await next_of(alice.errors, 'the refusal of a 40 KiB groupchat message')
+    check(raw_condition(err) == 'not-acceptable', 'a 40 KiB message: %s' % raw_condition(err))
+    await quiet(owner.groupchat, 'the room after a 40 KiB message')
 
     # A member of a members-only room sees the members, not who is banned.
     listed = await alice['xep_0045'].get_affiliation_list(room, 'member', timeout=10)
