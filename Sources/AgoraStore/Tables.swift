@@ -8,8 +8,9 @@
 ///   and `witness.peers` (cosignatures gathered for its own checkpoints);
 /// - state the log does not hold: `readings` (the data; the log holds each batch's Merkle
 ///   root), `pairing` (pending one-time invitations), `keys`, `meta`, and the XMPP server's
-///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline`, `xmpp.blocklist`, `xmpp.archive` —
-///   passwords' SCRAM keys, rosters, queued messages, blocked addresses and message archives are private chatter, not market facts, so they never go on the ledger;
+///   `xmpp.credentials`, `xmpp.roster`, `xmpp.offline`, `xmpp.blocklist`, `xmpp.archive`,
+///   `xmpp.private`, `xmpp.pep` — passwords' SCRAM keys, rosters, queued messages, blocked
+///   addresses, message archives and clients' own data are private chatter, not market facts, so they never go on the ledger;
 ///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's, and
 ///   `muc.rooms` and `muc.history`, the multi-user chat service's.
 ///
@@ -51,6 +52,10 @@ public struct Tables: Sendable {
     /// XEP-0049 private XML storage (clients' bookmarks): key account ‖ 0 ‖ element name ‖
     /// 0 ‖ namespace; value: the element's XML.
     public let privateStorage: Database
+    /// XEP-0163 personal eventing: per account and node, its configuration (key: account ‖ 0 ‖
+    /// node ‖ 0x00) and its items (key: account ‖ 0 ‖ node ‖ 0x01 ‖ sequence u64 BE, value:
+    /// item id ‖ 0 ‖ payload XML).
+    public let pep: Database
     /// As a witness: per log origin, the newest checkpoint cosigned (size ‖ root).
     public let witnessLogs: Database
     /// This gateway's own checkpoints with the witnesses' cosignatures gathered so far
@@ -90,6 +95,7 @@ public struct Tables: Sendable {
         blocklist = try environment.openDatabase(named: "xmpp.blocklist")
         archive = try environment.openDatabase(named: "xmpp.archive")
         privateStorage = try environment.openDatabase(named: "xmpp.private")
+        pep = try environment.openDatabase(named: "xmpp.pep")
         witnessLogs = try environment.openDatabase(named: "witness.logs")
         ledgerCosigned = try environment.openDatabase(named: "ledger.cosigned")
         witnessPeers = try environment.openDatabase(named: "witness.peers")

@@ -63,6 +63,11 @@ enum CoreServices {
             } else {
                 query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "account"), .init("type", "registered")]))
                 query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.discoInfo)]))
+                // The account's own services (XEP-0163 §6.1: a PEP service is an identity of the account).
+                query.append(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "pubsub"), .init("type", "pep")]))
+                for feature in PersonalEventing.features {
+                    query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", feature)]))
+                }
                 if request.to.bare == request.account {
                     query.append(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", ArchiveQuery.namespace)]))
                 }

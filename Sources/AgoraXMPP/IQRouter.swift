@@ -36,6 +36,9 @@ public struct IQRouter: Sendable {
         public let handler: IQHandler
         /// Also answer IQs sent to an account's bare JID (e.g. the roster), not only to the domain.
         public let forAccounts: Bool
+        /// With `forAccounts`: IQs to any local account's bare JID, not only the requester's own
+        /// (a contact's personal eventing nodes); the handler decides who may read what.
+        public let forOtherAccounts: Bool
         /// The handler touches nothing but memory, so it is called on the event loop; every
         /// other handler is called in a job on the server's work, because it reads the store.
         public let onEventLoop: Bool
@@ -64,9 +67,10 @@ public struct IQRouter: Sendable {
 
     /// - Parameter onEventLoop: true only for a handler that never reads the store nor waits
     ///   (ping, version): it is then answered without a task hop.
-    public mutating func register(_ namespace: String, forAccounts: Bool = false, onEventLoop: Bool = false, handler: @escaping IQHandler) {
+    public mutating func register(_ namespace: String, forAccounts: Bool = false, forOtherAccounts: Bool = false, onEventLoop: Bool = false,
+                                  handler: @escaping IQHandler) {
         precondition(routes[namespace] == nil, "two handlers for \(namespace)")
-        routes[namespace] = Route(handler: handler, forAccounts: forAccounts, onEventLoop: onEventLoop)
+        routes[namespace] = Route(handler: handler, forAccounts: forAccounts, forOtherAccounts: forOtherAccounts, onEventLoop: onEventLoop)
     }
 
     public mutating func advertise(_ feature: String) { extraFeatures.append(feature) }

@@ -142,7 +142,7 @@ public final class StanzaRouter: Sendable {
         }
         guard target.resource == nil else { return StanzaError(.serviceUnavailable, "no such resource of the server").reply(to: stanza) }
         guard let route = iq.route(for: payload.namespace),
-              target.localpart == nil || (route.forAccounts && target.bare == session.bare)
+              target.localpart == nil || (route.forAccounts && (target.bare == session.bare || route.forOtherAccounts))
         else {
             // Counted: asking another account for its roster or archive is one way to probe.
             metrics.record { $0.iqErrors[StanzaError.Condition.serviceUnavailable.rawValue, default: 0] += 1 }

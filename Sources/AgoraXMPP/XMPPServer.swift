@@ -44,6 +44,7 @@ public final class XMPPServer: Service, Sendable {
         let box = RouterBox()
         var iq = services
         PrivateStorage.register(into: &iq, store: store)
+        PersonalEventing.register(into: &iq, store: store, router: { box.router! })
         var components = components
         let archive = MessageArchive(store: store, settings: .init(retentionDays: configuration.archiveDays, maxPerArchive: configuration.archiveMaxMessages),
                                      logger: logger)

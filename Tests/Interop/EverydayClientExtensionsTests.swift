@@ -3,11 +3,12 @@ import Foundation
 import Testing
 
 /// The extensions everyday clients expect (issue 22), with slixmpp's own plugins
-/// (`xmpp/everyday.py`): XEP-0280 carbons, XEP-0191 blocking, XEP-0352 client state.
+/// (`xmpp/everyday.py`): XEP-0280 carbons, XEP-0191 blocking, XEP-0352 client state,
+/// XEP-0163 personal eventing (nickname, XEP-0402 bookmarks with XEP-0223 publish-options).
 @Suite(.serialized) struct EverydayClientExtensionsTests {
     static let owner = ("olga@gw.test", "olga-secret-4242")
 
-    @Test(arguments: ["carbons", "blocking", "csi"])
+    @Test(arguments: ["carbons", "blocking", "csi", "pep"])
     func slixmppsOwnPluginsGetWhatTheyAskFor(_ scenario: String) throws {
         let gateway = try XMPPInteropTests.RunningGateway { cli, _ in
             try cli.addAccount(Self.owner.0, role: "owner", password: Self.owner.1)

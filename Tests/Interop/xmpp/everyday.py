@@ -15,6 +15,10 @@ Scenarios:
   csi       OWNER creates an open room, BOB enters; OWNER goes inactive: BOB's three presence
             changes are held while his groupchat message arrives at once; OWNER active again
             gets exactly one presence from BOB, the last.
+  pep       ALICE's desk publishes her nickname (XEP-0172 through slixmpp's xep_0163) and a
+            XEP-0402 bookmark with XEP-0223 publish-options; her phone is told of both; she
+            reads them back; a conflicting publish-option is refused (precondition-not-met);
+            BOB, without a subscription, reads neither; a retraction reaches the phone.
 
 Prints "everyday SCENARIO ok …" and exits 0, or a reason.
 """
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
 from market import raw_condition  # noqa: E402
 
-PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0280', 'xep_0191', 'xep_0352', 'xep_0203')
+PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0280', 'xep_0191', 'xep_0352', 'xep_0203', 'xep_0060', 'xep_0163', 'xep_0172')
 CARBONS = 'urn:xmpp:carbons:2'
 FORWARD = 'urn:xmpp:forward:0'
 
@@ -166,7 +170,71 @@ async def sc_csi(a):
     return 'everyday csi ok: three presence changes held while inactive, the last delivered on active, messages not held'
 
 
-SCENARIOS = {'carbons': sc_carbons, 'blocking': sc_blocking, 'csi': sc_csi}
+BOOKMARKS = 'urn:xmpp:bookmarks:1'
+NICK = 'http://jabber.org/protocol/nick'
+
+
+def private_options(a, c, access='whitelist'):
+    form = c['xep_0004'].make_form(ftype='submit')
+    form.add_field(var='FORM_TYPE', ftype='hidden', value='http://jabber.org/protocol/pubsub#publish-options')
+    form.add_field(var='pubsub#persist_items', value='true')
+    form.add_field(var='pubsub#access_model', value=access)
+    form.add_field(var='pubsub#max_items', value='max')
+    return form
+
+
+async def sc_pep(a):
+    import xml.etree.ElementTree as ET
+    from slixmpp.exceptions import IqError
+    desk = await login(a, 'alice', 'desk')
+    phone = await login(a, 'alice', 'phone')
+    bob = await login(a, 'bob')
+    events = asyncio.Queue()
+    phone.add_event_handler('pubsub_publish', lambda m: events.put_nowait(('publish', m)))
+    phone.add_event_handler('pubsub_retract', lambda m: events.put_nowait(('retract', m)))
+    info = await desk['xep_0030'].get_info(jid=desk.boundjid.bare, timeout=10)
+    check('http://jabber.org/protocol/pubsub#publish-options' in info['disco_info']['features'], 'the account does not offer publish-options')
+    check(('pubsub', 'pep', None, None) in info['disco_info']['identities'], 'the account has no pubsub/pep identity: %s' % info['disco_info']['identities'])
+
+    await desk['xep_0172'].publish_nick('Alice in Wonderland', timeout=10)
+    kind, message = await next_of(events, 'the nickname event at the phone')
+    check(kind == 'publish' and message['pubsub_event']['items']['node'] == NICK and message['from'] == a.alice[0], 'event: %s' % message)
+    check('Alice in Wonderland' in str(message), 'the event does not carry the nickname: %s' % message)
+
+    room = 'street@rooms.' + a.domain
+    conference = ET.Element('{%s}conference' % BOOKMARKS, {'name': 'Street', 'autojoin': 'true'})
+    ET.SubElement(conference, '{%s}nick' % BOOKMARKS).text = 'Alice'
+    await desk['xep_0060'].publish(None, BOOKMARKS, id=room, payload=conference, options=private_options(a, desk), timeout=10)
+    kind, message = await next_of(events, 'the bookmark event at the phone')
+    check(kind == 'publish' and message['pubsub_event']['items']['node'] == BOOKMARKS, 'event: %s' % message)
+    stored = await phone['xep_0060'].get_items(None, BOOKMARKS, timeout=10)
+    ids = [item['id'] for item in stored['pubsub']['items']]
+    check(ids == [room], 'bookmarks read back: %s' % ids)
+    # The same node with another access model: a precondition that does not hold.
+    try:
+        await desk['xep_0060'].publish(None, BOOKMARKS, id='other@rooms.' + a.domain, payload=conference, options=private_options(a, desk, 'open'), timeout=10)
+        raise Fail('a publish with a conflicting access model was accepted')
+    except IqError as e:
+        check(raw_condition(e.iq) == 'conflict' and e.iq.xml.find('.//{http://jabber.org/protocol/pubsub#errors}precondition-not-met') is not None,
+              'a conflicting publish-option: %s' % e.iq)
+    # BOB has no subscription to alice's presence: neither her bookmarks nor her nickname.
+    for node in (BOOKMARKS, NICK):
+        try:
+            await bob['xep_0060'].get_items(a.alice[0], node, timeout=10)
+            raise Fail('bob read alice\'s %s' % node)
+        except IqError as e:
+            check(raw_condition(e.iq) in ('not-authorized', 'forbidden'), 'bob reading %s: %s' % (node, raw_condition(e.iq)))
+    await desk['xep_0060'].retract(None, BOOKMARKS, room, timeout=10)
+    kind, message = await next_of(events, 'the retraction at the phone')
+    check(kind == 'retract', 'after the retraction: %s' % kind)
+    stored = await phone['xep_0060'].get_items(None, BOOKMARKS, timeout=10)
+    check(len(stored['pubsub']['items']) == 0, 'bookmarks after the retraction: %s' % stored)
+    for c in (desk, phone, bob):
+        await c.logout()
+    return 'everyday pep ok: nickname and bookmark published, pushed to the other resource, read back, guarded, retracted'
+
+
+SCENARIOS = {'carbons': sc_carbons, 'blocking': sc_blocking, 'csi': sc_csi, 'pep': sc_pep}
 
 
 def main():
