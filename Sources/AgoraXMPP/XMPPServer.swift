@@ -41,6 +41,20 @@ public final class XMPPServer: Service, Sendable {
                 logger: Logger) throws {
         self.configuration = configuration
         self.sessions = sessions
+        let (router, muc) = try Self.router(configuration: configuration, store: store, accountExists: accounts.exists, services: services,
+                                            sessions: sessions, components: components, work: work, metrics: metrics, logger: logger)
+        self.muc = muc
+        context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
+                                    accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
+    }
+
+    /// The router with every service the server answers: the application's IQs (`services`),
+    /// private storage, personal eventing, the core services, message archives, block lists,
+    /// and the multi-user chat component when enabled. What `init` builds, and the fuzz
+    /// harness too, so both route the same way.
+    static func router(configuration: XMPPConfiguration, store: Store, accountExists: @escaping @Sendable (BareJID) -> Bool, services: IQRouter,
+                       sessions: SessionRegistry, components: [XMPPComponent], work: ServerWork, metrics: XMPPMetrics,
+                       logger: Logger) throws -> (router: StanzaRouter, muc: MUCService?) {
         let box = RouterBox()
         var iq = services
         PrivateStorage.register(into: &iq, store: store)
@@ -55,12 +69,11 @@ public final class XMPPServer: Service, Sendable {
         let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: components, roster: RosterStore(store: store),
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
-                                  blockList: try BlockList(store: store), archive: archive, accountExists: accounts.exists, work: work, metrics: metrics, logger: logger)
+                                  blockList: try BlockList(store: store), archive: archive, accountExists: accountExists, work: work,
+                                  metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
-        self.muc = muc
-        context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
-                                    accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
+        return (router, muc)
     }
 
     /// Connections and sessions by where they are: `negotiating` (connected, not yet bound:
@@ -281,7 +294,7 @@ public enum XMPPServerError: Error, CustomStringConvertible {
 
 /// Lets the core IQ handlers reach the router that is built after them.
 ///
-/// `@unchecked Sendable`: `router` is written once, in `XMPPServer.init`, before the server
+/// `@unchecked Sendable`: `router` is written once, in `XMPPServer.router`, before the server
 /// exists for anyone to run; handlers read it only once a listener accepted a connection,
 /// which happens after `run()` starts, so every read happens-after the one write.
 private final class RouterBox: @unchecked Sendable {

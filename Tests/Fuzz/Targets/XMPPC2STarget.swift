@@ -47,20 +47,20 @@ final class XMPPC2STarget: @unchecked Sendable {
         } catch {
             fatalError("the c2s target could not be set up: \(error)")
         }
-        // As XMPPServer.init wires it (its context is private there).
-        let box = RouterBox()
-        CoreServices.register(into: &iq, router: { box.router! }, name: "Agora", version: configuration.softwareVersion,
-                              components: [live.component])
         let metrics = XMPPMetrics()
         // The server's work runs for the life of the harness, as XMPPServer.run would run it.
         let work = ServerWork()
         Task { await work.run() }
         Task { try await live.run() }
-        let router = StanzaRouter(domain: configuration.domain, sessions: sessions, iq: iq, components: [live.component],
-                                  roster: RosterStore(store: gateway.store),
-                                  offline: OfflineStore(store: gateway.store, limit: configuration.offlineLimit),
-                                  accountExists: XMPPSetup.accountHooks(for: gateway).exists, work: work, metrics: metrics, logger: fuzz.logger)
-        box.router = router
+        // Routed as XMPPServer.init routes (rooms, archives, block lists, personal eventing too).
+        let router: StanzaRouter
+        do {
+            (router, _) = try XMPPServer.router(configuration: configuration, store: gateway.store,
+                                                accountExists: XMPPSetup.accountHooks(for: gateway).exists, services: iq,
+                                                sessions: sessions, components: [live.component], work: work, metrics: metrics, logger: fuzz.logger)
+        } catch {
+            fatalError("the c2s target could not be set up: \(error)")
+        }
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: gateway.store),
                                     accounts: XMPPSetup.accountHooks(for: gateway), metrics: metrics, tls: nil, logger: fuzz.logger,
                                     blockingWorkInline: true)
@@ -240,8 +240,3 @@ private final class ConnectionBox: @unchecked Sendable {
     var connection: C2SConnection?
 }
 
-/// Lets the core IQ handlers reach the router that is built after them (as in XMPPServer).
-private final class RouterBox: @unchecked Sendable {
-    // @unchecked: written once, before any handler can run.
-    var router: StanzaRouter?
-}
