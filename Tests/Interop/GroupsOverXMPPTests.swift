@@ -44,10 +44,12 @@ import Testing
         let (port, again) = try withFreePorts(2) { port in
             (port, try startServe(stateDirectory: dir.file("state"), log: dir.file("serve-2.log"), environment: [
                 "AGORA_XMPP_C2S_PORT": String(port), "AGORA_XMPP_TLS_PORT": String(port + 1), "AGORA_XMPP_BIND_ADDRESS": "127.0.0.1",
+                "AGORA_MUC_MAX_ROOMS_PER_ACCOUNT": "3",
             ]))
         }
         defer { stopHard(again) }
         try muc("restart", port: port) { fileText(dir.file("serve-2.log")) }
+        try muc("settings", port: port) { fileText(dir.file("serve-2.log")) }
     }
 
     /// The thesis's use case on the market: three members of a room pay their shares and all

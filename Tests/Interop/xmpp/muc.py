@@ -25,6 +25,11 @@ Scenarios:
            XEP-0059 pages of 10, forwards, and the newest page backwards) and finds exactly
            the chats, none with CAROL; the room's archive holds every message it relayed;
            the owner's archive is refused to ALICE, the room's to BOB (an outcast).
+  settings against a serve with muc.max_rooms_per_account = 3, after groups: a hidden,
+           password-protected room is not listed and needs its password; a nickname change
+           is seen as 303 then the new occupant; a nickname taken in another case is a
+           conflict; a room configured for two turns the third away; a fourth room of the
+           owner's is refused (resource-constraint).
 
 Prints "muc SCENARIO ok …" and exits 0, or a reason.
 """
@@ -83,14 +88,15 @@ async def login(a, who):
     return c
 
 
-async def refused_entry(c, a, nick, expected, **kw):
+async def refused_entry(c, a, nick, expected, room=None, **kw):
+    room = room or room_of(a)
     try:
-        await c['xep_0045'].join_muc_wait(room_of(a), nick, timeout=10, **kw)
+        await c['xep_0045'].join_muc_wait(room, nick, timeout=10, **kw)
     except PresenceError as e:
         got = presence_condition(e)
-        check(got == expected, 'entering as %s: %s, expected %s' % (nick, got, expected))
+        check(got == expected, 'entering %s as %s: %s, expected %s' % (room, nick, got, expected))
         return
-    raise Fail('%s entered %s; expected %s' % (nick, room_of(a), expected))
+    raise Fail('%s entered %s; expected %s' % (nick, room, expected))
 
 
 async def next_of(queue, what, timeout=10):
@@ -324,7 +330,59 @@ async def sc_restart(a):
         len(history), len(chats), len(relayed))
 
 
-SCENARIOS = {'groups': sc_groups, 'restart': sc_restart}
+def config_form(c, **fields):
+    form = c['xep_0004'].make_form(ftype='submit')
+    form.add_field(var='FORM_TYPE', value=CONFIG, ftype='hidden')
+    for name, value in fields.items():
+        form.add_field(var='muc#roomconfig_' + name, value=value)
+    return form
+
+
+async def sc_settings(a):
+    """Run against a serve with muc.max_rooms_per_account = 3, after groups (one room, 'group')."""
+    service = 'rooms.' + a.domain
+    secret, small = 'secret@' + service, 'small@' + service
+    owner = await login(a, 'owner')
+    bob = await login(a, 'bob')
+    carol = await login(a, 'carol')
+    # A hidden, password-protected room: not listed, and entered only with the password.
+    await owner['xep_0045'].join_muc_wait(secret, 'Olga', timeout=10)
+    await owner['xep_0045'].set_room_config(secret, config_form(owner, publicroom='0', passwordprotectedroom='1', roomsecret='s3cret'), timeout=10)
+    listed = {i[0] for i in (await owner['xep_0030'].get_items(jid=service, timeout=10))['disco_items']['items']}
+    check(room_of(a) in listed and secret not in listed, 'the service lists %s' % sorted(listed))
+    await refused_entry(bob, a, 'Bob', 'not-authorized', room=secret)
+    await refused_entry(bob, a, 'Bob', 'not-authorized', room=secret, password='wrong')
+    await bob['xep_0045'].join_muc_wait(secret, 'Bob', password='s3cret', maxstanzas=0, timeout=10)
+    # A nickname change: everyone sees Bob leave (303, with the new nickname) and Robert arrive.
+    seen = asyncio.Queue()
+    owner.add_event_handler('muc::%s::presence' % secret, lambda p: seen.put_nowait(p) if p['from'].resource in ('Bob', 'Robert') else None)
+    bob.send_presence(pto=secret + '/Robert')
+    gone = await next_of(seen, 'bob leaving his old nickname')
+    while gone['from'].resource != 'Bob' or gone['type'] != 'unavailable':
+        gone = await next_of(seen, 'bob leaving his old nickname')
+    item = gone.xml.find('{%s}x/{%s}item' % (MUC_USER, MUC_USER))
+    check(303 in statuses(gone) and item.get('nick') == 'Robert', 'the nickname change: %s %s' % (statuses(gone), item.attrib))
+    came = await next_of(seen, 'Robert arriving')
+    check(came['from'].resource == 'Robert' and came['type'] != 'unavailable', 'after the change: %s' % came['from'])
+    # Taking the owner's nickname in another case is a conflict; he stays Robert.
+    errors = asyncio.Queue()
+    bob.add_event_handler('muc::%s::presence-error' % secret, lambda p: errors.put_nowait(p))
+    bob.send_presence(pto=secret + '/OLGA')
+    err = await next_of(errors, 'the refusal of a taken nickname')
+    check(err['error']['condition'] == 'conflict', 'taking OLGA: %s' % err['error']['condition'])
+    # A room for two: the third is turned away.
+    await owner['xep_0045'].join_muc_wait(small, 'Olga', timeout=10)
+    await owner['xep_0045'].set_room_config(small, config_form(owner, maxusers='2'), timeout=10)
+    await bob['xep_0045'].join_muc_wait(small, 'Bob', maxstanzas=0, timeout=10)
+    await refused_entry(carol, a, 'Carol', 'service-unavailable', room=small)
+    # Three rooms are the owner's share: a fourth is refused.
+    await refused_entry(owner, a, 'Olga', 'resource-constraint', room='fourth@' + service)
+    for c in (owner, bob, carol):
+        await c.logout()
+    return 'muc settings ok: hidden and password-protected, nickname change, a full room, the rooms quota'
+
+
+SCENARIOS = {'groups': sc_groups, 'restart': sc_restart, 'settings': sc_settings}
 
 
 def main():
