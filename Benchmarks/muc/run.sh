@@ -28,22 +28,10 @@ password=bench-password-0123
 users="$occupants"
 
 for tool in gcc taskset ss prosody; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y gcc util-linux iproute2 prosody)" >&2; exit 1; }; done
-if [ ! -x "$agora" ]; then
-    source Scripts/env.sh
-    swift build -c release --scratch-path .build-release --product agora >&2
-fi
-
-work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/agora-muc-bench-XXXXXX")"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-gcc -O2 -Wall -o "$work/xmpp_load" Benchmarks/xmpp/xmpp_load.c -lcrypto
-port_base=$((20000 + RANDOM % 20000))
 export PROSODY_MUC=1
 source Benchmarks/xmpp/servers.sh
+bench_agora
+bench_workspace muc
 
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# server on CPU $server_cpu, load generator on CPU $gen_cpu; a room of $occupants, $senders senders × $inflight in flight, ${secs}s × $repeat"

@@ -1,7 +1,26 @@
 # Shared by Benchmarks/xmpp/run.sh and Benchmarks/muc/run.sh (sourced, not run): Prosody,
 # ejabberd and Agora set up and started the same way, each pinned to $server_cpu, and `gen`,
 # which runs the load generator pinned to $gen_cpu. The caller sets work, domain, password,
-# users, port_base, server_cpu, gen_cpu, agora and pids.
+# users, port_base, server_cpu, gen_cpu, agora and pids (or calls bench_workspace for the
+# last three of those and the generator).
+
+# The scratch directory (removed on exit unless KEEP=1, with every server still running),
+# the load generator built into it, and a random port range: `bench_workspace NAME`.
+bench_workspace() {
+    work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/agora-$1-bench-XXXXXX")"
+    pids=()
+    trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; if [ "${KEEP:-0}" = 1 ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi' EXIT
+    gcc -O2 -Wall -o "$work/xmpp_load" Benchmarks/xmpp/xmpp_load.c -lcrypto
+    port_base=$((20000 + RANDOM % 20000))
+}
+
+# A release build of agora for a benchmark that found none at $agora.
+bench_agora() {
+    if [ ! -x "$agora" ]; then
+        source Scripts/env.sh
+        swift build -c release --scratch-path .build-release --product agora >&2
+    fi
+}
 
 # Waits until TCP PORT on 127.0.0.1 is listening (at most 60 s).
 wait_port() {

@@ -30,14 +30,7 @@ extension Market {
         }
         guard room.utf8.count <= 1023 else { throw MarketRefusal.invalid(.malformed("room", String(room.prefix(32)), reason: "longer than 1023 bytes")) }
         if let shares, shares.count != members.count { throw MarketRefusal.invalid(.malformed("shares", "", reason: "one share per member")) }
-        let request = try requestID.map { id throws(MarketRefusal) in
-            try Self.validated { () throws(InvalidInput) in
-                guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                    throw .malformed("request id", id, reason: "use 1…128 printable ASCII characters without spaces")
-                }
-                return id
-            }
-        } ?? Self.randomRequestID()
+        let request = try Self.requestID(requestID)
         let id = Self.groupID(organizer: organizer, request: request)
         let hours = UInt64((to.seconds - from.seconds + 3599) / 3600)
         let tables = store.tables

@@ -34,14 +34,7 @@ extension Market {
         guard to.seconds - from.seconds <= Self.maxWindowSeconds else {
             throw MarketRefusal.invalidWindow("a purchase covers at most 366 days")
         }
-        let request = try requestID.map { id throws(MarketRefusal) in
-            try Self.validated { () throws(InvalidInput) in
-                guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                    throw .malformed("request id", id, reason: "use 1…128 printable ASCII characters without spaces")
-                }
-                return id
-            }
-        } ?? Self.randomRequestID()
+        let request = try Self.requestID(requestID)
         let id = Self.purchaseID(buyer: buyer, request: request)
         let hours = UInt64((to.seconds - from.seconds + 3599) / 3600)
         let time = clock()
@@ -81,6 +74,18 @@ extension Market {
     static func purchaseID(buyer: BareJID, request: String) -> String {
         let digest = SHA256.hash(data: Array("agora-purchase\u{0}\(buyer)\u{0}\(request)".utf8))
         return Hex.encode(digest.prefix(16))
+    }
+
+    /// A client's idempotency key, checked (1…128 printable ASCII characters, no spaces), or a
+    /// fresh random one when the client sent none.
+    static func requestID(_ given: String?) throws(MarketRefusal) -> String {
+        guard let id = given else { return randomRequestID() }
+        return try validated { () throws(InvalidInput) in
+            guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw .malformed("request id", id, reason: "use 1…128 printable ASCII characters without spaces")
+            }
+            return id
+        }
     }
 
     static func randomRequestID() -> String {

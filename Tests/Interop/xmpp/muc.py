@@ -61,16 +61,6 @@ def statuses(presence):
     return {int(s.get('code')) for s in (x.findall('{%s}status' % MUC_USER) if x is not None else [])}
 
 
-def presence_condition(error):
-    pres = error.presence
-    err = pres.xml.find('{jabber:client}error')
-    for child in (err if err is not None else []):
-        ns, _, name = child.tag[1:].partition('}')
-        if ns == 'urn:ietf:params:xml:ns:xmpp-stanzas' and name != 'text':
-            return name
-    return ''
-
-
 async def login(a, who):
     jid, password = getattr(a, who)
     c = Client(a, jid, password, plugins=PLUGINS)
@@ -93,7 +83,7 @@ async def refused_entry(c, a, nick, expected, room=None, **kw):
     try:
         await c['xep_0045'].join_muc_wait(room, nick, timeout=10, **kw)
     except PresenceError as e:
-        got = presence_condition(e)
+        got = raw_condition(e.presence)
         check(got == expected, 'entering %s as %s: %s, expected %s' % (room, nick, got, expected))
         return
     raise Fail('%s entered %s; expected %s' % (nick, room, expected))
