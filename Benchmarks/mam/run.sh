@@ -32,7 +32,7 @@ bench_workspace mam
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 agora_setup
 # Archives large enough for the whole fill.
-export AGORA_XMPP_ARCHIVE_MAX_MESSAGES=$((2 * target + 1000000))
+export AGORA_XMPP_ARCHIVE_MAX_MESSAGES=$((2 * target + 1000000)) AGORA_XMPP_ARCHIVE_MAX_BYTES=$((1 << 40))
 agora_start
 wait_server_idle
 

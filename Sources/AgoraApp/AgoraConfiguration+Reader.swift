@@ -49,6 +49,7 @@ internal import Glibc
 /// | `xmpp.connection_rate` | 20 | new connections per second per source address (0: unlimited) |
 /// | `xmpp.archive_days` | 30 | days chats stay in their accounts' and rooms' archives (XEP-0313; 0: none kept) |
 /// | `xmpp.archive_max_messages` | 100000 | messages one archive keeps at most (the oldest go) |
+/// | `xmpp.archive_max_bytes` | 33554432 | bytes one archive keeps at most (the oldest go); messages over 64 KiB are not archived |
 /// | `xmpp.offline_limit` | 100 | messages kept per offline account |
 /// | `xmpp.offline_max_bytes` | 2097152 | bytes kept per offline account, all senders together (0: no bound) |
 /// | `xmpp.offline_max_bytes_per_sender` | 524288 | bytes one sender may have waiting for one account (0: no bound) |
@@ -136,6 +137,9 @@ extension AgoraConfiguration {
         Key(name: "xmpp.archive_days") { c, v, s throws(ConfigurationError) in c.xmpp.archiveDays = try integer(v, "xmpp.archive_days", s, min: 0, max: 36_500) },
         Key(name: "xmpp.archive_max_messages") { c, v, s throws(ConfigurationError) in
             c.xmpp.archiveMaxMessages = try integer(v, "xmpp.archive_max_messages", s, min: 0, max: 100_000_000)
+        },
+        Key(name: "xmpp.archive_max_bytes") { c, v, s throws(ConfigurationError) in
+            c.xmpp.archiveMaxBytes = try integer(v, "xmpp.archive_max_bytes", s, min: 0, max: 1 << 40)
         },
         Key(name: "xmpp.offline_limit") { c, v, s throws(ConfigurationError) in c.xmpp.offlineLimit = try integer(v, "xmpp.offline_limit", s, min: 0, max: 100_000) },
         Key(name: "xmpp.offline_max_bytes") { c, v, s throws(ConfigurationError) in

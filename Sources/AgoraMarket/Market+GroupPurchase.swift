@@ -85,7 +85,7 @@ extension Market {
                 throw MarketRefusal.forbidden("\(member) is not a member of group purchase \(id)")
             }
             if let paid = record.paid[member.description] {
-                return GroupPayment(payIndex: paid, completeIndex: record.closeIndex, record: record, replayed: true)
+                return GroupPayment(payIndex: paid, completeIndex: record.state == .complete ? record.closeIndex : nil, record: record, replayed: true)
             }
             guard record.state == .open else { throw MarketRefusal.forbidden("group purchase \(id) has ended (\(record.state.rawValue))") }
             guard record.open.deadline > time else { throw MarketRefusal.forbidden("group purchase \(id)'s deadline has passed; its shares are being refunded") }

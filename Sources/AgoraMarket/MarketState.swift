@@ -36,12 +36,14 @@ public struct MarketState {
     static let sensorCache = DecodedRowCache<SensorRecord>(limit: 4096)
 
     /// How many purchases of `sensor` were ever made (its popularity's n), from the grants index.
+    /// Purchases of `sensor`: its grants, a group purchase (one grant per member, one
+    /// purchase id) counted once, so a group of puppets is not twenty purchases for one price.
     public func purchaseCount(of sensor: SensorID) throws -> Int {
         var key = StoreKey()
         key.append(text: sensor.rawValue)
-        var count = 0
-        try txn.scan(tables.grants, prefix: key.bytes) { _, _ in count += 1; return true }
-        return count
+        var purchases = Set<[UInt8]>()
+        try txn.scan(tables.grants, prefix: key.bytes) { _, value in purchases.insert(Array(value.dropFirst(8))); return true }
+        return purchases.count
     }
 
     public func purchase(_ id: String) throws -> PurchaseRecord? {

@@ -47,12 +47,17 @@ final class BlockList: Sendable {
 
     /// Adds items durably; refuses (and adds nothing) beyond `maxItems`.
     func block(_ owner: BareJID, _ new: [String]) async throws {
-        let count = items.withLockedValue { ($0[owner] ?? []).union(new).count }
-        guard count <= Self.maxItems else {
-            throw StanzaError(.resourceConstraint, "an account may block at most \(Self.maxItems) addresses")
+        let table = store.tables.blocklist, prefix = Array(owner.description.utf8) + [0]
+        // Counted in the write itself: concurrent requests of one account cannot pass the bound.
+        try await store.write { txn in
+            var count = 0
+            try txn.scan(table, prefix: prefix) { _, _ in count += 1; return true }
+            for item in Set(new) where try !txn.contains(table, Self.key(owner, item)) { count += 1 }
+            guard count <= Self.maxItems else {
+                throw StanzaError(.resourceConstraint, "an account may block at most \(Self.maxItems) addresses")
+            }
+            for item in new { try txn.put(table, Self.key(owner, item), []) }
         }
-        let table = store.tables.blocklist
-        try await store.write { txn in for item in new { try txn.put(table, Self.key(owner, item), []) } }
         items.withLockedValue { $0[owner, default: []].formUnion(new) }
     }
 

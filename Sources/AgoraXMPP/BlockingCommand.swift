@@ -42,6 +42,7 @@ enum BlockingCommand {
                             changed = try await blockList.unblock(account, named.isEmpty ? nil : named)
                         }
                         push(block ? "block" : "unblock", changed, everything: !block && named.isEmpty, to: account, router: router)
+                        presence(block: block, changed, of: account, router: router)
                         return .result(nil)
                     } catch let error as StanzaError {
                         return .error(error)
@@ -56,6 +57,26 @@ enum BlockingCommand {
     }
 
     static func item(_ jid: String) -> XMLElement { XMLElement("item", namespace: namespace, attributes: [.init("jid", jid)]) }
+
+    /// §3.3–3.4: a blocked contact sees the account go unavailable; an unblocked one that has
+    /// a presence subscription sees its current presence again.
+    private static func presence(block: Bool, _ jids: [String], of account: BareJID, router: StanzaRouter) {
+        let resources = router.sessions.sessions(of: account).filter(\.isAvailable)
+        for text in jids {
+            guard let jid = try? JID(parsing: text), jid.domain == router.domain, let contact = jid.bare else { continue }
+            if !block, router.roster.item(of: account, contact: contact)?.subscription.hasFrom != true { continue }
+            let recipients = router.sessions.sessions(of: contact).filter { $0.isAvailable && (jid.resource == nil || $0.jid == jid) }
+            for resource in resources {
+                var stanza = block ? XMLElement("presence", namespace: Namespace.client, attributes: [.init("type", "unavailable")])
+                    : resource.presence ?? XMLElement("presence", namespace: Namespace.client)
+                stanza[attribute: "from"] = resource.jidText
+                for recipient in recipients {
+                    stanza[attribute: "to"] = recipient.jidText
+                    recipient.deliver(stanza)
+                }
+            }
+        }
+    }
 
     /// Tells every resource that asked for the list what changed (§3.3, §3.4).
     private static func push(_ name: String, _ jids: [String], everything: Bool, to account: BareJID, router: StanzaRouter) {

@@ -6,8 +6,8 @@ internal import NIOConcurrencyHelpers
 
 /// XEP-0313 Message Archive Management: every chat an account sends or receives, and every
 /// groupchat message of a persistent room, kept in `xmpp.archive` for `retentionDays` and
-/// at most `maxPerArchive` messages per archive (the oldest go first), queried by time,
-/// by correspondent and page by page (XEP-0059).
+/// at most `maxPerArchive` messages and `maxBytesPerArchive` bytes per archive (the oldest
+/// go first), queried by time, by correspondent and page by page (XEP-0059).
 ///
 /// Ids are time: microseconds since 1970 × 16 plus a sequence, so they sort by when the
 /// message was archived, a time range is a key range, and a restart never reuses one.
@@ -16,7 +16,13 @@ final class MessageArchive: Sendable {
     struct Settings: Sendable {
         var retentionDays: Int
         var maxPerArchive: Int
+        /// Bytes one archive keeps at most (the oldest go first): with the count, what bounds
+        /// what one account can make the gateway store in another's archive.
+        var maxBytesPerArchive = 32 << 20
     }
+
+    /// A message larger than this is delivered but not archived.
+    static let maxMessageBytes = 64 << 10
 
     struct Entry: Sendable {
         let owner: String
@@ -29,9 +35,9 @@ final class MessageArchive: Sendable {
     let settings: Settings
     private let logger: Logger
     private let lastID = NIOLockedValueBox<UInt64>(0)
-    private let pending = NIOLockedValueBox<(entries: [Entry], writing: Bool)>(([], false))
-    /// Messages per archive, counted on first use, kept current after.
-    private let counts = NIOLockedValueBox<[String: Int]>([:])
+    private let pending = NIOLockedValueBox<(entries: [Entry], writing: Bool, recorded: UInt64, written: UInt64)>(([], false, 0, 0))
+    /// Messages and bytes per archive, counted on first use, kept current after.
+    private let counts = NIOLockedValueBox<[String: (messages: Int, bytes: Int)]>([:])
 
     /// Archived messages one query scans at most to fill a page (a `with` filter over a
     /// huge archive answers an incomplete page rather than stalling).
@@ -79,13 +85,14 @@ final class MessageArchive: Sendable {
         let entries = owners.map { Entry(owner: $0.owner, id: id, with: $0.with, message: stored) }
         let startWriter = pending.withLockedValue { state -> Bool in
             state.entries += entries
+            state.recorded += UInt64(entries.count)
             guard !state.writing else { return false }
             state.writing = true
             return true
         }
         guard startWriter else { return }
         let started = work.start { [self] in await drain() }
-        if !started { pending.withLockedValue { $0 = ([], false) } }
+        if !started { pending.withLockedValue { $0 = ([], false, 0, 0) } }
     }
 
     private func drain() async {
@@ -99,57 +106,92 @@ final class MessageArchive: Sendable {
             do { try await write(batch) } catch {
                 logger.error("archived messages not stored", metadata: ["messages": "\(batch.count)", "error": "\(error)"])
             }
+            pending.withLockedValue { $0.written += UInt64(batch.count) }
         }
     }
 
+    /// The oldest id retention keeps now.
+    private var cutoff: UInt64 { Self.micros(Date(timeIntervalSinceNow: -Double(settings.retentionDays) * 86_400)) << 4 }
+
     private func write(_ batch: [Entry]) async throws {
         let table = store.tables.archive
-        let cutoff = (Self.micros(Date(timeIntervalSinceNow: -Double(settings.retentionDays) * 86_400))) << 4
-        let limit = settings.maxPerArchive
+        let cutoff = cutoff
+        let (limit, maxBytes) = (settings.maxPerArchive, settings.maxBytesPerArchive)
         let owners = Set(batch.map(\.owner))
-        // Counts of archives seen for the first time, from the store.
+        // Sizes of archives seen for the first time, from the store.
         let unknown = counts.withLockedValue { known in owners.filter { known[$0] == nil } }
         if !unknown.isEmpty {
-            var found: [String: Int] = [:]
+            var found: [String: (Int, Int)] = [:]
             try store.read { txn in
                 for owner in unknown {
-                    var count = 0
-                    try txn.scan(table, prefix: Array(owner.utf8) + [0]) { _, _ in count += 1; return true }
-                    found[owner] = count
+                    var count = 0, bytes = 0
+                    try txn.scan(table, prefix: Array(owner.utf8) + [0]) { _, value in count += 1; bytes += value.count; return true }
+                    found[owner] = (count, bytes)
                 }
             }
-            counts.withLockedValue { known in for (owner, count) in found where known[owner] == nil { known[owner] = count } }
+            counts.withLockedValue { known in for (owner, size) in found where known[owner] == nil { known[owner] = size } }
         }
-        let rows = batch.map { (Self.key($0.owner, $0.id), Array($0.with.utf8) + [0] + Array(buffer: XMLWriter.bytes($0.message))) }
-        let adds = Dictionary(batch.map { ($0.owner, 1) }, uniquingKeysWith: +)
-        let before = counts.withLockedValue { known in adds.keys.reduce(into: [String: Int]()) { $0[$1] = known[$1] ?? 0 } }
-        let removed = try await store.write { txn -> [String: Int] in
-            for (key, value) in rows { try txn.put(table, key, value) }
-            // The oldest go: past retention, and beyond the bound (at most 1000 per archive per round).
-            var removed: [String: Int] = [:]
+        let rows = batch.compactMap { entry -> (owner: String, key: [UInt8], value: [UInt8])? in
+            let value = Array(entry.with.utf8) + [0] + Array(buffer: XMLWriter.bytes(entry.message))
+            return value.count <= Self.maxMessageBytes ? (entry.owner, Self.key(entry.owner, entry.id), value) : nil
+        }
+        var added: [String: (messages: Int, bytes: Int)] = [:]
+        for row in rows { added[row.owner, default: (0, 0)].messages += 1; added[row.owner, default: (0, 0)].bytes += row.value.count }
+        let adds = added
+        let before = counts.withLockedValue { known in adds.keys.reduce(into: [String: (messages: Int, bytes: Int)]()) { $0[$1] = known[$1] ?? (0, 0) } }
+        let removed = try await store.write { txn -> [String: (messages: Int, bytes: Int)] in
+            for row in rows { try txn.put(table, row.key, row.value) }
+            // The oldest go: past retention, and beyond either bound (at most 1000 per archive per round).
+            var removed: [String: (messages: Int, bytes: Int)] = [:]
             for (owner, added) in adds {
-                var excess = (before[owner] ?? 0) + added - limit
-                var stale: [[UInt8]] = []
-                try txn.scan(table, prefix: Array(owner.utf8) + [0]) { key, _ in
+                var excess = (before[owner]?.messages ?? 0) + added.messages - limit
+                var excessBytes = (before[owner]?.bytes ?? 0) + added.bytes - maxBytes
+                var stale: [[UInt8]] = [], staleBytes = 0
+                try txn.scan(table, prefix: Array(owner.utf8) + [0]) { key, value in
                     guard stale.count < 1000, let id = StoreKey.readU64(Array(key.suffix(8))) else { return false }
-                    guard excess > 0 || id < cutoff else { return false }
+                    guard excess > 0 || excessBytes > 0 || id < cutoff else { return false }
                     stale.append(Array(key))
+                    staleBytes += value.count
                     excess -= 1
+                    excessBytes -= value.count
                     return true
                 }
                 for key in stale { _ = try txn.delete(table, key) }
-                removed[owner] = stale.count
+                removed[owner] = (stale.count, staleBytes)
             }
             return removed
         }
         counts.withLockedValue { known in
-            for (owner, added) in adds { known[owner] = (known[owner] ?? 0) + added - (removed[owner] ?? 0) }
+            for (owner, added) in adds {
+                let was = known[owner] ?? (0, 0), gone = removed[owner] ?? (0, 0)
+                known[owner] = (was.messages + added.messages - gone.messages, was.bytes + added.bytes - gone.bytes)
+            }
         }
     }
 
-    /// Waits until what was recorded so far is written (tests, and shutdown).
+    /// Waits (at most a second) until what was recorded before the call is written: a query
+    /// sees the messages its client saw delivered, without waiting for a writer that traffic
+    /// keeps busy.
     func flushed() async {
-        while pending.withLockedValue({ $0.writing }) { try? await Task.sleep(for: .milliseconds(5)) }
+        let target = pending.withLockedValue { $0.recorded }
+        for _ in 0..<500 where pending.withLockedValue({ $0.written < target && $0.writing }) {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// Removes a whole archive (a destroyed room's), in rounds of 10 000 rows.
+    func remove(_ owner: String) async throws {
+        let table = store.tables.archive, prefix = Array(owner.utf8) + [0]
+        while true {
+            let removed = try await store.write { txn -> Int in
+                var keys: [[UInt8]] = []
+                try txn.scan(table, prefix: prefix) { key, _ in keys.append(Array(key)); return keys.count < 10_000 }
+                for key in keys { _ = try txn.delete(table, key) }
+                return keys.count
+            }
+            if removed < 10_000 { break }
+        }
+        counts.withLockedValue { $0[owner] = nil }
     }
 
     // MARK: Queries
@@ -174,7 +216,8 @@ final class MessageArchive: Sendable {
     func page(of owner: String, _ query: Query) throws -> Page {
         let table = store.tables.archive
         let prefix = Array(owner.utf8) + [0]
-        let low = max(query.start.map { UInt64($0.seconds) * 1_000_000 << 4 } ?? 0, query.after.map { $0 + 1 } ?? 0)
+        // What retention would have dropped is not served, even before a write prunes it.
+        let low = max(query.start.map { UInt64($0.seconds) * 1_000_000 << 4 } ?? 0, query.after.map { $0 + 1 } ?? 0, cutoff)
         var high = query.end.map { (UInt64($0.seconds + 1) * 1_000_000 << 4) } ?? UInt64.max
         if let before = query.before { high = min(high, before) }
         let backwards = query.before != nil || query.lastPage

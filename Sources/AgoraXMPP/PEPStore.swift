@@ -18,9 +18,29 @@ struct PEPStore: Sendable {
         var maxItems = 1
     }
 
+    /// What a publish asked of the node (XEP-0223 publish-options): only the settings it
+    /// names are preconditions on an existing node; a new node takes them, defaults otherwise.
+    struct Options: Sendable, Equatable {
+        var accessModel: AccessModel?
+        var maxItems: Int?
+
+        func holds(for node: NodeConfiguration) -> Bool {
+            (accessModel == nil || accessModel == node.accessModel) && (maxItems == nil || maxItems == node.maxItems)
+        }
+
+        var newNode: NodeConfiguration {
+            var node = NodeConfiguration()
+            if let accessModel { node.accessModel = accessModel }
+            if let maxItems { node.maxItems = maxItems }
+            return node
+        }
+    }
+
     static let maxNodes = 64
     static let maxItemsPerNode = 256
     static let maxItemBytes = 64 << 10
+    /// Bytes of items one account keeps in all (an avatar, bookmarks, a nickname fit easily).
+    static let maxAccountBytes = 4 << 20
 
     struct Refusal: Error {
         let error: StanzaError
@@ -54,7 +74,7 @@ struct PEPStore: Sendable {
     /// Publishes `payload` as item `id` (replacing an item of that id), creating the node with
     /// `options` when it is new; an existing node whose configuration differs from `options`
     /// refuses (XEP-0223 §4.3's precondition). Returns the node's configuration.
-    func publish(_ owner: BareJID, _ node: String, id: String, payload: XMLElement, options: NodeConfiguration?) async throws -> NodeConfiguration {
+    func publish(_ owner: BareJID, _ node: String, id: String, payload: XMLElement, options: Options?) async throws -> NodeConfiguration {
         let bytes = Array(buffer: XMLWriter.bytes(payload, parentNamespace: PersonalEventing.pubsub))
         guard bytes.count <= Self.maxItemBytes else {
             throw Refusal(error: StanzaError(.notAcceptable, "an item is at most \(Self.maxItemBytes / 1024) KiB"))
@@ -64,7 +84,7 @@ struct PEPStore: Sendable {
         return try await store.write { txn -> NodeConfiguration in
             var configuration: NodeConfiguration
             if let stored = try txn.get(table, configKey), let existing = try? JSONDecoder().decode(NodeConfiguration.self, from: Data(stored)) {
-                if let options, options != existing {
+                if let options, !options.holds(for: existing) {
                     throw Refusal(error: StanzaError(.conflict, "the node exists with another configuration",
                                                      applicationCondition: XMLElement("precondition-not-met", namespace: PersonalEventing.errors)))
                 }
@@ -81,8 +101,14 @@ struct PEPStore: Sendable {
                 guard nodes < Self.maxNodes else {
                     throw Refusal(error: StanzaError(.resourceConstraint, "an account keeps at most \(Self.maxNodes) nodes"))
                 }
-                configuration = options ?? NodeConfiguration()
+                configuration = options?.newNode ?? NodeConfiguration()
                 try txn.put(table, configKey, Array(try JSONEncoder().encode(configuration)))
+            }
+            // The account's items in all, against its byte bound (a few thousand rows at most).
+            var accountBytes = 0
+            try txn.scan(table, prefix: accountPrefix) { _, value in accountBytes += value.count; return true }
+            guard accountBytes + bytes.count <= Self.maxAccountBytes else {
+                throw Refusal(error: StanzaError(.resourceConstraint, "an account keeps at most \(Self.maxAccountBytes >> 20) MiB of published items"))
             }
             // Existing items: the one of this id goes (it is replaced), the oldest beyond the bound go.
             var existing: [(key: [UInt8], id: String)] = []

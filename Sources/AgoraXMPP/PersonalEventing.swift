@@ -106,7 +106,7 @@ enum PersonalEventing {
             return .error(StanzaError(.badRequest, "publish one item with one payload", applicationCondition: XMLElement("invalid-payload", namespace: errors)))
         }
         let id = item[attribute: "id"].flatMap { $0.isEmpty || $0.utf8.count > 1023 ? nil : $0 } ?? SCRAMServer.randomNonce()
-        let configuration: PEPStore.NodeConfiguration?
+        let configuration: PEPStore.Options?
         do { configuration = try publishOptions(options) } catch { return .error(error) }
         return .later {
             do {
@@ -125,9 +125,9 @@ enum PersonalEventing {
     }
 
     /// XEP-0223 publish-options: the access model and how many items the node keeps.
-    static func publishOptions(_ options: XMLElement?) throws(StanzaError) -> PEPStore.NodeConfiguration? {
+    static func publishOptions(_ options: XMLElement?) throws(StanzaError) -> PEPStore.Options? {
         guard let form = options?.child("x", namespace: "jabber:x:data") else { return nil }
-        var configuration = PEPStore.NodeConfiguration()
+        var configuration = PEPStore.Options()
         for field in form.elements where field.name == "field" {
             let value = field.child("value", namespace: "jabber:x:data")?.text ?? ""
             switch field[attribute: "var"] ?? "" {
@@ -152,8 +152,7 @@ enum PersonalEventing {
                     throw StanzaError(.conflict, "items here are always persistent", applicationCondition: XMLElement("precondition-not-met", namespace: errors))
                 }
             default:
-                throw StanzaError(.conflict, "publish option \(field[attribute: "var"]?.prefix(40) ?? "") is not supported",
-                                  applicationCondition: XMLElement("precondition-not-met", namespace: errors))
+                break  // options this service has no setting for (notify_*, send_last_published_item): nothing to hold to
             }
         }
         return configuration

@@ -104,21 +104,45 @@ public final class Session: @unchecked Sendable {
     /// XEP-0352: while inactive, presence (nobody waits for it) is held, the newest per
     /// sender; becoming active sends what was held, in the order it came.
     func setClientActive(_ active: Bool) {
-        let held = state.withLockedValue { state -> [XMLElement] in
-            state.inactive = !active
-            guard active else { return [] }
-            defer { state.heldPresence = [:]; state.heldOrder = [] }
-            return state.heldOrder.compactMap { state.heldPresence[$0] }
+        guard active else {
+            state.withLockedValue { $0.inactive = true }
+            return
         }
-        for presence in held { deliver(presence) }
+        // Held presence goes out before anything delivered later: the session stays inactive
+        // (so newer presence joins the held) until a round finds nothing held.
+        while true {
+            let held = state.withLockedValue { state -> [XMLElement] in
+                guard !state.heldOrder.isEmpty else {
+                    state.inactive = false
+                    return []
+                }
+                defer { state.heldPresence = [:]; state.heldOrder = [] }
+                return state.heldOrder.compactMap { state.heldPresence[$0] }
+            }
+            if held.isEmpty { return }
+            for presence in held { deliver(presence, holding: false) }
+        }
+    }
+
+    /// Whether XEP-0352 may hold `stanza` back: ordinary presence (available or unavailable),
+    /// not an error (a refused join) nor a room's presence about the client itself (its
+    /// entering, status 110), which it waits for.
+    static func isHoldable(_ stanza: XMLElement) -> Bool {
+        guard stanza.name == "presence" else { return false }
+        let type = stanza[attribute: "type"]
+        guard type == nil || type == "unavailable" else { return false }
+        guard let x = stanza.child("x", namespace: "http://jabber.org/protocol/muc#user") else { return true }
+        return !x.elements.contains { $0.name == "status" && $0[attribute: "code"] == "110" }
     }
 
     @discardableResult
-    public func deliver(_ stanza: XMLElement) -> Bool {
+    public func deliver(_ stanza: XMLElement) -> Bool { deliver(stanza, holding: true) }
+
+    private func deliver(_ stanza: XMLElement, holding: Bool) -> Bool {
         enum Route { case connection(NIOLoopBound<AnyObject>), queued, refused }
         let route: Route = state.withLockedValue { state in
             guard !state.closed else { return .refused }
-            if state.inactive, stanza.name == "presence", state.connection != nil {
+            if holding, state.inactive, state.connection != nil, Self.isHoldable(stanza) {
                 let from = stanza[attribute: "from"] ?? ""
                 if state.heldPresence[from] != nil {
                     state.heldOrder.removeAll { $0 == from }
@@ -223,6 +247,8 @@ public final class Session: @unchecked Sendable {
     /// Waiting for XEP-0198 resumption: no connection, stanzas held.
     public var isDetached: Bool { state.withLockedValue { $0.detachedDeadline != nil } }
     public var isAvailable: Bool { state.withLockedValue { $0.available && !$0.closed } }
+    /// The session ended: nothing is delivered to it any more.
+    public var isClosed: Bool { state.withLockedValue { $0.closed } }
     public var presence: XMLElement? { state.withLockedValue { $0.presence } }
 
     // MARK: XEP-0198 bookkeeping

@@ -48,6 +48,8 @@ public struct XMPPConfiguration: Sendable {
     public var archiveDays = 30
     /// Messages one archive (an account's, a room's) keeps at most; the oldest go beyond.
     public var archiveMaxMessages = 100_000
+    /// Bytes one archive keeps at most; the oldest go beyond.
+    public var archiveMaxBytes = 32 << 20
     /// Multi-user chat (XEP-0045) on `rooms.<domain>`.
     public var muc = MUCConfiguration()
     /// Reported by XEP-0092.

@@ -60,7 +60,8 @@ public final class XMPPServer: Service, Sendable {
         PrivateStorage.register(into: &iq, store: store)
         PersonalEventing.register(into: &iq, store: store, router: { box.router! })
         var components = components
-        let archive = MessageArchive(store: store, settings: .init(retentionDays: configuration.archiveDays, maxPerArchive: configuration.archiveMaxMessages),
+        let archive = MessageArchive(store: store, settings: .init(retentionDays: configuration.archiveDays, maxPerArchive: configuration.archiveMaxMessages,
+                                                                     maxBytesPerArchive: configuration.archiveMaxBytes),
                                      logger: logger)
         let muc = configuration.muc.enabled
             ? try MUCService(domain: configuration.domain, configuration: configuration.muc, store: store, archive: archive, metrics: metrics, logger: logger) : nil

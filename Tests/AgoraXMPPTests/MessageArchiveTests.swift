@@ -14,13 +14,14 @@ import Testing
 
     func bodies(_ page: MessageArchive.Page) -> [String] { page.items.map { $0.message.child("body")?.text ?? "" } }
 
-    func withArchive(maxPerArchive: Int = 1000, _ body: (MessageArchive, ServerWork) async throws -> Void) async throws {
+    func withArchive(maxPerArchive: Int = 1000, maxBytes: Int = 32 << 20, _ body: (MessageArchive, ServerWork) async throws -> Void) async throws {
         let dir = try TemporaryDirectory("agora-archive")
         defer { dir.remove() }
         let store = try Store(path: dir.file("agora.mdb"), logger: testLogger())
         defer { store.close() }
         let work = ServerWork()
-        let archive = MessageArchive(store: store, settings: .init(retentionDays: 30, maxPerArchive: maxPerArchive), logger: testLogger())
+        let archive = MessageArchive(store: store, settings: .init(retentionDays: 30, maxPerArchive: maxPerArchive, maxBytesPerArchive: maxBytes),
+                                     logger: testLogger())
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await work.run() }
             try await body(archive, work)
@@ -76,11 +77,43 @@ import Testing
         }
     }
 
+    @Test func anArchiveKeepsToItsByteBoundAndARemovedOneIsGone() async throws {
+        try await withArchive(maxBytes: 10_000) { archive, work in
+            let big = String(repeating: "b", count: 2_000)
+            for n in 0..<12 {
+                archive.record(chat(n, from: "bob@gw.test/x").replacingBody(with: "\(n) \(big)"), for: [("alice@gw.test", "bob@gw.test")], work: work)
+                await archive.flushed()
+            }
+            let kept = try archive.page(of: "alice@gw.test", MessageArchive.Query())
+            #expect(kept.items.count == 4, "about 2 100 bytes each under a 10 000-byte bound")
+            #expect(kept.items.first?.message.child("body")?.text.hasPrefix("8 ") == true)
+            // Larger than a message may be: delivered elsewhere, never archived.
+            archive.record(chat(0, from: "bob@gw.test/x").replacingBody(with: String(repeating: "z", count: 70_000)),
+                           for: [("carol@gw.test", "bob@gw.test")], work: work)
+            await archive.flushed()
+            #expect(try archive.page(of: "carol@gw.test", MessageArchive.Query()).items.isEmpty)
+            try await archive.remove("alice@gw.test")
+            #expect(try archive.page(of: "alice@gw.test", MessageArchive.Query()).items.isEmpty)
+        }
+    }
+
     @Test func messagesMarkedNotToBeStoredAndOnesWithoutBodyAreNotArchived() {
         var hinted = chat(1, from: "b@gw.test")
         hinted.append(XMLElement("no-store", namespace: MessageCarbons.hints))
         #expect(!MessageArchive.isArchivable(hinted))
         #expect(!MessageArchive.isArchivable(XMLElement("message", namespace: Namespace.client, attributes: [.init("type", "chat")])))
         #expect(MessageArchive.isArchivable(chat(1, from: "b@gw.test")))
+    }
+}
+
+extension XMLElement {
+    /// A copy whose `<body/>` says `text`.
+    func replacingBody(with text: String) -> XMLElement {
+        var copy = self
+        copy.children = children.map { node in
+            if case .element(let element) = node, element.name == "body" { return .element(XMLElement("body", namespace: element.namespace, text: text)) }
+            return node
+        }
+        return copy
     }
 }

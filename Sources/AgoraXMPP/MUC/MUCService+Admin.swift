@@ -7,6 +7,8 @@ internal import AgoraCore
 extension MUCService {
     /// Items one admin request may change.
     static let maxAdminItems = 50
+    /// Affiliations (members, admins, owners, outcasts) one room keeps at most.
+    static let maxAffiliations = 1000
 
     func iq(_ stanza: XMLElement, room localpart: String, from session: Session) -> XMLElement? {
         var payloads = stanza.elements.makeIterator()
@@ -55,7 +57,7 @@ extension MUCService {
             settings.persistent ? "muc_persistent" : "muc_temporary",
             settings.realJIDsVisibleToAll ? "muc_nonanonymous" : "muc_semianonymous",
             "muc_unmoderated",
-        ]
+        ] + (settings.persistent && archive?.enabled == true ? [ArchiveQuery.namespace] : [])
         var query = XMLElement("query", namespace: Namespace.discoInfo, children: [
             .element(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [
                 .init("category", "conference"), .init("type", "text"), .init("name", settings.name.isEmpty ? localpart : settings.name),
@@ -90,14 +92,15 @@ extension MUCService {
         switch ArchiveQuery.answer(payload, archive: archive, owner: jid(localpart), to: session) {
         case .error(let error): return error.reply(to: request)
         case .later(let job):
-            let started = router.work.start { [self] in
+            // In the session's lane: one query of a session at a time, and a bounded queue of them.
+            let started = session.lane.start({ [self] in
                 switch await job() {
                 case .result(let fin): session.deliver(result(request, fin))
                 case .error(let error): session.deliver(error.reply(to: request))
                 default: break
                 }
-            }
-            return started ? nil : StanzaError(.serviceUnavailable, "the server is shutting down").reply(to: stanza)
+            }, on: router.work)
+            return started ? nil : StanzaError(.resourceConstraint, "too much of your work is waiting; try again").reply(to: stanza)
         default: return nil
         }
     }
@@ -178,6 +181,9 @@ extension MUCService {
                     }
                     if current == .owner, affiliation != .owner, room.affiliations.values.filter({ $0 == .owner }).count == 1 {
                         return .failure(StanzaError(.conflict, "a room keeps at least one owner; make someone else owner first"))
+                    }
+                    if affiliation != .none, room.affiliations[target] == nil, room.affiliations.count >= Self.maxAffiliations {
+                        return .failure(StanzaError(.resourceConstraint, "a room keeps at most \(Self.maxAffiliations) affiliations"))
                     }
                     room.affiliations[target] = affiliation == .none ? nil : affiliation
                     durable = true
@@ -262,7 +268,7 @@ extension MUCService {
         let destroy = query.child("destroy", namespace: MUCNamespace.owner)
         guard form != nil || destroy != nil else { return StanzaError.badRequest("send a configuration form or <destroy/>").reply(to: stanza) }
         let (maxOccupants, maxHistory) = (configuration.maxOccupants, configuration.maxHistory)
-        let outcome = rooms.withLockedValue { rooms -> Result<Outbox, StanzaError> in
+        let outcome = rooms.withLockedValue { rooms -> Result<(Outbox, gone: Bool), StanzaError> in
             guard var room = rooms[localpart] else { return .failure(.itemNotFound("no such room")) }
             guard room.affiliation(of: session.bare) == .owner else { return .failure(.forbidden("only owners configure or destroy a room")) }
             let cancelled = form?[attribute: "type"] == "cancel"
@@ -277,9 +283,9 @@ extension MUCService {
                     return (occupant.session, gone)
                 }
                 rooms[localpart] = nil
-                return .success(outbox)
+                return .success((outbox, true))
             }
-            guard let form, !cancelled else { return .success([]) }
+            guard let form, !cancelled else { return .success(([], false)) }
             guard form[attribute: "type"] == "submit" else { return .failure(.badRequest("a configuration form is submitted or cancelled")) }
             do throws(StanzaError) {
                 room.settings = try MUCRoomForm.apply(form, to: room.settings, maxOccupants: maxOccupants, maxHistory: maxHistory)
@@ -295,16 +301,16 @@ extension MUCService {
                     outbox += Self.leave(&rooms, localpart, occupant.session, service: address, statuses: [.affiliationChanged, .membersOnly]).stanzas
                 }
             }
-            return .success(outbox)
+            return .success((outbox, false))
         }
         switch outcome {
         case .failure(let error):
             refused(error.condition == .forbidden ? "forbidden" : "bad_request")
             return error.reply(to: stanza)
-        case .success(let outbox):
+        case .success(let (outbox, gone)):
             let reply = result(stanza, nil)
             let oldest = rooms.withLockedValue { $0[localpart]?.history.first?.sequence }
-            let started = persist(localpart) { [self] error in
+            let started = persist(localpart, gone: gone) { [self] error in
                 send(outbox)
                 session.deliver(error == nil ? reply : StanzaError(.internalServerError, "the change could not be stored").reply(to: stanza))
                 if let oldest, error == nil {

@@ -67,10 +67,8 @@ extension MUCService {
                 room.subject = String(subject.text.prefix(MUCConfiguration.maxTextBytes))
                 room.subjectBy = occupant.nick
                 subjectChanged = true
-            } else if !hasBody {
-                rooms[localpart] = room
-                return .refused(.badRequest("a groupchat message needs a body or a subject"), reason: "bad_request")
             }
+            // Without a body (chat states, markers): relayed, kept nowhere.
             var persist: (MUCHistoryEntry, Int)?
             if hasBody, room.settings.historyLength > 0 {
                 let keep = room.settings.historyLength
@@ -174,6 +172,10 @@ extension MUCService {
             guard affiliation >= .admin || (affiliation == .member && room.settings.membersMayInvite) else {
                 return .failure(.forbidden("in this members-only room only admins and owners may invite"))
             }
+            let added = invitees.filter { room.affiliation(of: $0.0) == .none }.count
+            guard room.affiliations.count + added <= Self.maxAffiliations else {
+                return .failure(StanzaError(.resourceConstraint, "a room keeps at most \(Self.maxAffiliations) affiliations"))
+            }
             for (account, _) in invitees where room.affiliation(of: account) == .none { room.affiliations[account] = .member }
             rooms[localpart] = room
             return .success((room.settings.password, true))
@@ -213,6 +215,16 @@ extension MUCService {
     private func decline(_ stanza: XMLElement, _ decline: XMLElement, room localpart: String, from session: Session) -> XMLElement? {
         guard let text = decline[attribute: "to"], let address = try? JID(parsing: text), let inviter = address.bare, inviter.domain == router.domain else {
             return StanzaError(.jidMalformed, "a decline names the inviter's account in 'to'").reply(to: stanza)
+        }
+        // Only to someone who can have invited: an occupant or an affiliated account of an
+        // existing room, from someone not banned from it (a room is no relay for anyone's text).
+        let plausible = rooms.withLockedValue { rooms -> Bool in
+            guard let room = rooms[localpart], room.affiliation(of: session.bare) != .outcast else { return false }
+            return room.affiliation(of: inviter) >= .member || room.occupants.values.contains { $0.session.bare == inviter }
+        }
+        guard plausible else {
+            refused("bad_request")
+            return StanzaError.itemNotFound("nobody of this room invited you from that address").reply(to: stanza)
         }
         var inner = XMLElement("decline", namespace: MUCNamespace.user, attributes: [.init("from", session.bare.description)])
         if let reason = decline.child("reason")?.text, !reason.isEmpty {

@@ -15,7 +15,7 @@ extension MUCService {
             // An error bounced by the occupant's client means it is gone (§7.14 leaves it to us).
             let outbox = rooms.withLockedValue { rooms in Self.leave(&rooms, localpart, session, service: address) }
             send(outbox.stanzas)
-            if outbox.removed { persist(localpart) }
+            if outbox.removed { persist(localpart, gone: true) }
             return nil
         default:
             return nil  // subscriptions and probes mean nothing to a room
@@ -97,6 +97,9 @@ extension MUCService {
             return
         }
         let outcome = rooms.withLockedValue { rooms -> Result<Outbox, StanzaError> in
+            // A session that ended meanwhile has already left every room (its end leaves them
+            // under this lock, after marking it closed): it must not create one now.
+            if session.isClosed { return .failure(StanzaError(.serviceUnavailable, "the session ended")) }
             if rooms[localpart] != nil { return .failure(StanzaError(.conflict, "the room was created meanwhile; enter it again")) }
             guard rooms.count < configuration.maxRooms else { return .failure(StanzaError(.resourceConstraint, "this service holds all the rooms it may")) }
             let own = rooms.values.reduce(0) { $0 + ($1.creator == session.bare ? 1 : 0) }
@@ -234,6 +237,6 @@ extension MUCService {
             return (outbox, removed)
         }
         send(outbox.filter { $0.0 !== session })
-        for localpart in removed { persist(localpart) }
+        for localpart in removed { persist(localpart, gone: true) }
     }
 }

@@ -91,10 +91,24 @@ final class MUCService: Sendable {
         case "message": return message(stanza, room: room, nick: to.resource, from: session)
         case "iq":
             guard replyable else { return nil }
-            guard to.resource == nil else { return StanzaError(.serviceUnavailable, "occupants take no IQs through the room here").reply(to: stanza) }
+            if let nick = to.resource { return occupantIQ(stanza, room: room, nick: nick, from: session) }
             return iq(stanza, room: room, from: session)
         default: return nil
         }
+    }
+
+    /// An IQ to an occupant JID: a client's self-ping (XEP-0410) is answered by the room —
+    /// a result while it is in under that nickname, `not-acceptable` once it is not, so it
+    /// notices it was dropped; IQs are not relayed to other occupants.
+    private func occupantIQ(_ stanza: XMLElement, room localpart: String, nick: String, from session: Session) -> XMLElement? {
+        let joinedAs = rooms.withLockedValue { $0[localpart]?.occupant(of: session)?.nick }
+        guard let joinedAs, MUCNick.key(joinedAs) == MUCNick.key(nick) else {
+            return StanzaError(.notAcceptable, "you are not in this room under that nickname").reply(to: stanza)
+        }
+        guard stanza.child("ping", namespace: Namespace.ping) != nil else {
+            return StanzaError(.serviceUnavailable, "occupants take no IQs through the room here").reply(to: stanza)
+        }
+        return result(stanza, nil)
     }
 
     func send(_ outbox: Outbox) {
@@ -114,11 +128,15 @@ final class MUCService: Sendable {
 
     /// Writes the room as it is now (or removes it when it is gone or temporary), in the
     /// lane; then `after`. Returns false when the lane is full or the server stops.
+    /// - Parameter gone: the room was destroyed or emptied away: its archive goes too, before
+    ///   anything of a new room of that name is written (the lane keeps the order), so a new
+    ///   owner never reads the old room's messages.
     @discardableResult
-    func persist(_ localpart: String, then after: @escaping @Sendable ((any Error)?) -> Void = { _ in }) -> Bool {
+    func persist(_ localpart: String, gone: Bool = false, then after: @escaping @Sendable ((any Error)?) -> Void = { _ in }) -> Bool {
         let started = lane.start({ [self] in
-            let snapshot = rooms.withLockedValue { $0[localpart] }
             do {
+                if gone { try await archive?.remove(jid(localpart)) }
+                let snapshot = rooms.withLockedValue { $0[localpart] }
                 if let snapshot, snapshot.settings.persistent, !snapshot.locked {
                     try await roomStore.put(snapshot)
                 } else {

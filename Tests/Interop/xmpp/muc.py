@@ -29,7 +29,9 @@ Scenarios:
            password-protected room is not listed and needs its password; a nickname change
            is seen as 303 then the new occupant; a nickname taken in another case is a
            conflict; a room configured for two turns the third away; a fourth room of the
-           owner's is refused (resource-constraint).
+           owner's is refused (resource-constraint); a self-ping (XEP-0410) is answered only
+           under one's own nickname; a chat state is relayed; a destroyed room's archive is
+           gone when a room of that name is made again.
 
 Prints "muc SCENARIO ok …" and exits 0, or a reason.
 """
@@ -44,7 +46,7 @@ from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: 
 from market import raw_condition  # noqa: E402
 from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
 
-PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203', 'xep_0059', 'xep_0313', 'xep_0249')
+PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0203', 'xep_0059', 'xep_0313', 'xep_0249', 'xep_0199')
 MUC_USER = 'http://jabber.org/protocol/muc#user'
 CONFIG = 'http://jabber.org/protocol/muc#roomconfig'
 ROOM_NAME = 'group'
@@ -367,9 +369,33 @@ async def sc_settings(a):
     await refused_entry(carol, a, 'Carol', 'service-unavailable', room=small)
     # Three rooms are the owner's share: a fourth is refused.
     await refused_entry(owner, a, 'Olga', 'resource-constraint', room='fourth@' + service)
+    # XEP-0410 self-ping: answered while in under that nickname, not-acceptable otherwise.
+    await bob['xep_0199'].send_ping(secret + '/Robert', timeout=10)
+    try:
+        await carol['xep_0199'].send_ping(secret + '/Robert', timeout=10)
+        raise Fail('a self-ping for someone else\'s nickname was answered')
+    except IqError as e:
+        check(raw_condition(e.iq) == 'not-acceptable', 'a foreign self-ping: %s' % raw_condition(e.iq))
+    # A chat state (no body) is relayed, not refused.
+    state = bob.make_message(mto=small, mtype='groupchat')
+    state.xml.append(state.xml.makeelement('{http://jabber.org/protocol/chatstates}active', {}))
+    bob_errors = asyncio.Queue()
+    bob.add_event_handler('message_error', lambda m: bob_errors.put_nowait(m))
+    state.send()
+    await quiet(bob_errors, 'a chat state in a room')
+    # A destroyed room takes its archive along: the next room of that name starts empty.
+    owner.send_message(mto=small, mbody='before the end', mtype='groupchat')
+    await asyncio.sleep(0.5)
+    before = [m async for m in owner['xep_0313'].iterate(jid=small, rsm={'max': 10})]
+    check([m['mam_result']['forwarded']['stanza']['body'] for m in before] == ['before the end'], 'the archive before: %s' % len(before))
+    await owner['xep_0045'].destroy(small, reason='done', timeout=10)
+    await owner['xep_0045'].join_muc_wait(small, 'Olga', timeout=10)
+    await owner['xep_0045'].set_room_config(small, config_form(owner), timeout=10)
+    after = [m async for m in owner['xep_0313'].iterate(jid=small, rsm={'max': 10})]
+    check(after == [], 'a new room of a destroyed one\'s name shows %d of its messages' % len(after))
     for c in (owner, bob, carol):
         await c.logout()
-    return 'muc settings ok: hidden and password-protected, nickname change, a full room, the rooms quota'
+    return 'muc settings ok: hidden and password-protected, nickname change, a full room, the rooms quota, self-ping, a destroyed room\'s archive'
 
 
 SCENARIOS = {'groups': sc_groups, 'restart': sc_restart, 'settings': sc_settings}
