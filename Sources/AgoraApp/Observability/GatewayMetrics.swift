@@ -139,6 +139,10 @@ final class GatewayMetrics: Sendable {
                 gauge("agora_muc_occupants", "Occupants of all rooms.", Double(occupants))
             }
             if let messages = xmpp.mucMessages { counter("agora_muc_messages_total", "Groupchat messages rooms relayed.", messages) }
+            for (direction, count) in xmpp.blocked ?? [:] {
+                counter("agora_xmpp_blocked_total", "Stanzas a block list stopped (XEP-0191): outbound to whom the sender blocks, inbound from whom the recipient blocks.",
+                        count, [("direction", direction)])
+            }
             for (reason, count) in xmpp.mucRefused ?? [:] {
                 counter("agora_muc_refused_total", "What the rooms refused (entries, messages, changes), by reason.", count, [("reason", reason)])
             }

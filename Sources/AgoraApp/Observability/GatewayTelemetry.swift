@@ -168,7 +168,8 @@ final class GatewayTelemetry: Sendable {
                      stanzasOut: named(server.metrics.stanzas(inbound: false)), streamErrors: counts.streamErrors,
                      iqErrors: counts.iqErrors, offlineRefused: counts.offlineRefused,
                      mucRooms: server.roomCounts?.rooms, mucOccupants: server.roomCounts?.occupants,
-                     mucMessages: server.roomCounts == nil ? nil : counts.mucMessages, mucRefused: server.roomCounts == nil ? nil : counts.mucRefused)
+                     mucMessages: server.roomCounts == nil ? nil : counts.mucMessages, mucRefused: server.roomCounts == nil ? nil : counts.mucRefused,
+                     blocked: counts.blocked)
     }
 
     private func mqttPart(_ ingest: Ingest, lastMinute: Int) -> LiveStatus.MQTT {

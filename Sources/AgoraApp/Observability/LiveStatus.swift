@@ -35,6 +35,8 @@ public struct LiveStatus: Sendable, Codable, Equatable {
         public var mucOccupants: Int?
         public var mucMessages: Int?
         public var mucRefused: [String: Int]?
+        /// Stanzas block lists stopped (XEP-0191), by direction.
+        public var blocked: [String: Int]?
     }
 
     public struct MQTT: Sendable, Codable, Equatable {
