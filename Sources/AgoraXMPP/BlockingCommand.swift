@@ -13,9 +13,6 @@ enum BlockingCommand {
         iq.register(namespace, forAccounts: true) { request in
             let router = router()
             guard let blockList = router.blockList else { return .error(StanzaError(.serviceUnavailable, "blocking is not available")) }
-            guard request.to.localpart == nil || request.to.bare == request.account else {
-                return .error(.forbidden("a block list is its own account's"))
-            }
             switch (request.payload.name, request.isSet) {
             case ("blocklist", false):
                 router.sessions.session(request.from)?.state.withLockedValue { $0.requestedBlocklist = true }

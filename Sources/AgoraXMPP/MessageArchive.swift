@@ -35,7 +35,7 @@ final class MessageArchive: Sendable {
     let settings: Settings
     private let logger: Logger
     private let lastID = NIOLockedValueBox<UInt64>(0)
-    private let pending = NIOLockedValueBox<(entries: [Entry], writing: Bool, recorded: UInt64, written: UInt64)>(([], false, 0, 0))
+    private let pending: CoalescingWriter<Entry>
     /// Messages and bytes per archive, counted on first use, kept current after.
     private let counts = NIOLockedValueBox<[String: (messages: Int, bytes: Int)]>([:])
 
@@ -49,6 +49,7 @@ final class MessageArchive: Sendable {
         self.store = store
         self.settings = settings
         self.logger = logger
+        pending = CoalescingWriter()
     }
 
     var enabled: Bool { settings.retentionDays > 0 && settings.maxPerArchive > 0 }
@@ -82,31 +83,10 @@ final class MessageArchive: Sendable {
         var stored = message
         stored.namespace = Namespace.client
         let id = nextID()
-        let entries = owners.map { Entry(owner: $0.owner, id: id, with: $0.with, message: stored) }
-        let startWriter = pending.withLockedValue { state -> Bool in
-            state.entries += entries
-            state.recorded += UInt64(entries.count)
-            guard !state.writing else { return false }
-            state.writing = true
-            return true
-        }
-        guard startWriter else { return }
-        let started = work.start { [self] in await drain() }
-        if !started { pending.withLockedValue { $0 = ([], false, 0, 0) } }
-    }
-
-    private func drain() async {
-        while true {
-            let batch = pending.withLockedValue { state -> [Entry] in
-                defer { state.entries = [] }
-                if state.entries.isEmpty { state.writing = false }
-                return state.entries
-            }
-            if batch.isEmpty { return }
+        pending.append(owners.map { Entry(owner: $0.owner, id: id, with: $0.with, message: stored) }, on: work) { [self] batch in
             do { try await write(batch) } catch {
                 logger.error("archived messages not stored", metadata: ["messages": "\(batch.count)", "error": "\(error)"])
             }
-            pending.withLockedValue { $0.written += UInt64(batch.count) }
         }
     }
 
@@ -170,14 +150,8 @@ final class MessageArchive: Sendable {
     }
 
     /// Waits (at most a second) until what was recorded before the call is written: a query
-    /// sees the messages its client saw delivered, without waiting for a writer that traffic
-    /// keeps busy.
-    func flushed() async {
-        let target = pending.withLockedValue { $0.recorded }
-        for _ in 0..<500 where pending.withLockedValue({ $0.written < target && $0.writing }) {
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-    }
+    /// sees the messages its client saw delivered.
+    func flushed() async { await pending.flushed() }
 
     /// Removes a whole archive (a destroyed room's), in rounds of 10 000 rows.
     func remove(_ owner: String) async throws {

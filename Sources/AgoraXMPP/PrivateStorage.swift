@@ -17,9 +17,6 @@ enum PrivateStorage {
 
     static func register(into iq: inout IQRouter, store: Store) {
         iq.register(namespace, forAccounts: true) { request in
-            guard request.to.localpart == nil || request.to.bare == request.account else {
-                return .error(.forbidden("private storage is its own account's"))
-            }
             var children = request.payload.elements.makeIterator()
             guard let element = children.next(), children.next() == nil else {
                 return .error(.badRequest("private storage holds one element per request"))

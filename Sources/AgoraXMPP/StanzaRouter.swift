@@ -297,21 +297,10 @@ public final class StanzaRouter: Sendable {
                 return nil
             }
             MessageCarbons.copy(stanza, from: session, to: account, delivered: [], sessions: sessions)
-            // Whether the account exists is a store read: it happens in the sender's lane,
-            // before the store, so the sender's offline messages keep their order.
-            let accepted = session.lane.start({
-                guard self.accountExists(account) else {
-                    session.deliver(StanzaError(.serviceUnavailable, "no such account").reply(to: stanza))
-                    return
-                }
+            let accepted = keepOffline(stanza, for: account, sender: session, unknown: StanzaError(.serviceUnavailable, "no such account")) {
                 self.archive(stanza, from: session, to: account)
-                await self.storeOffline(stanza, for: account, sender: session)
-            }, on: work)
-            guard accepted else {
-                metrics.record { $0.offlineRefused["lane", default: 0] += 1 }
-                return StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
             }
-            return nil
+            return accepted ? nil : StanzaError(.resourceConstraint, "too many of your messages are waiting to be stored; slow down").reply(to: stanza)
         }
     }
 
@@ -328,17 +317,27 @@ public final class StanzaRouter: Sendable {
     /// same bounds; a refusal is told to `sender`.
     func deliverFromService(_ stanza: XMLElement, to account: BareJID, chargedTo sender: Session) {
         if let recipient = sessions.preferredSessions(of: account).first, recipient.deliver(stanza) { return }
-        let accepted = sender.lane.start({
-            guard self.accountExists(account) else {
-                sender.deliver(StanzaError(.itemNotFound, "there is no account \(account) to invite").reply(to: stanza))
-                return
-            }
-            await self.storeOffline(stanza, for: account, sender: sender)
-        }, on: work)
-        if !accepted {
-            metrics.record { $0.offlineRefused["lane", default: 0] += 1 }
+        if !keepOffline(stanza, for: account, sender: sender, unknown: StanzaError(.itemNotFound, "there is no account \(account) to invite")) {
             sender.deliver(StanzaError(.resourceConstraint, "too much of your work is waiting; the invitation was not sent").reply(to: stanza))
         }
+    }
+
+    /// Keeps `stanza` for `account` in `sender`'s lane: whether the account exists is a store
+    /// read, so it happens there, before the store, and the sender's offline messages keep
+    /// their order. An unknown account is answered `unknown`; `then` runs once it is known.
+    /// Returns false (counted) when the lane is full.
+    private func keepOffline(_ stanza: XMLElement, for account: BareJID, sender: Session, unknown: StanzaError,
+                             then: @escaping @Sendable () -> Void = {}) -> Bool {
+        let accepted = sender.lane.start({
+            guard self.accountExists(account) else {
+                sender.deliver(unknown.reply(to: stanza))
+                return
+            }
+            then()
+            await self.storeOffline(stanza, for: account, sender: sender)
+        }, on: work)
+        if !accepted { metrics.record { $0.offlineRefused["lane", default: 0] += 1 } }
+        return accepted
     }
 
     /// Keeps a chat or normal message for the account's next login, stamped with XEP-0203 delay,

@@ -31,12 +31,9 @@ extension MUCService {
         }
     }
 
+    /// The result of IQ `stanza`, from the room (or occupant JID) it was sent to.
     func result(_ stanza: XMLElement, _ payload: XMLElement?) -> XMLElement {
-        var reply = XMLElement("iq", namespace: Namespace.client, attributes: [.init("type", "result"), .init("id", stanza[attribute: "id"] ?? "")])
-        reply[attribute: "from"] = stanza[attribute: "to"]
-        reply[attribute: "to"] = stanza[attribute: "from"]
-        if let payload { reply.append(payload) }
-        return reply
+        StanzaRouter.result(for: stanza, from: stanza[attribute: "to"].flatMap { try? JID(parsing: $0) }, payload: payload)
     }
 
     /// Whether the room exists for `session`: a locked room exists only for its owner.

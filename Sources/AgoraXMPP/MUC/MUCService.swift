@@ -24,8 +24,8 @@ final class MUCService: Sendable {
     /// Durable writes, one at a time, in the order the rooms changed.
     let lane = SerialLane()
     private let routerBox = NIOLockedValueBox<StanzaRouter?>(nil)
-    /// History waiting to be written, and whether a write is under way (writes coalesce).
-    private let pendingHistory = NIOLockedValueBox<(entries: [(room: String, entry: MUCHistoryEntry, keep: Int)], writing: Bool)>(([], false))
+    /// History waiting to be written (writes coalesce).
+    private let history: CoalescingWriter<(room: String, entry: MUCHistoryEntry, keep: Int)>
 
     /// Stanzas to send once the lock is released.
     typealias Outbox = [(Session, XMLElement)]
@@ -37,6 +37,7 @@ final class MUCService: Sendable {
         self.roomStore = MUCRoomStore(store: store)
         self.metrics = metrics
         self.logger = logger
+        self.history = CoalescingWriter()
         let loaded = try roomStore.load(historyLimit: configuration.maxHistory)
         rooms = NIOLockedValueBox(Dictionary(loaded.map { ($0.localpart, $0) }) { first, _ in first })
     }
@@ -154,26 +155,10 @@ final class MUCService: Sendable {
 
     /// Queues a message for the room's durable history; writes coalesce.
     func persistHistory(_ room: String, _ entry: MUCHistoryEntry, keep: Int) {
-        let startWriter = pendingHistory.withLockedValue { state -> Bool in
-            state.entries.append((room, entry, keep))
-            guard !state.writing else { return false }
-            state.writing = true
-            return true
-        }
-        guard startWriter else { return }
-        let started = router.work.start { [self] in
-            while true {
-                let batch = pendingHistory.withLockedValue { state -> [(room: String, entry: MUCHistoryEntry, keep: Int)] in
-                    defer { state.entries = [] }
-                    if state.entries.isEmpty { state.writing = false }
-                    return state.entries
-                }
-                if batch.isEmpty { return }
-                do { try await roomStore.append(batch) } catch {
-                    logger.error("room history not stored", metadata: ["messages": "\(batch.count)", "error": "\(error)"])
-                }
+        history.append([(room, entry, keep)], on: router.work) { [roomStore, logger] batch in
+            do { try await roomStore.append(batch) } catch {
+                logger.error("room history not stored", metadata: ["messages": "\(batch.count)", "error": "\(error)"])
             }
         }
-        if !started { pendingHistory.withLockedValue { $0 = ([], false) } }
     }
 }

@@ -138,6 +138,23 @@ async def collect(queue, n, timeout, what):
     return got
 
 
+async def next_of(queue, what, timeout=10):
+    """The next item of `queue`, or a failure naming `what` did not come."""
+    try:
+        return await asyncio.wait_for(queue.get(), timeout)
+    except asyncio.TimeoutError:
+        raise Fail('%s: nothing within %ds' % (what, timeout))
+
+
+async def quiet(queue, what, seconds=1.5):
+    """Fails when anything arrives on `queue` within `seconds`."""
+    try:
+        got = await asyncio.wait_for(queue.get(), seconds)
+    except asyncio.TimeoutError:
+        return
+    raise Fail('%s: unexpected %s' % (what, got))
+
+
 def message_queue(client, match=None):
     q = asyncio.Queue()
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
+from clients import Client, Fail, check, next_of, quiet, run_scenario, scenario_parser  # noqa: E402
 from market import raw_condition  # noqa: E402
 
 PLUGINS = ('xep_0030', 'xep_0004', 'xep_0045', 'xep_0280', 'xep_0191', 'xep_0352', 'xep_0203', 'xep_0060', 'xep_0163', 'xep_0172')
@@ -54,21 +54,6 @@ async def login(a, who, resource=None):
     c.add_event_handler('groupchat_message', lambda m: c.groupchat.put_nowait(m) if m['body'] else None)
     await c.login()
     return c
-
-
-async def next_of(queue, what, timeout=10):
-    try:
-        return await asyncio.wait_for(queue.get(), timeout)
-    except asyncio.TimeoutError:
-        raise Fail('%s: nothing within %ds' % (what, timeout))
-
-
-async def quiet(queue, what, seconds=1.5):
-    try:
-        got = await asyncio.wait_for(queue.get(), seconds)
-    except asyncio.TimeoutError:
-        return
-    raise Fail('%s: unexpected %s' % (what, got))
 
 
 def forwarded_body(carbon, direction):

@@ -42,7 +42,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import Client, Fail, check, run_scenario, scenario_parser  # noqa: E402
+from clients import Client, Fail, check, next_of, quiet, run_scenario, scenario_parser  # noqa: E402
 from market import raw_condition  # noqa: E402
 from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
 
@@ -89,21 +89,6 @@ async def refused_entry(c, a, nick, expected, room=None, **kw):
         check(got == expected, 'entering %s as %s: %s, expected %s' % (room, nick, got, expected))
         return
     raise Fail('%s entered %s; expected %s' % (nick, room, expected))
-
-
-async def next_of(queue, what, timeout=10):
-    try:
-        return await asyncio.wait_for(queue.get(), timeout)
-    except asyncio.TimeoutError:
-        raise Fail('%s: nothing within %ds' % (what, timeout))
-
-
-async def quiet(queue, what, seconds=1.5):
-    try:
-        got = await asyncio.wait_for(queue.get(), seconds)
-    except asyncio.TimeoutError:
-        return
-    raise Fail('%s: unexpected %s' % (what, got))
 
 
 async def sc_groups(a):
