@@ -45,6 +45,9 @@ let package = Package(
             name: "CExpat",
             providers: [.apt(["libexpat1-dev"])]
         ),
+        // The C library's DNS resolver (res_query, in libc since glibc 2.34 and in musl):
+        // SRV records for federation, read from the same /etc/resolv.conf as everything else.
+        .systemLibrary(name: "CResolv"),
         // The slot a release build stamps its git description into (see AgoraVersion).
         .target(name: "CAgoraBuildInfo"),
         .target(
@@ -113,7 +116,9 @@ let package = Package(
         .target(
             name: "AgoraXMPP",
             dependencies: [
-                "CExpat", "AgoraCore", "AgoraStore",
+                "CExpat", "CResolv", "AgoraCore", "AgoraStore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,6 +1,7 @@
 internal import AgoraCore
 internal import AgoraMarket
 internal import AgoraPKI
+internal import FoundationEssentials
 public import AgoraServices
 internal import AgoraStore
 public import AgoraXMPP
@@ -34,6 +35,12 @@ public enum XMPPSetup {
                 try FileSystem.makeDirectory(directory, mode: 0o700)
                 try GatewayCertificateDesk.writeListenerFiles(keyPEM: keyPEM, chainPEM: issued.chainPEM, to: directory)
                 gateway.logger.notice("issued the XMPP server certificate", metadata: ["serial": "\(issued.serial)", "domain": "\(configuration.domain)"])
+            }
+        }
+        let secretFile = gateway.configuration.s2sDialbackSecretFile
+        if configuration.s2s.enabled, !secretFile.isEmpty {
+            do { configuration.s2s.dialbackSecret = Array(try Data(contentsOf: URL(fileURLWithPath: secretFile))) } catch {
+                throw ConfigurationError.key("s2s.dialback_secret_file", source: "config", "cannot read \(secretFile): \(error)")
             }
         }
         try FileSystem.makeDirectory(directory, mode: 0o700)

@@ -170,6 +170,8 @@ final class C2SConnection: ChannelInboundHandler, SessionConnection {
         case .ack(let handled, let session): session.acknowledge(handled)
         case .clientState(let active, let session): session.setClientActive(active)
         case .stanza(let stanza, let session): route(stanza, from: session)
+        case .verifyDialback, .answerDialbackVerify:
+            fail(StreamError(.unsupportedStanzaType, "dialback is for server-to-server streams"))  // C2SRole offers none
         }
     }
 

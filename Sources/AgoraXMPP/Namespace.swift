@@ -1,6 +1,11 @@
 /// The XML namespaces the core server speaks (RFC 6120, RFC 6121 and the XEPs it implements).
 public enum Namespace {
     public static let client = "jabber:client"
+    /// RFC 6120 §4.8.2: the content namespace of server-to-server streams.
+    public static let server = "jabber:server"
+    /// XEP-0220 Server Dialback: its elements, and its stream feature.
+    public static let dialback = "jabber:server:dialback"
+    public static let dialbackFeature = "urn:xmpp:features:dialback"
     public static let streams = "http://etherx.jabber.org/streams"
     public static let streamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
     public static let stanzaErrors = "urn:ietf:params:xml:ns:xmpp-stanzas"

@@ -16,28 +16,53 @@ struct PresenceRouter {
             if let to, let component = router.components[to.domain] {
                 return component.entities?(stanza, to, session)
             }
-            if let to { directed(stanza, to: to) } else { broadcast(stanza, from: session, available: type == nil) }
+            if let to { directed(stanza, to: to, from: session) } else { broadcast(stanza, from: session, available: type == nil) }
         case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
-            guard let to, let contact = to.bare, to.domain == router.domain else {
+            guard let to, let contact = to.bare, to.domain == router.domain || (isLocal(session.bare) && router.federation != nil) else {
                 return nil  // RFC 6121 §3.1.3: silently ignore requests to nobody.
             }
             let kind = type!
             let started = session.lane.start({
-                guard router.accountExists(contact) else { return }  // nobody: ignored as above
+                guard !isLocal(contact) || router.accountExists(contact) else { return }  // nobody: ignored as above
                 await subscription(kind, from: session, to: contact, stanza: stanza)
             }, on: router.work)
             if !started { router.metrics.record { $0.presenceDropped += 1 } }
         case "error":
             if let to, let component = router.components[to.domain] { return component.entities?(stanza, to, session) }
-            if let to { directed(stanza, to: to) }
+            if let to { directed(stanza, to: to, from: session) }
+        case "probe":
+            // RFC 6121 §4.3.2: a contact's server asks for the presence it is subscribed to.
+            guard !isLocal(session.bare), let to, let account = to.bare, isLocal(account) else { return nil }
+            let prober = session.bare
+            let started = session.lane.start({ answerProbe(from: prober, to: account) }, on: router.work)
+            if !started { router.metrics.record { $0.presenceDropped += 1 } }
         default:
-            break  // `probe` is for servers; anything else is not a presence type.
+            break  // anything else is not a presence type.
         }
         return nil
     }
 
-    private func directed(_ stanza: XMLElement, to: JID) {
-        guard to.domain == router.domain, let account = to.bare else { return }
+    /// Whether `account` is one of this server's (not a contact on a federated server).
+    private func isLocal(_ account: BareJID) -> Bool { account.domain == router.domain }
+
+    /// Sends `account`'s current presence to `prober` when its subscription allows it.
+    private func answerProbe(from prober: BareJID, to account: BareJID) {
+        guard router.roster.item(of: account, contact: prober)?.subscription.hasFrom == true,
+              !(router.blockList?.blocks(account, JID(prober)) ?? false) else { return }
+        for session in router.sessions.sessions(of: account) where session.isAvailable {
+            guard var presence = session.presence else { continue }
+            presence[attribute: "from"] = session.jid.description
+            presence[attribute: "to"] = prober.description
+            deliverToAvailable(presence, account: prober)
+        }
+    }
+
+    private func directed(_ stanza: XMLElement, to: JID, from session: Session) {
+        if to.domain != router.domain {
+            _ = router.toRemote(stanza, from: session, replyable: false)
+            return
+        }
+        guard let account = to.bare else { return }
         if to.resource != nil {
             router.sessions.session(to)?.deliver(stanza)
         } else {
@@ -72,6 +97,13 @@ struct PresenceRouter {
             other.deliver(stanza)
         }
         for item in items where item.subscription.hasFrom && !router.blockedEitherWay(session, item.contact) {
+            if !isLocal(item.contact) {
+                // A federated contact: its server fans out to its resources (RFC 6121 §4.2.2).
+                var copy = stanza
+                copy[attribute: "to"] = item.contact.description
+                _ = router.toRemote(copy, from: session, replyable: false)
+                continue
+            }
             for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
                 var copy = stanza
                 copy[attribute: "to"] = contact.jid.description
@@ -80,7 +112,11 @@ struct PresenceRouter {
         }
         guard initial else { return }
         for item in items {
-            if item.subscription.hasTo, !router.blockedEitherWay(session, item.contact) {
+            if item.subscription.hasTo, !isLocal(item.contact), !router.blockedEitherWay(session, item.contact) {
+                _ = router.toRemote(XMLElement("presence", namespace: Namespace.client, attributes: [
+                    .init("type", "probe"), .init("from", session.bare.description), .init("to", item.contact.description),
+                ]), from: session, replyable: false)
+            } else if item.subscription.hasTo, !router.blockedEitherWay(session, item.contact) {
                 for contact in router.sessions.sessions(of: item.contact) where contact.isAvailable {
                     if var presence = contact.presence {
                         presence[attribute: "from"] = contact.jid.description
@@ -176,17 +212,24 @@ struct PresenceRouter {
         }
     }
 
+    /// A federated party's roster lives on its own server: only local owners' items change.
     private func update(_ owner: BareJID, _ contact: BareJID, _ change: @escaping @Sendable (RosterItem) -> RosterItem) async throws -> RosterItem? {
-        try await router.roster.update(owner: owner, contact: contact) { current in change(current ?? RosterItem(contact: contact)) }
+        guard isLocal(owner) else { return nil }
+        return try await router.roster.update(owner: owner, contact: contact) { current in change(current ?? RosterItem(contact: contact)) }
     }
 
     /// Changes an item only if it exists; returns nil (no push) otherwise.
     private func updateExisting(_ owner: BareJID, _ contact: BareJID, _ change: @escaping @Sendable (RosterItem) -> RosterItem) async throws -> RosterItem? {
-        guard router.roster.item(of: owner, contact: contact) != nil else { return nil }
+        guard isLocal(owner), router.roster.item(of: owner, contact: contact) != nil else { return nil }
         return try await router.roster.update(owner: owner, contact: contact) { current in current.map(change) }
     }
 
+    /// To `account`'s available resources, or over federation to its server.
     private func deliverToAvailable(_ stanza: XMLElement, account: BareJID) {
+        if !isLocal(account) {
+            router.federation?.send(stanza)
+            return
+        }
         for session in router.sessions.sessions(of: account) where session.isAvailable { session.deliver(stanza) }
     }
 

@@ -16,6 +16,7 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
         case recipientUnavailable = "recipient-unavailable"
         case registrationRequired = "registration-required"
         case remoteServerNotFound = "remote-server-not-found"
+        case remoteServerTimeout = "remote-server-timeout"
         case resourceConstraint = "resource-constraint"
         case serviceUnavailable = "service-unavailable"
         case unexpectedRequest = "unexpected-request"
@@ -27,6 +28,7 @@ public struct StanzaError: Error, Sendable, Equatable, CustomStringConvertible {
             case .forbidden, .notAuthorized, .registrationRequired: "auth"
             case .internalServerError, .resourceConstraint, .unexpectedRequest, .recipientUnavailable: "wait"
             case .conflict, .itemNotFound, .notAllowed, .remoteServerNotFound, .serviceUnavailable: "cancel"
+            case .remoteServerTimeout: "wait"
             }
         }
     }

@@ -26,10 +26,14 @@ public final class StanzaRouter: Sendable {
     let logger: Logger
     /// Where everything that waits runs; `XMPPServer.run` owns it.
     let work: ServerWork
+    /// Server-to-server links (nil: this gateway does not federate).
+    let federation: S2SFederation?
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, components: [XMPPComponent] = [], roster: RosterStore, offline: OfflineStore,
-         blockList: BlockList? = nil, archive: MessageArchive? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+         blockList: BlockList? = nil, archive: MessageArchive? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork,
+         federation: S2SFederation? = nil, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
         self.work = work
+        self.federation = federation
         self.components = Dictionary(components.map { ($0.address, $0) }) { first, _ in first }
         self.metrics = metrics
         self.domain = domain
@@ -115,9 +119,7 @@ public final class StanzaRouter: Sendable {
             }
             return dispatch(stanza, to: target, through: component.iq, from: session)
         }
-        guard target.domain == domain else {
-            return isRequest ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
-        }
+        guard target.domain == domain else { return toRemote(stanza, from: session, replyable: isRequest) }
         if target.localpart != nil, target.resource != nil {
             if type == "set", target.bare != session.bare, stanza.elements.contains(where: { $0.namespace == Namespace.roster }) {
                 // Only the server pushes roster changes (RFC 6121 §2.1.6); a user cannot forge one.
@@ -271,7 +273,12 @@ public final class StanzaRouter: Sendable {
             return replyable ? StanzaError(.serviceUnavailable, "\(component.address) takes no messages").reply(to: stanza) : nil
         }
         guard target.domain == domain else {
-            return replyable ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
+            if let reply = toRemote(stanza, from: session, replyable: replyable) { return reply }
+            if type == "chat" || type == "normal", let account = target.bare {
+                MessageCarbons.copy(stanza, from: session, to: account, delivered: [], sessions: sessions)
+                archive(stanza, from: session, to: account)
+            }
+            return nil
         }
         guard let account = target.bare else {
             return replyable ? StanzaError(.serviceUnavailable, "the server itself takes no messages").reply(to: stanza) : nil
@@ -304,12 +311,55 @@ public final class StanzaRouter: Sendable {
         }
     }
 
-    /// Keeps a chat in the archives of both its sender and its recipient (XEP-0313).
+    /// Keeps a chat in the archives of its sender and its recipient (XEP-0313), those of
+    /// them that are accounts here: a remote party's archive is its own server's business.
     private func archive(_ stanza: XMLElement, from session: Session, to account: BareJID) {
         guard let archive, MessageArchive.isArchivable(stanza), stanza[attribute: "type"] != "groupchat" else { return }
-        let owners = account == session.bare ? [(session.bare.description, session.bare.description)]
-            : [(session.bare.description, account.description), (account.description, session.bare.description)]
-        archive.record(stanza, for: owners, work: work)
+        let owners = account == session.bare ? [(session.bare, session.bare)] : [(session.bare, account), (account, session.bare)]
+        let local = owners.filter { $0.0.domain == domain }.map { ($0.0.description, $0.1.description) }
+        guard !local.isEmpty else { return }
+        archive.record(stanza, for: local, work: work)
+    }
+
+    /// A stanza from a local account to another domain: over federation, or refused when
+    /// this gateway does not federate. Returns the refusal (nil: sent, or not answerable).
+    func toRemote(_ stanza: XMLElement, from session: Session, replyable: Bool) -> XMLElement? {
+        guard let federation, session.bare.domain == domain else {
+            return replyable ? StanzaError(.remoteServerNotFound, "this server does not federate; only \(domain) is served").reply(to: stanza) : nil
+        }
+        federation.send(stanza)
+        return nil
+    }
+
+    /// Hands a stanza the server makes (a bounce, a reply over federation) to the local
+    /// address in its `to`: a full JID's session, or an account's preferred one.
+    func deliverLocally(_ stanza: XMLElement) {
+        guard let to = stanza[attribute: "to"].flatMap({ try? JID(parsing: $0) }), to.domain == domain, let account = to.bare else { return }
+        if to.resource != nil {
+            sessions.session(to)?.deliver(stanza)
+        } else {
+            sessions.preferredSessions(of: account).first?.deliver(stanza)
+        }
+    }
+
+    /// A stanza from a peer server itself (its domain, no account): it may ping us or ask
+    /// what we are; other requests are refused, answers (to nothing we asked) dropped.
+    func routeFromServer(_ stanza: XMLElement, from: JID) -> XMLElement? {
+        guard stanza.name == "iq", let type = stanza[attribute: "type"], type == "get" || type == "set" else { return nil }
+        let payload = stanza.firstElement
+        if type == "get", payload?.namespace == Namespace.ping || payload?.namespace == Namespace.discoInfo {
+            var request = stanza
+            request[attribute: "from"] = from.description
+            if payload?.namespace == Namespace.ping {
+                return StanzaRouter.result(for: request, from: JID(domain: domain), payload: nil)
+            }
+            return StanzaRouter.result(for: request, from: JID(domain: domain), payload: XMLElement("query", namespace: Namespace.discoInfo, children: [
+                .element(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [.init("category", "server"), .init("type", "im"), .init("name", "Agora")])),
+                .element(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.discoInfo)])),
+                .element(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", Namespace.ping)])),
+            ]))
+        }
+        return StanzaError(.serviceUnavailable, "a server may only ping this one or ask what it is").reply(to: stanza)
     }
 
     /// A message a component sends an account on behalf of `sender` (a room's invitation):

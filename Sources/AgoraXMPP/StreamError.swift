@@ -8,6 +8,7 @@ public struct StreamError: Error, Sendable, Equatable, CustomStringConvertible {
         case hostUnknown = "host-unknown"
         case internalServerError = "internal-server-error"
         case invalidFrom = "invalid-from"
+        case invalidID = "invalid-id"
         case invalidNamespace = "invalid-namespace"
         case notAuthorized = "not-authorized"
         case notWellFormed = "not-well-formed"

@@ -52,6 +52,8 @@ public struct XMPPConfiguration: Sendable {
     public var archiveMaxBytes = 32 << 20
     /// Multi-user chat (XEP-0045) on `rooms.<domain>`.
     public var muc = MUCConfiguration()
+    /// Server-to-server federation (`[s2s]`); off unless enabled.
+    public var s2s = S2SConfiguration()
     /// Reported by XEP-0092.
     public var softwareVersion = "0"
 

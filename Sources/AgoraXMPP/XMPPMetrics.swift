@@ -35,6 +35,17 @@ public final class XMPPMetrics: Sendable {
         /// Stanzas a block list stopped (XEP-0191): `outbound` (to an address the sender
         /// blocks) and `inbound` (to an account that blocks the sender).
         public var blocked: [String: Int] = [:]
+        /// Server-to-server streams opened, by direction (`inbound`, `outbound`).
+        public var s2sStreams: [String: Int] = [:]
+        /// Peers authenticated, by how (`external`, `dialback`), and those refused, by why
+        /// (`certificate`, `dialback`, `invalid_from`, `policy`, `rate`, `queue`).
+        public var s2sAuthenticated: [String: Int] = [:]
+        public var s2sRefused: [String: Int] = [:]
+        /// Stanzas carried over s2s links, by direction.
+        public var s2sStanzas: [String: Int] = [:]
+        /// Stanzas bounced to their local sender because a peer could not be reached, by the
+        /// error (`remote-server-not-found`, `remote-server-timeout`, `resource-constraint`).
+        public var s2sBounced: [String: Int] = [:]
     }
 
     private let counts = NIOLockedValueBox(Counts())

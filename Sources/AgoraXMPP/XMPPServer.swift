@@ -20,6 +20,8 @@ public final class XMPPServer: Service, Sendable {
     private let context: XMPPServerContext
     /// The multi-user chat service, when enabled.
     private let muc: MUCService?
+    /// Server-to-server federation, when enabled.
+    private let federation: S2SFederation?
     let work = ServerWork()
     /// Every accepted connection until it closes, so shutdown can end them and wait.
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
@@ -41,8 +43,13 @@ public final class XMPPServer: Service, Sendable {
                 logger: Logger) throws {
         self.configuration = configuration
         self.sessions = sessions
+        let federation = configuration.s2s.enabled
+            ? try S2SFederation(configuration: configuration.s2s, domain: configuration.domain, certificateChainFile: configuration.certificateChainFile,
+                                keyFile: configuration.keyFile, limits: configuration.limits, metrics: metrics, logger: logger) : nil
         let (router, muc) = try Self.router(configuration: configuration, store: store, accountExists: accounts.exists, services: services,
-                                            sessions: sessions, components: components, work: work, metrics: metrics, logger: logger)
+                                            sessions: sessions, components: components, work: work, federation: federation, metrics: metrics, logger: logger)
+        federation?.attach(router)
+        self.federation = federation
         self.muc = muc
         context = XMPPServerContext(configuration: configuration, router: router, credentials: CredentialStore(store: store),
                                     accounts: accounts, metrics: metrics, tls: try Self.tlsContext(configuration), logger: logger)
@@ -53,8 +60,8 @@ public final class XMPPServer: Service, Sendable {
     /// and the multi-user chat component when enabled. What `init` builds, and the fuzz
     /// harness too, so both route the same way.
     static func router(configuration: XMPPConfiguration, store: Store, accountExists: @escaping @Sendable (BareJID) -> Bool, services: IQRouter,
-                       sessions: SessionRegistry, components: [XMPPComponent], work: ServerWork, metrics: XMPPMetrics,
-                       logger: Logger) throws -> (router: StanzaRouter, muc: MUCService?) {
+                       sessions: SessionRegistry, components: [XMPPComponent], work: ServerWork, federation: S2SFederation? = nil,
+                       metrics: XMPPMetrics, logger: Logger) throws -> (router: StanzaRouter, muc: MUCService?) {
         let box = RouterBox()
         var iq = services
         PrivateStorage.register(into: &iq, store: store)
@@ -71,7 +78,7 @@ public final class XMPPServer: Service, Sendable {
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
                                   blockList: try BlockList(store: store), archive: archive, accountExists: accountExists, work: work,
-                                  metrics: metrics, logger: logger)
+                                  federation: federation, metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
         return (router, muc)
@@ -189,8 +196,13 @@ public final class XMPPServer: Service, Sendable {
                 guard context.tls != nil else { throw XMPPServerError.configuration("direct TLS needs a server certificate") }
                 listeners.append(try await listen(group: group, port: configuration.tlsPort, directTLS: true))
             }
+            if let federation {
+                federation.start(group: group)
+                listeners.append(try await listenForServers(group: group, federation: federation))
+            }
         } catch {
             for listener in listeners { try? await listener.close() }
+            await federation?.stop()
             await context.stopBlockingWork()
             try? await group.shutdownGracefully()
             // Whoever waits for the listeners (readiness) must learn they will never be bound,
@@ -210,6 +222,7 @@ public final class XMPPServer: Service, Sendable {
         try? await gracefulShutdown()
         for listener in listeners { try? await listener.close() }
         await closeConnections()
+        await federation?.stop()
         // Sessions waiting for resumption end too: what they hold goes to offline storage,
         // and the store is not closed before those writes are durable.
         for session in sessions.allSessions() { SessionLifecycle(server: context).end(session) }
@@ -264,6 +277,32 @@ public final class XMPPServer: Service, Sendable {
             throw XMPPServerError.cannotListen(address: configuration.bindAddress, port: port, reason: systemErrorText(error.errnoCode))
         } catch {
             throw XMPPServerError.cannotListen(address: configuration.bindAddress, port: port, reason: "\(error)")
+        }
+    }
+
+    /// The s2s listener (RFC 6120 §4.2, port 5269): [TLS on STARTTLS] → idle timer →
+    /// `XMPPStreamDecoder` (the c2s limits) → `S2SInboundConnection`.
+    private func listenForServers(group: MultiThreadedEventLoopGroup, federation: S2SFederation) async throws -> any Channel {
+        let s2s = configuration.s2s
+        do {
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { [self] channel in
+                    track(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        let operations = channel.pipeline.syncOperations
+                        try operations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(s2s.idleSeconds))))
+                        let decoder = XMPPStreamDecoder(limits: configuration.limits)
+                        try operations.addHandler(decoder)
+                        try operations.addHandler(S2SInboundConnection(federation: federation, decoder: decoder))
+                    }
+                }
+                .bind(host: s2s.bindAddress, port: s2s.port)
+                .get()
+        } catch let error as IOError {
+            throw XMPPServerError.cannotListen(address: s2s.bindAddress, port: s2s.port, reason: systemErrorText(error.errnoCode))
         }
     }
 

@@ -7,20 +7,21 @@ internal import AgoraCore
 /// a restarted stream, then stanzas; the machine owns those transitions once. A role says
 /// only what differs:
 ///
-/// |                         | c2s (`C2SRole`)                                   | s2s (to come)                                  |
+/// |                         | c2s (`C2SRole`)                                   | s2s (`S2SRole`)                                |
 /// |-------------------------|---------------------------------------------------|------------------------------------------------|
 /// | content namespace       | `jabber:client`                                   | `jabber:server`                                |
-/// | SASL mechanisms         | SCRAM; PLAIN on TLS; EXTERNAL with a certificate  | EXTERNAL with the peer's certificate           |
+/// | stream header           | `to` this domain                                  | `to` this domain, `from` the peer's            |
+/// | SASL mechanisms         | SCRAM; PLAIN on TLS; EXTERNAL with a certificate  | EXTERNAL with the peer's certificate, dialback |
 /// | `Identity` (SASL proves)| an account, `BareJID`                             | the peer's domain                              |
 /// | after the restart       | resource binding (§7) or XEP-0198 resumption      | nothing to negotiate: established at once      |
-/// | `Link` (carries stanzas)| the bound `Session`                               | the link to the peer domain                    |
+/// | `Link` (carries stanzas)| the bound `Session`                               | the inbound link from the peer domain          |
+/// | each stanza             | `from` stamped by the router                      | `from` must be in the authenticated domain     |
 ///
-/// An s2s connection handler will be a second user of the same machine, not a copy: an
-/// `S2SRole` with `bindsResources == false` and no features after authentication; its
-/// handler answers the restarted stream's `openStream` action with `bound(_:)` at once
-/// (there is no `<bind/>` to wait for), and writes through an `XMPPStreamEncoder` for
-/// `jabber:server`. Dialback (XEP-0220) would be a further mechanism-like phase, added to
-/// the machine's SASL phase when it is built.
+/// The s2s handler (`S2SInboundConnection`) is a second user of the same machine, not a
+/// copy: `S2SRole` has `bindsResources == false` and no features after authentication; its
+/// handler answers the restarted stream (or a verified dialback key) with `bound(_:)` at
+/// once, and writes through an `XMPPStreamEncoder` for `jabber:server`. Dialback (XEP-0220)
+/// is a mechanism-like phase beside SASL in the machine.
 protocol XMPPStreamRole: Sendable {
     /// What a successful SASL exchange proves the peer to be.
     associatedtype Identity: Sendable, Equatable
@@ -40,6 +41,24 @@ protocol XMPPStreamRole: Sendable {
     func mechanisms(secure: Bool, clientCertificate: Bool) -> [String]
     /// The `<stream:features/>` children of the stream restarted after SASL.
     func featuresAfterAuthentication() -> [XMLElement]
+    /// Whether the stream header must name the peer (`from`): an s2s peer's domain, which
+    /// dialback and SASL EXTERNAL authenticate (RFC 6120 §4.7.1).
+    var requiresPeerDomain: Bool { get }
+    /// Whether Server Dialback (XEP-0220) is offered beside SASL.
+    var offersDialback: Bool { get }
+    /// What a verified dialback key for `domain` proves the peer to be (nil: no dialback).
+    func dialbackIdentity(_ domain: String) -> Identity?
+    /// Checks one stanza of an established stream against what authenticated it; a stanza
+    /// that speaks for someone else ends the stream (RFC 6120 §13.5 for s2s: `invalid-from`).
+    func admit(_ stanza: XMLElement, on link: Link) throws(StreamError)
+}
+
+extension XMPPStreamRole {
+    var requiresPeerDomain: Bool { false }
+    var offersDialback: Bool { false }
+    func dialbackIdentity(_ domain: String) -> Identity? { nil }
+    /// c2s: the router stamps every stanza's `from` from the session, so nothing to check.
+    func admit(_ stanza: XMLElement, on link: Link) throws(StreamError) {}
 }
 
 /// A client-to-server stream (RFC 6120 with `jabber:client`): SCRAM-SHA-256 and -SHA-1

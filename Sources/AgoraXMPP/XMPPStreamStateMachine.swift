@@ -52,6 +52,9 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
     private var state: State
     /// Whether the stream is encrypted (direct TLS, or after STARTTLS).
     private(set) var secure: Bool
+    /// The peer the stream header named (`from`), when the role requires one: the s2s
+    /// domain that SASL EXTERNAL or dialback must authenticate.
+    private(set) var peerDomain: String?
     /// Whether the TLS peer presented a verified certificate (so EXTERNAL is offered).
     private var clientCertificate = false
     /// Whether this stream's header has been answered with ours; each restart needs a new one.
@@ -106,6 +109,11 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         /// XEP-0352: the client says it is in use (active) or in the background (inactive).
         case clientState(active: Bool, Role.Link)
         case stanza(XMLElement, Role.Link)
+        /// XEP-0220 §2.1.2: the peer asks to be authenticated as `from` with `key`; verify it
+        /// with the authoritative server and report with `dialbackCompleted(valid:)`.
+        case verifyDialback(from: String, key: String)
+        /// XEP-0220 §2.2.2: another server asks whether a key it received in our name is ours.
+        case answerDialbackVerify(XMLElement)
     }
 
     /// How the stream ends.
@@ -213,6 +221,23 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         }
     }
 
+    /// The outcome of the `.verifyDialback` work: the authoritative server said the key is
+    /// (or is not) valid for the peer domain. Valid: the stream is authenticated with no
+    /// restart (XEP-0220 §2.4), and the handler reports its link with `bound(_:)`.
+    mutating func dialbackCompleted(valid: Bool) throws(StreamError) -> AuthenticationAction {
+        switch state {
+        case .closed: return .none
+        case .authenticating: break
+        default: throw StreamError(.internalServerError, "a dialback outcome arrived outside authentication")
+        }
+        guard valid, let peer = peerDomain, let identity = role.dialbackIdentity(peer) else {
+            state = .awaitingAuthentication
+            return .refuse(SASLFailure(.notAuthorized, "the dialback key did not verify"), throttled: false)
+        }
+        state = .restarted(identity)
+        return .succeed(identity, additionalData: nil)
+    }
+
     /// The next event held during authentication, once its outcome is in (nil while it
     /// is still pending, or when nothing is held).
     mutating func nextHeldEvent() -> XMLStreamEvent? {
@@ -311,6 +336,12 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         }
     }
 
+    /// The identity authenticated, while the stream waits for its link (c2s: a resource to
+    /// bind; s2s: nothing, the handler binds at once).
+    var restartedIdentity: Role.Identity? {
+        if case .restarted(let identity) = state { identity } else { nil }
+    }
+
     /// The SASL mechanisms offered now.
     var mechanisms: [String] { role.mechanisms(secure: secure, clientCertificate: clientCertificate) }
 
@@ -322,9 +353,16 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
             features.append(XMLElement("starttls", namespace: Namespace.tls, children: [.element(XMLElement("required", namespace: Namespace.tls))]))
         case .awaitingAuthentication, .authenticating, .scramChallenged:
             if !secure, role.tlsAvailable { features.append(XMLElement("starttls", namespace: Namespace.tls)) }
-            var mechanisms = XMLElement("mechanisms", namespace: Namespace.sasl)
-            for name in self.mechanisms { mechanisms.append(XMLElement("mechanism", namespace: Namespace.sasl, text: name)) }
-            features.append(mechanisms)
+            let offered = self.mechanisms
+            if !offered.isEmpty || !role.offersDialback {
+                var mechanisms = XMLElement("mechanisms", namespace: Namespace.sasl)
+                for name in offered { mechanisms.append(XMLElement("mechanism", namespace: Namespace.sasl, text: name)) }
+                features.append(mechanisms)
+            }
+            if role.offersDialback, secure {
+                // XEP-0220 §2.1: dialback, with XEP-0220 §2.4 errors understood.
+                features.append(XMLElement("dialback", namespace: Namespace.dialbackFeature, children: [.element(XMLElement("errors", namespace: Namespace.dialbackFeature))]))
+            }
         case .authenticated, .restarted:
             for feature in role.featuresAfterAuthentication() { features.append(feature) }
         case .established, .closed:
@@ -345,6 +383,15 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         }
         guard let version = header[attribute: "version"], version.hasPrefix("1.") else {
             throw StreamError(.unsupportedVersion, "XMPP 1.0 streams only")
+        }
+        if role.requiresPeerDomain {
+            // RFC 6120 §4.7.1: the initiating server names itself; a restart may not change it.
+            guard let from = header[attribute: "from"]?.lowercased(), (try? BareJID.validateDomain(from, original: from)) != nil else {
+                throw StreamError(.invalidFrom, "a server-to-server stream must name its domain in 'from'")
+            }
+            if let peerDomain, peerDomain != from { throw StreamError(.invalidFrom, "the stream was opened from \(peerDomain)") }
+            guard from != domain else { throw StreamError(.invalidFrom, "\(domain) is this server") }
+            peerDomain = from
         }
         switch state {
         case .authenticated(let identity): state = .restarted(identity)
@@ -413,6 +460,23 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
                 throw StreamError(.unsupportedStanzaType, "client state indication comes after binding a resource")
             }
             return .clientState(active: name == "active", link)
+        case (Namespace.dialback, "result") where role.offersDialback:
+            guard case .awaitingAuthentication = state, secure else {
+                throw StreamError(.policyViolation, "dialback is available after STARTTLS and before authentication")
+            }
+            guard element[attribute: "to"]?.lowercased() == domain else { throw StreamError(.hostUnknown, "this server serves \(domain) only") }
+            guard let from = element[attribute: "from"]?.lowercased(), from == peerDomain else {
+                throw StreamError(.invalidFrom, "dialback must authenticate the domain the stream was opened from")
+            }
+            state = .authenticating(account: nil)
+            return .verifyDialback(from: from, key: element.text)
+        case (Namespace.dialback, "verify"):
+            // Asked by a server that received a key in our name; no authentication needed
+            // (it proves nothing about the asker), but never in the clear.
+            switch state {
+            case .awaitingAuthentication where secure, .established: return .answerDialbackVerify(element)
+            default: throw StreamError(.policyViolation, "dialback verification is available after STARTTLS")
+            }
         case (Namespace.streamManagement, "a"):
             guard case .established(let link, _) = state, let handled = element[attribute: "h"].flatMap(UInt32.init) else {
                 throw StreamError(.badFormat, "an ack needs h")
@@ -428,6 +492,7 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
     private func stanza(_ element: XMLElement) throws(StreamError) -> ReceiveAction {
         switch state {
         case .established(let link, _):
+            try role.admit(element, on: link)
             return .stanza(element, link)
         case .restarted(let account) where role.bindsResources && element.name == "iq":
             if element.child("bind", namespace: Namespace.bind) != nil, element[attribute: "type"] == "set" { return .bind(element, account: account) }

@@ -1,0 +1,333 @@
+internal import AgoraCore
+internal import Logging
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+internal import NIOPosix
+internal import NIOSSL
+internal import X509
+
+/// Server-to-server federation: the outbound links to peer domains, the dialback keys, the
+/// trust anchors, and the hand-over of what peers send to the router.
+///
+/// **Outbound** (RFC 6120 §10.4.3): one link per peer domain, opened by the first stanza for
+/// it and reused; a stanza waits (at most `maxQueuedPerDomain` per domain) while the link
+/// resolves (static route, then `_xmpp-server._tcp` SRV, then the domain on 5269), connects
+/// and authenticates. When that fails, what waited bounces to its senders
+/// (`remote-server-not-found`, or `remote-server-timeout` when the peer was too slow, RFC
+/// 6120 §8.3.3.15–16), and the domain bounces at once for a back-off that doubles up to
+/// `maxBackoffSeconds`. An idle link closes; the next stanza opens a new one.
+///
+/// **Inbound**: `S2SInboundConnection` authenticates the peer and hands stanzas to
+/// `received(_:on:)`, which routes them as the remote sender's (see `S2SInboundLink`).
+///
+/// `@unchecked Sendable`: the immutable configuration and contexts, the lock-protected
+/// link table, and `router`, set once by `attach` before any listener or link exists.
+final class S2SFederation: @unchecked Sendable {
+    let configuration: S2SConfiguration
+    let domain: String
+    let dialback: DialbackKey
+    let trust: CertificateStore?
+    let serverTLS: NIOSSLContext
+    let clientTLS: NIOSSLContext
+    let hasCertificate: Bool
+    let metrics: XMPPMetrics
+    let logger: Logger
+    /// The stream parser's limits: the same as c2s.
+    let limits: XMLStreamParser.Limits
+    /// Bytes written to a peer that does not read before stanzas to it bounce.
+    static let maxBufferedBytes = 4 << 20
+
+    private(set) var router: StanzaRouter!
+    private var group: (any EventLoopGroup)?
+    /// Where DNS look-ups block: never on an event loop.
+    private let resolverPool = NIOThreadPool(numberOfThreads: 2)
+
+    private enum Link {
+        case connecting(queue: [XMLElement], failures: Int)
+        /// The connection, touched on its loop only, and its identity, compared anywhere.
+        case ready(NIOLoopBound<S2SOutboundConnection>, id: ObjectIdentifier)
+        case backingOff(until: NIODeadline, failures: Int, condition: StanzaError.Condition)
+    }
+
+    private let links = NIOLockedValueBox([String: Link]())
+    /// Inbound streams at once (all peers).
+    let inboundStreams = NIOLockedValueBox(0)
+
+    init(configuration: S2SConfiguration, domain: String, certificateChainFile: String, keyFile: String, limits: XMLStreamParser.Limits,
+         metrics: XMPPMetrics, logger: Logger) throws {
+        self.configuration = configuration
+        self.limits = limits
+        self.domain = domain
+        self.metrics = metrics
+        self.logger = logger
+        var secret = configuration.dialbackSecret
+        if secret.isEmpty { secret = (0..<32).map { _ in UInt8.random(in: .min ... .max) } }
+        dialback = DialbackKey(secret: secret)
+        if configuration.trustFile.isEmpty {
+            trust = nil
+        } else {
+            let anchors = try NIOSSLCertificate.fromPEMFile(configuration.trustFile).map { try Certificate(derEncoded: $0.toDERBytes()) }
+            guard !anchors.isEmpty else { throw XMPPServerError.configuration("s2s.trust_file \(configuration.trustFile) holds no certificate") }
+            trust = CertificateStore(anchors)
+        }
+        if configuration.requireCertificates, trust == nil {
+            throw XMPPServerError.configuration("s2s.require_certificates needs s2s.trust_file (the anchors peers' certificates chain to)")
+        }
+        let chainFile = configuration.certificateChainFile.isEmpty ? certificateChainFile : configuration.certificateChainFile
+        let key = configuration.keyFile.isEmpty ? keyFile : configuration.keyFile
+        guard !chainFile.isEmpty, !key.isEmpty else {
+            throw XMPPServerError.configuration("s2s needs a server certificate (TLS is required between servers)")
+        }
+        let chain = try NIOSSLCertificate.fromPEMFile(chainFile)
+        let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+        hasCertificate = true
+        if let leaf = chain.first, let der = try? leaf.toDERBytes(), !PeerCertificateIdentity.names(der, domain: domain) {
+            logger.warning("the s2s certificate does not name this domain; peers will not accept SASL EXTERNAL, only dialback",
+                           metadata: ["domain": "\(domain)", "file": "\(chainFile)"])
+        }
+        var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        server.minimumTLSVersion = .tlsv12
+        // Ask for the peer's certificate; `PeerCertificateCheck` decides what it proves.
+        server.certificateVerification = .optionalVerification
+        serverTLS = try NIOSSLContext(configuration: server)
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.minimumTLSVersion = .tlsv12
+        client.certificateChain = chain.map { .certificate($0) }
+        client.privateKey = .privateKey(privateKey)
+        client.certificateVerification = .fullVerification  // overridden per connection by PeerCertificateCheck
+        clientTLS = try NIOSSLContext(configuration: client)
+    }
+
+    /// Set once, by `XMPPServer`, before any s2s stream exists.
+    func attach(_ router: StanzaRouter) { self.router = router }
+
+    /// The event loops links run on; the listener and the first stanza need them.
+    func start(group: any EventLoopGroup) {
+        self.group = group
+        resolverPool.start()
+    }
+
+    /// Closes every outbound link and stops the resolver threads (shutdown).
+    func stop() async {
+        closeAll()
+        try? await resolverPool.shutdownGracefully()
+    }
+
+    /// Domains this server answers for on inbound streams: its own and its components'.
+    var servedDomains: Set<String> { Set([domain] + router.components.keys) }
+
+    // MARK: Outbound
+
+    /// Sends a stanza to its `to`, a JID in another domain; what cannot be delivered bounces.
+    func send(_ stanza: XMLElement) {
+        guard let to = stanza[attribute: "to"].flatMap({ try? JID(parsing: $0) }) else { return }
+        let peer = to.domain
+        var converted = stanza
+        converted.renamespace(from: Namespace.client, to: Namespace.server)
+        let outgoing = converted
+        enum Step { case write(NIOLoopBound<S2SOutboundConnection>), queued, connect, bounce(StanzaError.Condition) }
+        let step: Step = links.withLockedValue { links in
+            switch links[peer] {
+            case .ready(let connection, _):
+                return .write(connection)
+            case .connecting(var queue, let failures):
+                guard queue.count < configuration.maxQueuedPerDomain else { return .bounce(.resourceConstraint) }
+                queue.append(outgoing)
+                links[peer] = .connecting(queue: queue, failures: failures)
+                return .queued
+            case .backingOff(let until, let failures, let condition):
+                if NIODeadline.now() < until { return .bounce(condition) }
+                links[peer] = .connecting(queue: [outgoing], failures: failures)
+                return .connect
+            case nil:
+                links[peer] = .connecting(queue: [outgoing], failures: 0)
+                return .connect
+            }
+        }
+        switch step {
+        case .write(let connection):
+            connection.eventLoop.execute { connection.value.send(outgoing) }
+        case .queued:
+            break
+        case .connect:
+            connect(to: peer, purpose: .stanzas)
+        case .bounce(let condition):
+            bounce([stanza], condition: condition)
+        }
+    }
+
+    /// Tells the senders of `stanzas` they were not delivered (RFC 6120 §8.3.3.15–16):
+    /// messages and IQ requests are answered; presence and errors are not.
+    func bounce(_ stanzas: [XMLElement], condition: StanzaError.Condition) {
+        guard let router else { return }
+        for var stanza in stanzas {
+            let type = stanza[attribute: "type"]
+            guard stanza.name != "presence", type != "error", type != "result" else { continue }
+            metrics.record { $0.s2sBounced[condition.rawValue, default: 0] += 1 }
+            stanza.renamespace(from: Namespace.server, to: Namespace.client)
+            let text = switch condition {
+            case .remoteServerTimeout: "the server of that domain did not answer in time"
+            case .resourceConstraint: "too much is waiting for the server of that domain"
+            default: "the server of that domain cannot be reached"
+            }
+            router.deliverLocally(StanzaError(condition, text).reply(to: stanza))
+        }
+    }
+
+    /// The link to `peer` is authenticated: what waited goes out in order.
+    func linkReady(_ connection: S2SOutboundConnection, peer: String, loop: any EventLoop) {
+        let queue = links.withLockedValue { links -> [XMLElement] in
+            guard case .connecting(let queue, _) = links[peer] else { return [] }
+            links[peer] = .ready(NIOLoopBound(connection, eventLoop: loop), id: ObjectIdentifier(connection))
+            return queue
+        }
+        for stanza in queue { connection.send(stanza) }
+    }
+
+    /// The link to `peer` ended: before it was ready, what waited bounces and the domain
+    /// backs off; after, the next stanza opens a new link.
+    func linkEnded(_ connection: S2SOutboundConnection?, peer: String, condition: StanzaError.Condition?) {
+        let bounced = links.withLockedValue { links -> [XMLElement] in
+            switch links[peer] {
+            case .ready(_, let id) where connection.map(ObjectIdentifier.init) == id:
+                links[peer] = nil
+                return []
+            case .connecting(let queue, let failures) where condition != nil:
+                let backoff = min(configuration.maxBackoffSeconds, 5 << min(failures, 10))
+                links[peer] = .backingOff(until: .now() + .seconds(Int64(backoff)), failures: failures + 1, condition: condition!)
+                return queue
+            default:
+                return []
+            }
+        }
+        if !bounced.isEmpty { bounce(bounced, condition: condition ?? .remoteServerNotFound) }
+    }
+
+    /// Asks the authoritative server of `peer` whether `key`, presented on our inbound stream
+    /// `streamID` in its name, is its own (XEP-0220 §2.2), on a stream opened for that alone.
+    func verifyDialback(peer: String, streamID: String, key: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let promise = loop.makePromise(of: Bool.self)
+        connect(to: peer, purpose: .verify(streamID: streamID, key: key), verified: promise)
+        return promise.futureResult
+    }
+
+    /// Resolves `peer` off the event loops, then tries its targets in order.
+    private func connect(to peer: String, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>? = nil) {
+        guard let group else {
+            verified?.succeed(false)
+            return linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+        }
+        let loop = group.next()
+        let route = configuration.routes[peer]
+        resolverPool.runIfActive(eventLoop: loop) { () -> [(host: String, port: Int)] in
+            if let route { return Self.resolve(DNSResolver.Target(host: route.host, port: route.port)) }
+            return DNSResolver.serverTargets(for: peer).flatMap(Self.resolve)
+        }.whenComplete { result in
+            let targets = (try? result.get()) ?? []
+            guard !targets.isEmpty else {
+                self.logger.info("s2s peer not found", metadata: ["peer": "\(peer)"])
+                self.metrics.record { $0.s2sRefused["not_found", default: 0] += 1 }
+                verified?.succeed(false)
+                return self.linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+            }
+            self.attempt(targets[...], peer: peer, purpose: purpose, loop: loop, verified: verified)
+        }
+    }
+
+    /// Addresses for a target: an IP literal as is, else its A/AAAA records, else the name
+    /// for getaddrinfo (which reads /etc/hosts).
+    private static func resolve(_ target: DNSResolver.Target) -> [(host: String, port: Int)] {
+        if target.host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) { return [(target.host, target.port)] }
+        let addresses = DNSResolver.addresses(of: target.host)
+        return addresses.isEmpty ? [(target.host, target.port)] : addresses.map { ($0, target.port) }
+    }
+
+    private func attempt(_ targets: ArraySlice<(host: String, port: Int)>, peer: String, purpose: S2SInitiatorStateMachine.Purpose,
+                         loop: any EventLoop, verified: EventLoopPromise<Bool>?) {
+        guard let target = targets.first else {
+            verified?.succeed(false)
+            return linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+        }
+        let timeout = TimeAmount.seconds(Int64(configuration.connectTimeoutSeconds))
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try S2SOutboundConnection.install(on: channel, federation: self, peer: peer, purpose: purpose, verified: verified)
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .whenFailure { error in
+                self.logger.debug("s2s connection failed", metadata: ["peer": "\(peer)", "target": "\(target.host):\(target.port)", "error": "\(error)"])
+                self.attempt(targets.dropFirst(), peer: peer, purpose: purpose, loop: loop, verified: verified)
+            }
+    }
+
+    private func closeAll() {
+        let open = links.withLockedValue { links -> [NIOLoopBound<S2SOutboundConnection>] in
+            defer { links = [:] }
+            return links.values.compactMap { if case .ready(let connection, _) = $0 { connection } else { nil } }
+        }
+        for connection in open {
+            connection.eventLoop.execute { connection.value.close(error: StreamError(.systemShutdown, "the gateway is shutting down")) }
+        }
+    }
+
+    // MARK: Inbound
+
+    /// The inbound stream of `link` ended: its remote senders are gone (rooms they were in
+    /// see them leave); a new stream from the peer makes new ones.
+    func endSenders(of link: S2SInboundLink) {
+        for session in link.takeSenders() {
+            session.state.withLockedValue { state in
+                state.closed = true
+                state.available = false
+                state.connection = nil
+            }
+            for component in router.components.values { component.sessionEnded(session) }
+        }
+    }
+
+    /// A stanza an authenticated peer sent on `link`: routed as its sender's.
+    func received(_ incoming: XMLElement, on link: S2SInboundLink, loop: any EventLoop) {
+        metrics.record { $0.s2sStanzas["inbound", default: 0] += 1 }
+        guard link.admitStanza() else {
+            metrics.record { $0.s2sRefused["rate", default: 0] += 1 }
+            var refused = incoming
+            refused.renamespace(from: Namespace.server, to: Namespace.client)
+            if refused[attribute: "type"] != "error", refused[attribute: "type"] != "result", refused.name != "presence" {
+                send(StanzaError(.resourceConstraint, "\(link.domain) is sending faster than this gateway accepts").reply(to: refused))
+            }
+            return
+        }
+        var stanza = incoming
+        stanza.renamespace(from: Namespace.server, to: Namespace.client)
+        guard let from = stanza[attribute: "from"].flatMap({ try? JID(parsing: $0) }) else { return }
+        guard let bare = from.bare else {
+            // From the peer server itself (a ping, a disco query): the router answers it.
+            if let reply = router.routeFromServer(stanza, from: from) { send(reply) }
+            return
+        }
+        let session = link.sender(from) {
+            let session = Session(jid: from, bare: bare, streamID: "s2s")
+            session.attach(RemoteReplies(federation: self), on: loop)
+            return session
+        }
+        if let reply = router.route(stanza, from: session) { send(reply) }
+    }
+}
+
+extension XMLElement {
+    /// Moves this element and its descendants from one content namespace to the other
+    /// (`jabber:client` inside the server, `jabber:server` on s2s streams, RFC 6120 §4.8.3).
+    mutating func renamespace(from old: String, to new: String) {
+        if namespace == old { namespace = new }
+        for index in children.indices {
+            if case .element(var child) = children[index], child.namespace == old || !child.children.isEmpty {
+                child.renamespace(from: old, to: new)
+                children[index] = .element(child)
+            }
+        }
+    }
+}

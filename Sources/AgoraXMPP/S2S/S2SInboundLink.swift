@@ -1,0 +1,74 @@
+internal import AgoraCore
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+
+/// An authenticated inbound server-to-server stream: the peer domain it speaks for, the
+/// domains it may address, its stanza rate, and the remote senders seen on it.
+///
+/// Each remote full JID that sends here is a `Session` of its own — not in the routing table,
+/// attached to a `RemoteReplies` connection that sends over the outbound link to the peer —
+/// so the router serves a remote account exactly as a local one (its stamped `from`, its
+/// bound on IQs in progress, its ordered lane) and answers reach it through federation.
+///
+/// `@unchecked Sendable`: `domain` and `served` are immutable; `state` is a lock-protected box.
+final class S2SInboundLink: @unchecked Sendable {
+    let domain: String
+    private let served: Set<String>
+    private let maxSenders: Int
+
+    private struct State {
+        var senders: [String: Session] = [:]
+        var order: [String] = []
+        var bucket: TokenBucket
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(domain: String, served: Set<String>, maxSenders: Int, stanzasPerSecond: Int) {
+        self.domain = domain
+        self.served = served
+        self.maxSenders = maxSenders
+        state = NIOLockedValueBox(State(bucket: TokenBucket(capacity: stanzasPerSecond * 4, perSecond: Double(stanzasPerSecond), now: .now)))
+    }
+
+    /// Whether `domain` is one this server answers for (its own or a component's).
+    func serves(_ domain: String) -> Bool { served.contains(domain) }
+
+    /// Takes one stanza's worth of the peer's rate; false: refuse it.
+    func admitStanza() -> Bool { state.withLockedValue { $0.bucket.take(now: .now) } }
+
+    /// The session that stands for `jid` (a remote account's full or bare JID); the oldest
+    /// is forgotten beyond `maxSenders` (it has nothing durable: a new one replaces it).
+    func sender(_ jid: JID, make: () -> Session) -> Session {
+        let key = jid.description
+        return state.withLockedValue { state in
+            if let known = state.senders[key] { return known }
+            let session = make()
+            state.senders[key] = session
+            state.order.append(key)
+            if state.order.count > maxSenders {
+                let oldest = state.order.removeFirst()
+                state.senders[oldest] = nil
+            }
+            return session
+        }
+    }
+
+    /// Every remote sender of this link, to end when it goes.
+    func takeSenders() -> [Session] {
+        state.withLockedValue { state in
+            defer { state.senders = [:]; state.order = [] }
+            return Array(state.senders.values)
+        }
+    }
+}
+
+/// Where a remote sender's replies go: through federation to the peer's domain.
+final class RemoteReplies: SessionConnection {
+    let federation: S2SFederation
+
+    init(federation: S2SFederation) { self.federation = federation }
+
+    func write(stanza: XMLElement) { federation.send(stanza) }
+    func abandon() {}
+}
