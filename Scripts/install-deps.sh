@@ -6,11 +6,13 @@ set -euo pipefail
 # lmdb-utils (mdb_load), openssl, mosquitto and its clients, slixmpp: independent peers the tests check Agora against.
 # prometheus (promtool), chromium, chromium-driver, python3-selenium: the observability tests scrape with a real
 # Prometheus and drive the dashboard in a real headless browser. profanity and tmux: a console XMPP client
-# driven in a terminal pane (the everyday-client tests).
+# driven in a terminal pane (the everyday-client tests). dnsmasq-base, iproute2 and prosody: the federation
+# test builds a small city of network namespaces with its own DNS and a Prosody peer.
 packages=(liblmdb-dev libmosquitto-dev libexpat1-dev lmdb-utils openssl mosquitto mosquitto-clients python3 python3-cryptography python3-slixmpp
           python3-venv python3-openssl
           prometheus chromium chromium-driver python3-selenium fonts-dejavu-core curl
-          profanity tmux)
+          profanity tmux
+          dnsmasq-base iproute2 prosody)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -24,6 +26,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Debian starts the Prosody it installs; the tests start their own, configured by them.
+    if [[ " ${missing[*]} " == *" prosody "* ]]; then
+        { as_root systemctl disable --now prosody || as_root service prosody stop; } >/dev/null 2>&1 || true
+    fi
 fi
 
 # aioxmpp, a second XMPP client library for the interop tests, is not in Debian: it comes from

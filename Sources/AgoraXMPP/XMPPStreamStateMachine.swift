@@ -460,6 +460,10 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
                 throw StreamError(.unsupportedStanzaType, "client state indication comes after binding a resource")
             }
             return .clientState(active: name == "active", link)
+        case (Namespace.streams, "error"):
+            // RFC 6120 §4.9.1.2: the peer ends its stream with an error; we close ours without one.
+            guard let closing = close(error: nil, clean: true) else { return .none }
+            return .close(closing)
         case (Namespace.dialback, "result") where role.offersDialback:
             guard case .awaitingAuthentication = state, secure else {
                 throw StreamError(.policyViolation, "dialback is available after STARTTLS and before authentication")

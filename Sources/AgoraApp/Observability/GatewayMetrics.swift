@@ -143,6 +143,18 @@ final class GatewayMetrics: Sendable {
                 counter("agora_xmpp_blocked_total", "Stanzas a block list stopped (XEP-0191): outbound to whom the sender blocks, inbound from whom the recipient blocks.",
                         count, [("direction", direction)])
             }
+            if let s2s = xmpp.s2s {
+                for (direction, count) in s2s.streams { counter("agora_s2s_streams_total", "Server-to-server streams opened, by direction.", count, [("direction", direction)]) }
+                for (how, count) in s2s.authenticated {
+                    counter("agora_s2s_authenticated_total", "Server-to-server peers authenticated (inbound) or that accepted us (outbound), by direction and mechanism.",
+                            count, [("how", how)])
+                }
+                for (reason, count) in s2s.refused { counter("agora_s2s_refused_total", "What federation refused or was refused, by reason.", count, [("reason", reason)]) }
+                for (direction, count) in s2s.stanzas { counter("agora_s2s_stanzas_total", "Stanzas carried over server-to-server links, by direction.", count, [("direction", direction)]) }
+                for (condition, count) in s2s.bounced {
+                    counter("agora_s2s_bounced_total", "Stanzas returned to local senders because a peer could not be reached, by error.", count, [("condition", condition)])
+                }
+            }
             for (reason, count) in xmpp.mucRefused ?? [:] {
                 counter("agora_muc_refused_total", "What the rooms refused (entries, messages, changes), by reason.", count, [("reason", reason)])
             }

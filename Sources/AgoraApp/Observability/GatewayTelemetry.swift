@@ -169,7 +169,10 @@ final class GatewayTelemetry: Sendable {
                      iqErrors: counts.iqErrors, offlineRefused: counts.offlineRefused,
                      mucRooms: server.roomCounts?.rooms, mucOccupants: server.roomCounts?.occupants,
                      mucMessages: server.roomCounts == nil ? nil : counts.mucMessages, mucRefused: server.roomCounts == nil ? nil : counts.mucRefused,
-                     blocked: counts.blocked)
+                     blocked: counts.blocked,
+                     s2s: server.configuration.s2s.enabled
+                        ? .init(streams: counts.s2sStreams, authenticated: counts.s2sAuthenticated, refused: counts.s2sRefused,
+                                stanzas: counts.s2sStanzas, bounced: counts.s2sBounced) : nil)
     }
 
     private func mqttPart(_ ingest: Ingest, lastMinute: Int) -> LiveStatus.MQTT {

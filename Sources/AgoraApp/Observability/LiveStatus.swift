@@ -37,6 +37,17 @@ public struct LiveStatus: Sendable, Codable, Equatable {
         public var mucRefused: [String: Int]?
         /// Stanzas block lists stopped (XEP-0191), by direction.
         public var blocked: [String: Int]?
+        /// Server-to-server federation (nil: off): streams by direction, peers authenticated
+        /// by how, refusals by reason, stanzas by direction, bounces by condition.
+        public var s2s: S2S?
+    }
+
+    public struct S2S: Sendable, Codable, Equatable {
+        public var streams: [String: Int]
+        public var authenticated: [String: Int]
+        public var refused: [String: Int]
+        public var stanzas: [String: Int]
+        public var bounced: [String: Int]
     }
 
     public struct MQTT: Sendable, Codable, Equatable {

@@ -80,7 +80,8 @@ enum DNSResolver {
 
     private struct Answer {
         var type: Int32
-        var data: ArraySlice<UInt8>
+        /// The record's data, copied out (indices from 0).
+        var data: [UInt8]
         var dataOffset: Int
         var message: [UInt8]
     }
@@ -95,7 +96,7 @@ enum DNSResolver {
     }
 
     /// The answer section of a DNS message (RFC 1035 §4.1), bounded.
-    static func parseForTests(_ message: [UInt8]) -> [(type: Int32, data: [UInt8])] { parse(message).map { ($0.type, Array($0.data)) } }
+    static func parseForTests(_ message: [UInt8]) -> [(type: Int32, data: [UInt8])] { parse(message).map { ($0.type, $0.data) } }
 
     private static func parse(_ message: [UInt8]) -> [Answer] {
         guard message.count >= 12 else { return [] }
@@ -114,7 +115,7 @@ enum DNSResolver {
             let length = Int(message[end + 8]) << 8 | Int(message[end + 9])
             let start = end + 10
             guard start + length <= message.count else { break }
-            result.append(Answer(type: type, data: message[start..<start + length], dataOffset: start, message: message))
+            result.append(Answer(type: type, data: Array(message[start..<start + length]), dataOffset: start, message: message))
             offset = start + length
         }
         return result

@@ -23,19 +23,21 @@ final class PeerCertificateCheck: Sendable {
     var trustedLeaf: [UInt8]? { outcome.withLockedValue { $0.trustedLeaf } }
 
     /// The NIOSSL callback for one connection: validates off the event loop (the verifier is
-    /// async), then lets the handshake go on.
-    static func callback(trust: CertificateStore?, recordingInto check: PeerCertificateCheck) -> NIOSSLCustomVerificationCallback {
+    /// async), then lets the handshake go on — unless `required` names the domain the
+    /// certificate must chain and be issued to (outbound, with `s2s.require_certificates`).
+    static func callback(trust: CertificateStore?, recordingInto check: PeerCertificateCheck, required domain: String? = nil) -> NIOSSLCustomVerificationCallback {
         { chain, promise in
+            let refusal: NIOSSLVerificationResult = domain == nil ? .certificateVerified : .failed
             guard let trust, let leafDER = try? chain.first?.toDERBytes(), let leaf = try? Certificate(derEncoded: leafDER) else {
-                promise.succeed(.certificateVerified)
+                promise.succeed(refusal)
                 return
             }
             let intermediates = CertificateStore(chain.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) })
             promise.completeWithTask {
                 var verifier = Verifier(rootCertificates: trust) { RFC5280Policy() }
-                if case .validCertificate = await verifier.validate(leaf: leaf, intermediates: intermediates) {
-                    check.outcome.withLockedValue { $0.trustedLeaf = leafDER }
-                }
+                guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: intermediates) else { return refusal }
+                check.outcome.withLockedValue { $0.trustedLeaf = leafDER }
+                if let domain, !PeerCertificateIdentity.names(leafDER, domain: domain) { return .failed }
                 return .certificateVerified
             }
         }

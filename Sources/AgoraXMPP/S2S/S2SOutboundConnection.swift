@@ -111,9 +111,12 @@ final class S2SOutboundConnection: ChannelInboundHandler {
             write(XMLElement("result", namespace: Namespace.dialback, attributes: [.init("from", federation.domain), .init("to", peer)], children: [.text(key)]))
         case .startTLS:
             do {
-                let callback = PeerCertificateCheck.callback(trust: federation.trust, recordingInto: certificate)
-                try context.pipeline.syncOperations.addHandler(
-                    NIOSSLClientHandler(context: federation.clientTLS, serverHostname: nil, customVerificationCallback: callback), position: .first)
+                // The peer is checked by the callback: chain and name required only when
+                // certificates are; otherwise dialback proves who the peer is (XEP-0220).
+                let callback = PeerCertificateCheck.callback(trust: federation.trust, recordingInto: certificate,
+                                                             required: federation.configuration.requireCertificates ? peer : nil)
+                try context.pipeline.syncOperations.addHandler(  // SNI: the peer picks the certificate for its domain
+                    NIOSSLClientHandler(context: federation.clientTLS, serverHostname: peer, customVerificationCallback: callback), position: .first)
             } catch {
                 return end(condition: .remoteServerNotFound, error: nil, reason: "TLS could not start: \(error)")
             }

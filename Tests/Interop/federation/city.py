@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""A small city of XMPP servers in network namespaces, for the federation test (issue 19).
+
+Builds, runs, and always tears down:
+  - a switch namespace with a bridge and dnsmasq (10.77.0.254): A records for every host,
+    `_xmpp-server._tcp` SRV records for each domain (city.test's points at xmpp.city.test);
+  - gw1.test (10.77.0.11): Agora, its s2s certificate issued by the city root, which it trusts;
+  - gw2.test (10.77.0.12): Agora with its own CA's certificate and no trust anchor: dialback only;
+  - city.test (10.77.0.13): Debian's Prosody 0.12, the city root as its CA file, with the
+    accounts carol and dave;
+  - each host namespace with its own /etc/netns/<name>/resolv.conf naming dnsmasq.
+Then runs scenarios.py (slixmpp clients) and hostile.py (raw peers) inside the city's namespace,
+and checks gw1's and gw2's /metrics. Prints "federation ok ..." and exits 0, or the reason and 1.
+
+usage: city.py --agora PATH [--keep]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUBNET = '10.77.0'
+HOSTS = {'gw1': 11, 'gw2': 12, 'city': 13}
+
+
+class Fail(Exception):
+    pass
+
+
+def run(*args, check=True, stdin=None, env=None, timeout=120):
+    r = subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise Fail('%s exited %d:\n%s%s' % (' '.join(map(str, args)), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+    return r
+
+
+class City:
+    def __init__(self, agora, work):
+        self.agora = agora
+        self.work = Path(work)
+        tag = 'fed%d' % (os.getpid() % 100000)
+        self.ns = {name: '%s-%s' % (tag, name) for name in list(HOSTS) + ['sw']}
+        self.processes = []
+        self.created = []
+
+    # --- network ------------------------------------------------------------------------
+    def network(self):
+        sw = self.ns['sw']
+        for name in self.ns.values():
+            run('ip', 'netns', 'add', name)
+            self.created.append(name)
+            run('ip', '-n', name, 'link', 'set', 'lo', 'up')
+        run('ip', '-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
+        run('ip', '-n', sw, 'addr', 'add', '%s.254/24' % SUBNET, 'dev', 'br0')
+        run('ip', '-n', sw, 'link', 'set', 'br0', 'up')
+        for host, octet in HOSTS.items():
+            ns = self.ns[host]
+            run('ip', '-n', sw, 'link', 'add', 'p-' + host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
+            run('ip', '-n', sw, 'link', 'set', 'p-' + host, 'master', 'br0', 'up')
+            run('ip', '-n', ns, 'addr', 'add', '%s.%d/24' % (SUBNET, octet), 'dev', 'eth0')
+            run('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+            etc = Path('/etc/netns') / ns
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / 'resolv.conf').write_text('nameserver %s.254\noptions timeout:1 attempts:2\n' % SUBNET)
+            # Nothing of the host's /etc/hosts leaks in either: names come from dnsmasq.
+            (etc / 'hosts').write_text('127.0.0.1 localhost\n')
+        conf = self.work / 'dnsmasq.conf'
+        conf.write_text('\n'.join([
+            'no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=%s.254' % SUBNET, 'user=root',
+            'log-queries', 'log-facility=%s' % (self.work / 'dnsmasq.log'),
+            'host-record=gw1.test,%s.11' % SUBNET, 'host-record=gw2.test,%s.12' % SUBNET,
+            'host-record=xmpp.city.test,%s.13' % SUBNET, 'host-record=evil.test,%s.13' % SUBNET,
+            'srv-host=_xmpp-server._tcp.gw1.test,gw1.test,5269,0,5',
+            'srv-host=_xmpp-server._tcp.gw2.test,gw2.test,5269,0,5',
+            'srv-host=_xmpp-server._tcp.city.test,xmpp.city.test,5269,0,5',
+        ]) + '\n')
+        self.spawn('dnsmasq', sw, ['dnsmasq', '--keep-in-foreground', '--conf-file=%s' % conf], self.work / 'dnsmasq.out')
+
+    def spawn(self, name, ns, argv, log, env=None):
+        out = open(log, 'ab')
+        p = subprocess.Popen(['ip', 'netns', 'exec', ns] + [str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT,
+                             env=env, start_new_session=True)
+        self.processes.append((name, p))
+        return p
+
+    def in_ns(self, host, *argv, timeout=300, env=None):
+        return run('ip', 'netns', 'exec', self.ns[host], *argv, timeout=timeout, check=False, env=env)
+
+    # --- certificates -------------------------------------------------------------------
+    def certificates(self):
+        d = self.work / 'pki'
+        d.mkdir()
+
+        def ca(name, subject):
+            run('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+                '-keyout', d / (name + '.key'), '-out', d / (name + '.pem'), '-subj', '/CN=' + subject,
+                '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+
+        def leaf(name, domain, issuer):
+            run('openssl', 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                '-keyout', d / (name + '.key'), '-out', d / (name + '.csr'), '-subj', '/CN=' + domain)
+            ext = d / (name + '.ext')
+            ext.write_text('subjectAltName=DNS:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n'
+                           'extendedKeyUsage=serverAuth,clientAuth\n' % domain)
+            run('openssl', 'x509', '-req', '-in', d / (name + '.csr'), '-CA', d / (issuer + '.pem'), '-CAkey', d / (issuer + '.key'),
+                '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', d / (name + '.pem'))
+
+        ca('root', 'City of Test Root')
+        ca('rogue', 'Not The City')
+        leaf('gw1', 'gw1.test', 'root')
+        leaf('city', 'city.test', 'root')
+        leaf('evil', 'evil.test', 'root')           # a real city member that misbehaves
+        leaf('fake-city', 'city.test', 'rogue')     # claims city.test, chains to nothing trusted
+        for f in d.iterdir():
+            f.chmod(0o644)
+        self.pki = d
+
+    # --- servers ------------------------------------------------------------------------
+    def agora_cli(self, state, *args, stdin=None):
+        return run(self.agora, *args, '--state-dir', state, stdin=stdin)
+
+    def gateway(self, host, domain, extra_env):
+        state = self.work / host / 'state'
+        state.parent.mkdir()
+        self.agora_cli(state, 'init', '--domain', domain)
+        env = dict(os.environ, AGORA_XMPP_BIND_ADDRESS='0.0.0.0', AGORA_HTTP_PORT='8080', AGORA_HTTP_BIND_ADDRESS='127.0.0.1',
+                   AGORA_S2S_ENABLED='true', AGORA_LOG_LEVEL='debug', AGORA_S2S_IDLE_S='120', AGORA_S2S_CONNECT_TIMEOUT_S='10', **extra_env)
+        return state, env
+
+    def start_gateway(self, host, state, env):
+        log = self.work / host / 'serve.log'
+        self.spawn('agora ' + host, self.ns[host], [self.agora, 'serve', '--state-dir', state], log, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if 'agora serve ready' in log.read_text(errors='replace'):
+                return log
+            time.sleep(0.2)
+        raise Fail('%s never became ready:\n%s' % (host, log.read_text(errors='replace')[-3000:]))
+
+    def prosody(self):
+        d = self.work / 'prosody'
+        (d / 'data').mkdir(parents=True)
+        cfg = d / 'prosody.cfg.lua'
+        cfg.write_text('''
+run_as_root = true
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+admin_socket = "{d}/prosody.sock"
+log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{d}/prosody.log" }} }}
+network_backend = "epoll"
+interfaces = {{ "{ip}" }}
+c2s_ports = {{ 5222 }}
+s2s_ports = {{ 5269 }}
+c2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+component_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = false
+authentication = "internal_hashed"
+-- libunbound answers the special-use .test (RFC 6761) with NXDOMAIN itself; let dnsmasq answer.
+unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
+ssl = {{ certificate = "{pki}/city.pem"; key = "{pki}/city.key"; cafile = "{pki}/root.pem" }}
+modules_enabled = {{ "disco"; "roster"; "saslauth"; "tls"; "dialback"; "ping"; "presence"; "s2s_auth_certs" }}
+VirtualHost "city.test"
+'''.format(d=d, ip='%s.13' % SUBNET, pki=self.pki))
+        for user, password in (('carol', 'carol-city-1'), ('dave', 'dave-city-22')):
+            run('prosodyctl', '--config', cfg, 'register', user, 'city.test', password)
+        self.spawn('prosody', self.ns['city'], ['prosody', '--config', cfg, '-F'], d / 'stdout.log')
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.in_ns('city', 'bash', '-c', 'exec 3<>/dev/tcp/%s.13/5269' % SUBNET).returncode == 0:
+                return d / 'prosody.log'
+            time.sleep(0.2)
+        raise Fail('prosody never listened:\n%s' % (d / 'stdout.log').read_text(errors='replace')[-3000:])
+
+    def metrics(self, host):
+        r = self.in_ns(host, '/usr/bin/python3', '-c', 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:8080/metrics", timeout=10).read().decode())')
+        if r.returncode != 0:
+            raise Fail('metrics of %s: %s' % (host, r.stderr[-2000:]))
+        return r.stdout
+
+    def teardown(self):
+        for name, p in reversed(self.processes):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, p in self.processes:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for name in self.created:
+            run('ip', 'netns', 'del', name, check=False)
+            shutil.rmtree(Path('/etc/netns') / name, ignore_errors=True)
+
+
+def counter(text, name, **labels):
+    """The value of one Prometheus sample, 0 when absent."""
+    want = name + ('{' + ','.join('%s="%s"' % kv for kv in sorted(labels.items())) + '}' if labels else '')
+    for line in text.splitlines():
+        if line.startswith(want + ' '):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--agora', required=True)
+    p.add_argument('--keep', action='store_true', help='keep the work directory')
+    a = p.parse_args()
+    work = tempfile.mkdtemp(prefix='agora-city-')
+    city = City(a.agora, work)
+    logs = {}
+    try:
+        city.network()
+        city.certificates()
+        pki = city.pki
+        # gw1: the city's certificate, trusting the city root; a tight rate for the flood check.
+        gw1, env1 = city.gateway('gw1', 'gw1.test', {
+            'AGORA_S2S_CERT_FILE': str(pki / 'gw1.pem'), 'AGORA_S2S_KEY_FILE': str(pki / 'gw1.key'),
+            'AGORA_S2S_TRUST_FILE': str(pki / 'root.pem'), 'AGORA_S2S_STANZAS_PER_SECOND': '50'})
+        # gw2: its own CA's certificate, no anchors: every peer comes in by dialback.
+        gw2, env2 = city.gateway('gw2', 'gw2.test', {})
+        city.agora_cli(gw1, 'user', 'add', 'alice@gw1.test', '--role', 'consumer', '--password-stdin', stdin='alice-gw1-pass\n')
+        city.agora_cli(gw1, 'user', 'add', 'olga@gw1.test', '--role', 'owner', '--password-stdin', stdin='olga-gw1-pass\n')
+        city.agora_cli(gw1, 'user', 'add', 'carol@city.test', '--role', 'consumer', '--remote')
+        city.agora_cli(gw1, 'credit', 'mint', 'carol@city.test', '50', '--memo', 'federation test')
+        city.agora_cli(gw1, 'sensor', 'add', 'street-1', '--owner', 'olga@gw1.test', '--kind', 'pm25', '--price', '2')
+        start = (int(time.time()) // 3600 - 3) * 3600
+        records = [{'bt': start, 'n': 'pm25', 't': 0, 'v': 0.0}] + [{'n': 'pm25', 't': i * 10, 'v': i / 4} for i in range(1, 360)]
+        pack = Path(work) / 'pack.json'
+        pack.write_text(json.dumps(records))
+        city.agora_cli(gw1, 'readings', 'ingest', '--sensor', 'street-1', pack)
+        log_key = json.loads(city.agora_cli(gw1, 'status', '--json').stdout)['logKey']
+        city.agora_cli(gw2, 'user', 'add', 'bob@gw2.test', '--role', 'consumer', '--password-stdin', stdin='bob-gw2-pass\n')
+        logs['gw1'] = city.start_gateway('gw1', gw1, env1)
+        logs['gw2'] = city.start_gateway('gw2', gw2, env2)
+        logs['prosody'] = city.prosody()
+
+        # The clients, from inside the city (every server is reachable on the bridge).
+        r = city.in_ns('city', '/usr/bin/python3', HERE / 'scenarios.py', '--pki', pki, '--gw1-ca', gw1 / 'xmpp' / 'ca.pem',
+                       '--gw2-ca', gw2 / 'xmpp' / 'ca.pem', '--log-key', log_key, '--sensor', 'street-1', '--start', str(start),
+                       timeout=300)
+        if r.returncode != 0 or 'scenarios ok' not in r.stdout:
+            raise Fail('scenarios.py exited %d:\n%s%s' % (r.returncode, r.stdout[-5000:], r.stderr[-5000:]))
+        print(r.stdout.strip())
+        before = city.metrics('gw1')
+        r = city.in_ns('city', '/usr/bin/python3', HERE / 'hostile.py', '--pki', pki, '--target', '%s.11' % SUBNET, timeout=180)
+        if r.returncode != 0 or 'hostile ok' not in r.stdout:
+            raise Fail('hostile.py exited %d:\n%s%s' % (r.returncode, r.stdout[-5000:], r.stderr[-5000:]))
+        print(r.stdout.strip())
+
+        m1, m2 = city.metrics('gw1'), city.metrics('gw2')
+        checks = [
+            (counter(m1, 'agora_s2s_authenticated_total', how='inbound_external') >= 1, 'gw1 authenticated no peer by certificate'),
+            (counter(m1, 'agora_s2s_authenticated_total', how='outbound_external') >= 1, 'gw1 was accepted by certificate nowhere'),
+            (counter(m2, 'agora_s2s_authenticated_total', how='inbound_dialback') >= 1, 'gw2 authenticated no peer by dialback'),
+            (counter(m2, 'agora_s2s_authenticated_total', how='outbound_dialback') >= 1, 'gw2 was accepted by dialback nowhere'),
+            (counter(m1, 'agora_s2s_refused_total', reason='invalid_from') > counter(before, 'agora_s2s_refused_total', reason='invalid_from'),
+             'the forged from was not counted'),
+            (counter(m1, 'agora_s2s_refused_total', reason='dialback') > counter(before, 'agora_s2s_refused_total', reason='dialback'),
+             'the bad dialback key was not counted'),
+            (counter(m1, 'agora_s2s_refused_total', reason='rate') > 0, 'the flood was not counted'),
+            (counter(m1, 'agora_s2s_stanzas_total', direction='inbound') > 0, 'no inbound stanza counted on gw1'),
+        ]
+        failed = [why for ok, why in checks if not ok]
+        if failed:
+            raise Fail('; '.join(failed) + '\n--- gw1 s2s metrics ---\n' + '\n'.join(l for l in m1.splitlines() if 's2s' in l)
+                       + '\n--- gw2 s2s metrics ---\n' + '\n'.join(l for l in m2.splitlines() if 's2s' in l))
+        # No key material in the logs.
+        for host in ('gw1', 'gw2'):
+            text = logs[host].read_text(errors='replace')
+            if 'PRIVATE KEY' in text:
+                raise Fail('%s logged key material' % host)
+        print('federation ok: Prosody <-> gw1 by certificate, Prosody <-> gw2 and gw1 <-> gw2 by dialback, a remote consumer bought and verified, hostile peers refused')
+        return 0
+    except Fail as e:
+        print('FAIL:', e)
+        for name, log in logs.items():
+            print('--- %s log (tail) ---' % name)
+            print(log.read_text(errors='replace')[-6000:])
+        return 1
+    finally:
+        city.teardown()
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print('kept', work)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
