@@ -251,7 +251,7 @@ struct XMPPStreamStateMachineTests {
     }
 }
 
-extension C2SStateMachine.ReceiveAction {
+extension XMPPStreamStateMachine.ReceiveAction {
     /// The case's name, for expectations that need no payload.
     var kind: String {
         switch self {
@@ -270,11 +270,13 @@ extension C2SStateMachine.ReceiveAction {
         case .ack: "ack"
         case .clientState: "clientState"
         case .stanza: "stanza"
+        case .verifyDialback: "verifyDialback"
+        case .answerDialbackVerify: "answerDialbackVerify"
         }
     }
 }
 
-extension C2SStateMachine.AuthenticationAction {
+extension XMPPStreamStateMachine.AuthenticationAction {
     var kind: String {
         switch self {
         case .none: "none"

@@ -46,8 +46,13 @@ enum DNSResolver {
         var target: String
     }
 
-    static func srv(_ name: String) -> [SRVRecord] {
-        query(name, type: typeSRV).compactMap { answer in
+    static func srv(_ name: String) -> [SRVRecord] { records(query(name, type: typeSRV)) }
+
+    /// The SRV records of a whole DNS message (for tests of the parser).
+    static func srvRecords(in message: [UInt8]) -> [SRVRecord] { records(parse(message)) }
+
+    private static func records(_ answers: [Answer]) -> [SRVRecord] {
+        answers.compactMap { answer in
             guard answer.type == typeSRV, answer.data.count >= 7 else { return nil }
             let d = answer.data
             let reader = NameReader(message: answer.message)
