@@ -11,7 +11,8 @@
 //                                                 in the background for the server's closing tag or EOF
 //   cycles   --n N [--conc 1]                     the same, one at a time by default (the harness
 //                                                 compares pings before and after)
-//   pings    --sessions S --inflight F --seconds T XEP-0199 pings to the domain, F outstanding per session
+//   pings    --sessions S --inflight F --seconds T XEP-0199 pings to the domain, F outstanding per session;
+//            [--ping-to D]                        to domain D instead (another server: over federation)
 //   messages --pairs P --inflight F --seconds T   P sender->receiver pairs, each sender keeps at most F
 //                                                 messages to the receiver's full JID unreceived
 //   idle     --sessions S --conc C [--hold T]     log in S sessions (C logins in progress at most), read
@@ -106,7 +107,7 @@ enum mode { M_LOGINS, M_CYCLES, M_PINGS, M_MESSAGES, M_IDLE, M_READINGS, M_PURCH
 
 static struct {
     enum mode mode;
-    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca, *room;
+    const char *host, *domain, *prefix, *password, *mech, *key_cache, *sensor, *tls_ca, *room, *ping_to;
     int port, users, n, conc, sessions, inflight, pairs, server_pid, count, page, hours_per_session, senders;
     long long from, to;
     double seconds, warmup, hold, settle, interval, report, drain;
@@ -722,7 +723,8 @@ static void on_success(struct conn *c, const char *s, const char *e) {
 }
 
 static void send_ping(struct conn *c) {
-    out_printf(c, "<iq type='get' id='p%lu' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", c->next_id++, opt.domain);
+    out_printf(c, "<iq type='get' id='p%lu' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>", c->next_id++,
+               opt.ping_to ? opt.ping_to : opt.domain);
     c->outstanding++;
 }
 
@@ -1341,6 +1343,7 @@ int main(int argc, char **argv) {
         DBL("--settle", settle) STR("--sensor", sensor) LL("--from", from) INT("--count", count) INT("--page", page)
         INT("--hours-per-session", hours_per_session) DBL("--interval", interval) DBL("--report", report)
         DBL("--drain", drain) STR("--tls-ca", tls_ca) STR("--room", room) INT("--senders", senders) LL("--to", to)
+        STR("--ping-to", ping_to)
         if (!strcmp(a, "--persistent")) { opt.persistent = true; continue; }
         if (!strcmp(a, "--starttls")) { opt.starttls = true; continue; }
         if (!strcmp(a, "--presence")) { opt.presence = true; continue; }

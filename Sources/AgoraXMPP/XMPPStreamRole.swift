@@ -48,6 +48,8 @@ protocol XMPPStreamRole: Sendable {
     var offersDialback: Bool { get }
     /// What a verified dialback key for `domain` proves the peer to be (nil: no dialback).
     func dialbackIdentity(_ domain: String) -> Identity?
+    /// Domains besides the server's own that a stream may be opened to (s2s: components).
+    var otherDomains: Set<String> { get }
     /// Checks one stanza of an established stream against what authenticated it; a stanza
     /// that speaks for someone else ends the stream (RFC 6120 §13.5 for s2s: `invalid-from`).
     func admit(_ stanza: XMLElement, on link: Link) throws(StreamError)
@@ -57,6 +59,7 @@ extension XMPPStreamRole {
     var requiresPeerDomain: Bool { false }
     var offersDialback: Bool { false }
     func dialbackIdentity(_ domain: String) -> Identity? { nil }
+    var otherDomains: Set<String> { [] }
     /// c2s: the router stamps every stanza's `from` from the session, so nothing to check.
     func admit(_ stanza: XMLElement, on link: Link) throws(StreamError) {}
 }

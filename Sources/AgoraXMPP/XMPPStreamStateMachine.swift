@@ -47,8 +47,12 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
     }
 
     let role: Role
-    /// The domain this server serves: the only acceptable `to` of a stream header.
+    /// The domain this server serves: the acceptable `to` of a stream header (with the
+    /// role's `otherDomains`, for s2s streams to the server's components).
     let domain: String
+    /// The domain the peer addressed (`to` of its header; `domain` when it named none): ours
+    /// in every answer on this stream, and what dialback authenticates us to.
+    private(set) var localDomain: String
     private var state: State
     /// Whether the stream is encrypted (direct TLS, or after STARTTLS).
     private(set) var secure: Bool
@@ -68,6 +72,7 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
     init(role: Role, domain: String, secure: Bool) {
         self.role = role
         self.domain = domain
+        self.localDomain = domain
         self.secure = secure
         self.state = (role.tlsRequired && !secure) ? .awaitingTLS : .awaitingAuthentication
     }
@@ -378,8 +383,10 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
         guard header.name == "stream", header.namespace == Namespace.streams else {
             throw StreamError(.invalidNamespace, "the root element must be <stream:stream> in \(Namespace.streams)")
         }
-        if let to = header[attribute: "to"], to.lowercased() != domain {
-            throw StreamError(.hostUnknown, "this server serves \(domain) only")
+        if let to = header[attribute: "to"]?.lowercased() {
+            guard to == domain || role.otherDomains.contains(to) else { throw StreamError(.hostUnknown, "this server serves \(domain) only") }
+            if responseHeaderSent, to != localDomain { throw StreamError(.hostUnknown, "the stream was opened to \(localDomain)") }
+            localDomain = to
         }
         guard let version = header[attribute: "version"], version.hasPrefix("1.") else {
             throw StreamError(.unsupportedVersion, "XMPP 1.0 streams only")
@@ -390,7 +397,7 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
                 throw StreamError(.invalidFrom, "a server-to-server stream must name its domain in 'from'")
             }
             if let peerDomain, peerDomain != from { throw StreamError(.invalidFrom, "the stream was opened from \(peerDomain)") }
-            guard from != domain else { throw StreamError(.invalidFrom, "\(domain) is this server") }
+            guard from != domain, !role.otherDomains.contains(from) else { throw StreamError(.invalidFrom, "\(from) is this server") }
             peerDomain = from
         }
         switch state {
@@ -468,7 +475,7 @@ struct XMPPStreamStateMachine<Role: XMPPStreamRole>: Sendable {
             guard case .awaitingAuthentication = state, secure else {
                 throw StreamError(.policyViolation, "dialback is available after STARTTLS and before authentication")
             }
-            guard element[attribute: "to"]?.lowercased() == domain else { throw StreamError(.hostUnknown, "this server serves \(domain) only") }
+            guard element[attribute: "to"]?.lowercased() == localDomain else { throw StreamError(.hostUnknown, "this stream is to \(localDomain)") }
             guard let from = element[attribute: "from"]?.lowercased(), from == peerDomain else {
                 throw StreamError(.invalidFrom, "dialback must authenticate the domain the stream was opened from")
             }

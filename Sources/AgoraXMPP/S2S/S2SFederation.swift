@@ -49,7 +49,15 @@ final class S2SFederation: @unchecked Sendable {
         case backingOff(until: NIODeadline, failures: Int, condition: StanzaError.Condition)
     }
 
-    private let links = NIOLockedValueBox([String: Link]())
+    /// One outbound link per pair of our domain (the server's or a component's) and a peer's:
+    /// a stream authenticates one originating domain (RFC 6120 §13.7.1.2.1).
+    struct LinkKey: Hashable, Sendable, CustomStringConvertible {
+        var local: String
+        var peer: String
+        var description: String { "\(local)->\(peer)" }
+    }
+
+    private let links = NIOLockedValueBox([LinkKey: Link]())
     /// Inbound streams at once (all peers).
     let inboundStreams = NIOLockedValueBox(0)
 
@@ -100,7 +108,10 @@ final class S2SFederation: @unchecked Sendable {
     }
 
     /// Set once, by `XMPPServer`, before any s2s stream exists.
-    func attach(_ router: StanzaRouter) { self.router = router }
+    func attach(_ router: StanzaRouter) {
+        self.router = router
+        servedDomains = Set([domain] + router.components.keys)
+    }
 
     /// The event loops links run on; the listener and the first stanza need them.
     func start(group: any EventLoopGroup) {
@@ -114,34 +125,35 @@ final class S2SFederation: @unchecked Sendable {
         try? await resolverPool.shutdownGracefully()
     }
 
-    /// Domains this server answers for on inbound streams: its own and its components'.
-    var servedDomains: Set<String> { Set([domain] + router.components.keys) }
+    /// Domains this server answers for: its own and its components' (set with the router).
+    private(set) var servedDomains: Set<String> = []
 
     // MARK: Outbound
 
     /// Sends a stanza to its `to`, a JID in another domain; what cannot be delivered bounces.
     func send(_ stanza: XMLElement) {
         guard let to = stanza[attribute: "to"].flatMap({ try? JID(parsing: $0) }) else { return }
-        let peer = to.domain
+        let fromDomain = stanza[attribute: "from"].flatMap { try? JID(parsing: $0) }?.domain ?? domain
+        let key = LinkKey(local: servedDomains.contains(fromDomain) ? fromDomain : domain, peer: to.domain)
         var converted = stanza
         converted.renamespace(from: Namespace.client, to: Namespace.server)
         let outgoing = converted
         enum Step { case write(NIOLoopBound<S2SOutboundConnection>), queued, connect, bounce(StanzaError.Condition) }
         let step: Step = links.withLockedValue { links in
-            switch links[peer] {
+            switch links[key] {
             case .ready(let connection, _):
                 return .write(connection)
             case .connecting(var queue, let failures):
                 guard queue.count < configuration.maxQueuedPerDomain else { return .bounce(.resourceConstraint) }
                 queue.append(outgoing)
-                links[peer] = .connecting(queue: queue, failures: failures)
+                links[key] = .connecting(queue: queue, failures: failures)
                 return .queued
             case .backingOff(let until, let failures, let condition):
                 if NIODeadline.now() < until { return .bounce(condition) }
-                links[peer] = .connecting(queue: [outgoing], failures: failures)
+                links[key] = .connecting(queue: [outgoing], failures: failures)
                 return .connect
             case nil:
-                links[peer] = .connecting(queue: [outgoing], failures: 0)
+                links[key] = .connecting(queue: [outgoing], failures: 0)
                 return .connect
             }
         }
@@ -151,7 +163,7 @@ final class S2SFederation: @unchecked Sendable {
         case .queued:
             break
         case .connect:
-            connect(to: peer, purpose: .stanzas)
+            connect(key, purpose: .stanzas)
         case .bounce(let condition):
             bounce([stanza], condition: condition)
         }
@@ -175,11 +187,11 @@ final class S2SFederation: @unchecked Sendable {
         }
     }
 
-    /// The link to `peer` is authenticated: what waited goes out in order.
-    func linkReady(_ connection: S2SOutboundConnection, peer: String, loop: any EventLoop) {
+    /// The link is authenticated: what waited goes out in order.
+    func linkReady(_ connection: S2SOutboundConnection, link key: LinkKey, loop: any EventLoop) {
         let queue = links.withLockedValue { links -> [XMLElement] in
-            guard case .connecting(let queue, _) = links[peer] else { return [] }
-            links[peer] = .ready(NIOLoopBound(connection, eventLoop: loop), id: ObjectIdentifier(connection))
+            guard case .connecting(let queue, _) = links[key] else { return [] }
+            links[key] = .ready(NIOLoopBound(connection, eventLoop: loop), id: ObjectIdentifier(connection))
             return queue
         }
         for stanza in queue { connection.send(stanza) }
@@ -187,15 +199,15 @@ final class S2SFederation: @unchecked Sendable {
 
     /// The link to `peer` ended: before it was ready, what waited bounces and the domain
     /// backs off; after, the next stanza opens a new link.
-    func linkEnded(_ connection: S2SOutboundConnection?, peer: String, condition: StanzaError.Condition?) {
+    func linkEnded(_ connection: S2SOutboundConnection?, link key: LinkKey, condition: StanzaError.Condition?) {
         let bounced = links.withLockedValue { links -> [XMLElement] in
-            switch links[peer] {
+            switch links[key] {
             case .ready(_, let id) where connection.map(ObjectIdentifier.init) == id:
-                links[peer] = nil
+                links[key] = nil
                 return []
             case .connecting(let queue, let failures) where condition != nil:
                 let backoff = min(configuration.maxBackoffSeconds, 5 << min(failures, 10))
-                links[peer] = .backingOff(until: .now() + .seconds(Int64(backoff)), failures: failures + 1, condition: condition!)
+                links[key] = .backingOff(until: .now() + .seconds(Int64(backoff)), failures: failures + 1, condition: condition!)
                 return queue
             default:
                 return []
@@ -206,17 +218,18 @@ final class S2SFederation: @unchecked Sendable {
 
     /// Asks the authoritative server of `peer` whether `key`, presented on our inbound stream
     /// `streamID` in its name, is its own (XEP-0220 §2.2), on a stream opened for that alone.
-    func verifyDialback(peer: String, streamID: String, key: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+    func verifyDialback(peer: String, local: String, streamID: String, key: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let promise = loop.makePromise(of: Bool.self)
-        connect(to: peer, purpose: .verify(streamID: streamID, key: key), verified: promise)
+        connect(LinkKey(local: local, peer: peer), purpose: .verify(streamID: streamID, key: key), verified: promise)
         return promise.futureResult
     }
 
     /// Resolves `peer` off the event loops, then tries its targets in order.
-    private func connect(to peer: String, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>? = nil) {
+    private func connect(_ key: LinkKey, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>? = nil) {
+        let peer = key.peer
         guard let group else {
             verified?.succeed(false)
-            return linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+            return linkEnded(nil, link: key, condition: .remoteServerNotFound)
         }
         let loop = group.next()
         let route = configuration.routes[peer]
@@ -229,9 +242,9 @@ final class S2SFederation: @unchecked Sendable {
                 self.logger.info("s2s peer not found", metadata: ["peer": "\(peer)"])
                 self.metrics.record { $0.s2sRefused["not_found", default: 0] += 1 }
                 verified?.succeed(false)
-                return self.linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+                return self.linkEnded(nil, link: key, condition: .remoteServerNotFound)
             }
-            self.attempt(targets[...], peer: peer, purpose: purpose, loop: loop, verified: verified)
+            self.attempt(targets[...], link: key, purpose: purpose, loop: loop, verified: verified)
         }
     }
 
@@ -243,11 +256,12 @@ final class S2SFederation: @unchecked Sendable {
         return addresses.isEmpty ? [(target.host, target.port)] : addresses.map { ($0, target.port) }
     }
 
-    private func attempt(_ targets: ArraySlice<(host: String, port: Int)>, peer: String, purpose: S2SInitiatorStateMachine.Purpose,
+    private func attempt(_ targets: ArraySlice<(host: String, port: Int)>, link key: LinkKey, purpose: S2SInitiatorStateMachine.Purpose,
                          loop: any EventLoop, verified: EventLoopPromise<Bool>?) {
+        let peer = key.peer
         guard let target = targets.first else {
             verified?.succeed(false)
-            return linkEnded(nil, peer: peer, condition: .remoteServerNotFound)
+            return linkEnded(nil, link: key, condition: .remoteServerNotFound)
         }
         let timeout = TimeAmount.seconds(Int64(configuration.connectTimeoutSeconds))
         ClientBootstrap(group: loop)
@@ -255,13 +269,13 @@ final class S2SFederation: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try S2SOutboundConnection.install(on: channel, federation: self, peer: peer, purpose: purpose, verified: verified)
+                    try S2SOutboundConnection.install(on: channel, federation: self, local: key.local, peer: peer, purpose: purpose, verified: verified)
                 }
             }
             .connect(host: target.host, port: target.port)
             .whenFailure { error in
                 self.logger.debug("s2s connection failed", metadata: ["peer": "\(peer)", "target": "\(target.host):\(target.port)", "error": "\(error)"])
-                self.attempt(targets.dropFirst(), peer: peer, purpose: purpose, loop: loop, verified: verified)
+                self.attempt(targets.dropFirst(), link: key, purpose: purpose, loop: loop, verified: verified)
             }
     }
 
@@ -306,8 +320,14 @@ final class S2SFederation: @unchecked Sendable {
         stanza.renamespace(from: Namespace.server, to: Namespace.client)
         guard let from = stanza[attribute: "from"].flatMap({ try? JID(parsing: $0) }) else { return }
         guard let bare = from.bare else {
-            // From the peer server itself (a ping, a disco query): the router answers it.
-            if let reply = router.routeFromServer(stanza, from: from) { send(reply) }
+            // From the peer server itself: its requests (a ping, a disco query) the router
+            // answers; its answers (to our users' pings) and errors go to their addressee.
+            let type = stanza[attribute: "type"]
+            if stanza.name == "iq", type == "get" || type == "set" {
+                if let reply = router.routeFromServer(stanza, from: from) { send(reply) }
+            } else {
+                router.deliverLocally(stanza)
+            }
             return
         }
         let session = link.sender(from) {

@@ -33,7 +33,8 @@ final class S2SInboundConnection: ChannelInboundHandler {
         self.federation = federation
         self.decoder = decoder
         encoder = XMPPStreamEncoder(contentNamespace: Namespace.server, from: federation.domain)
-        machine = S2SStateMachine(role: S2SRole(tlsAvailable: true, dialback: !federation.configuration.requireCertificates),
+        machine = S2SStateMachine(role: S2SRole(tlsAvailable: true, dialback: !federation.configuration.requireCertificates,
+                                                otherDomains: federation.servedDomains.subtracting([federation.domain])),
                                   domain: federation.domain, secure: false)
     }
 
@@ -176,7 +177,7 @@ final class S2SInboundConnection: ChannelInboundHandler {
         guard let context else { return }
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         let id = streamID
-        federation.verifyDialback(peer: from, streamID: id, key: key, on: context.eventLoop).whenComplete { result in
+        federation.verifyDialback(peer: from, local: machine.localDomain, streamID: id, key: key, on: context.eventLoop).whenComplete { result in
             this.value.dialbackVerified(from: from, valid: (try? result.get()) ?? false)
         }
     }
@@ -184,8 +185,9 @@ final class S2SInboundConnection: ChannelInboundHandler {
     private func dialbackVerified(from: String, valid: Bool) {
         let action: S2SStateMachine.AuthenticationAction
         do { action = try machine.dialbackCompleted(valid: valid) } catch { return fail(error) }
+        let local = machine.localDomain
         let answer = { (type: String) in
-            XMLElement("result", namespace: Namespace.dialback, attributes: [.init("from", self.federation.domain), .init("to", from), .init("type", type)])
+            XMLElement("result", namespace: Namespace.dialback, attributes: [.init("from", local), .init("to", from), .init("type", type)])
         }
         switch action {
         case .succeed:
@@ -209,7 +211,7 @@ final class S2SInboundConnection: ChannelInboundHandler {
         guard let asker = element[attribute: "from"]?.lowercased(), let to = element[attribute: "to"]?.lowercased(), let id = element[attribute: "id"] else {
             return fail(StreamError(.badFormat, "db:verify needs from, to and id"))
         }
-        guard to == federation.domain else { return fail(StreamError(.hostUnknown, "this server is \(federation.domain)")) }
+        guard federation.servedDomains.contains(to) else { return fail(StreamError(.hostUnknown, "this server is \(federation.domain)")) }
         let valid = federation.dialback.verify(element.text, receiving: asker, originating: to, streamID: id)
         write(XMLElement("verify", namespace: Namespace.dialback, attributes: [
             .init("from", to), .init("to", asker), .init("id", id), .init("type", valid ? "valid" : "invalid"),
@@ -257,7 +259,7 @@ final class S2SInboundConnection: ChannelInboundHandler {
         buffer.writeString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='")
         XMLWriter.writeEscaped(streamID, attribute: true, into: &buffer)
         buffer.writeString("' from='")
-        XMLWriter.writeEscaped(federation.domain, attribute: true, into: &buffer)
+        XMLWriter.writeEscaped(machine.localDomain, attribute: true, into: &buffer)
         if let peer = machine.peerDomain {
             buffer.writeString("' to='")
             XMLWriter.writeEscaped(peer, attribute: true, into: &buffer)

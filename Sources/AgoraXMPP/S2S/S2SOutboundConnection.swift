@@ -13,6 +13,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let federation: S2SFederation
+    /// The domain of ours this stream speaks for: the server's, or a component's.
+    let local: String
     let peer: String
     let decoder: XMPPStreamDecoder
     var machine: S2SInitiatorStateMachine
@@ -25,22 +27,25 @@ final class S2SOutboundConnection: ChannelInboundHandler {
     private var ended = false
     private let certificate = PeerCertificateCheck()
 
-    init(federation: S2SFederation, peer: String, decoder: XMPPStreamDecoder, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>?) {
+    init(federation: S2SFederation, local: String, peer: String, decoder: XMPPStreamDecoder, purpose: S2SInitiatorStateMachine.Purpose,
+         verified: EventLoopPromise<Bool>?) {
         self.federation = federation
+        self.local = local
         self.peer = peer
         self.decoder = decoder
         self.verified = verified
-        machine = S2SInitiatorStateMachine(local: federation.domain, remote: peer, purpose: purpose, hasCertificate: federation.hasCertificate,
+        machine = S2SInitiatorStateMachine(local: local, remote: peer, purpose: purpose, hasCertificate: federation.hasCertificate,
                                            dialbackAllowed: !federation.configuration.requireCertificates)
     }
 
-    static func install(on channel: any Channel, federation: S2SFederation, peer: String, purpose: S2SInitiatorStateMachine.Purpose,
+    static func install(on channel: any Channel, federation: S2SFederation, local: String, peer: String, purpose: S2SInitiatorStateMachine.Purpose,
                         verified: EventLoopPromise<Bool>?) throws {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(federation.configuration.idleSeconds))))
         let decoder = XMPPStreamDecoder(limits: federation.limits)
         try operations.addHandler(decoder)
-        try operations.addHandler(S2SOutboundConnection(federation: federation, peer: peer, decoder: decoder, purpose: purpose, verified: verified))
+        try operations.addHandler(S2SOutboundConnection(federation: federation, local: local, peer: peer, decoder: decoder, purpose: purpose,
+                                                        verified: verified))
     }
 
     private var logger: Logger { federation.logger }
@@ -107,8 +112,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
         case .write(let element):
             write(element)
         case .sendDialbackKey(let streamID):
-            let key = federation.dialback.make(receiving: peer, originating: federation.domain, streamID: streamID)
-            write(XMLElement("result", namespace: Namespace.dialback, attributes: [.init("from", federation.domain), .init("to", peer)], children: [.text(key)]))
+            let key = federation.dialback.make(receiving: peer, originating: local, streamID: streamID)
+            write(XMLElement("result", namespace: Namespace.dialback, attributes: [.init("from", local), .init("to", peer)], children: [.text(key)]))
         case .startTLS:
             do {
                 // The peer is checked by the callback: chain and name required only when
@@ -130,7 +135,7 @@ final class S2SOutboundConnection: ChannelInboundHandler {
             federation.metrics.record { $0.s2sAuthenticated["outbound_" + mechanism, default: 0] += 1 }
             logger.info("s2s link ready", metadata: ["peer": "\(peer)", "mechanism": "\(mechanism)"])
             announced = true
-            federation.linkReady(self, peer: peer, loop: context.eventLoop)
+            federation.linkReady(self, link: S2SFederation.LinkKey(local: local, peer: peer), loop: context.eventLoop)
             context.flush()
         case .verified(let valid):
             verified?.succeed(valid)
@@ -178,7 +183,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
         ended = true
         verified?.succeed(false)  // no effect once it was completed with the answer
         if case .stanzas = machine.purpose {
-            federation.linkEnded(announced ? self : nil, peer: peer, condition: announced ? nil : (condition ?? .remoteServerNotFound))
+            federation.linkEnded(announced ? self : nil, link: S2SFederation.LinkKey(local: local, peer: peer),
+                                 condition: announced ? nil : (condition ?? .remoteServerNotFound))
         }
     }
 
@@ -187,7 +193,7 @@ final class S2SOutboundConnection: ChannelInboundHandler {
         guard let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         buffer.writeString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='")
-        XMLWriter.writeEscaped(federation.domain, attribute: true, into: &buffer)
+        XMLWriter.writeEscaped(local, attribute: true, into: &buffer)
         buffer.writeString("' to='")
         XMLWriter.writeEscaped(peer, attribute: true, into: &buffer)
         buffer.writeString("' version='1.0'>")

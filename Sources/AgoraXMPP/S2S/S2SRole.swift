@@ -13,6 +13,9 @@ struct S2SRole: XMPPStreamRole {
 
     var tlsAvailable: Bool
     var dialback: Bool
+    /// The server's components (`rooms.<domain>`, `pubsub.<domain>`): peers open streams to
+    /// them as to domains of their own (RFC 6120 §2.5).
+    var otherDomains: Set<String> = []
 
     var contentNamespace: String { Namespace.server }
     var tlsRequired: Bool { true }

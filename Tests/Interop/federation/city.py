@@ -77,6 +77,7 @@ class City:
             'no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=%s.254' % SUBNET, 'user=root',
             'log-queries', 'log-facility=%s' % (self.work / 'dnsmasq.log'),
             'host-record=gw1.test,%s.11' % SUBNET, 'host-record=gw2.test,%s.12' % SUBNET,
+            'host-record=rooms.gw1.test,%s.11' % SUBNET, 'host-record=pubsub.gw1.test,%s.11' % SUBNET,
             'host-record=xmpp.city.test,%s.13' % SUBNET, 'host-record=evil.test,%s.13' % SUBNET,
             'srv-host=_xmpp-server._tcp.gw1.test,gw1.test,5269,0,5',
             'srv-host=_xmpp-server._tcp.gw2.test,gw2.test,5269,0,5',
