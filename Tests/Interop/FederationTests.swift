@@ -9,7 +9,9 @@ import Testing
 /// carol, whose account lives on Prosody, chats with alice on gw1, subscribes to her
 /// presence, buys a window of a gw1 sensor and reads it with proofs; hostile raw peers (a bad
 /// dialback key, untrusted and misnamed certificates, a forged `from`, a flood) are refused
-/// and counted, and carol and alice still chat afterwards.
+/// and counted, and carol and alice still chat afterwards. Then gw1 is killed (`kill -9`)
+/// while carol buys over s2s: after a restart every purchase she was told of is on gw1's
+/// ledger exactly once, balances add up to what was minted, and the ledger replays.
 ///
 /// Needs root (network namespaces), as CI runs; without it the test fails saying so.
 @Suite(.serialized) struct FederationTests {

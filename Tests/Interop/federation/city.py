@@ -10,7 +10,9 @@ Builds, runs, and always tears down:
     accounts carol and dave;
   - each host namespace with its own /etc/netns/<name>/resolv.conf naming dnsmasq.
 Then runs scenarios.py (slixmpp clients) and hostile.py (raw peers) inside the city's namespace,
-and checks gw1's and gw2's /metrics. Prints "federation ok ..." and exits 0, or the reason and 1.
+checks gw1's and gw2's /metrics, and kills gw1 (SIGKILL) while carol buys over s2s: after a
+restart, every purchase she was told of must be on gw1's ledger exactly once. Prints
+"federation ok ..." and exits 0, or the reason and 1.
 
 usage: city.py --agora PATH [--keep]
 """
@@ -138,10 +140,11 @@ class City:
 
     def start_gateway(self, host, state, env):
         log = self.work / host / 'serve.log'
+        offset = log.stat().st_size if log.exists() else 0   # a restart appends to the same log
         self.spawn('agora ' + host, self.ns[host], [self.agora, 'serve', '--state-dir', state], log, env=env)
         deadline = time.time() + 60
         while time.time() < deadline:
-            if 'agora serve ready' in log.read_text(errors='replace'):
+            if 'agora serve ready' in log.read_bytes()[offset:].decode(errors='replace'):
                 return log
             time.sleep(0.2)
         raise Fail('%s never became ready:\n%s' % (host, log.read_text(errors='replace')[-3000:]))
@@ -239,7 +242,7 @@ def main():
         city.agora_cli(gw1, 'user', 'add', 'alice@gw1.test', '--role', 'consumer', '--password-stdin', stdin='alice-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'olga@gw1.test', '--role', 'owner', '--password-stdin', stdin='olga-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'carol@city.test', '--role', 'consumer', '--remote')
-        city.agora_cli(gw1, 'credit', 'mint', 'carol@city.test', '50', '--memo', 'federation test')
+        city.agora_cli(gw1, 'credit', 'mint', 'carol@city.test', '500', '--memo', 'federation test')
         city.agora_cli(gw1, 'sensor', 'add', 'street-1', '--owner', 'olga@gw1.test', '--kind', 'pm25', '--price', '2')
         start = (int(time.time()) // 3600 - 3) * 3600
         records = [{'bt': start, 'n': 'pm25', 't': 0, 'v': 0.0}] + [{'n': 'pm25', 't': i * 10, 'v': i / 4} for i in range(1, 360)]
@@ -285,12 +288,41 @@ def main():
         if failed:
             raise Fail('; '.join(failed) + '\n--- gw1 s2s metrics ---\n' + '\n'.join(l for l in m1.splitlines() if 's2s' in l)
                        + '\n--- gw2 s2s metrics ---\n' + '\n'.join(l for l in m2.splitlines() if 's2s' in l))
+        # kill -9 of gw1 while carol buys over s2s: what she was told of survives, once.
+        bought_log = Path(work) / 'bought.txt'
+        buyer = subprocess.Popen(['ip', 'netns', 'exec', city.ns['city'], '/usr/bin/python3', HERE / 'scenarios.py', '--pki', pki,
+                                  '--gw1-ca', gw1 / 'xmpp' / 'ca.pem', '--gw2-ca', gw2 / 'xmpp' / 'ca.pem', '--log-key', log_key,
+                                  '--sensor', 'street-1', '--start', str(start), '--buy-until-gone'],
+                                 stdout=open(bought_log, 'w'), stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline and bought_log.read_text().count('bought ') < 5 and buyer.poll() is None:
+            time.sleep(0.05)
+        if bought_log.read_text().count('bought ') < 5:
+            buyer.kill()
+            raise Fail('carol bought less than 5 before the kill:\n' + bought_log.read_text()[-3000:])
+        serve1 = next(p for name, p in city.processes if name == 'agora gw1' and p.poll() is None)
+        serve1.send_signal(signal.SIGKILL)
+        serve1.wait()
+        try:
+            buyer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            buyer.kill()
+            raise Fail('the buyer did not stop after gw1 was killed:\n' + bought_log.read_text()[-3000:])
+        acknowledged = bought_log.read_text().count('bought ')
+        logs['gw1'] = city.start_gateway('gw1', gw1, env1)
+        scenarios('--verify-purchases', str(bought_log))
+        status = json.loads(city.agora_cli(gw1, 'status', '--json').stdout)
+        if status.get('sumOfBalances') != status.get('totalMinted'):
+            raise Fail('after the crash the balances do not add up: %s' % status)
+        city.agora_cli(gw1, 'ledger', 'verify', '--replay')
+        print('crash: gw1 killed after %d acknowledged purchases; all on the ledger once, balances add up, the ledger replays' % acknowledged)
+
         # No key material in the logs.
         for host in ('gw1', 'gw2'):
             text = logs[host].read_text(errors='replace')
             if 'PRIVATE KEY' in text:
                 raise Fail('%s logged key material' % host)
-        print('federation ok: Prosody <-> gw1 by certificate, Prosody <-> gw2 and gw1 <-> gw2 by dialback, a remote consumer bought and verified, hostile peers refused')
+        print('federation ok: Prosody <-> gw1 by certificate, Prosody <-> gw2 and gw1 <-> gw2 by dialback, a remote consumer bought and verified, hostile peers refused, purchases survived kill -9')
         return 0
     except Fail as e:
         print('FAIL:', e)
