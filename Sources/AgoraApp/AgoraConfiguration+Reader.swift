@@ -9,7 +9,7 @@ internal import Glibc
 ///
 /// Precedence: command-line flag > environment `AGORA_<SECTION>_<KEY>` > config file >
 /// default. Every key, with its default (the `[trust]` keys are in
-/// `AgoraConfiguration+TrustKeys.swift`, the `[s2s]` keys in `AgoraConfiguration+S2SKeys.swift`, the `[live]` keys in `AgoraConfiguration+LiveKeys.swift`, the
+/// `AgoraConfiguration+TrustKeys.swift`, the `[s2s]` keys in `AgoraConfiguration+S2SKeys.swift`, the `[registry]` keys in `AgoraConfiguration+RegistryKeys.swift`, the `[live]` keys in `AgoraConfiguration+LiveKeys.swift`, the
 /// `[witness]` keys in `AgoraConfiguration+WitnessKeys.swift`; the typed values are read by
 /// `AgoraConfiguration+Values.swift`):
 ///
@@ -74,7 +74,7 @@ extension AgoraConfiguration {
         let apply: @Sendable (inout AgoraConfiguration, ConfigFile.Value, String) throws(ConfigurationError) -> Void
     }
 
-    static let keys: [Key] = generalKeys + witnessKeys + trustKeys + liveKeys + mucKeys + s2sKeys
+    static let keys: [Key] = generalKeys + witnessKeys + trustKeys + liveKeys + mucKeys + s2sKeys + registryKeys
 
     private static let generalKeys: [Key] = [
         Key(name: "store.state_dir") { c, v, s throws(ConfigurationError) in c.stateDirectory = try string(v, "store.state_dir", s, nonEmpty: true) },

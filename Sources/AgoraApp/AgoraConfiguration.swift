@@ -63,6 +63,8 @@ public struct AgoraConfiguration: Sendable {
     public var live = LiveConfiguration()
     /// `[muc]`'s `creators`: who may create rooms (the other `[muc]` keys live in `xmpp.muc`).
     public var roomCreators = RoomCreators.owners
+    /// `[registry]`: a city-wide XEP-0347 registry kept here, or the one this gateway registers at.
+    public var registry = Registry()
     /// `s2s.dialback_secret_file`: read at start into `xmpp.s2s.dialbackSecret` (empty: random).
     public var s2sDialbackSecretFile = ""
     /// How often `agora serve` seals every sensor's measured reliability (0: never), and

@@ -78,6 +78,14 @@ public enum GatewayServer {
         }
 
         if let xmpp { services.append(.init(service: xmpp)) }
+        if let xmpp, !configuration.registry.jid.isEmpty {
+            guard configuration.xmpp.s2s.enabled else {
+                throw ConfigurationError.key("registry.jid", source: "config", "registering at a registry needs [s2s] enabled")
+            }
+            services.append(.init(service: RegistryPublisher(market: gateway.market, registry: configuration.registry.jid,
+                                                             interval: .seconds(configuration.registry.syncSeconds),
+                                                             send: { xmpp.sendAsServer($0) }, ready: { await xmpp.waitUntilListening() }, logger: logger)))
+        }
         if let live { services.append(.init(service: live)) }
         guard ingest != nil || xmpp != nil else {
             throw GatewayError.file(gateway.configuration.stateDirectory, "nothing to serve: no broker endpoint recorded and xmpp.enabled = false")

@@ -57,8 +57,13 @@ public enum XMPPSetup {
     /// feeds it the ingester's commits.
     public static func server(for gateway: Gateway, configuration: XMPPConfiguration, logger: Logger) throws -> (server: XMPPServer, live: LiveService?) {
         var iq = IQRouter()
+        let settings = gateway.configuration.registry
+        var limits = ThingRegistry.Limits()
+        limits.maxThings = settings.maxThings
+        limits.maxThingsPerDomain = settings.maxThingsPerGateway
+        let registry = settings.enabled ? ThingRegistry(store: gateway.store, limits: limits) : nil
         let context = IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: logger,
-                                quotas: AccountQuotas(limits: gateway.configuration.quotas), trust: gateway.configuration.trust)
+                                quotas: AccountQuotas(limits: gateway.configuration.quotas), trust: gateway.configuration.trust, registry: registry)
         AgoraServices.register(into: &iq, context: context,
                                domain: configuration.domain, certificates: try GatewayCertificateDesk(gateway: gateway),
                                operators: GatewayOperatorDesk(gateway: gateway))
@@ -66,7 +71,8 @@ public enum XMPPSetup {
         let live = gateway.configuration.live.enabled
             ? try LiveService(context: context, sessions: sessions, domain: configuration.domain, configuration: gateway.configuration.live) : nil
         let server = try XMPPServer(configuration: configuration, store: gateway.store, accounts: accountHooks(for: gateway), services: iq,
-                                    sessions: sessions, components: live.map { [$0.component] } ?? [], logger: logger)
+                                    sessions: sessions, components: live.map { [$0.component] } ?? [],
+                                    serverRequests: registry?.serverRequests ?? [:], logger: logger)
         return (server, live)
     }
 

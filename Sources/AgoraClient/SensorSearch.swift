@@ -33,6 +33,8 @@ public struct SensorSearch {
         public let sensor: String
         public let tags: [String: String]
         public let distanceKm: Double?
+        /// The JID that serves the thing's data (the gateway's domain).
+        public let jid: String?
     }
 
     /// `kind` → `strEq CLASS`; `area` → a `numRange` box on LAT/LON that the gateway filters,
@@ -40,8 +42,10 @@ public struct SensorSearch {
     /// `sort` (DEPENDABILITY, TRUST, REPUTATION, RELIABILITY) asks the gateway to order the
     /// things by that score, highest first (Agora's extension of XEP-0347); `minDependability`
     /// → `numGte DEPENDABILITY`.
+    /// - Parameter registry: a XEP-0347 registry's JID to ask instead of the gateway: its
+    ///   answer holds things of every gateway registered there, each with the JID serving it.
     public func search(kind: String?, area: Area?, maxPrice: Int64?, sort: String? = nil,
-                       minDependability: Double? = nil) async throws(XMPPClientError) -> [Thing] {
+                       minDependability: Double? = nil, registry: String? = nil) async throws(XMPPClientError) -> [Thing] {
         var filters: [XMLElement] = []
         let ns = ClientNamespace.discovery
         if let kind { filters.append(XMLElement("strEq", namespace: ns, attributes: [.init("name", "CLASS"), .init("value", kind)])) }
@@ -61,7 +65,7 @@ public struct SensorSearch {
             var request = XMLElement("search", namespace: ns, attributes: [.init("offset", String(offset)), .init("maxCount", "100")],
                                      children: filters.map { .element($0) })
             if let sort { request[attribute: "sort"] = sort }
-            guard let found = try await client.request("get", request) else { throw .protocolViolation("an empty search result") }
+            guard let found = try await client.request("get", request, to: registry) else { throw .protocolViolation("an empty search result") }
             let page = found.elements.filter { $0.name == "thing" }
             for thing in page {
                 guard let sensor = thing[attribute: "nodeId"] else { continue }
@@ -74,7 +78,7 @@ public struct SensorSearch {
                 } else if area != nil {
                     continue  // no position: cannot be near anything
                 }
-                things.append(Thing(sensor: sensor, tags: tags, distanceKm: distance))
+                things.append(Thing(sensor: sensor, tags: tags, distanceKm: distance, jid: thing[attribute: "jid"]))
             }
             guard found[attribute: "more"] == "true", !page.isEmpty else { break }
             offset += page.count

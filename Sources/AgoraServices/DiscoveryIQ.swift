@@ -74,8 +74,20 @@ enum DiscoveryIQ {
                 if case .number(let value)? = thing.tags[key] { value } else { -Double.infinity }
             }, using: &generator)
         } ?? filtered
+        // A registry's things come after the gateway's own: they have no scores here, so a
+        // filter or a sort on scores leaves them out or puts them last.
+        let registered = try context.registry.map { registry in
+            try registry.things().filter { thing in
+                onScores.isEmpty && onRegistration.allSatisfy { $0.matches(tags(of: thing.element)) }
+            }
+        } ?? []
+        let total = matching.count + registered.count
         let page = matching.dropFirst(offset).prefix(limit)
-        var found = XMLElement("found", namespace: namespace, attributes: [.init("more", offset + page.count < matching.count ? "true" : "false")])
+        var found = XMLElement("found", namespace: namespace, attributes: [.init("more", offset + limit < total ? "true" : "false")])
+        let remoteStart = max(0, offset - matching.count)
+        for thing in registered.dropFirst(remoteStart).prefix(limit - page.count) { found.append(thing.element) }
+        let remote = Array(found.elements)
+        found.children = []
         for thing in page {
             var element = XMLElement("thing", namespace: namespace, attributes: [
                 .init("owner", thing.record.owner.description), .init("jid", domain), .init("nodeId", thing.record.id.rawValue),
@@ -88,7 +100,18 @@ enum DiscoveryIQ {
             }
             found.append(element)
         }
+        for thing in remote { found.append(thing) }
         return found
+    }
+
+    /// The meta tags of a registered `<thing/>`, as the filters read them.
+    static func tags(of thing: XMLElement) -> [String: Tag] {
+        var tags: [String: Tag] = [:]
+        for tag in thing.elements {
+            guard let name = tag[attribute: "name"], let value = tag[attribute: "value"] else { continue }
+            tags[name] = tag.name == "num" ? Double(value).map(Tag.number) : .text(value)
+        }
+        return tags
     }
 
     enum Tag: Equatable {

@@ -15,9 +15,13 @@ public struct IQContext: Sendable {
     public let quotas: AccountQuotas
     /// How ratings are made and services scored (`[trust]`).
     public let trust: TrustPolicy
+    /// The XEP-0347 registry this gateway keeps for others (nil: it keeps none); its things
+    /// are answered by `search` beside the gateway's own.
+    public let registry: ThingRegistry?
 
     public init(market: Market, store: Store, ledger: Ledger, logger: Logger, quotas: AccountQuotas = AccountQuotas(),
-                trust: TrustPolicy = TrustPolicy()) {
+                trust: TrustPolicy = TrustPolicy(), registry: ThingRegistry? = nil) {
+        self.registry = registry
         self.market = market
         self.store = store
         self.ledger = ledger

@@ -12,7 +12,8 @@
 ///   `xmpp.private`, `xmpp.pep` — passwords' SCRAM keys, rosters, queued messages, blocked
 ///   addresses, message archives and clients' own data are private chatter, not market facts, so they never go on the ledger;
 ///   likewise `live.subscriptions` and `live.pending`, the publish-subscribe service's, and
-///   `muc.rooms` and `muc.history`, the multi-user chat service's.
+///   `muc.rooms` and `muc.history`, the multi-user chat service's, and `registry.things`,
+///   what other gateways registered here as a XEP-0347 Thing Registry.
 ///
 /// `balances` is split out of `accounts` because it is the hottest value in the store (two
 /// writes per purchase) and a fixed 8-byte counter needs no decoding.
@@ -71,6 +72,10 @@ public struct Tables: Sendable {
     /// sent on join (key: room ‖ 0 ‖ sequence u64 BE). Chatter, not market facts.
     public let mucRooms: Database
     public let mucHistory: Database
+    /// A XEP-0347 Thing Registry (`[registry] enabled`): things other gateways registered
+    /// here (key: registering domain ‖ 0 ‖ node id; value: the `<thing/>` XML). A cache of
+    /// what they said, not a market fact: never on the ledger.
+    public let registryThings: Database
 
     init(environment: LMDBEnvironment) throws(LMDBError) {
         ledgerEntries = try environment.openDatabase(named: "ledger.entries")
@@ -103,6 +108,7 @@ public struct Tables: Sendable {
         livePending = try environment.openDatabase(named: "live.pending")
         mucRooms = try environment.openDatabase(named: "muc.rooms")
         mucHistory = try environment.openDatabase(named: "muc.history")
+        registryThings = try environment.openDatabase(named: "registry.things")
     }
 
     /// The tables that replay rebuilds from the ledger alone.

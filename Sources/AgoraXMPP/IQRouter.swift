@@ -89,3 +89,8 @@ public struct IQRouter: Sendable {
     /// Every feature disco#info lists, sorted.
     public var features: [String] { Array(Set(routes.keys).union(extraFeatures)).sorted() }
 }
+
+/// A request a peer server makes in its own name (its domain, no account): given the IQ's
+/// payload and the peer's authenticated domain, returns the result's payload or throws a
+/// `StanzaError`. Runs in a job, off the event loop.
+public typealias ServerRequestHandler = @Sendable (_ payload: XMLElement, _ peer: String) async throws -> XMLElement?

@@ -28,12 +28,16 @@ public final class StanzaRouter: Sendable {
     let work: ServerWork
     /// Server-to-server links (nil: this gateway does not federate).
     let federation: S2SFederation?
+    /// Requests a peer server makes in its own name (from its domain), by payload namespace:
+    /// the XEP-0347 registry's `register`/`unregister` from other gateways.
+    let serverRequests: [String: ServerRequestHandler]
 
     init(domain: String, sessions: SessionRegistry, iq: IQRouter, components: [XMPPComponent] = [], roster: RosterStore, offline: OfflineStore,
          blockList: BlockList? = nil, archive: MessageArchive? = nil, accountExists: @escaping @Sendable (BareJID) -> Bool, work: ServerWork,
-         federation: S2SFederation? = nil, metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
+         federation: S2SFederation? = nil, serverRequests: [String: ServerRequestHandler] = [:], metrics: XMPPMetrics = XMPPMetrics(), logger: Logger) {
         self.work = work
         self.federation = federation
+        self.serverRequests = serverRequests
         self.components = Dictionary(components.map { ($0.address, $0) }) { first, _ in first }
         self.metrics = metrics
         self.domain = domain
@@ -347,6 +351,22 @@ public final class StanzaRouter: Sendable {
     func routeFromServer(_ stanza: XMLElement, from: JID) -> XMLElement? {
         guard stanza.name == "iq", let type = stanza[attribute: "type"], type == "get" || type == "set" else { return nil }
         let payload = stanza.firstElement
+        if let payload, let handler = serverRequests[payload.namespace], stanza[attribute: "to"] == domain {
+            // Answered from a job: the handler reads and writes the store.
+            let to = JID(domain: domain)
+            let started = work.start {
+                let reply: XMLElement
+                do {
+                    reply = StanzaRouter.result(for: stanza, from: to, payload: try await handler(payload, from.domain))
+                } catch let error as StanzaError {
+                    reply = error.reply(to: stanza)
+                } catch {
+                    reply = StanzaError(.internalServerError, "the request could not be answered").reply(to: stanza)
+                }
+                self.federation?.send(reply)
+            }
+            return started ? nil : StanzaError(.serviceUnavailable, "the server is shutting down").reply(to: stanza)
+        }
         if type == "get", payload?.namespace == Namespace.ping || payload?.namespace == Namespace.discoInfo {
             var request = stanza
             request[attribute: "from"] = from.description

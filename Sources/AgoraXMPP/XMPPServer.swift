@@ -40,14 +40,15 @@ public final class XMPPServer: Service, Sendable {
     ///   - components: services on addresses of their own (`pubsub.<domain>`).
     public init(configuration: XMPPConfiguration, store: Store, accounts: XMPPAccountHooks,
                 services: IQRouter = IQRouter(), sessions: SessionRegistry = SessionRegistry(), components: [XMPPComponent] = [],
-                logger: Logger) throws {
+                serverRequests: [String: ServerRequestHandler] = [:], logger: Logger) throws {
         self.configuration = configuration
         self.sessions = sessions
         let federation = configuration.s2s.enabled
             ? try S2SFederation(configuration: configuration.s2s, domain: configuration.domain, certificateChainFile: configuration.certificateChainFile,
                                 keyFile: configuration.keyFile, limits: configuration.limits, metrics: metrics, logger: logger) : nil
         let (router, muc) = try Self.router(configuration: configuration, store: store, accountExists: accounts.exists, services: services,
-                                            sessions: sessions, components: components, work: work, federation: federation, metrics: metrics, logger: logger)
+                                            sessions: sessions, components: components, work: work, federation: federation,
+                                            serverRequests: serverRequests, metrics: metrics, logger: logger)
         federation?.attach(router)
         self.federation = federation
         self.muc = muc
@@ -61,7 +62,7 @@ public final class XMPPServer: Service, Sendable {
     /// harness too, so both route the same way.
     static func router(configuration: XMPPConfiguration, store: Store, accountExists: @escaping @Sendable (BareJID) -> Bool, services: IQRouter,
                        sessions: SessionRegistry, components: [XMPPComponent], work: ServerWork, federation: S2SFederation? = nil,
-                       metrics: XMPPMetrics, logger: Logger) throws -> (router: StanzaRouter, muc: MUCService?) {
+                       serverRequests: [String: ServerRequestHandler] = [:], metrics: XMPPMetrics, logger: Logger) throws -> (router: StanzaRouter, muc: MUCService?) {
         let box = RouterBox()
         var iq = services
         PrivateStorage.register(into: &iq, store: store)
@@ -78,7 +79,7 @@ public final class XMPPServer: Service, Sendable {
                                   offline: OfflineStore(store: store, limit: configuration.offlineLimit, maxBytes: configuration.offlineMaxBytes,
                                                        maxBytesPerSender: configuration.offlineMaxBytesPerSender),
                                   blockList: try BlockList(store: store), archive: archive, accountExists: accountExists, work: work,
-                                  federation: federation, metrics: metrics, logger: logger)
+                                  federation: federation, serverRequests: serverRequests, metrics: metrics, logger: logger)
         box.router = router
         muc?.attach(router)
         return (router, muc)
@@ -102,6 +103,17 @@ public final class XMPPServer: Service, Sendable {
     /// Rooms and their occupants (nil: multi-user chat is off).
     public var roomCounts: (rooms: Int, occupants: Int)? {
         muc?.rooms.withLockedValue { rooms in (rooms.count, rooms.values.reduce(0) { $0 + $1.occupants.count }) }
+    }
+
+    /// Sends a stanza in the server's own name (`from` its domain) to another domain, over
+    /// federation; false when this server does not federate. Answers to it are dropped.
+    @discardableResult
+    public func sendAsServer(_ stanza: XMLElement) -> Bool {
+        guard let federation else { return false }
+        var stanza = stanza
+        stanza[attribute: "from"] = configuration.domain
+        federation.send(stanza)
+        return true
     }
 
     /// The ports actually bound, in listener order.

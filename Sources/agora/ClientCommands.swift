@@ -103,6 +103,8 @@ struct Client: AsyncParsableCommand {
         @Option(help: "Order by dependability, trust, reputation or reliability (highest first; a share of places goes to newcomers).")
         var sort: String?
         @Option(name: .customLong("min-dependability"), help: "Only sensors at least this dependable for you (0…1).") var minDependability: Double?
+        @Option(help: ArgumentHelp("Ask this XEP-0347 registry (a JID, e.g. registry.city.example) instead of the gateway: sensors of every gateway registered there.",
+                                   valueName: "jid")) var registry: String?
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
@@ -122,13 +124,14 @@ struct Client: AsyncParsableCommand {
             }
             let things = try await connection.with {
                 try await SensorSearch(client: $0).search(kind: kind, area: area, maxPrice: maxPrice, sort: sort?.uppercased(),
-                                                          minDependability: minDependability)
+                                                          minDependability: minDependability, registry: registry)
             }
             if json { print(try JSONOutput.line(things)); return }
             if things.isEmpty { print("no sensor matches"); return }
             for thing in things {
                 let tags = thing.tags
                 var line = "\(thing.sensor)\t\(tags["CLASS"] ?? "-")\t\(tags["PRICE"].map { "\($0)/h" } ?? "-")\t\(tags["OWNER"] ?? "-")"
+                if registry != nil, let jid = thing.jid { line += "\tat \(jid)" }
                 if let name = tags["NAME"] { line += "\t\(name)" }
                 if let distance = thing.distanceKm { line += "\t\(((distance * 100).rounded() / 100)) km" }
                 if let d = tags["DEPENDABILITY"].flatMap(Double.init) {

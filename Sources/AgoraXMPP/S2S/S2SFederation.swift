@@ -206,7 +206,10 @@ final class S2SFederation: @unchecked Sendable {
                 links[key] = nil
                 return []
             case .connecting(let queue, let failures) where condition != nil:
-                let backoff = min(configuration.maxBackoffSeconds, 5 << min(failures, 10))
+                // The first failure only bounces what waited (a peer restarting is back in a
+                // moment); from the second in a row, the domain bounces at once for 5 s,
+                // then 10, 20, … up to the maximum.
+                let backoff = failures == 0 ? 0 : min(configuration.maxBackoffSeconds, 5 << min(failures - 1, 10))
                 links[key] = .backingOff(until: .now() + .seconds(Int64(backoff)), failures: failures + 1, condition: condition!)
                 return queue
             default:
@@ -325,6 +328,14 @@ final class S2SFederation: @unchecked Sendable {
             let type = stanza[attribute: "type"]
             if stanza.name == "iq", type == "get" || type == "set" {
                 if let reply = router.routeFromServer(stanza, from: from) { send(reply) }
+            } else if stanza[attribute: "to"] == domain {
+                // An answer to what the server itself sent (a registration): only errors matter.
+                if type == "error" {
+                    let condition = stanza.child("error")?.elements.first { $0.namespace == Namespace.stanzaErrors }?.name ?? "undefined-condition"
+                    logger.notice("a peer server refused a request of this server", metadata: [
+                        "peer": "\(link.domain)", "id": "\(stanza[attribute: "id"]?.prefix(64) ?? "")", "condition": "\(condition.prefix(64))",
+                    ])
+                }
             } else {
                 router.deliverLocally(stanza)
             }

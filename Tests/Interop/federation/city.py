@@ -236,14 +236,18 @@ def main():
         # gw1: the city's certificate, trusting the city root; a tight rate for the flood check.
         gw1, env1 = city.gateway('gw1', 'gw1.test', {
             'AGORA_S2S_CERT_FILE': str(pki / 'gw1.pem'), 'AGORA_S2S_KEY_FILE': str(pki / 'gw1.key'),
-            'AGORA_S2S_TRUST_FILE': str(pki / 'root.pem'), 'AGORA_S2S_STANZAS_PER_SECOND': '50'})
-        # gw2: its own CA's certificate, no anchors: every peer comes in by dialback.
-        gw2, env2 = city.gateway('gw2', 'gw2.test', {})
+            'AGORA_S2S_TRUST_FILE': str(pki / 'root.pem'), 'AGORA_S2S_STANZAS_PER_SECOND': '50',
+            'AGORA_REGISTRY_JID': 'gw2.test', 'AGORA_REGISTRY_SYNC_S': '1'})
+        # gw2: its own CA's certificate, no anchors: every peer comes in by dialback. It keeps
+        # the city's XEP-0347 registry, where gw1 registers its sensors.
+        gw2, env2 = city.gateway('gw2', 'gw2.test', {'AGORA_REGISTRY_ENABLED': 'true'})
         city.agora_cli(gw1, 'user', 'add', 'alice@gw1.test', '--role', 'consumer', '--password-stdin', stdin='alice-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'olga@gw1.test', '--role', 'owner', '--password-stdin', stdin='olga-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'carol@city.test', '--role', 'consumer', '--remote')
         city.agora_cli(gw1, 'credit', 'mint', 'carol@city.test', '500', '--memo', 'federation test')
         city.agora_cli(gw1, 'sensor', 'add', 'street-1', '--owner', 'olga@gw1.test', '--kind', 'pm25', '--price', '2')
+        city.agora_cli(gw1, 'sensor', 'add', 'old-1', '--owner', 'olga@gw1.test', '--kind', 'pm25', '--price', '1')
+        city.agora_cli(gw1, 'sensor', 'freeze', 'old-1', '--reason', 'replaced by street-1')
         start = (int(time.time()) // 3600 - 3) * 3600
         records = [{'bt': start, 'n': 'pm25', 't': 0, 'v': 0.0}] + [{'n': 'pm25', 't': i * 10, 'v': i / 4} for i in range(1, 360)]
         pack = Path(work) / 'pack.json'
@@ -251,8 +255,8 @@ def main():
         city.agora_cli(gw1, 'readings', 'ingest', '--sensor', 'street-1', pack)
         log_key = json.loads(city.agora_cli(gw1, 'status', '--json').stdout)['logKey']
         city.agora_cli(gw2, 'user', 'add', 'bob@gw2.test', '--role', 'consumer', '--password-stdin', stdin='bob-gw2-pass\n')
+        logs['gw2'] = city.start_gateway('gw2', gw2, env2)   # first: gw1 registers its sensors there as it starts
         logs['gw1'] = city.start_gateway('gw1', gw1, env1)
-        logs['gw2'] = city.start_gateway('gw2', gw2, env2)
         logs['prosody'] = city.prosody()
 
         # The clients, from inside the city (every server is reachable on the bridge).

@@ -182,9 +182,23 @@ async def scenario(a):
     await chat(dave, queues[dave], bob, queues[bob], 'dialback, please')
     await chat(alice, queues[alice], bob, queues[bob], 'from one gateway to the next')
 
-    # 5. A remote consumer buys on gw1 over s2s, with proofs.
+    # 5. carol finds a gw1 sensor in the city's registry on gw2 (gw1 registered it there over
+    #    s2s; its frozen sensor is not listed), then buys it on gw1 over s2s, with proofs.
+    registry = At(carol, 'gw2.test')
+    deadline = time.time() + 30
+    while True:
+        found = await ask(registry, 'get', DISCOVERY, 'search', {'offset': 0, 'maxCount': 10},
+                          [ET.Element('{%s}strEq' % DISCOVERY, {'name': 'CLASS', 'value': 'pm25'})], reply='found')
+        listed = {(t.get('jid'), t.get('nodeId')): t for t in found.findall('{%s}thing' % DISCOVERY)}
+        if ('gw1.test', a.sensor) in listed or time.time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    check(('gw1.test', a.sensor) in listed, "the registry on gw2 does not list gw1's %s: %s" % (a.sensor, list(listed)))
+    check(('gw1.test', 'old-1') not in listed, 'the registry lists a frozen sensor')
+    tags = {m.get('name'): m.get('value') for m in listed[('gw1.test', a.sensor)]}
+    check(tags.get('PRICE') in ('2', '2.0') and tags.get('OWNER') == 'olga@gw1.test', 'registered tags: %s' % tags)
     key = vr.parse_vkey(a.log_key)
-    shop = At(carol, 'gw1.test')
+    shop = At(carol, listed[('gw1.test', a.sensor)].get('jid'))
     found = await ask(shop, 'get', DISCOVERY, 'search', {'offset': 0, 'maxCount': 10}, reply='found')
     things = {t.get('nodeId'): t for t in found.findall('{%s}thing' % DISCOVERY)}
     check(a.sensor in things and things[a.sensor].get('jid') == 'gw1.test', 'search from city.test: %s' % list(things))
