@@ -25,7 +25,7 @@ enum DiscoveryIQ {
     static let maxFilters = 32
 
     static func register(into iq: inout IQRouter, context: IQContext, domain: String) {
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             guard !request.isSet, request.payload.name == "search" else {
                 return .error(StanzaError(.featureNotImplemented, "this gateway answers XEP-0347 search only; things are registered with agora sensor invite"))
             }

@@ -35,7 +35,7 @@ enum LedgerIQ {
                 (name: "origin", value: genesis.origin), (name: "log-key", value: genesis.logKey),
             ]))
         }
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             guard !request.isSet else { return .error(StanzaError(.badRequest, "\(namespace) is get only")) }
             let payload = IQPayload(request.payload)
             return context.now {

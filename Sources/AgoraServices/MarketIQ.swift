@@ -19,7 +19,7 @@ enum MarketIQ {
     static let maxPage = 500
 
     static func register(into iq: inout IQRouter, context: IQContext) {
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             let payload = IQPayload(request.payload)
             let account = request.account
             switch (request.payload.name, request.isSet) {

@@ -37,7 +37,7 @@ enum ReadingsIQ {
 
     static func register(into iq: inout IQRouter, context: IQContext) {
         let query = ReadingsQuery(store: context.store, ledger: context.ledger)
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             guard !request.isSet, request.payload.name == "readings" else {
                 return .error(StanzaError(.badRequest, "\(namespace) has only get <readings/>; see PROTOCOL.md"))
             }

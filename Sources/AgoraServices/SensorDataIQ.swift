@@ -25,7 +25,7 @@ enum SensorDataIQ {
 
     static func register(into iq: inout IQRouter, context: IQContext) {
         let query = ReadingsQuery(store: context.store, ledger: context.ledger)
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             guard !request.isSet, request.payload.name == "req" else {
                 return .error(StanzaError(.featureNotImplemented, "this gateway answers read-out requests (<req/>) only"))
             }

@@ -20,7 +20,7 @@ enum TrustIQ {
     static let namespace = "urn:agora:trust:1"
 
     static func register(into iq: inout IQRouter, context: IQContext) {
-        iq.register(namespace) { request in
+        iq.register(namespace, forRemote: true) { request in  // remote accounts: the same rules as local ones
             let payload = IQPayload(request.payload)
             switch (request.payload.name, request.isSet) {
             case ("rate", true):

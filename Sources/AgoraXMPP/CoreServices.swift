@@ -6,9 +6,9 @@ internal import AgoraCore
 enum CoreServices {
     static func register(into iq: inout IQRouter, router: @escaping @Sendable () -> StanzaRouter, name: String, version: String,
                          components: [XMPPComponent] = []) {
-        iq.register(Namespace.ping, forAccounts: true, onEventLoop: true) { _ in .result(nil) }
+        iq.register(Namespace.ping, forAccounts: true, onEventLoop: true, forRemote: true) { _ in .result(nil) }
 
-        iq.register(Namespace.version, onEventLoop: true) { _ in
+        iq.register(Namespace.version, onEventLoop: true, forRemote: true) { _ in
             .result(XMLElement("query", namespace: Namespace.version, children: [
                 .element(XMLElement("name", namespace: Namespace.version, text: name)),
                 .element(XMLElement("version", namespace: Namespace.version, text: version)),
@@ -23,7 +23,7 @@ enum CoreServices {
         BlockingCommand.register(into: &iq, router: router)
         ArchiveQuery.register(into: &iq, router: router)
         let discoNodes = iq.discoNodes
-        iq.register(Namespace.discoItems, forAccounts: true) { request in
+        iq.register(Namespace.discoItems, forAccounts: true, forRemote: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#items is get only")) }
             var query = XMLElement("query", namespace: Namespace.discoItems)
             if let node = request.payload[attribute: "node"] {
@@ -44,7 +44,7 @@ enum CoreServices {
         iq.advertise(Namespace.streamManagement)
         let features = iq.features
         let forms = iq.discoForms
-        iq.register(Namespace.discoInfo, forAccounts: true) { request in
+        iq.register(Namespace.discoInfo, forAccounts: true, forRemote: true) { request in
             guard !request.isSet else { return .error(.badRequest("disco#info is get only")) }
             if let node = request.payload[attribute: "node"] {
                 guard request.to.localpart == nil,

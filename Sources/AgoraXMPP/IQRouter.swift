@@ -42,6 +42,11 @@ public struct IQRouter: Sendable {
         /// The handler touches nothing but memory, so it is called on the event loop; every
         /// other handler is called in a job on the server's work, because it reads the store.
         public let onEventLoop: Bool
+        /// Also answer senders of other domains (over federation). Off by default: what keeps
+        /// an account's own data (roster, archive, private storage, block list, PEP) or acts
+        /// for operators is for this server's accounts only, or any peer could make the
+        /// gateway store data under JIDs it invents.
+        public let forRemote: Bool
     }
 
     /// A XEP-0030 node a service answers for: its items (disco#items with `node`), and the
@@ -67,10 +72,12 @@ public struct IQRouter: Sendable {
 
     /// - Parameter onEventLoop: true only for a handler that never reads the store nor waits
     ///   (ping, version): it is then answered without a task hop.
+    /// - Parameter forRemote: also for senders of other domains (see `Route.forRemote`).
     public mutating func register(_ namespace: String, forAccounts: Bool = false, forOtherAccounts: Bool = false, onEventLoop: Bool = false,
-                                  handler: @escaping IQHandler) {
+                                  forRemote: Bool = false, handler: @escaping IQHandler) {
         precondition(routes[namespace] == nil, "two handlers for \(namespace)")
-        routes[namespace] = Route(handler: handler, forAccounts: forAccounts, forOtherAccounts: forOtherAccounts, onEventLoop: onEventLoop)
+        routes[namespace] = Route(handler: handler, forAccounts: forAccounts, forOtherAccounts: forOtherAccounts, onEventLoop: onEventLoop,
+                                  forRemote: forRemote)
     }
 
     public mutating func advertise(_ feature: String) { extraFeatures.append(feature) }

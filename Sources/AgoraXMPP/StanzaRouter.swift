@@ -148,7 +148,8 @@ public final class StanzaRouter: Sendable {
         }
         guard target.resource == nil else { return StanzaError(.serviceUnavailable, "no such resource of the server").reply(to: stanza) }
         guard let route = iq.route(for: payload.namespace),
-              target.localpart == nil || (route.forAccounts && (target.bare == session.bare || route.forOtherAccounts))
+              target.localpart == nil || (route.forAccounts && (target.bare == session.bare || route.forOtherAccounts)),
+              route.forRemote || session.bare.domain == domain
         else {
             // Counted: asking another account for its roster or archive is one way to probe.
             metrics.record { $0.iqErrors[StanzaError.Condition.serviceUnavailable.rawValue, default: 0] += 1 }

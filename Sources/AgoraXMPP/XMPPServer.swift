@@ -201,6 +201,8 @@ public final class XMPPServer: Service, Sendable {
             if configuration.tlsRequired, context.tls == nil {
                 throw XMPPServerError.configuration("TLS is required but no server certificate is configured")
             }
+            // Federation first: a client's first stanza to another domain may come at once.
+            federation?.start(group: group)
             if configuration.c2sPort > 0 {
                 listeners.append(try await listen(group: group, port: configuration.c2sPort, directTLS: false))
             }
@@ -208,10 +210,7 @@ public final class XMPPServer: Service, Sendable {
                 guard context.tls != nil else { throw XMPPServerError.configuration("direct TLS needs a server certificate") }
                 listeners.append(try await listen(group: group, port: configuration.tlsPort, directTLS: true))
             }
-            if let federation {
-                federation.start(group: group)
-                listeners.append(try await listenForServers(group: group, federation: federation))
-            }
+            if let federation { listeners.append(try await listenForServers(group: group, federation: federation)) }
         } catch {
             for listener in listeners { try? await listener.close() }
             await federation?.stop()
@@ -234,13 +233,14 @@ public final class XMPPServer: Service, Sendable {
         try? await gracefulShutdown()
         for listener in listeners { try? await listener.close() }
         await closeConnections()
-        await federation?.stop()
         // Sessions waiting for resumption end too: what they hold goes to offline storage,
         // and the store is not closed before those writes are durable.
         for session in sessions.allSessions() { SessionLifecycle(server: context).end(session) }
         if await !work.finish(timeout: .seconds(10)) {
             context.logger.warning("xmpp work still running 10 s into shutdown was cancelled")
         }
+        // Last: what the ending sessions told remote contacts (unavailable) has gone out.
+        await federation?.stop()
         await context.stopBlockingWork()
         try? await group.shutdownGracefully()
     }

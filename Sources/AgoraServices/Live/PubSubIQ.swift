@@ -23,9 +23,11 @@ enum PubSubIQ {
 
     static func router(for service: LiveService) -> IQRouter {
         var iq = IQRouter()
-        iq.register(Namespace.ping, onEventLoop: true) { _ in .result(nil) }
-        iq.register(Namespace.discoInfo) { request in discoInfo(request, service) }
-        iq.register(Namespace.discoItems) { request in discoItems(request, service) }
+        iq.register(Namespace.ping, onEventLoop: true, forRemote: true) { _ in .result(nil) }
+        // Live subscriptions are for this gateway's accounts (items are delivered to local
+        // sessions only); others may see what the service is.
+        iq.register(Namespace.discoInfo, forRemote: true) { request in discoInfo(request, service) }
+        iq.register(Namespace.discoItems, forRemote: true) { request in discoItems(request, service) }
         iq.register(LiveService.pubsubNamespace) { request in
             // The operation is the first child; <options/> may follow a <subscribe/>.
             guard let operation = request.payload.firstElement else {

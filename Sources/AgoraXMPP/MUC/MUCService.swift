@@ -50,7 +50,7 @@ final class MUCService: Sendable {
     /// a room or an occupant.
     var component: XMPPComponent {
         var iq = IQRouter()
-        iq.register(Namespace.discoInfo, onEventLoop: true) { [address] request in
+        iq.register(Namespace.discoInfo, onEventLoop: true, forRemote: true) { [address] request in
             guard request.payload[attribute: "node"] == nil else { return .error(.itemNotFound("no such node")) }
             return .result(XMLElement("query", namespace: Namespace.discoInfo, children: [
                 .element(XMLElement("identity", namespace: Namespace.discoInfo, attributes: [
@@ -61,7 +61,7 @@ final class MUCService: Sendable {
                 .element(XMLElement("feature", namespace: Namespace.discoInfo, attributes: [.init("var", MUCNamespace.muc)])),
             ]))
         }
-        iq.register(Namespace.discoItems, onEventLoop: true) { [self] request in
+        iq.register(Namespace.discoItems, onEventLoop: true, forRemote: true) { [self] request in
             .result(XMLElement("query", namespace: Namespace.discoItems, children: publicRooms().map { .element($0) }))
         }
         return XMPPComponent(address: address, name: "Rooms", iq: iq,

@@ -38,6 +38,8 @@ final class S2SFederation: @unchecked Sendable {
     static let maxBufferedBytes = 4 << 20
 
     private(set) var router: StanzaRouter!
+    /// Set once by `start`, before any listener exists, so every read (a client's stanza,
+    /// an inbound stream) happens after it.
     private var group: (any EventLoopGroup)?
     /// Where DNS look-ups block: never on an event loop.
     private let resolverPool = NIOThreadPool(numberOfThreads: 2)
@@ -58,8 +60,28 @@ final class S2SFederation: @unchecked Sendable {
     }
 
     private let links = NIOLockedValueBox([LinkKey: Link]())
-    /// Inbound streams at once (all peers).
-    let inboundStreams = NIOLockedValueBox(0)
+    /// Inbound streams at once, by remote address.
+    private let inboundStreams = NIOLockedValueBox([String: Int]())
+    /// Inbound streams one address may hold at once (before authenticating, a slot is all
+    /// an anonymous connection costs; a peer server needs a few).
+    static let maxInboundPerAddress = 16
+
+    /// Admits an inbound stream from `address`, or says why not.
+    func admitInbound(from address: String) -> String? {
+        inboundStreams.withLockedValue { streams in
+            if streams.values.reduce(0, +) >= configuration.maxInboundStreams { return "too_many_streams" }
+            if streams[address, default: 0] >= Self.maxInboundPerAddress { return "too_many_from_address" }
+            streams[address, default: 0] += 1
+            return nil
+        }
+    }
+
+    func releaseInbound(from address: String) {
+        inboundStreams.withLockedValue { streams in
+            streams[address, default: 1] -= 1
+            if streams[address] == 0 { streams[address] = nil }
+        }
+    }
 
     init(configuration: S2SConfiguration, domain: String, certificateChainFile: String, keyFile: String, limits: XMLStreamParser.Limits,
          metrics: XMPPMetrics, logger: Logger) throws {
@@ -119,8 +141,12 @@ final class S2SFederation: @unchecked Sendable {
         resolverPool.start()
     }
 
-    /// Closes every outbound link and stops the resolver threads (shutdown).
+    private let stopped = NIOLockedValueBox(false)
+
+    /// Closes every outbound link and stops the resolver threads (shutdown); nothing is sent
+    /// afterwards.
     func stop() async {
+        stopped.withLockedValue { $0 = true }
         closeAll()
         try? await resolverPool.shutdownGracefully()
     }
@@ -163,7 +189,7 @@ final class S2SFederation: @unchecked Sendable {
         case .queued:
             break
         case .connect:
-            connect(key, purpose: .stanzas)
+            connect(key, purpose: .stanzas)   // bounces at once once stopped
         case .bounce(let condition):
             bounce([stanza], condition: condition)
         }
@@ -187,14 +213,17 @@ final class S2SFederation: @unchecked Sendable {
         }
     }
 
-    /// The link is authenticated: what waited goes out in order.
-    func linkReady(_ connection: S2SOutboundConnection, link key: LinkKey, loop: any EventLoop) {
-        let queue = links.withLockedValue { links -> [XMLElement] in
-            guard case .connecting(let queue, _) = links[key] else { return [] }
+    /// The link is authenticated: what waited goes out in order. False when no stanza waits
+    /// for it (another link took its place, or the server is stopping): the caller closes it.
+    func linkReady(_ connection: S2SOutboundConnection, link key: LinkKey, loop: any EventLoop) -> Bool {
+        let queue = links.withLockedValue { links -> [XMLElement]? in
+            guard case .connecting(let queue, _) = links[key] else { return nil }
             links[key] = .ready(NIOLoopBound(connection, eventLoop: loop), id: ObjectIdentifier(connection))
             return queue
         }
+        guard let queue else { return false }
         for stanza in queue { connection.send(stanza) }
+        return true
     }
 
     /// The link to `peer` ended: before it was ready, what waited bounces and the domain
@@ -219,33 +248,75 @@ final class S2SFederation: @unchecked Sendable {
         if !bounced.isEmpty { bounce(bounced, condition: condition ?? .remoteServerNotFound) }
     }
 
+    /// Verification streams at once, in all and per claimed domain: each inbound `db:result`
+    /// makes this gateway look the claimed domain up and connect there, so an anonymous peer
+    /// must not be able to make it do so without bound.
+    static let maxVerifications = 64
+    static let maxVerificationsPerDomain = 4
+    private let verifications = NIOLockedValueBox([String: Int]())
+
     /// Asks the authoritative server of `peer` whether `key`, presented on our inbound stream
     /// `streamID` in its name, is its own (XEP-0220 §2.2), on a stream opened for that alone.
+    /// Refused (false at once) beyond the bounds above, and for a domain that is an IP
+    /// address: dialback authenticates names, and an address would let any peer make this
+    /// gateway connect to a host of its choosing.
     func verifyDialback(peer: String, local: String, streamID: String, key: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        guard !Self.isAddressLiteral(peer) else {
+            metrics.record { $0.s2sRefused["address_domain", default: 0] += 1 }
+            return loop.makeSucceededFuture(false)
+        }
+        let admitted = verifications.withLockedValue { counts in
+            guard counts.values.reduce(0, +) < Self.maxVerifications, counts[peer, default: 0] < Self.maxVerificationsPerDomain else { return false }
+            counts[peer, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            metrics.record { $0.s2sRefused["verifications", default: 0] += 1 }
+            return loop.makeSucceededFuture(false)
+        }
         let promise = loop.makePromise(of: Bool.self)
+        let verifications = self.verifications
+        promise.futureResult.whenComplete { _ in
+            verifications.withLockedValue { counts in
+                counts[peer, default: 1] -= 1
+                if counts[peer] == 0 { counts[peer] = nil }
+            }
+        }
+        // One deadline for the whole verification, however many targets DNS names.
+        loop.scheduleTask(in: .seconds(Int64(configuration.connectTimeoutSeconds))) { promise.succeed(false) }
         connect(LinkKey(local: local, peer: peer), purpose: .verify(streamID: streamID, key: key), verified: promise)
         return promise.futureResult
+    }
+
+    /// Whether a domain is written as an IPv4 address (all-numeric labels); IPv6 never
+    /// passes the domain check.
+    static func isAddressLiteral(_ domain: String) -> Bool {
+        domain.split(separator: ".").allSatisfy { $0.allSatisfy(\.isNumber) }
     }
 
     /// Resolves `peer` off the event loops, then tries its targets in order.
     private func connect(_ key: LinkKey, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>? = nil) {
         let peer = key.peer
-        guard let group else {
+        guard let group, !stopped.withLockedValue({ $0 }) else {
             verified?.succeed(false)
-            return linkEnded(nil, link: key, condition: .remoteServerNotFound)
+            if verified == nil { linkEnded(nil, link: key, condition: .remoteServerNotFound) }
+            return
         }
         let loop = group.next()
         let route = configuration.routes[peer]
         resolverPool.runIfActive(eventLoop: loop) { () -> [(host: String, port: Int)] in
             if let route { return Self.resolve(DNSResolver.Target(host: route.host, port: route.port)) }
-            return DNSResolver.serverTargets(for: peer).flatMap(Self.resolve)
+            guard !Self.isAddressLiteral(peer) else { return [] }
+            // Bounded: at most 4 SRV targets and 2 addresses each, whatever DNS says.
+            return DNSResolver.serverTargets(for: peer).prefix(4).flatMap { Self.resolve($0).prefix(2) }
         }.whenComplete { result in
             let targets = (try? result.get()) ?? []
             guard !targets.isEmpty else {
                 self.logger.info("s2s peer not found", metadata: ["peer": "\(peer)"])
                 self.metrics.record { $0.s2sRefused["not_found", default: 0] += 1 }
                 verified?.succeed(false)
-                return self.linkEnded(nil, link: key, condition: .remoteServerNotFound)
+                if verified == nil { self.linkEnded(nil, link: key, condition: .remoteServerNotFound) }
+                return
             }
             self.attempt(targets[...], link: key, purpose: purpose, loop: loop, verified: verified)
         }
@@ -264,7 +335,8 @@ final class S2SFederation: @unchecked Sendable {
         let peer = key.peer
         guard let target = targets.first else {
             verified?.succeed(false)
-            return linkEnded(nil, link: key, condition: .remoteServerNotFound)
+            if verified == nil { linkEnded(nil, link: key, condition: .remoteServerNotFound) }
+            return
         }
         let timeout = TimeAmount.seconds(Int64(configuration.connectTimeoutSeconds))
         ClientBootstrap(group: loop)
@@ -296,8 +368,10 @@ final class S2SFederation: @unchecked Sendable {
 
     /// The inbound stream of `link` ended: its remote senders are gone (rooms they were in
     /// see them leave); a new stream from the peer makes new ones.
-    func endSenders(of link: S2SInboundLink) {
-        for session in link.takeSenders() {
+    func endSenders(of link: S2SInboundLink) { end(link.takeSenders()) }
+
+    private func end(_ senders: [Session]) {
+        for session in senders {
             session.state.withLockedValue { state in
                 state.closed = true
                 state.available = false
@@ -311,12 +385,9 @@ final class S2SFederation: @unchecked Sendable {
     func received(_ incoming: XMLElement, on link: S2SInboundLink, loop: any EventLoop) {
         metrics.record { $0.s2sStanzas["inbound", default: 0] += 1 }
         guard link.admitStanza() else {
+            // Dropped and counted, not answered: one error per refused stanza would let a
+            // flood make this gateway send as much back.
             metrics.record { $0.s2sRefused["rate", default: 0] += 1 }
-            var refused = incoming
-            refused.renamespace(from: Namespace.server, to: Namespace.client)
-            if refused[attribute: "type"] != "error", refused[attribute: "type"] != "result", refused.name != "presence" {
-                send(StanzaError(.resourceConstraint, "\(link.domain) is sending faster than this gateway accepts").reply(to: refused))
-            }
             return
         }
         var stanza = incoming
@@ -336,16 +407,19 @@ final class S2SFederation: @unchecked Sendable {
                         "peer": "\(link.domain)", "id": "\(stanza[attribute: "id"]?.prefix(64) ?? "")", "condition": "\(condition.prefix(64))",
                     ])
                 }
+            } else if (stanza.name == "iq" && type == "result") || type == "error" {
+                router.deliverLocally(stanza)   // answers to our users' requests (a pong, a bounce)
             } else {
-                router.deliverLocally(stanza)
+                metrics.record { $0.s2sRefused["server_sender", default: 0] += 1 }  // a server chats with nobody
             }
             return
         }
-        let session = link.sender(from) {
+        let (session, evicted) = link.sender(from) {
             let session = Session(jid: from, bare: bare, streamID: "s2s")
             session.attach(RemoteReplies(federation: self), on: loop)
             return session
         }
+        if let evicted { end([evicted]) }
         if let reply = router.route(stanza, from: session) { send(reply) }
     }
 }

@@ -51,16 +51,15 @@ final class S2SInboundConnection: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         address = context.remoteAddress?.ipAddress ?? "unknown"
         federation.metrics.record { $0.s2sStreams["inbound", default: 0] += 1 }
-        let limit = federation.configuration.maxInboundStreams
-        admitted = federation.inboundStreams.withLockedValue { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
+        if let refusal = federation.admitInbound(from: address) {
+            federation.metrics.record { $0.s2sRefused[refusal, default: 0] += 1 }
+            fail(StreamError(.resourceConstraint, "this gateway has too many server-to-server streams"))
+            // A peer that never reads would keep the socket: close anyway.
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            closeTimer = context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
+            return
         }
-        guard admitted else {
-            federation.metrics.record { $0.s2sRefused["too_many_streams", default: 0] += 1 }
-            return fail(StreamError(.resourceConstraint, "this gateway has too many server-to-server streams"))
-        }
+        admitted = true
         machine.connectionAdmitted()
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         negotiationTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(federation.configuration.connectTimeoutSeconds * 2))) {
@@ -72,7 +71,7 @@ final class S2SInboundConnection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
         closeTimer?.cancel()
-        if admitted { federation.inboundStreams.withLockedValue { $0 -= 1 } }
+        if admitted { federation.releaseInbound(from: address) }
         admitted = false
         if let link = machine.channelInactive().lost { end(link) }
         context.fireChannelInactive()

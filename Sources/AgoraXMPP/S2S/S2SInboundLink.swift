@@ -37,20 +37,19 @@ final class S2SInboundLink: @unchecked Sendable {
     /// Takes one stanza's worth of the peer's rate; false: refuse it.
     func admitStanza() -> Bool { state.withLockedValue { $0.bucket.take(now: .now) } }
 
-    /// The session that stands for `jid` (a remote account's full or bare JID); the oldest
-    /// is forgotten beyond `maxSenders` (it has nothing durable: a new one replaces it).
-    func sender(_ jid: JID, make: () -> Session) -> Session {
+    /// The session that stands for `jid` (a remote account's full or bare JID), and the
+    /// oldest one when it had to go to make room (beyond `maxSenders`): the caller ends it,
+    /// so rooms see it leave; it holds nothing durable, and a new one replaces it.
+    func sender(_ jid: JID, make: () -> Session) -> (Session, evicted: Session?) {
         let key = jid.description
         return state.withLockedValue { state in
-            if let known = state.senders[key] { return known }
+            if let known = state.senders[key] { return (known, nil) }
             let session = make()
             state.senders[key] = session
             state.order.append(key)
-            if state.order.count > maxSenders {
-                let oldest = state.order.removeFirst()
-                state.senders[oldest] = nil
-            }
-            return session
+            guard state.order.count > maxSenders else { return (session, nil) }
+            let oldest = state.order.removeFirst()
+            return (session, state.senders.removeValue(forKey: oldest))
         }
     }
 

@@ -96,8 +96,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             // Nothing either way for `idleSeconds`: a clean close (RFC 6120 §4.4); the next
-            // stanza for this peer opens a new link.
-            close(error: nil)
+            // stanza for this peer opens a new link. Already ending: the socket goes now.
+            if ended { context.close(promise: nil) } else { close(error: nil) }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -135,7 +135,10 @@ final class S2SOutboundConnection: ChannelInboundHandler {
             federation.metrics.record { $0.s2sAuthenticated["outbound_" + mechanism, default: 0] += 1 }
             logger.info("s2s link ready", metadata: ["peer": "\(peer)", "mechanism": "\(mechanism)"])
             announced = true
-            federation.linkReady(self, link: S2SFederation.LinkKey(local: local, peer: peer), loop: context.eventLoop)
+            guard federation.linkReady(self, link: S2SFederation.LinkKey(local: local, peer: peer), loop: context.eventLoop) else {
+                announced = false
+                return close(error: nil)
+            }
             context.flush()
         case .verified(let valid):
             verified?.succeed(valid)
@@ -175,6 +178,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
         if let error { write(error.element) }
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "</stream:stream>"))).whenComplete { _ in bound.value.close(promise: nil) }
+        // A peer that never reads would keep the socket and what is buffered for it.
+        _ = context.eventLoop.scheduleTask(in: .seconds(5)) { bound.value.close(promise: nil) }
     }
 
     /// Tells federation (once) that this link is gone, and whoever waits for a verification.

@@ -66,3 +66,13 @@ struct S2SPiecesTests {
 
     func bytes(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
 }
+
+/// Dialback verification never connects to a domain written as an address.
+struct S2SAddressDomainTests {
+    @Test func numericDomainsAreAddressesAndNamesAreNot() {
+        #expect(S2SFederation.isAddressLiteral("10.0.0.5"))
+        #expect(S2SFederation.isAddressLiteral("127.0.0.1"))
+        #expect(!S2SFederation.isAddressLiteral("gw1.test"))
+        #expect(!S2SFederation.isAddressLiteral("10.0.0.example"))
+    }
+}

@@ -216,6 +216,13 @@ async def scenario(a):
     await refused(shop, 'forbidden', 'get', 'urn:agora:readings:1', 'readings',
                   {'sensor': a.sensor, 'from': rfc3339(start + 3600), 'to': rfc3339(start + 7200)}, why='beyond the window bought')
     await refused(shop, 'item-not-found', 'set', MARKET, 'purchase', dict(window, request='carol-2', sensor='nowhere'), why='unknown sensor')
+    # What keeps an account's own data is for gw1's accounts only: a remote sender cannot make
+    # gw1 store private XML, a roster or a block list under its JID.
+    await refused(shop, 'service-unavailable', 'set', 'jabber:iq:private', 'query', children=[ET.Element('{urn:example:junk}junk')],
+                  why='private storage for a remote JID')
+    await refused(shop, 'service-unavailable', 'get', 'jabber:iq:roster', 'query', why='a roster for a remote JID')
+    await refused(shop, 'service-unavailable', 'set', 'urn:xmpp:blocking', 'block', children=[ET.Element('{urn:xmpp:blocking}item', {'jid': 'x@y.test'})],
+                  why='a block list for a remote JID')
     try:
         await ask(At(dave, 'gw1.test'), 'get', MARKET, 'balance')
         raise Fail('dave, who has no account on gw1, was told a balance')
