@@ -5,6 +5,9 @@ internal import Glibc
 /// The few file-system calls the composition root needs, as POSIX calls (FoundationEssentials
 /// has no `FileManager` permissions API that reports errno).
 enum FileSystem {
+    /// Removes a file if it is there (nothing when it is not).
+    static func remove(_ path: String) { _ = unlink(path) }
+
     static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

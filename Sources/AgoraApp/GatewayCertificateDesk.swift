@@ -167,6 +167,32 @@ public struct GatewayCertificateDesk: Sendable {
         return (authority, accepted)
     }
 
+    /// Where `installCityChain` keeps the CA's certificate as the city root issued it.
+    public static func cityChainFile(in stateDirectory: String) -> String { stateDirectory + "/xmpp/city-chain.pem" }
+
+    /// Installs this CA's certificate as a city root issued it (`agora ca install-chain`),
+    /// with any intermediates after it: a cross-certificate — same key and subject as the
+    /// CA's own, so everything it issued, and everything it will issue, also chains to the
+    /// city root. The self-signed certificate stays the anchor of the gateway's own clients
+    /// and sensors (nothing they trust changes); the city chain is what the XMPP server
+    /// shows to federation peers (`s2s`), who trust the city root.
+    public static func installCityChain(pem: String, into gateway: Gateway) throws -> Certificate {
+        let current = try GatewayCertificateDesk(gateway: gateway).authority
+        let certificates: [Certificate]
+        do { certificates = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) } } catch {
+            throw CertificateRefusal.badRequest("the chain is not a series of PEM certificates")
+        }
+        guard let first = certificates.first else { throw CertificateRefusal.badRequest("the chain holds no certificate") }
+        let authority = try current.recertified(by: first)
+        guard authority.isValid(at: .now()) else { throw CertificateRefusal.badRequest("the CA certificate is expired or not yet valid") }
+        // Intermediates up to (not including) the root: peers hold the root themselves.
+        let chain = [first] + certificates.dropFirst().filter { $0.issuer != $0.subject }
+        let text = try chain.map { try $0.serializeAsPEM().pemString + "\n" }.joined()
+        try FileSystem.makeDirectory(gateway.configuration.stateDirectory + "/xmpp", mode: 0o700)
+        try FileSystem.write(Array(text.utf8), to: cityChainFile(in: gateway.configuration.stateDirectory), mode: 0o644)
+        return first
+    }
+
     /// The current CRL (DER). Signs a fresh one first when more than half of the stored
     /// one's validity has passed, so a gateway without revocations never serves an
     /// expired CRL (which would make every client certificate fail `-crl_check`).

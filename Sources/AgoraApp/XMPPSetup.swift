@@ -37,6 +37,20 @@ public enum XMPPSetup {
                 gateway.logger.notice("issued the XMPP server certificate", metadata: ["serial": "\(issued.serial)", "domain": "\(configuration.domain)"])
             }
         }
+        // A CA certified by the city root (`agora ca install-chain`): federation peers are shown
+        // the server certificate with the city chain, which they trust; clients keep the
+        // self-signed chain they know.
+        let cityChain = GatewayCertificateDesk.cityChainFile(in: gateway.configuration.stateDirectory)
+        if configuration.s2s.enabled, configuration.s2s.certificateChainFile.isEmpty, configuration.certificateChainFile == directory + "/server.pem",
+           FileSystem.exists(cityChain) {
+            let server = try PEMDocument.parseMultiple(pemString: String(decoding: try Data(contentsOf: URL(fileURLWithPath: configuration.certificateChainFile)), as: UTF8.self))
+            let chain = String(decoding: try Data(contentsOf: URL(fileURLWithPath: cityChain)), as: UTF8.self)
+            if let leaf = server.first {
+                configuration.s2s.certificateChainFile = directory + "/s2s.pem"
+                configuration.s2s.keyFile = configuration.keyFile
+                try FileSystem.write(Array((leaf.pemString + "\n" + chain).utf8), to: configuration.s2s.certificateChainFile, mode: 0o644)
+            }
+        }
         let secretFile = gateway.configuration.s2sDialbackSecretFile
         if configuration.s2s.enabled, !secretFile.isEmpty {
             do { configuration.s2s.dialbackSecret = Array(try Data(contentsOf: URL(fileURLWithPath: secretFile))) } catch {

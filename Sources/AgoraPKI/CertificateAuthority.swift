@@ -60,6 +60,34 @@ public struct CertificateAuthority: Sendable {
         self.key = key
     }
 
+    /// A request to have this CA certified by another — a city root (issue 19), so gateways
+    /// of one city trust each other's certificates without sharing a key: the CA's own
+    /// subject and key, asking for the CA extensions it has (basicConstraints cA, path length
+    /// 0; keyCertSign and cRLSign).
+    public func signingRequest() throws -> CertificateSigningRequest {
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+        }
+        return try CertificateSigningRequest(
+            version: .v1, subject: certificate.subject, privateKey: Certificate.PrivateKey(key),
+            attributes: CertificateSigningRequest.Attributes([try .init(ExtensionRequest(extensions: extensions))]),
+            signatureAlgorithm: .ecdsaWithSHA256)
+    }
+
+    /// This CA with `certificate` in place of its own: the same key and subject, certified
+    /// by someone else (a city root answering `signingRequest()`). Everything the CA issued
+    /// stays valid — same issuer name, same key — and now also chains to that root.
+    public func recertified(by certificate: Certificate) throws(CertificateRefusal) -> CertificateAuthority {
+        guard certificate.subject == self.certificate.subject else {
+            throw .badRequest("the new CA certificate names another subject than this CA (\(self.certificate.subject))")
+        }
+        guard certificate.issuer != certificate.subject else {
+            throw .badRequest("the new CA certificate is self-signed; install the one the city root issued")
+        }
+        return try CertificateAuthority(certificate: certificate, key: key)
+    }
+
     /// How long certificates of each profile are valid.
     public struct Validity: Sendable {
         public var sensorDays: Int

@@ -13,7 +13,7 @@ struct CA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "The gateway's certificate authority: sign CSRs, list, revoke, CRL, server certificates.",
-        subcommands: [Show.self, Import.self, Sign.self, List.self, Revoke.self, CRL.self, ServerCert.self]
+        subcommands: [Show.self, Import.self, CSR.self, InstallChain.self, Sign.self, List.self, Revoke.self, CRL.self, ServerCert.self]
     )
 
     struct Show: AsyncParsableCommand {
@@ -45,6 +45,39 @@ struct CA: AsyncParsableCommand {
                 try await GatewayCertificateDesk.importAuthority(certificatePEM: certificatePEM, keyPEM: keyPEM, into: gateway, actor: .operator)
             }
             print("adopted the imported CA (ledger entry \(accepted.index)); agora ca show prints it")
+        }
+    }
+
+    struct CSR: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a CSR (PEM) for this CA's own key, for a city root to sign (then: agora ca install-chain).",
+            discussion: "The root signs it as a CA (basicConstraints cA, keyCertSign, cRLSign); the key never leaves the gateway.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let pem = try await global.withGateway { gateway in
+                try GatewayCertificateDesk(gateway: gateway).authority.signingRequest().serializeAsPEM().pemString
+            }
+            print(pem)
+        }
+    }
+
+    struct InstallChain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "install-chain",
+            abstract: "Install this CA's certificate as the city root issued it; federation peers that trust the root then trust this gateway.",
+            discussion: """
+                CERTS: PEM, the answer to agora ca csr (same key and subject), optionally followed by intermediates. \
+                The CA's own self-signed certificate stays what the gateway's clients and sensors trust; the server \
+                shows the city chain to federation peers ([s2s]) from the next start of agora serve.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "PEM: the CA certificate issued by the city root, then any intermediates.") var certs: String
+
+        func run() async throws {
+            let pem = String(decoding: try InputFile.read(certs, limit: 256 * 1024), as: UTF8.self)
+            let installed = try await global.withGateway { gateway in try GatewayCertificateDesk.installCityChain(pem: pem, into: gateway) }
+            print("installed the CA certificate issued by \(installed.issuer); restart agora serve to show it to federation peers")
         }
     }
 

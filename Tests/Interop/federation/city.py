@@ -118,7 +118,6 @@ class City:
 
         ca('root', 'City of Test Root')
         ca('rogue', 'Not The City')
-        leaf('gw1', 'gw1.test', 'root')
         leaf('city', 'city.test', 'root')
         leaf('evil', 'evil.test', 'root')           # a real city member that misbehaves
         leaf('fake-city', 'city.test', 'rogue')     # claims city.test, chains to nothing trusted
@@ -233,14 +232,22 @@ def main():
         city.network()
         city.certificates()
         pki = city.pki
-        # gw1: the city's certificate, trusting the city root; a tight rate for the flood check.
+        # gw1: its CA certified by the city root (agora ca csr, signed by the city with openssl,
+        # agora ca install-chain), so the server certificate its CA issues chains to the root;
+        # it trusts the root in turn. A tight rate for the flood check.
         gw1, env1 = city.gateway('gw1', 'gw1.test', {
-            'AGORA_S2S_CERT_FILE': str(pki / 'gw1.pem'), 'AGORA_S2S_KEY_FILE': str(pki / 'gw1.key'),
             'AGORA_S2S_TRUST_FILE': str(pki / 'root.pem'), 'AGORA_S2S_STANZAS_PER_SECOND': '50',
             'AGORA_REGISTRY_JID': 'gw2.test', 'AGORA_REGISTRY_SYNC_S': '1'})
         # gw2: its own CA's certificate, no anchors: every peer comes in by dialback. It keeps
         # the city's XEP-0347 registry, where gw1 registers its sensors.
         gw2, env2 = city.gateway('gw2', 'gw2.test', {'AGORA_REGISTRY_ENABLED': 'true'})
+        (pki / 'gw1-ca.csr').write_text(city.agora_cli(gw1, 'ca', 'csr').stdout)
+        (pki / 'ca.ext').write_text('basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n'
+                                    'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n')
+        run('openssl', 'x509', '-req', '-in', pki / 'gw1-ca.csr', '-CA', pki / 'root.pem', '-CAkey', pki / 'root.key', '-CAcreateserial',
+            '-days', '2', '-extfile', pki / 'ca.ext', '-out', pki / 'gw1-ca.pem')
+        (pki / 'gw1-chain.pem').write_text((pki / 'gw1-ca.pem').read_text() + (pki / 'root.pem').read_text())
+        city.agora_cli(gw1, 'ca', 'install-chain', pki / 'gw1-chain.pem')
         city.agora_cli(gw1, 'user', 'add', 'alice@gw1.test', '--role', 'consumer', '--password-stdin', stdin='alice-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'olga@gw1.test', '--role', 'owner', '--password-stdin', stdin='olga-gw1-pass\n')
         city.agora_cli(gw1, 'user', 'add', 'carol@city.test', '--role', 'consumer', '--remote')
