@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'Tests/Interop/federation'))
+from netns import Topology  # noqa: E402  (the federation test's namespaces and DNS)
+
 SUBNET = '10.78.0'
 PASSWORD = 'bench-password-0123'
 USERS = 50
@@ -54,34 +57,12 @@ class Bench:
     def __init__(self, a):
         self.args = a
         self.work = Path(tempfile.mkdtemp(prefix='agora-s2s-bench-', dir=os.environ.get('BENCH_DIR', '/var/tmp')))
-        tag = 'sb%d' % (os.getpid() % 100000)
-        self.ns = {'sw': tag + '-sw', 'a': tag + '-a', 'b': tag + '-b'}
-        self.procs = []
+        self.net = Topology('sb', SUBNET, {'a': 1, 'b': 2}, self.work)
+        self.ns = self.net.ns
 
     def network(self):
-        for name in self.ns.values():
-            run('ip', 'netns', 'add', name)
-            run('ip', '-n', name, 'link', 'set', 'lo', 'up')
-        sw = self.ns['sw']
-        run('ip', '-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
-        run('ip', '-n', sw, 'addr', 'add', SUBNET + '.254/24', 'dev', 'br0')
-        run('ip', '-n', sw, 'link', 'set', 'br0', 'up')
-        for host, octet in (('a', 1), ('b', 2)):
-            ns = self.ns[host]
-            run('ip', '-n', sw, 'link', 'add', 'p-' + host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
-            run('ip', '-n', sw, 'link', 'set', 'p-' + host, 'master', 'br0', 'up')
-            run('ip', '-n', ns, 'addr', 'add', '%s.%d/24' % (SUBNET, octet), 'dev', 'eth0')
-            run('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
-            etc = Path('/etc/netns') / ns
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / 'resolv.conf').write_text('nameserver %s.254\n' % SUBNET)
-            (etc / 'hosts').write_text('127.0.0.1 localhost\n')
-        conf = self.work / 'dnsmasq.conf'
-        conf.write_text('\n'.join(['no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=%s.254' % SUBNET, 'user=root',
-                                   'host-record=a.test,%s.1' % SUBNET, 'host-record=b.test,%s.2' % SUBNET,
-                                   'srv-host=_xmpp-server._tcp.a.test,a.test,5269,0,5',
-                                   'srv-host=_xmpp-server._tcp.b.test,b.test,5269,0,5']) + '\n')
-        self.spawn(sw, ['dnsmasq', '--keep-in-foreground', '--conf-file=%s' % conf], self.work / 'dnsmasq.log')
+        self.net.create(['host-record=a.test,%s.1' % SUBNET, 'host-record=b.test,%s.2' % SUBNET,
+                         'srv-host=_xmpp-server._tcp.a.test,a.test,5269,0,5', 'srv-host=_xmpp-server._tcp.b.test,b.test,5269,0,5'])
 
     def certificates(self):
         d = self.work / 'pki'
@@ -98,30 +79,15 @@ class Bench:
             f.chmod(0o644)
         self.pki = d
 
-    def spawn(self, ns, argv, log, env=None, cpu=None):
-        pin = ['taskset', '-c', str(cpu)] if cpu is not None else []
-        p = subprocess.Popen(['ip', 'netns', 'exec', ns] + pin + [str(x) for x in argv], stdout=open(log, 'ab'), stderr=subprocess.STDOUT,
-                             env=env, start_new_session=True)
-        self.procs.append(p)
-        return p
+    def spawn(self, host, argv, log, env=None, cpu=None):
+        return self.net.spawn(argv[0] if isinstance(argv[0], str) else 'server', host, argv, log, env=env, cpu=cpu)
 
     def stop(self, p):
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-
-    def server_pid(self, p, name):
-        """The server process under `ip netns exec` + taskset (they exec, so it is p itself)."""
-        return p.pid
+        Topology.stop(p)
 
     def wait_port(self, host, port):
         for _ in range(300):
-            if run('ip', 'netns', 'exec', self.ns[host], 'bash', '-c', 'exec 3<>/dev/tcp/%s/%d' % (
-                    '127.0.0.1' if port == 5222 else '%s.%d' % (SUBNET, 1 if host == 'a' else 2), port), check=False).returncode == 0:
+            if self.net.listening(host, '127.0.0.1' if port == 5222 else self.net.address(host), port):
                 return
             time.sleep(0.1)
         sys.exit('%s never listened on %d' % (host, port))
@@ -142,7 +108,7 @@ class Bench:
                    AGORA_S2S_STANZAS_PER_SECOND='10000000', AGORA_S2S_MAX_INBOUND='100000', AGORA_LOG_LEVEL=os.environ.get('BENCH_AGORA_LOG', 'notice'))
         if trust:
             env['AGORA_S2S_TRUST_FILE'] = str(self.pki / 'root.pem')
-        p = self.spawn(self.ns[host], [self.args.agora, 'serve', '--state-dir', state], state.parent / 'serve.log', env=env, cpu=1)
+        p = self.spawn(host, [self.args.agora, 'serve', '--state-dir', state], state.parent / 'serve.log', env=env, cpu=1)
         self.wait_port(host, 5269)
         return p
 
@@ -182,7 +148,7 @@ VirtualHost "{domain}"
         if host == 'a' and not (d / 'users-done').exists():
             write_prosody_users(d / 'data', domain)
             (d / 'users-done').write_text('')
-        p = self.spawn(self.ns[host], ['prosody', '--config', d / 'prosody.cfg.lua', '-F'], d / 'stdout.log', cpu=1)
+        p = self.spawn(host, ['prosody', '--config', d / 'prosody.cfg.lua', '-F'], d / 'stdout.log', cpu=1)
         self.wait_port(host, 5269)
         return p
 
@@ -306,11 +272,7 @@ time.sleep(8)
             self.stop(b)
 
     def teardown(self):
-        for p in self.procs:
-            self.stop(p)
-        for name in self.ns.values():
-            run('ip', 'netns', 'del', name, check=False)
-            shutil.rmtree(Path('/etc/netns') / name, ignore_errors=True)
+        self.net.teardown()
         if not os.environ.get('KEEP'):
             shutil.rmtree(self.work, ignore_errors=True)
 

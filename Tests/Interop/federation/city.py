@@ -25,77 +25,35 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from netns import Failed as Fail, Topology, run  # noqa: E402
+
 SUBNET = '10.77.0'
 HOSTS = {'gw1': 11, 'gw2': 12, 'city': 13}
-
-
-class Fail(Exception):
-    pass
-
-
-def run(*args, check=True, stdin=None, env=None, timeout=120):
-    r = subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
-    if check and r.returncode != 0:
-        raise Fail('%s exited %d:\n%s%s' % (' '.join(map(str, args)), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
-    return r
 
 
 class City:
     def __init__(self, agora, work):
         self.agora = agora
         self.work = Path(work)
-        tag = 'fed%d' % (os.getpid() % 100000)
-        self.ns = {name: '%s-%s' % (tag, name) for name in list(HOSTS) + ['sw']}
-        self.processes = []
-        self.created = []
+        self.net = Topology('fed', SUBNET, HOSTS, work)
+        self.ns = self.net.ns
 
-    # --- network ------------------------------------------------------------------------
     def network(self):
-        sw = self.ns['sw']
-        for name in self.ns.values():
-            run('ip', 'netns', 'add', name)
-            self.created.append(name)
-            run('ip', '-n', name, 'link', 'set', 'lo', 'up')
-        run('ip', '-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
-        run('ip', '-n', sw, 'addr', 'add', '%s.254/24' % SUBNET, 'dev', 'br0')
-        run('ip', '-n', sw, 'link', 'set', 'br0', 'up')
-        for host, octet in HOSTS.items():
-            ns = self.ns[host]
-            run('ip', '-n', sw, 'link', 'add', 'p-' + host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
-            run('ip', '-n', sw, 'link', 'set', 'p-' + host, 'master', 'br0', 'up')
-            run('ip', '-n', ns, 'addr', 'add', '%s.%d/24' % (SUBNET, octet), 'dev', 'eth0')
-            run('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
-            etc = Path('/etc/netns') / ns
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / 'resolv.conf').write_text('nameserver %s.254\noptions timeout:1 attempts:2\n' % SUBNET)
-            # Nothing of the host's /etc/hosts leaks in either: names come from dnsmasq.
-            (etc / 'hosts').write_text('127.0.0.1 localhost\n')
-        conf = self.work / 'dnsmasq.conf'
-        conf.write_text('\n'.join([
-            'no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=%s.254' % SUBNET, 'user=root',
-            'log-queries', 'log-facility=%s' % (self.work / 'dnsmasq.log'),
+        self.net.create([
             'host-record=gw1.test,%s.11' % SUBNET, 'host-record=gw2.test,%s.12' % SUBNET,
             'host-record=rooms.gw1.test,%s.11' % SUBNET, 'host-record=pubsub.gw1.test,%s.11' % SUBNET,
             'host-record=xmpp.city.test,%s.13' % SUBNET, 'host-record=evil.test,%s.13' % SUBNET,
             'srv-host=_xmpp-server._tcp.gw1.test,gw1.test,5269,0,5',
             'srv-host=_xmpp-server._tcp.gw2.test,gw2.test,5269,0,5',
             'srv-host=_xmpp-server._tcp.city.test,xmpp.city.test,5269,0,5',
-        ]) + '\n')
-        self.spawn('dnsmasq', sw, ['dnsmasq', '--keep-in-foreground', '--conf-file=%s' % conf], self.work / 'dnsmasq.out')
-
-    def spawn(self, name, ns, argv, log, env=None):
-        out = open(log, 'ab')
-        p = subprocess.Popen(['ip', 'netns', 'exec', ns] + [str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT,
-                             env=env, start_new_session=True)
-        self.processes.append((name, p))
-        return p
+        ])
 
     def in_ns(self, host, *argv, timeout=300, env=None):
-        return run('ip', 'netns', 'exec', self.ns[host], *argv, timeout=timeout, check=False, env=env)
+        return self.net.execute(host, *argv, timeout=timeout, env=env)
 
     # --- certificates -------------------------------------------------------------------
     def certificates(self):
@@ -140,7 +98,7 @@ class City:
     def start_gateway(self, host, state, env):
         log = self.work / host / 'serve.log'
         offset = log.stat().st_size if log.exists() else 0   # a restart appends to the same log
-        self.spawn('agora ' + host, self.ns[host], [self.agora, 'serve', '--state-dir', state], log, env=env)
+        self.net.spawn('agora ' + host, host, [self.agora, 'serve', '--state-dir', state], log, env=env)
         deadline = time.time() + 60
         while time.time() < deadline:
             if 'agora serve ready' in log.read_bytes()[offset:].decode(errors='replace'):
@@ -179,10 +137,10 @@ VirtualHost "city.test"
 '''.format(d=d, ip='%s.13' % SUBNET, pki=self.pki))
         for user, password in (('carol', 'carol-city-1'), ('dave', 'dave-city-22')):
             run('prosodyctl', '--config', cfg, 'register', user, 'city.test', password)
-        self.spawn('prosody', self.ns['city'], ['prosody', '--config', cfg, '-F'], d / 'stdout.log')
+        self.net.spawn('prosody', 'city', ['prosody', '--config', cfg, '-F'], d / 'stdout.log')
         deadline = time.time() + 30
         while time.time() < deadline:
-            if self.in_ns('city', 'bash', '-c', 'exec 3<>/dev/tcp/%s.13/5269' % SUBNET).returncode == 0:
+            if self.net.listening('city', self.net.address('city'), 5269):
                 return d / 'prosody.log'
             time.sleep(0.2)
         raise Fail('prosody never listened:\n%s' % (d / 'stdout.log').read_text(errors='replace')[-3000:])
@@ -192,24 +150,6 @@ VirtualHost "city.test"
         if r.returncode != 0:
             raise Fail('metrics of %s: %s' % (host, r.stderr[-2000:]))
         return r.stdout
-
-    def teardown(self):
-        for name, p in reversed(self.processes):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for name, p in self.processes:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-        for name in self.created:
-            run('ip', 'netns', 'del', name, check=False)
-            shutil.rmtree(Path('/etc/netns') / name, ignore_errors=True)
-
 
 def counter(text, name, **labels):
     """The value of one Prometheus sample, 0 when absent."""
@@ -311,7 +251,7 @@ def main():
         if bought_log.read_text().count('bought ') < 5:
             buyer.kill()
             raise Fail('carol bought less than 5 before the kill:\n' + bought_log.read_text()[-3000:])
-        serve1 = next(p for name, p in city.processes if name == 'agora gw1' and p.poll() is None)
+        serve1 = next(p for name, p in city.net.processes if name == 'agora gw1' and p.poll() is None)
         serve1.send_signal(signal.SIGKILL)
         serve1.wait()
         try:
@@ -342,7 +282,7 @@ def main():
             print(log.read_text(errors='replace')[-6000:])
         return 1
     finally:
-        city.teardown()
+        city.net.teardown()
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
