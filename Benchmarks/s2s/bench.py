@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'Tests/Interop/federation'))
-from netns import Topology  # noqa: E402  (the federation test's namespaces and DNS)
+from netns import Topology, prosody_config  # noqa: E402  (the federation test's namespaces and DNS)
 
 SUBNET = '10.78.0'
 PASSWORD = 'bench-password-0123'
@@ -118,33 +118,8 @@ class Bench:
         if not d.exists():
             (d / 'data').mkdir(parents=True)
         ip = '%s.%d' % (SUBNET, 1 if host == 'a' else 2)
-        cafile = ('cafile = "%s/root.pem"; ' % self.pki) if trust else ''
-        (d / 'prosody.cfg.lua').write_text('''
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-admin_socket = "{d}/prosody.sock"
-log = {{ {{ levels = {{ min = "warn" }}, to = "file", filename = "{d}/prosody.log" }} }}
-network_backend = "epoll"
-network_settings = {{ tcp_backlog = 4096 }}
-c2s_interfaces = {{ "127.0.0.1" }}
-s2s_interfaces = {{ "{ip}" }}
-c2s_ports = {{ 5222 }}
-s2s_ports = {{ 5269 }}
-c2s_direct_tls_ports = {{ }}
-s2s_direct_tls_ports = {{ }}
-component_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-c2s_require_encryption = false
-s2s_require_encryption = true
-s2s_secure_auth = false
-authentication = "internal_hashed"
-unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
-ssl = {{ certificate = "{pki}/{host}.pem"; key = "{pki}/{host}.key"; {cafile}}}
-modules_enabled = {{ "disco"; "roster"; "saslauth"; "tls"; "dialback"; "ping"; "s2s_auth_certs" }}
-VirtualHost "{domain}"
-'''.format(d=d, ip=ip, pki=self.pki, host=host, domain=domain, cafile=cafile))
+        (d / 'prosody.cfg.lua').write_text(prosody_config(d, domain, ip, self.pki / (host + '.pem'), self.pki / (host + '.key'),
+                                                          cafile=(self.pki / 'root.pem') if trust else None, c2s_address='127.0.0.1', c2s_tls=False))
         if host == 'a' and not (d / 'users-done').exists():
             write_prosody_users(d / 'data', domain)
             (d / 'users-done').write_text('')

@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from netns import Failed as Fail, Topology, run  # noqa: E402
+from netns import Failed as Fail, Topology, prosody_config, run  # noqa: E402
 
 SUBNET = '10.77.0'
 HOSTS = {'gw1': 11, 'gw2': 12, 'city': 13}
@@ -110,31 +110,8 @@ class City:
         d = self.work / 'prosody'
         (d / 'data').mkdir(parents=True)
         cfg = d / 'prosody.cfg.lua'
-        cfg.write_text('''
-run_as_root = true
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-admin_socket = "{d}/prosody.sock"
-log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{d}/prosody.log" }} }}
-network_backend = "epoll"
-interfaces = {{ "{ip}" }}
-c2s_ports = {{ 5222 }}
-s2s_ports = {{ 5269 }}
-c2s_direct_tls_ports = {{ }}
-s2s_direct_tls_ports = {{ }}
-component_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
-c2s_require_encryption = true
-s2s_require_encryption = true
-s2s_secure_auth = false
-authentication = "internal_hashed"
--- libunbound answers the special-use .test (RFC 6761) with NXDOMAIN itself; let dnsmasq answer.
-unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
-ssl = {{ certificate = "{pki}/city.pem"; key = "{pki}/city.key"; cafile = "{pki}/root.pem" }}
-modules_enabled = {{ "disco"; "roster"; "saslauth"; "tls"; "dialback"; "ping"; "presence"; "s2s_auth_certs" }}
-VirtualHost "city.test"
-'''.format(d=d, ip='%s.13' % SUBNET, pki=self.pki))
+        cfg.write_text(prosody_config(d, 'city.test', self.net.address('city'), self.pki / 'city.pem', self.pki / 'city.key',
+                                      cafile=self.pki / 'root.pem', log_level='debug'))
         for user, password in (('carol', 'carol-city-1'), ('dave', 'dave-city-22')):
             run('prosodyctl', '--config', cfg, 'register', user, 'city.test', password)
         self.net.spawn('prosody', 'city', ['prosody', '--config', cfg, '-F'], d / 'stdout.log')

@@ -99,3 +99,40 @@ class Topology:
         for name in self.created:
             run('ip', 'netns', 'del', name, check=False)
             shutil.rmtree(Path('/etc/netns') / name, ignore_errors=True)
+
+
+def prosody_config(directory, domain, s2s_address, certificate, key, cafile=None, c2s_address=None, c2s_tls=True, log_level='warn'):
+    """A Prosody 0.12 configuration for one domain in a namespace: c2s on 5222 (on `c2s_address`,
+    all interfaces by default; TLS required unless `c2s_tls` is false), s2s on 5269 with TLS
+    required, dialback allowed (`s2s_secure_auth = false`), certificates checked against
+    `cafile` (none: every peer comes in by dialback)."""
+    trust = ('cafile = "%s"; ' % cafile) if cafile else ''
+    c2s = ('c2s_interfaces = { "%s" }\ns2s_interfaces = { "%s" }' % (c2s_address, s2s_address)) if c2s_address \
+        else 'interfaces = { "%s" }' % s2s_address
+    return '''
+run_as_root = true
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+admin_socket = "{d}/prosody.sock"
+log = {{ {{ levels = {{ min = "{level}" }}, to = "file", filename = "{d}/prosody.log" }} }}
+network_backend = "epoll"
+network_settings = {{ tcp_backlog = 4096 }}
+{interfaces}
+c2s_ports = {{ 5222 }}
+s2s_ports = {{ 5269 }}
+c2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+component_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_require_encryption = {c2s_tls}
+s2s_require_encryption = true
+s2s_secure_auth = false
+authentication = "internal_hashed"
+-- libunbound answers the special-use .test (RFC 6761) with NXDOMAIN itself; let dnsmasq answer.
+unbound = {{ options = {{ ["local-zone:"] = "test. transparent" }} }}
+ssl = {{ certificate = "{certificate}"; key = "{key}"; {trust}}}
+modules_enabled = {{ "disco"; "roster"; "saslauth"; "tls"; "dialback"; "ping"; "presence"; "s2s_auth_certs" }}
+VirtualHost "{domain}"
+'''.format(d=directory, level=log_level, interfaces=c2s, c2s_tls='true' if c2s_tls else 'false', certificate=certificate, key=key,
+           trust=trust, domain=domain)
