@@ -9,6 +9,9 @@ internal import AgoraCore
 struct PresenceRouter {
     let router: StanzaRouter
 
+    /// Subscription requests from other domains waiting in one account's roster at most.
+    static let maxRemoteRequests = 100
+
     func route(_ stanza: XMLElement, to: JID?, from session: Session) -> XMLElement? {
         let type = stanza[attribute: "type"]
         switch type {
@@ -158,6 +161,15 @@ struct PresenceRouter {
                 if theirs?.subscription.hasFrom == true {
                     await approve(contact, subscriber: user)  // already approved: answer for them
                     return
+                }
+                if !isLocal(user), router.roster.item(of: contact, contact: user) == nil {
+                    // A federated peer can invent senders without end: requests from other
+                    // domains that no item stands for yet are bounded per account.
+                    let pending = router.roster.items(of: contact).filter { $0.pendingIn && !isLocal($0.contact) && $0.subscription == .none }.count
+                    guard pending < Self.maxRemoteRequests else {
+                        router.metrics.record { $0.presenceDropped += 1 }
+                        return
+                    }
                 }
                 _ = try await update(contact, user) { with($0) { $0.pendingIn = true } }
                 deliverToAvailable(outgoing, account: contact)

@@ -60,6 +60,8 @@ final class S2SFederation: @unchecked Sendable {
     }
 
     private let links = NIOLockedValueBox([LinkKey: Link]())
+    /// Domains with a link, a connection in progress or a back-off, at most.
+    static let maxLinks = 10_000
     /// Inbound streams at once, by remote address.
     private let inboundStreams = NIOLockedValueBox([String: Int]())
     /// Inbound streams one address may hold at once (before authenticating, a slot is all
@@ -179,6 +181,13 @@ final class S2SFederation: @unchecked Sendable {
                 links[key] = .connecting(queue: [outgoing], failures: failures)
                 return .connect
             case nil:
+                // Every domain a local user names gets an entry: bounded, the expired
+                // back-offs going first, then new domains bounce until some link ends.
+                if links.count >= Self.maxLinks {
+                    let now = NIODeadline.now()
+                    links = links.filter { _, link in if case .backingOff(let until, _, _) = link { until > now } else { true } }
+                    guard links.count < Self.maxLinks else { return .bounce(.resourceConstraint) }
+                }
                 links[key] = .connecting(queue: [outgoing], failures: 0)
                 return .connect
             }
