@@ -13,7 +13,7 @@ public struct LiveWatch {
 
     let client: XMPPClient
     public let sensor: SensorID
-    public var service: String { "pubsub." + client.domain }
+    public var service: String { "pubsub." + client.serviceDomain }
     public var node: String { "sensors/" + sensor.rawValue }
 
     public init(client: XMPPClient, sensor: SensorID) {

@@ -32,6 +32,10 @@ public final class XMPPClient {
         public var timeout: Duration = .seconds(30)
         /// The largest stanza accepted (a readings page with proofs is the biggest).
         public var maxStanzaBytes = 16 << 20
+        /// The gateway whose services the requests go to, when it is not the account's own
+        /// server (`--gateway`): a remote account logs in at its server and reaches the
+        /// gateway over federation.
+        public var gateway: String?
 
         public init(jid: BareJID, password: String? = nil, certificate: (certificateFile: String, keyFile: String)? = nil,
                     caFile: String? = nil, server: (host: String, port: Int)? = nil) {
@@ -42,8 +46,10 @@ public final class XMPPClient {
     public let options: Options
     /// The full JID the server bound.
     public private(set) var boundJID = ""
-    /// The domain this client talks to (the account's).
+    /// The domain this client logs in to (the account's).
     public var domain: String { options.jid.domain }
+    /// The domain whose services requests go to: `--gateway`, else the account's.
+    public var serviceDomain: String { options.gateway ?? options.jid.domain }
 
     private let channel: any Channel
     private let decoder: NIOLoopBound<XMPPStreamDecoder>
@@ -112,7 +118,7 @@ public final class XMPPClient {
 
     // MARK: Requests
 
-    /// Sends an IQ of `type` (get or set) with `payload` to `to` (default: the domain; "": no
+    /// Sends an IQ of `type` (get or set) with `payload` to `to` (default: `serviceDomain`; "": no
     /// `to`, the account itself) and
     /// returns the result's payload (nil for an empty result). A stanza error is thrown as
     /// `.refused` with the server's condition and text.
@@ -122,7 +128,7 @@ public final class XMPPClient {
         let id = "c\(nextID)"
         var iq = XMLElement("iq", namespace: Namespace.client, attributes: [.init("type", type), .init("id", id)], children: [.element(payload)])
         // "" addresses nobody: a request the server answers for the account (resource binding).
-        if let address = to ?? Optional(domain), !address.isEmpty { iq[attribute: "to"] = address }
+        if let address = to ?? Optional(serviceDomain), !address.isEmpty { iq[attribute: "to"] = address }
         try await send(iq)
         while true {
             let element = try await nextElement(waitingFor: "the answer to <\(payload.name) xmlns='\(payload.namespace)'/>")
@@ -257,11 +263,13 @@ public final class XMPPClient {
             success = try await saslOutcome()
         } else {
             guard let password = options.password else { throw .authentication(condition: "not-authorized", text: "no password and no certificate") }
-            guard mechanisms.contains(SCRAMHash.sha256.rawValue) else {
-                throw .authentication(condition: "invalid-mechanism", text: "the server does not offer SCRAM-SHA-256 (it offers \(mechanisms.joined(separator: ", ")))")
+            // SCRAM-SHA-256, or SCRAM-SHA-1 from a server that has no better (Prosody 0.12, where
+            // a remote account of a gateway may live); never PLAIN.
+            guard let hash = [SCRAMHash.sha256, .sha1].first(where: { mechanisms.contains($0.rawValue) }) else {
+                throw .authentication(condition: "invalid-mechanism", text: "the server offers no SCRAM (it offers \(mechanisms.joined(separator: ", ")))")
             }
-            var scram = SCRAMClient(hash: .sha256, username: options.jid.localpart, password: password)
-            try await send(XMLElement("auth", namespace: Namespace.sasl, attributes: [.init("mechanism", SCRAMHash.sha256.rawValue)],
+            var scram = SCRAMClient(hash: hash, username: options.jid.localpart, password: password)
+            try await send(XMLElement("auth", namespace: Namespace.sasl, attributes: [.init("mechanism", hash.rawValue)],
                                       text: Data(scram.first()).base64EncodedString()))
             let challenge = try await saslStep()
             guard challenge.name == "challenge" else { try saslRefused(challenge) }

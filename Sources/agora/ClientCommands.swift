@@ -36,6 +36,8 @@ struct Client: AsyncParsableCommand {
         @Option(name: .customLong("known-logs"), help: ArgumentHelp("Pin file (default ~/.config/agora/known-logs).", valueName: "file"))
         var knownLogs: String?
         @Option(help: "Seconds to wait for any one answer.") var timeout = 30
+        @Option(help: ArgumentHelp("The gateway to use when it is not your account's server (a remote account, over federation).",
+                                   valueName: "domain")) var gateway: String?
 
         func options() throws -> XMPPClient.Options {
             let jid: BareJID
@@ -55,6 +57,10 @@ struct Client: AsyncParsableCommand {
             }
             guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be 1…3600 seconds") }
             options.timeout = .seconds(timeout)
+            if let gateway {
+                do { try BareJID.validateDomain(gateway.lowercased(), original: gateway, field: "--gateway") } catch { throw ValidationError("\(error)") }
+                options.gateway = gateway.lowercased()
+            }
             return options
         }
 

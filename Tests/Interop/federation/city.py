@@ -192,6 +192,16 @@ def main():
                 raise Fail('scenarios.py %s exited %d:\n%s%s' % (' '.join(extra), r.returncode, r.stdout[-5000:], r.stderr[-5000:]))
             print(r.stdout.strip())
         scenarios()
+        # The same from Agora's own command-line client, logged in at Prosody as carol.
+        client = ['--jid', 'carol@city.test', '--server', '%s.13:5222' % SUBNET, '--ca', pki / 'root.pem']
+        env = dict(os.environ, AGORA_CLIENT_PASSWORD='carol-city-1')
+        found = city.in_ns('city', a.agora, 'client', 'search', *client, '--registry', 'gw2.test', '--kind', 'pm25', env=env)
+        if found.returncode != 0 or 'street-1' not in found.stdout or 'at gw1.test' not in found.stdout:
+            raise Fail('agora client search --registry: %d\n%s%s' % (found.returncode, found.stdout, found.stderr))
+        balance = city.in_ns('city', a.agora, 'client', 'balance', *client, '--gateway', 'gw1.test', env=env)
+        if balance.returncode != 0 or '498' not in balance.stdout:
+            raise Fail('agora client balance --gateway gw1.test: %d\n%s%s' % (balance.returncode, balance.stdout, balance.stderr))
+        print('agora client as carol@city.test: found %s in the registry; balance on gw1: %s' % (found.stdout.split()[0], balance.stdout.strip()))
         before = city.metrics('gw1')
         r = city.in_ns('city', '/usr/bin/python3', HERE / 'hostile.py', '--pki', pki, '--target', '%s.11' % SUBNET, timeout=180)
         if r.returncode != 0 or 'hostile ok' not in r.stdout:
