@@ -151,7 +151,18 @@ final class S2SOutboundConnection: ChannelInboundHandler {
 
     /// Writes one stanza to the peer; a peer that does not read makes stanzas bounce.
     func send(_ stanza: XMLElement) {
-        guard let context, !ended else { return federation.bounce([stanza], condition: .remoteServerNotFound) }
+        guard let context, !ended else {
+            // Dispatched while this link was ending: a link that had been ready hands it back
+            // once, to a new link (an idle close is no reason to lose it); otherwise it bounces.
+            if announced, !stanza.hasAttribute(Self.resent) {
+                var again = stanza
+                again[attribute: Self.resent] = "1"
+                return federation.send(again)
+            }
+            return federation.bounce([stanza], condition: .remoteServerNotFound)
+        }
+        var stanza = stanza
+        stanza[attribute: Self.resent] = nil
         if !context.channel.isWritable, let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
            buffered > S2SFederation.maxBufferedBytes {
             federation.metrics.record { $0.s2sRefused["slow_peer", default: 0] += 1 }
@@ -223,6 +234,15 @@ final class S2SOutboundConnection: ChannelInboundHandler {
             this.value.context?.flush()
         }
     }
+}
+
+extension S2SOutboundConnection {
+    /// Marks (inside this server only) a stanza already handed back once by an ending link.
+    static let resent = "agora-s2s-resent"
+}
+
+private extension XMLElement {
+    func hasAttribute(_ name: String) -> Bool { self[attribute: name] != nil }
 }
 
 @available(*, unavailable)
