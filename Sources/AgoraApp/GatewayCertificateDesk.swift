@@ -158,6 +158,8 @@ public struct GatewayCertificateDesk: Sendable {
         let records = AuthorityRecords(tables: tables)
         let crlDays = gateway.configuration.crlDays
         let sealed = SecretBytes(authority.sealableKey)
+        // A new CA key: a cross-certificate for the old one would chain the wrong key.
+        FileSystem.remove(cityChainFile(in: gateway.configuration.stateDirectory))
         let accepted = try await gateway.market.adoptCertificateAuthority(
             .init(fingerprint: Hex.encode(SHA256.hash(data: der)), certificate: Data(der).base64EncodedString()), actor: actor) { txn in
             try keys.replace(CertificateAuthority.keyStoreName, with: sealed, in: txn)
@@ -183,7 +185,7 @@ public struct GatewayCertificateDesk: Sendable {
             throw CertificateRefusal.badRequest("the chain is not a series of PEM certificates")
         }
         guard let first = certificates.first else { throw CertificateRefusal.badRequest("the chain holds no certificate") }
-        let authority = try current.recertified(by: first)
+        let authority = try current.recertified(by: first, domain: XMPPSetup.domain(of: gateway))
         guard authority.isValid(at: .now()) else { throw CertificateRefusal.badRequest("the CA certificate is expired or not yet valid") }
         // Intermediates up to (not including) the root: peers hold the root themselves.
         let chain = [first] + certificates.dropFirst().filter { $0.issuer != $0.subject }

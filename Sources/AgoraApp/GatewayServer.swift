@@ -82,6 +82,9 @@ public enum GatewayServer {
             guard configuration.xmpp.s2s.enabled else {
                 throw ConfigurationError.key("registry.jid", source: "config", "registering at a registry needs [s2s] enabled")
             }
+            guard configuration.registry.jid != XMPPSetup.domain(of: gateway) else {
+                throw ConfigurationError.key("registry.jid", source: "config", "this gateway is the registry: its own sensors are in its searches already")
+            }
             services.append(.init(service: RegistryPublisher(market: gateway.market, registry: configuration.registry.jid,
                                                              interval: .seconds(configuration.registry.syncSeconds),
                                                              send: { xmpp.sendAsServer($0) }, ready: { await xmpp.waitUntilListening() }, logger: logger)))

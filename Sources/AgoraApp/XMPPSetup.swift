@@ -45,7 +45,15 @@ public enum XMPPSetup {
            FileSystem.exists(cityChain) {
             let server = try PEMDocument.parseMultiple(pemString: String(decoding: try Data(contentsOf: URL(fileURLWithPath: configuration.certificateChainFile)), as: UTF8.self))
             let chain = String(decoding: try Data(contentsOf: URL(fileURLWithPath: cityChain)), as: UTF8.self)
-            if let leaf = server.first {
+            let cross = try PEMDocument.parseMultiple(pemString: chain).first.map { try Certificate(pemDocument: $0) }
+            let authority = try GatewayCertificateDesk(gateway: gateway).authority.certificate
+            if let cross, cross.publicKey != authority.publicKey {
+                gateway.logger.error("the city chain is for another CA key; federation peers are shown the self-signed chain", metadata: ["file": "\(cityChain)"])
+            } else if let leaf = server.first {
+                if let cross, Date(timeIntervalSince1970: Double(Timestamp.now().seconds + 30 * 86_400)) > cross.notValidAfter {
+                    gateway.logger.warning("the city root's certificate of this CA expires within 30 days: renew it (agora ca csr, install-chain)",
+                                           metadata: ["not_after": "\(cross.notValidAfter)"])
+                }
                 configuration.s2s.certificateChainFile = directory + "/s2s.pem"
                 configuration.s2s.keyFile = configuration.keyFile
                 try FileSystem.write(Array((leaf.pemString + "\n" + chain).utf8), to: configuration.s2s.certificateChainFile, mode: 0o644)
@@ -75,7 +83,7 @@ public enum XMPPSetup {
         var limits = ThingRegistry.Limits()
         limits.maxThings = settings.maxThings
         limits.maxThingsPerDomain = settings.maxThingsPerGateway
-        let registry = settings.enabled ? ThingRegistry(store: gateway.store, limits: limits) : nil
+        let registry = settings.enabled ? ThingRegistry(store: gateway.store, limits: limits, members: .init(settings.members)) : nil
         let context = IQContext(market: gateway.market, store: gateway.store, ledger: gateway.ledger, logger: logger,
                                 quotas: AccountQuotas(limits: gateway.configuration.quotas), trust: gateway.configuration.trust, registry: registry)
         AgoraServices.register(into: &iq, context: context,

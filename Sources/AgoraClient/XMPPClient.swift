@@ -125,14 +125,18 @@ public final class XMPPClient {
     @discardableResult
     public func request(_ type: String, _ payload: XMLElement, to: String? = nil) async throws(XMPPClientError) -> XMLElement? {
         nextID += 1
-        let id = "c\(nextID)"
+        // Unpredictable, and answered only by whom it was sent to: with --gateway, answers come
+        // over federation, and anyone who can reach this resource could otherwise forge one.
+        let id = "c\(nextID)-\(UInt32.random(in: .min ... .max))"
         var iq = XMLElement("iq", namespace: Namespace.client, attributes: [.init("type", type), .init("id", id)], children: [.element(payload)])
         // "" addresses nobody: a request the server answers for the account (resource binding).
-        if let address = to ?? Optional(serviceDomain), !address.isEmpty { iq[attribute: "to"] = address }
+        let address = to ?? serviceDomain
+        if !address.isEmpty { iq[attribute: "to"] = address }
+        let answerers: Set<String> = address.isEmpty ? ["", options.jid.description, domain] : [address.lowercased()]
         try await send(iq)
         while true {
             let element = try await nextElement(waitingFor: "the answer to <\(payload.name) xmlns='\(payload.namespace)'/>")
-            guard element.name == "iq", element[attribute: "id"] == id else {
+            guard element.name == "iq", element[attribute: "id"] == id, answerers.contains(element[attribute: "from"]?.lowercased() ?? "") else {
                 try await handleUnsolicited(element)
                 continue
             }

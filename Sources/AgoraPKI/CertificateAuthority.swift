@@ -63,11 +63,14 @@ public struct CertificateAuthority: Sendable {
     /// A request to have this CA certified by another — a city root (issue 19), so gateways
     /// of one city trust each other's certificates without sharing a key: the CA's own
     /// subject and key, asking for the CA extensions it has (basicConstraints cA, path length
-    /// 0; keyCertSign and cRLSign).
-    public func signingRequest() throws -> CertificateSigningRequest {
+    /// 0; keyCertSign and cRLSign) and for a name constraint to `domain` (RFC 5280 §4.2.1.10:
+    /// it and the names under it), so that under the root this CA can certify only its own
+    /// gateway — not another gateway of the city.
+    public func signingRequest(domain: String) throws -> CertificateSigningRequest {
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
             Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            Critical(NameConstraints(permittedDNSDomains: [domain]))
         }
         return try CertificateSigningRequest(
             version: .v1, subject: certificate.subject, privateKey: Certificate.PrivateKey(key),
@@ -78,12 +81,29 @@ public struct CertificateAuthority: Sendable {
     /// This CA with `certificate` in place of its own: the same key and subject, certified
     /// by someone else (a city root answering `signingRequest()`). Everything the CA issued
     /// stays valid — same issuer name, same key — and now also chains to that root.
-    public func recertified(by certificate: Certificate) throws(CertificateRefusal) -> CertificateAuthority {
+    ///
+    /// It must be as narrow as the request asked: path length 0, the same subject key
+    /// identifier (or chains built by OpenSSL break), and a name constraint that permits
+    /// `domain` and nothing but names under it — without one, this CA could certify any
+    /// gateway of the city to the others.
+    public func recertified(by certificate: Certificate, domain: String) throws(CertificateRefusal) -> CertificateAuthority {
         guard certificate.subject == self.certificate.subject else {
             throw .badRequest("the new CA certificate names another subject than this CA (\(self.certificate.subject))")
         }
         guard certificate.issuer != certificate.subject else {
             throw .badRequest("the new CA certificate is self-signed; install the one the city root issued")
+        }
+        guard case .isCertificateAuthority(maxPathLength: 0)? = try? certificate.extensions.basicConstraints else {
+            throw .badRequest("the new CA certificate must have basicConstraints cA with path length 0")
+        }
+        guard (try? certificate.extensions.subjectKeyIdentifier) == (try? self.certificate.extensions.subjectKeyIdentifier) else {
+            throw .badRequest("the new CA certificate's subject key identifier differs from this CA's")
+        }
+        let permitted = (try? certificate.extensions.nameConstraints)?.permittedSubtrees ?? []
+        let dnsNames = permitted.compactMap { if case .dnsName(let name) = $0 { name.lowercased() } else { nil } }
+        guard !dnsNames.isEmpty, dnsNames.count == permitted.count,
+              dnsNames.allSatisfy({ $0 == domain || $0.hasSuffix("." + domain) || $0 == "." + domain }) else {
+            throw .badRequest("the new CA certificate must be name-constrained to \(domain) (nameConstraints permitted;DNS:\(domain)), or it could certify other gateways")
         }
         return try CertificateAuthority(certificate: certificate, key: key)
     }

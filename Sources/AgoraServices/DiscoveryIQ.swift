@@ -77,13 +77,13 @@ enum DiscoveryIQ {
         // A registry's things come after the gateway's own: they have no scores here, so a
         // filter or a sort on scores leaves them out or puts them last.
         let registered = try context.registry.map { registry in
-            try registry.things().filter { thing in
-                onScores.isEmpty && onRegistration.allSatisfy { $0.matches(tags(of: thing.element)) }
-            }
+            try registry.things().filter { thing in onScores.isEmpty && onRegistration.allSatisfy { $0.matches(thing.tags) } }
         } ?? []
         let total = matching.count + registered.count
         let page = matching.dropFirst(offset).prefix(limit)
-        var found = XMLElement("found", namespace: namespace, attributes: [.init("more", offset + limit < total ? "true" : "false")])
+        // `offset` may be as large as Int.max: compare without adding to it.
+        let more = offset < total && limit < total - offset
+        var found = XMLElement("found", namespace: namespace, attributes: [.init("more", more ? "true" : "false")])
         let remoteStart = max(0, offset - matching.count)
         for thing in registered.dropFirst(remoteStart).prefix(limit - page.count) { found.append(thing.element) }
         let remote = Array(found.elements)

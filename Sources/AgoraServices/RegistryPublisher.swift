@@ -101,7 +101,10 @@ public struct RegistryPublisher: Service {
 
     static func plan(sent: [String: String], sensors: [(id: String, frozen: Bool, tags: [String: DiscoveryIQ.Tag])], full: Bool) -> Plan {
         var plan = Plan(register: [], unregister: [], sent: sent)
-        for sensor in sensors {
+        for var sensor in sensors {
+            // What a registry keeps of a tag is bounded (ThingRegistry.Limits): a longer value
+            // (a long PURL) is left out rather than have the whole sensor refused.
+            sensor.tags = sensor.tags.filter { if case .text(let text) = $0.value { text.utf8.count <= 256 } else { true } }
             if sensor.frozen {
                 if full || sent[sensor.id] != nil { plan.unregister.append(sensor.id) }
                 plan.sent[sensor.id] = nil

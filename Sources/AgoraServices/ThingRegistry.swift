@@ -1,6 +1,7 @@
 internal import AgoraCore
 public import AgoraStore
 public import AgoraXMPP
+internal import NIOConcurrencyHelpers
 internal import NIOCore
 
 /// A city-wide XEP-0347 Thing Registry kept by one gateway (`[registry] enabled`): other
@@ -22,20 +23,45 @@ public struct ThingRegistry: Sendable {
         public init() {}
     }
 
-    /// A registered thing: who serves it and the meta tags it was registered with.
+    /// A registered thing: who serves it, its meta tags as the filters read them, and the
+    /// `<thing/>` a search answers with.
     public struct Thing: Sendable {
         public let jid: String
         public let nodeId: String
+        let tags: [String: DiscoveryIQ.Tag]
         public let element: XMLElement
     }
+
+    /// Who may register: domains, or `*.suffix` for every domain under one (`registry.members`).
+    /// Dialback proves only that a peer controls its DNS, so without this anyone on the
+    /// network could fill the registry.
+    public struct Members: Sendable {
+        let exact: Set<String>
+        let suffixes: [String]
+        public init(_ entries: [String]) {
+            exact = Set(entries.filter { !$0.hasPrefix("*.") })
+            suffixes = entries.filter { $0.hasPrefix("*.") }.map { String($0.dropFirst(1)) }
+        }
+        func admits(_ domain: String) -> Bool { exact.contains(domain) || suffixes.contains { domain.hasSuffix($0) } }
+    }
+
+    /// The trust model's tags: each gateway scores its own sensors, so a peer may not claim them.
+    static let reservedTags: Set<String> = ["TRUST", "REPUTATION", "DEPENDABILITY", "RATINGS", "RELIABILITY"]
+    /// Registrations from one peer being written at once; more are refused, not queued.
+    static let maxInFlightPerPeer = 8
 
     static let namespace = "urn:xmpp:iot:discovery"
     let store: Store
     let limits: Limits
+    let members: Members
+    /// The registered things, parsed once per change of the table: every search reads them.
+    private let cache = NIOLockedValueBox<[Thing]?>(nil)
+    private let inFlight = NIOLockedValueBox([String: Int]())
 
-    public init(store: Store, limits: Limits = Limits()) {
+    public init(store: Store, limits: Limits = Limits(), members: Members) {
         self.store = store
         self.limits = limits
+        self.members = members
     }
 
     /// The handler federation calls for requests a peer server makes in its own name.
@@ -44,6 +70,20 @@ public struct ThingRegistry: Sendable {
     }
 
     func handle(_ payload: XMLElement, from peer: String) async throws -> XMLElement? {
+        guard members.admits(peer) else { throw StanzaError(.forbidden, "\(peer) is not a member of this registry") }
+        let admitted = inFlight.withLockedValue { counts in
+            guard counts[peer, default: 0] < Self.maxInFlightPerPeer else { return false }
+            counts[peer, default: 0] += 1
+            return true
+        }
+        guard admitted else { throw StanzaError(.resourceConstraint, "wait for the answers to your earlier registrations") }
+        defer {
+            inFlight.withLockedValue { counts in
+                counts[peer, default: 1] -= 1
+                if counts[peer] == 0 { counts[peer] = nil }
+            }
+            cache.withLockedValue { $0 = nil }
+        }
         switch payload.name {
         case "register": try await register(payload, from: peer)
         case "unregister", "remove": try await unregister(payload, from: peer)
@@ -71,6 +111,9 @@ public struct ThingRegistry: Sendable {
             }
             guard name.utf8.count <= 64, value.utf8.count <= limits.maxTagBytes, names.insert(name).inserted else {
                 throw StanzaError(.notAcceptable, "tag names of at most 64 bytes, values of at most \(limits.maxTagBytes), each name once")
+            }
+            guard !Self.reservedTags.contains(name) else {
+                throw StanzaError(.notAcceptable, "\(name) is the trust model's, computed by each gateway for its own sensors")
             }
             if tag.name == "num", Double(value)?.isFinite != true { throw StanzaError(.badRequest, "<num name='\(name.prefix(64))'/> is not a number") }
             // The registry decides who serves a thing: a peer's OWNER tag is only a claim.
@@ -100,14 +143,21 @@ public struct ThingRegistry: Sendable {
         _ = try await store.write { txn in try txn.delete(table, key) }
     }
 
-    /// Every registered thing, in (domain, node) order.
+    /// Every registered thing, in (domain, node) order; parsed from the store once per change.
     public func things() throws -> [Thing] {
+        if let cached = cache.withLockedValue({ $0 }) { return cached }
+        let loaded = try load()
+        cache.withLockedValue { $0 = loaded }
+        return loaded
+    }
+
+    private func load() throws -> [Thing] {
         var reader = StoredStanzaReader()
         var found: [Thing] = []
         try store.read { txn in
             try txn.scan(store.tables.registryThings) { _, value in
                 if let element = reader.stanzas(in: Array(value)).first, let jid = element[attribute: "jid"], let nodeId = element[attribute: "nodeId"] {
-                    found.append(Thing(jid: jid, nodeId: nodeId, element: element))
+                    found.append(Thing(jid: jid, nodeId: nodeId, tags: DiscoveryIQ.tags(of: element), element: element))
                 }
                 return found.count < limits.maxThings
             }

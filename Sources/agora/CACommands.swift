@@ -51,12 +51,12 @@ struct CA: AsyncParsableCommand {
     struct CSR: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a CSR (PEM) for this CA's own key, for a city root to sign (then: agora ca install-chain).",
-            discussion: "The root signs it as a CA (basicConstraints cA, keyCertSign, cRLSign); the key never leaves the gateway.")
+            discussion: "The root signs it as a CA (basicConstraints cA with path length 0, keyCertSign, cRLSign) constrained to this gateway's domain (nameConstraints permitted;DNS:<domain>); the key never leaves the gateway.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             let pem = try await global.withGateway { gateway in
-                try GatewayCertificateDesk(gateway: gateway).authority.signingRequest().serializeAsPEM().pemString
+                try GatewayCertificateDesk(gateway: gateway).authority.signingRequest(domain: XMPPSetup.domain(of: gateway)).serializeAsPEM().pemString
             }
             print(pem)
         }

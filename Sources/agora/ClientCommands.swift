@@ -137,7 +137,9 @@ struct Client: AsyncParsableCommand {
             for thing in things {
                 let tags = thing.tags
                 var line = "\(thing.sensor)\t\(tags["CLASS"] ?? "-")\t\(tags["PRICE"].map { "\($0)/h" } ?? "-")\t\(tags["OWNER"] ?? "-")"
-                if registry != nil, let jid = thing.jid { line += "\tat \(jid)" }
+                // Who serves it, whenever that is not the gateway asked (always, from a registry).
+                let asked = (connection.gateway ?? String(connection.jid.split(separator: "@").last ?? "")).lowercased()
+                if let jid = thing.jid, registry != nil || jid.lowercased() != asked { line += "\tat \(jid)" }
                 if let name = tags["NAME"] { line += "\t\(name)" }
                 if let distance = thing.distanceKm { line += "\t\(((distance * 100).rounded() / 100)) km" }
                 if let d = tags["DEPENDABILITY"].flatMap(Double.init) {

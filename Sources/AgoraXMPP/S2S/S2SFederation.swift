@@ -62,6 +62,8 @@ final class S2SFederation: @unchecked Sendable {
     private let links = NIOLockedValueBox([LinkKey: Link]())
     /// Domains with a link, a connection in progress or a back-off, at most.
     static let maxLinks = 10_000
+    /// Peers' refusals of what this server sent in its own name, logged within a budget.
+    private let refusalLog = LogBudget()
     /// Inbound streams at once, by remote address.
     private let inboundStreams = NIOLockedValueBox([String: Int]())
     /// Inbound streams one address may hold at once (before authenticating, a slot is all
@@ -401,6 +403,7 @@ final class S2SFederation: @unchecked Sendable {
         }
         var stanza = incoming
         stanza.renamespace(from: Namespace.server, to: Namespace.client)
+        stanza[attribute: S2SOutboundConnection.resent] = nil   // ours alone; a peer's means nothing
         guard let from = stanza[attribute: "from"].flatMap({ try? JID(parsing: $0) }) else { return }
         guard let bare = from.bare else {
             // From the peer server itself: its requests (a ping, a disco query) the router
@@ -412,9 +415,14 @@ final class S2SFederation: @unchecked Sendable {
                 // An answer to what the server itself sent (a registration): only errors matter.
                 if type == "error" {
                     let condition = stanza.child("error")?.elements.first { $0.namespace == Namespace.stanzaErrors }?.name ?? "undefined-condition"
-                    logger.notice("a peer server refused a request of this server", metadata: [
-                        "peer": "\(link.domain)", "id": "\(stanza[attribute: "id"]?.prefix(64) ?? "")", "condition": "\(condition.prefix(64))",
-                    ])
+                    metrics.record { $0.s2sRefused["by_peer", default: 0] += 1 }
+                    let (allowed, suppressed) = refusalLog.spend()
+                    if allowed {
+                        logger.notice("a peer server refused a request of this server", metadata: [
+                            "peer": "\(link.domain)", "id": "\(stanza[attribute: "id"]?.prefix(64) ?? "")", "condition": "\(condition.prefix(64))",
+                            "suppressed_since_last": "\(suppressed)",
+                        ])
+                    }
                 }
             } else if (stanza.name == "iq" && type == "result") || type == "error" {
                 router.deliverLocally(stanza)   // answers to our users' requests (a pong, a bounce)

@@ -157,10 +157,11 @@ def main():
             'AGORA_REGISTRY_JID': 'gw2.test', 'AGORA_REGISTRY_SYNC_S': '1'})
         # gw2: its own CA's certificate, no anchors: every peer comes in by dialback. It keeps
         # the city's XEP-0347 registry, where gw1 registers its sensors.
-        gw2, env2 = city.gateway('gw2', 'gw2.test', {'AGORA_REGISTRY_ENABLED': 'true'})
+        gw2, env2 = city.gateway('gw2', 'gw2.test', {'AGORA_REGISTRY_ENABLED': 'true', 'AGORA_REGISTRY_MEMBERS': 'gw1.test'})
         (pki / 'gw1-ca.csr').write_text(city.agora_cli(gw1, 'ca', 'csr').stdout)
         (pki / 'ca.ext').write_text('basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n'
-                                    'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n')
+                                    'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n'
+                                    'nameConstraints=critical,permitted;DNS:gw1.test\n')
         run('openssl', 'x509', '-req', '-in', pki / 'gw1-ca.csr', '-CA', pki / 'root.pem', '-CAkey', pki / 'root.key', '-CAcreateserial',
             '-days', '2', '-extfile', pki / 'ca.ext', '-out', pki / 'gw1-ca.pem')
         (pki / 'gw1-chain.pem').write_text((pki / 'gw1-ca.pem').read_text() + (pki / 'root.pem').read_text())
