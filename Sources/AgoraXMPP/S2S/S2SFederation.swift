@@ -62,6 +62,24 @@ final class S2SFederation: @unchecked Sendable {
     private let links = NIOLockedValueBox([LinkKey: Link]())
     /// Domains with a link, a connection in progress or a back-off, at most.
     static let maxLinks = 10_000
+    /// Each peer domain's stanza rate, shared by all its inbound streams: opening more streams
+    /// buys a peer no more rate. Bounded; beyond, an idle domain's bucket is forgotten.
+    private let peerRates = NIOLockedValueBox([String: TokenBucket]())
+    static let maxRateEntries = 10_000
+
+    /// Takes one stanza's worth of `domain`'s rate (`s2s.stanzas_per_second`, bursts of 4×).
+    func admitStanza(from domain: String) -> Bool {
+        let rate = configuration.stanzasPerSecondPerPeer
+        return peerRates.withLockedValue { buckets in
+            let now = ContinuousClock.Instant.now
+            if buckets[domain] == nil, buckets.count >= Self.maxRateEntries, let any = buckets.keys.first { buckets[any] = nil }
+            var bucket = buckets[domain] ?? TokenBucket(capacity: rate * 4, perSecond: Double(rate), now: now)
+            let taken = bucket.take(now: now)
+            buckets[domain] = bucket
+            return taken
+        }
+    }
+
     /// Peers' refusals of what this server sent in its own name, logged within a budget.
     private let refusalLog = LogBudget()
     /// Inbound streams at once, by remote address.
@@ -395,7 +413,7 @@ final class S2SFederation: @unchecked Sendable {
     /// A stanza an authenticated peer sent on `link`: routed as its sender's.
     func received(_ incoming: XMLElement, on link: S2SInboundLink, loop: any EventLoop) {
         metrics.record { $0.s2sStanzas["inbound", default: 0] += 1 }
-        guard link.admitStanza() else {
+        guard admitStanza(from: link.domain) else {
             // Dropped and counted, not answered: one error per refused stanza would let a
             // flood make this gateway send as much back.
             metrics.record { $0.s2sRefused["rate", default: 0] += 1 }

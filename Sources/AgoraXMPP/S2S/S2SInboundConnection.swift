@@ -221,8 +221,7 @@ final class S2SInboundConnection: ChannelInboundHandler {
     private func bindLink() {
         guard let domain = machine.restartedIdentity else { return }
         negotiationTimer?.cancel()
-        let link = S2SInboundLink(domain: domain, served: federation.servedDomains, maxSenders: federation.configuration.maxSendersPerPeer,
-                                  stanzasPerSecond: federation.configuration.stanzasPerSecondPerPeer)
+        let link = S2SInboundLink(domain: domain, served: federation.servedDomains, maxSenders: federation.configuration.maxSendersPerPeer)
         do { try machine.bound(link) } catch { return fail(error) }
         logger.info("s2s peer authenticated", metadata: ["peer": "\(domain)", "address": "\(address)"])
     }

@@ -3,7 +3,8 @@ internal import NIOConcurrencyHelpers
 internal import NIOCore
 
 /// An authenticated inbound server-to-server stream: the peer domain it speaks for, the
-/// domains it may address, its stanza rate, and the remote senders seen on it.
+/// domains it may address, and the remote senders seen on it. (Its stanza rate is the peer
+/// domain's, shared by all its streams: `S2SFederation.admitStanza`.)
 ///
 /// Each remote full JID that sends here is a `Session` of its own — not in the routing table,
 /// attached to a `RemoteReplies` connection that sends over the outbound link to the peer —
@@ -19,23 +20,20 @@ final class S2SInboundLink: @unchecked Sendable {
     private struct State {
         var senders: [String: Session] = [:]
         var order: [String] = []
-        var bucket: TokenBucket
     }
 
     private let state: NIOLockedValueBox<State>
 
-    init(domain: String, served: Set<String>, maxSenders: Int, stanzasPerSecond: Int) {
+    init(domain: String, served: Set<String>, maxSenders: Int) {
         self.domain = domain
         self.served = served
         self.maxSenders = maxSenders
-        state = NIOLockedValueBox(State(bucket: TokenBucket(capacity: stanzasPerSecond * 4, perSecond: Double(stanzasPerSecond), now: .now)))
+        state = NIOLockedValueBox(State())
     }
 
     /// Whether `domain` is one this server answers for (its own or a component's).
     func serves(_ domain: String) -> Bool { served.contains(domain) }
 
-    /// Takes one stanza's worth of the peer's rate; false: refuse it.
-    func admitStanza() -> Bool { state.withLockedValue { $0.bucket.take(now: .now) } }
 
     /// The session that stands for `jid` (a remote account's full or bare JID), and the
     /// oldest one when it had to go to make room (beyond `maxSenders`): the caller ends it,

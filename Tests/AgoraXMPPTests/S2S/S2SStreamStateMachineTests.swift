@@ -43,7 +43,7 @@ struct S2SStreamStateMachineTests {
     }
 
     func link(_ peer: String = "city.test") -> S2SInboundLink {
-        S2SInboundLink(domain: peer, served: ["gw1.test", "rooms.gw1.test"], maxSenders: 10, stanzasPerSecond: 100)
+        S2SInboundLink(domain: peer, served: ["gw1.test", "rooms.gw1.test"], maxSenders: 10)
     }
 
     @Test func aStreamThatDoesNotNameItsDomainOrNamesOursIsInvalidFrom() {

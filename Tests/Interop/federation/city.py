@@ -220,7 +220,8 @@ def main():
              'the forged from was not counted'),
             (counter(m1, 'agora_s2s_refused_total', reason='dialback') > counter(before, 'agora_s2s_refused_total', reason='dialback'),
              'the bad dialback key was not counted'),
-            (counter(m1, 'agora_s2s_refused_total', reason='rate') > 0, 'the flood was not counted'),
+            # 600 sent over two streams against one budget of 200 + 50/s: most are dropped.
+            (counter(m1, 'agora_s2s_refused_total', reason='rate') >= 250, 'the flood was not held to the domain\'s rate'),
             (counter(m1, 'agora_s2s_stanzas_total', direction='inbound') > 0, 'no inbound stanza counted on gw1'),
         ]
         failed = [why for ok, why in checks if not ok]

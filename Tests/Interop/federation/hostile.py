@@ -11,8 +11,9 @@ the city's namespace, where evil.test and a fake city.test live.
     EXTERNAL fails with not-authorized; an authzid other than the stream's domain, invalid-authzid.
   - forged from: evil.test authenticates for real, then sends a message from carol@city.test:
     the stream ends with invalid-from.
-  - flood: evil.test sends 600 messages at once to alice@gw1.test; gw1 takes its rate (50/s,
-    bursts of 200) and refuses the rest without ending the stream, which still answers a ping.
+  - flood: evil.test sends 600 messages at once to alice@gw1.test over two streams; gw1 takes
+    the domain's rate (50/s, bursts of 200, shared by its streams) and drops the rest without
+    ending the stream, which stays open.
 
 usage: hostile.py --pki DIR --target ADDRESS
 """
@@ -180,9 +181,12 @@ def forged_from(a):
 
 
 def flood(a):
-    p = authenticated_evil(a)
-    p.send(''.join("<message from='mallory@evil.test/%d' to='alice@gw1.test' type='headline'><body>%d</body></message>" % (i, i)
-                   for i in range(600)))
+    # Two streams at once: the peer's rate is its domain's, shared by all its streams.
+    p, second = authenticated_evil(a), authenticated_evil(a)
+    for stream in (p, second):
+        stream.send(''.join("<message from='mallory@evil.test/%d' to='alice@gw1.test' type='headline'><body>%d</body></message>" % (i, i)
+                            for i in range(300)))
+    second.close()
     p.send("<iq from='evil.test' to='gw1.test' type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
     # The ping's answer goes to evil.test over gw1's own outbound link, which cannot reach
     # evil.test's server (it has none); what matters is that this stream stays open.
