@@ -26,6 +26,22 @@ struct XMPPStreamEncoder: Sendable {
         return buffer
     }
 
+    /// A server-to-server stream header (RFC 6120 §4.7, XEP-0220 §2.1): `jabber:server` with
+    /// the dialback prefix declared; the initiating side names both ends and no `id`, the
+    /// receiving side answers with an `id` (dialback keys are bound to it).
+    static func serverHeader(from: String, to: String?, id: String?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        buffer.writeStaticString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'")
+        for (name, value) in [("id", id), ("from", from), ("to", to)] {
+            guard let value else { continue }
+            buffer.writeString(" \(name)='")
+            XMLWriter.writeEscaped(value, attribute: true, into: &buffer)
+            buffer.writeStaticString("'")
+        }
+        buffer.writeStaticString(" version='1.0' xml:lang='en'>")
+        return buffer
+    }
+
     /// One top-level element: a stanza, or a negotiation element (features, SASL, XEP-0198,
     /// a stream error).
     func encode(_ element: XMLElement, allocator: ByteBufferAllocator) -> ByteBuffer {

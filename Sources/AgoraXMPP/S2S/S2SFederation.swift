@@ -40,9 +40,9 @@ final class S2SFederation: @unchecked Sendable {
     private(set) var router: StanzaRouter!
     /// Set once by `start`, before any listener exists, so every read (a client's stanza,
     /// an inbound stream) happens after it.
-    private var group: (any EventLoopGroup)?
+    var group: (any EventLoopGroup)?
     /// Where DNS look-ups block: never on an event loop.
-    private let resolverPool = NIOThreadPool(numberOfThreads: 2)
+    let resolverPool = NIOThreadPool(numberOfThreads: 2)
 
     private enum Link {
         case connecting(queue: [XMLElement], failures: Int)
@@ -81,7 +81,7 @@ final class S2SFederation: @unchecked Sendable {
     }
 
     /// Peers' refusals of what this server sent in its own name, logged within a budget.
-    private let refusalLog = LogBudget()
+    let refusalLog = LogBudget()
     /// Inbound streams at once, by remote address.
     private let inboundStreams = NIOLockedValueBox([String: Int]())
     /// Inbound streams one address may hold at once (before authenticating, a slot is all
@@ -163,7 +163,7 @@ final class S2SFederation: @unchecked Sendable {
         resolverPool.start()
     }
 
-    private let stopped = NIOLockedValueBox(false)
+    let stopped = NIOLockedValueBox(false)
 
     /// Closes every outbound link and stops the resolver threads (shutdown); nothing is sent
     /// afterwards.
@@ -323,66 +323,6 @@ final class S2SFederation: @unchecked Sendable {
         domain.split(separator: ".").allSatisfy { $0.allSatisfy(\.isNumber) }
     }
 
-    /// Resolves `peer` off the event loops, then tries its targets in order.
-    private func connect(_ key: LinkKey, purpose: S2SInitiatorStateMachine.Purpose, verified: EventLoopPromise<Bool>? = nil) {
-        let peer = key.peer
-        guard let group, !stopped.withLockedValue({ $0 }) else {
-            verified?.succeed(false)
-            if verified == nil { linkEnded(nil, link: key, condition: .remoteServerNotFound) }
-            return
-        }
-        let loop = group.next()
-        let route = configuration.routes[peer]
-        resolverPool.runIfActive(eventLoop: loop) { () -> [(host: String, port: Int)] in
-            if let route { return Self.resolve(DNSResolver.Target(host: route.host, port: route.port)) }
-            guard !Self.isAddressLiteral(peer) else { return [] }
-            // Bounded: at most 4 SRV targets and 2 addresses each, whatever DNS says.
-            return DNSResolver.serverTargets(for: peer).prefix(4).flatMap { Self.resolve($0).prefix(2) }
-        }.whenComplete { result in
-            let targets = (try? result.get()) ?? []
-            guard !targets.isEmpty else {
-                self.logger.info("s2s peer not found", metadata: ["peer": "\(peer)"])
-                self.metrics.record { $0.s2sRefused["not_found", default: 0] += 1 }
-                verified?.succeed(false)
-                if verified == nil { self.linkEnded(nil, link: key, condition: .remoteServerNotFound) }
-                return
-            }
-            self.attempt(targets[...], link: key, purpose: purpose, loop: loop, verified: verified)
-        }
-    }
-
-    /// Addresses for a target: an IP literal as is, else its A/AAAA records, else the name
-    /// for getaddrinfo (which reads /etc/hosts).
-    private static func resolve(_ target: DNSResolver.Target) -> [(host: String, port: Int)] {
-        if target.host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) { return [(target.host, target.port)] }
-        let addresses = DNSResolver.addresses(of: target.host)
-        return addresses.isEmpty ? [(target.host, target.port)] : addresses.map { ($0, target.port) }
-    }
-
-    private func attempt(_ targets: ArraySlice<(host: String, port: Int)>, link key: LinkKey, purpose: S2SInitiatorStateMachine.Purpose,
-                         loop: any EventLoop, verified: EventLoopPromise<Bool>?) {
-        let peer = key.peer
-        guard let target = targets.first else {
-            verified?.succeed(false)
-            if verified == nil { linkEnded(nil, link: key, condition: .remoteServerNotFound) }
-            return
-        }
-        let timeout = TimeAmount.seconds(Int64(configuration.connectTimeoutSeconds))
-        ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try S2SOutboundConnection.install(on: channel, federation: self, local: key.local, peer: peer, purpose: purpose, verified: verified)
-                }
-            }
-            .connect(host: target.host, port: target.port)
-            .whenFailure { error in
-                self.logger.debug("s2s connection failed", metadata: ["peer": "\(peer)", "target": "\(target.host):\(target.port)", "error": "\(error)"])
-                self.attempt(targets.dropFirst(), link: key, purpose: purpose, loop: loop, verified: verified)
-            }
-    }
-
     private func closeAll() {
         let open = links.withLockedValue { links -> [NIOLoopBound<S2SOutboundConnection>] in
             defer { links = [:] }
@@ -390,85 +330,6 @@ final class S2SFederation: @unchecked Sendable {
         }
         for connection in open {
             connection.eventLoop.execute { connection.value.close(error: StreamError(.systemShutdown, "the gateway is shutting down")) }
-        }
-    }
-
-    // MARK: Inbound
-
-    /// The inbound stream of `link` ended: its remote senders are gone (rooms they were in
-    /// see them leave); a new stream from the peer makes new ones.
-    func endSenders(of link: S2SInboundLink) { end(link.takeSenders()) }
-
-    private func end(_ senders: [Session]) {
-        for session in senders {
-            session.state.withLockedValue { state in
-                state.closed = true
-                state.available = false
-                state.connection = nil
-            }
-            for component in router.components.values { component.sessionEnded(session) }
-        }
-    }
-
-    /// A stanza an authenticated peer sent on `link`: routed as its sender's.
-    func received(_ incoming: XMLElement, on link: S2SInboundLink, loop: any EventLoop) {
-        metrics.record { $0.s2sStanzas["inbound", default: 0] += 1 }
-        guard admitStanza(from: link.domain) else {
-            // Dropped and counted, not answered: one error per refused stanza would let a
-            // flood make this gateway send as much back.
-            metrics.record { $0.s2sRefused["rate", default: 0] += 1 }
-            return
-        }
-        var stanza = incoming
-        stanza.renamespace(from: Namespace.server, to: Namespace.client)
-        stanza[attribute: S2SOutboundConnection.resent] = nil   // ours alone; a peer's means nothing
-        guard let from = stanza[attribute: "from"].flatMap({ try? JID(parsing: $0) }) else { return }
-        guard let bare = from.bare else {
-            // From the peer server itself: its requests (a ping, a disco query) the router
-            // answers; its answers (to our users' pings) and errors go to their addressee.
-            let type = stanza[attribute: "type"]
-            if stanza.name == "iq", type == "get" || type == "set" {
-                if let reply = router.routeFromServer(stanza, from: from) { send(reply) }
-            } else if stanza[attribute: "to"] == domain {
-                // An answer to what the server itself sent (a registration): only errors matter.
-                if type == "error" {
-                    let condition = stanza.child("error")?.elements.first { $0.namespace == Namespace.stanzaErrors }?.name ?? "undefined-condition"
-                    metrics.record { $0.s2sRefused["by_peer", default: 0] += 1 }
-                    let (allowed, suppressed) = refusalLog.spend()
-                    if allowed {
-                        logger.notice("a peer server refused a request of this server", metadata: [
-                            "peer": "\(link.domain)", "id": "\(stanza[attribute: "id"]?.prefix(64) ?? "")", "condition": "\(condition.prefix(64))",
-                            "suppressed_since_last": "\(suppressed)",
-                        ])
-                    }
-                }
-            } else if (stanza.name == "iq" && type == "result") || type == "error" {
-                router.deliverLocally(stanza)   // answers to our users' requests (a pong, a bounce)
-            } else {
-                metrics.record { $0.s2sRefused["server_sender", default: 0] += 1 }  // a server chats with nobody
-            }
-            return
-        }
-        let (session, evicted) = link.sender(from) {
-            let session = Session(jid: from, bare: bare, streamID: "s2s")
-            session.attach(RemoteReplies(federation: self), on: loop)
-            return session
-        }
-        if let evicted { end([evicted]) }
-        if let reply = router.route(stanza, from: session) { send(reply) }
-    }
-}
-
-extension XMLElement {
-    /// Moves this element and its descendants from one content namespace to the other
-    /// (`jabber:client` inside the server, `jabber:server` on s2s streams, RFC 6120 §4.8.3).
-    mutating func renamespace(from old: String, to new: String) {
-        if namespace == old { namespace = new }
-        for index in children.indices {
-            if case .element(var child) = children[index], child.namespace == old || !child.children.isEmpty {
-                child.renamespace(from: old, to: new)
-                children[index] = .element(child)
-            }
         }
     }
 }

@@ -253,17 +253,8 @@ final class S2SInboundConnection: ChannelInboundHandler {
     private func writeHeader() {
         guard let context else { return }
         streamID = SCRAMServer.randomNonce()
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        buffer.writeString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='")
-        XMLWriter.writeEscaped(streamID, attribute: true, into: &buffer)
-        buffer.writeString("' from='")
-        XMLWriter.writeEscaped(machine.localDomain, attribute: true, into: &buffer)
-        if let peer = machine.peerDomain {
-            buffer.writeString("' to='")
-            XMLWriter.writeEscaped(peer, attribute: true, into: &buffer)
-        }
-        buffer.writeString("' version='1.0' xml:lang='en'>")
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(XMPPStreamEncoder.serverHeader(from: machine.localDomain, to: machine.peerDomain, id: streamID,
+                                                                     allocator: context.channel.allocator)), promise: nil)
     }
 
     private func write(_ element: XMLElement) {

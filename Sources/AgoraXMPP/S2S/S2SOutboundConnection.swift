@@ -207,13 +207,8 @@ final class S2SOutboundConnection: ChannelInboundHandler {
     /// RFC 6120 §4.7: the initiating server names both ends; `xmlns:db` announces dialback.
     private func writeHeader() {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        buffer.writeString("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='")
-        XMLWriter.writeEscaped(local, attribute: true, into: &buffer)
-        buffer.writeString("' to='")
-        XMLWriter.writeEscaped(peer, attribute: true, into: &buffer)
-        buffer.writeString("' version='1.0'>")
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        context.write(wrapOutboundOut(XMPPStreamEncoder.serverHeader(from: local, to: peer, id: nil, allocator: context.channel.allocator)),
+                      promise: nil)
         scheduleFlush()
     }
 
