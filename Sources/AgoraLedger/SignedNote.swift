@@ -111,12 +111,14 @@ public struct SignedNote: Sendable, Hashable {
     }
 
     /// Verifies the signature made by `verifier`; returns the text it covers.
-    /// A note with no signature by that key, or a bad one, is refused.
+    /// A note with no signature by that key, or none of its lines for that key valid, is
+    /// refused — the same rule as `hasValidSignature`, so a witness and a reader of the
+    /// note never disagree (a note may carry a key's line twice).
     public func verified(by verifier: NoteVerifier) throws(LedgerError) -> String {
-        guard let signature = signatures.first(where: { $0.name == verifier.name && $0.keyID == verifier.keyID }) else {
+        guard signatures.contains(where: { $0.name == verifier.name && $0.keyID == verifier.keyID }) else {
             throw .badSignature("the note is not signed by \(verifier.name)+\(String(verifier.keyID, radix: 16))")
         }
-        guard verifier.isValidSignature(signature.bytes, for: Array(text.utf8)) else {
+        guard hasValidSignature(by: verifier) else {
             throw .badSignature("the signature by \(verifier.name) does not verify")
         }
         return text
